@@ -1,0 +1,46 @@
+# Everything runs from a local virtual environment in .venv, made on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck bench migrate check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+supportbridge.yml:
+	cp supportbridge.example.yml supportbridge.yml
+
+## run: install and start the bot (http://127.0.0.1:3000/healthz)
+run: $(STAMP) supportbridge.yml
+	$(BIN)/supportbridge serve
+
+## test: install and run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: the benchmarks of docs/benchmarks.md (not part of the tests)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+migrate: $(STAMP)
+	$(BIN)/supportbridge migrate
+
+check: $(STAMP)
+	$(BIN)/supportbridge check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

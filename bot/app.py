@@ -1,0 +1,127 @@
+"""The app factory: one aiohttp application with Bolt at /slack/events, intake, health and readiness.
+
+No global app: `create_web_app` builds everything from the settings and configuration it is given,
+so each test gets its own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import AppConfig
+from bot.deliveries import SlackDeliveries
+from bot.runtime import Runtime
+from bot.services.outbox import Deliverer
+from bot.settings import Settings
+from db.migrate import upgrade
+from db.session import Database
+from handlers import health, intake_http, links, slack_intake
+from integrations.slack import SlackGateway, build_web_client
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def build_runtime(settings: Settings, config: AppConfig, database: Database | None = None) -> Runtime:
+    database = database or Database(settings.database_url)
+    deliverer = Deliverer(database, config.deliveries)
+    slack = None
+    if settings.slack_bot_token is not None:
+        client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        slack = SlackGateway(client)
+        SlackDeliveries(database, config, slack, wake=deliverer.wake).register(deliverer)
+    return Runtime(settings=settings, config=config, database=database, deliverer=deliverer, slack=slack)
+
+
+def build_bolt_app(runtime: Runtime) -> AsyncApp:
+    settings = runtime.settings
+    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    assert runtime.slack is not None
+    bolt = AsyncApp(
+        client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+    )
+    for feature in (slack_intake, links):
+        feature.register(bolt, runtime)
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, object]) -> None:
+        log.error(
+            "unhandled error in a Slack listener",
+            exc_info=error,
+            extra={"payload_type": body.get("type"), "callback": _callback_of(body)},
+        )
+
+    return bolt
+
+
+def _callback_of(body: dict[str, object]) -> str | None:
+    for key in ("callback_id", "command"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    view = body.get("view")
+    if isinstance(view, dict):
+        return view.get("callback_id")
+    return None
+
+
+def slack_route(bolt: AsyncApp | None):  # type: ignore[no-untyped-def]
+    async def slack_events(request: web.Request) -> web.Response:
+        if bolt is None:
+            return web.json_response(
+                {"error": "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"}, status=503
+            )
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        if bolt_response.status == 404:
+            # Bolt answers 404 to anything no listener took; Slack would then retry an event three
+            # times and show an error on a click. Acknowledge and move on.
+            log.debug("unhandled Slack request acknowledged")
+            return web.Response(status=200)
+        return await to_aiohttp_response(bolt_response)
+
+    return slack_events
+
+
+def create_web_app(
+    settings: Settings,
+    config: AppConfig,
+    *,
+    database: Database | None = None,
+    run_deliveries: bool = True,
+) -> web.Application:
+    settings.check_startup()
+    runtime = build_runtime(settings, config, database)
+    bolt = build_bolt_app(runtime) if runtime.slack is not None else None
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[RUNTIME] = runtime
+    app.router.add_post("/slack/events", slack_route(bolt))
+    intake_http.register(app, runtime)
+    health.register(app, runtime)
+
+    async def lifecycle(app: web.Application) -> object:
+        if settings.is_sqlite:
+            # One process on SQLite: keep the schema current on start. PostgreSQL deployments migrate
+            # once in the release phase (`supportbridge migrate`), not in every web process.
+            await upgrade(runtime.database)
+        if run_deliveries:
+            if runtime.slack is None:
+                log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")
+            else:
+                runtime.deliverer.start()
+        yield
+        await runtime.deliverer.stop()
+        if runtime.slack is not None:
+            session = getattr(runtime.slack.client, "session", None)
+            if session is not None and not session.closed:
+                await session.close()
+        await runtime.database.dispose()
+
+    app.cleanup_ctx.append(lifecycle)  # type: ignore[arg-type]
+    return app

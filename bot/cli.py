@@ -1,0 +1,169 @@
+"""`supportbridge serve | worker | migrate | check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.config import AppConfig, ConfigError, load_config
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("supportbridge")
+
+
+class StartupError(Exception):
+    pass
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = str(first["loc"][0]).upper() if first["loc"] else "(settings)"
+        raise StartupError(f"{key}: {first['msg']}") from None
+    try:
+        settings.check_startup()
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
+    return settings
+
+
+def load_all() -> tuple[Settings, AppConfig]:
+    settings = load_settings()
+    try:
+        config = load_config(settings.supportbridge_config)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from None
+    return settings, config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.app import create_web_app
+
+    settings, config = load_all()
+    configure_logging(settings.log_level, settings.log_format)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_web_app(settings, config, run_deliveries=not args.no_deliveries)
+    log.info(
+        "serving",
+        extra={
+            "host": host,
+            "port": port,
+            "database": settings.database_url.split(":", 1)[0],
+            "slack": settings.slack_enabled,
+        },
+    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    from bot.app import build_runtime
+
+    settings, config = load_all()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.slack_bot_token is None:
+        raise StartupError("SLACK_BOT_TOKEN is not set: the worker has nothing to deliver with")
+
+    async def run() -> None:
+        runtime = build_runtime(settings, config)
+        if settings.is_sqlite:
+            from db.migrate import upgrade
+
+            await upgrade(runtime.database)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runtime.deliverer.start()
+        log.info("worker started")
+        await stop.wait()
+        await runtime.deliverer.stop()
+        await runtime.database.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+    from db.session import Database
+
+    settings = load_settings()
+    configure_logging(settings.log_level, "text")
+
+    async def run() -> None:
+        database = Database(settings.database_url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_check(_args: argparse.Namespace) -> int:
+    from bot.checks import run_checks
+
+    problems: list[str] = []
+    try:
+        settings = load_settings()
+    except StartupError as exc:
+        print(f"✗ settings: {exc}")
+        return 1
+    try:
+        config = load_config(settings.supportbridge_config)
+    except ConfigError as exc:
+        problems.append(f"configuration: {exc}")
+        config = None
+    results = asyncio.run(run_checks(settings, config))
+    for line in results.lines:
+        print(line)
+    for problem in problems:
+        print(f"✗ {problem}")
+    return 1 if (problems or results.failed) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbridge", description="Customer issues, in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server (Slack, intake, health)")
+    serve.add_argument("--host", help="address to listen on (default HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default PORT or 3000)")
+    serve.add_argument(
+        "--no-deliveries",
+        action="store_true",
+        help="do not send outbox deliveries from this process (a separate `worker` does)",
+    )
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="send outbox deliveries (for a separate process)").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StartupError as exc:
+        print(f"supportbridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

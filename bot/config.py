@@ -1,0 +1,176 @@
+"""The YAML configuration file (`SUPPORTBRIDGE_CONFIG`, default `./supportbridge.yml`).
+
+It holds what an admin shapes — channels, routes, tags, severities — never secrets. It is read
+once at start-up; an invalid file stops the start with one message naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.domain import Severity
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+def _channel(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not CHANNEL_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel ID (like C0123456789; in Slack: channel details → bottom)"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Channels(_Strict):
+    default: str
+    digest: str | None = None
+    alerts: str | None = None
+    releases: str | None = None
+
+    _ids = field_validator("default", "digest", "alerts", "releases")(_channel)
+
+
+class RouteMatch(_Strict):
+    """Each key matches one value or any of a list; all given keys must match."""
+
+    source: list[str] | None = None
+    product_area: list[str] | None = None
+    severity: list[Severity] | None = None
+    tag: list[str] | None = None
+
+    @field_validator("source", "product_area", "severity", "tag", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        return [str(item).strip().lower() for item in items]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RouteMatch:
+        if not any((self.source, self.product_area, self.severity, self.tag)):
+            raise ValueError("needs at least one of source, product_area, severity, tag")
+        return self
+
+
+class Route(_Strict):
+    match: RouteMatch
+    channel: str
+    jira_project: str | None = None
+
+    _id = field_validator("channel")(_channel)
+
+
+class SlackIntake(_Strict):
+    reaction: str = "ticket"
+    monitored_channels: list[str] = Field(default_factory=list)
+
+    @field_validator("reaction")
+    @classmethod
+    def _emoji_name(cls, value: str) -> str:
+        return value.strip().strip(":")
+
+    @field_validator("monitored_channels")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        return [_channel(v) or "" for v in value]
+
+
+class Deliveries(_Strict):
+    """How the outbox retries Slack posts."""
+
+    base_backoff_seconds: float = Field(default=2.0, gt=0)
+    max_backoff_seconds: float = Field(default=300, gt=0)
+    stuck_after_attempts: int = Field(default=5, ge=1)
+    stuck_after_seconds: int = Field(default=600, ge=1)
+
+
+class AppConfig(_Strict):
+    timezone: str = "UTC"
+    channels: Channels
+    routes: list[Route] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=lambda: list(Severity))
+    slack_intake: SlackIntake = Field(default_factory=SlackIntake)
+    deliveries: Deliveries = Field(default_factory=Deliveries)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(tag).strip().lower() for tag in value]
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]" if parts else f"[{item}]"]
+        else:
+            parts.append(item)
+    return ".".join(parts)
+
+
+def parse_config(data: Any, *, origin: str = "configuration") -> AppConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys (timezone, channels, routes, …)")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _key_path(tuple(first["loc"])) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{origin}: {key}: {message}{more}") from None
+
+
+def load_config(path: Path) -> AppConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: configuration file not found (set SUPPORTBRIDGE_CONFIG, or copy "
+            "supportbridge.example.yml to supportbridge.yml)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(data, origin=str(path))

@@ -1,0 +1,174 @@
+"""Outbox handlers that talk to Slack: they load stored state, render it with a view, and call Slack
+through our gateway. Each is idempotent: it may run again after a crash or a retry."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import AppConfig
+from bot.domain import Customer, IntakeRequest
+from bot.services import outbox
+from bot.services.cards import CARD, load_card_state
+from bot.services.intake import ingest_issue
+from bot.views.blocks import truncate
+from bot.views.issue_card import render_issue_card
+from bot.views.notes import intake_confirmation
+from db.models import Issue, SlackMessage
+from db.session import Database
+from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
+
+log = logging.getLogger(__name__)
+
+# Codes meaning the message or channel is gone for good: retrying cannot help.
+GONE = {"channel_not_found", "message_not_found", "thread_not_found", "is_archived"}
+
+
+def slack_text_to_plain(text: str) -> str:
+    """Slack message text arrives with &, <, > escaped; store what the person typed."""
+    return html.unescape(text)
+
+
+def subject_from_text(text: str) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return truncate(first, 150) or "Message from Slack"
+
+
+def ts_to_datetime(ts: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ts), tz=UTC)
+    except ValueError:
+        return None
+
+
+def _retry(exc: SlackTransientError | SlackCallError) -> outbox.RetryLater:
+    if isinstance(exc, SlackTransientError):
+        return outbox.RetryLater(f"slack: {exc}", exc.retry_after)
+    return outbox.RetryLater(f"slack: {exc.code}")
+
+
+class SlackDeliveries:
+    def __init__(
+        self,
+        database: Database,
+        config: AppConfig,
+        slack: SlackGateway,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.config = config
+        self.slack = slack
+        self._wake = wake
+
+    def register(self, deliverer: outbox.Deliverer) -> None:
+        deliverer.register(outbox.SYNC_CARD, self.sync_card)
+        deliverer.register(outbox.SLACK_MESSAGE_INTAKE, self.log_slack_message)
+        deliverer.register(outbox.EPHEMERAL, self.send_ephemeral)
+
+    async def _ensure_permalink(self, issue_id: int) -> None:
+        """An issue logged from a Slack message links back to it; Slack makes the link."""
+        async with self.database.session() as session:
+            row = (
+                await session.execute(
+                    select(Issue.origin_channel, Issue.origin_ts, Issue.permalink).where(Issue.id == issue_id)
+                )
+            ).one_or_none()
+        if row is None or row.permalink or not (row.origin_channel and row.origin_ts):
+            return
+        try:
+            link = await self.slack.permalink(row.origin_channel, row.origin_ts)
+        except SlackTransientError as exc:
+            raise _retry(exc) from exc
+        except SlackCallError as exc:
+            log.info("no permalink for the logged message", extra={"issue_id": issue_id, "error": exc.code})
+            return
+        if link and link.startswith("https://"):
+            async with self.database.session() as session:
+                await session.execute(update(Issue).where(Issue.id == issue_id).values(permalink=link))
+
+    async def sync_card(self, payload: dict[str, Any]) -> None:
+        """Post the issue's card, or re-render the one already posted, from stored state."""
+        issue_id = int(payload["issue_id"])
+        await self._ensure_permalink(issue_id)
+        async with self.database.session() as session:
+            state = await load_card_state(session, issue_id)
+        if state is None:
+            log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
+            return
+        blocks, text = render_issue_card(state.card)
+        try:
+            if state.posted is not None:
+                await self.slack.update_message(state.posted.channel, state.posted.ts, text, blocks)
+                return
+            try:
+                posted = await self.slack.post_message(state.channel, text, blocks)
+            except SlackCallError as exc:
+                if exc.code != "not_in_channel":
+                    raise
+                # A public channel can be joined without an invite (channels:join scope).
+                await self.slack.join_channel(state.channel)
+                posted = await self.slack.post_message(state.channel, text, blocks)
+        except (SlackTransientError, SlackCallError) as exc:
+            raise _retry(exc) from exc
+        try:
+            async with self.database.session() as session:
+                session.add(SlackMessage(purpose=CARD, issue_id=issue_id, channel=posted.channel, ts=posted.ts))
+        except IntegrityError:
+            log.warning("card for this issue was already recorded", extra={"issue_id": issue_id})
+            return
+        log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
+
+    async def log_slack_message(self, payload: dict[str, Any]) -> None:
+        """A reaction asked to log a message: read it from Slack and take it in like any report."""
+        channel, ts, user = str(payload["channel"]), str(payload["ts"]), str(payload["user"])
+        try:
+            message = await self.slack.fetch_message(channel, ts)
+        except SlackTransientError as exc:
+            raise _retry(exc) from exc
+        except SlackCallError as exc:
+            if exc.code in GONE:
+                log.info("reacted message cannot be read", extra={"channel": channel, "error": exc.code})
+                return
+            raise _retry(exc) from exc
+        if message is None:
+            log.info("reacted message not found", extra={"channel": channel})
+            return
+        text = slack_text_to_plain(str(message.get("text") or ""))
+        author = message.get("user")
+        request = IntakeRequest(
+            external_id=f"{channel}:{ts}",
+            source="slack",
+            subject=subject_from_text(text),
+            body=text,
+            customer=Customer(id=str(author or message.get("bot_id") or "unknown"), slack_user_id=author),
+            origin_channel=channel,
+            origin_ts=ts,
+            created_at=ts_to_datetime(ts),
+        )
+        await ingest_issue(self.database, self.config, request, reported_by=user, confirm_to=(channel, user))
+        if self._wake is not None:
+            self._wake()
+
+    async def send_ephemeral(self, payload: dict[str, Any]) -> None:
+        card_channel = None
+        if payload.get("note") == "intake_confirmation":
+            async with self.database.session() as session:
+                card_channel = await session.scalar(
+                    select(Issue.channel_id).where(Issue.id == int(payload["issue_id"]))
+                )
+            text = intake_confirmation(int(payload["issue_id"]), bool(payload["created"]), card_channel)
+        else:
+            text = str(payload.get("text", ""))
+        try:
+            await self.slack.post_ephemeral(str(payload["channel"]), str(payload["user"]), text)
+        except SlackTransientError as exc:
+            raise _retry(exc) from exc
+        except SlackCallError as exc:
+            # A private note to someone no longer in the channel is not worth retrying forever.
+            log.info("ephemeral note not delivered", extra={"error": exc.code})

@@ -1,0 +1,284 @@
+"""The durable outbox: every outbound call waits here until it has succeeded.
+
+Work is enqueued in the same transaction as the change that needs it, so a committed change always has
+its delivery, across crashes and restarts. A delivery loop claims due items (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so several processes share the work without sending anything twice), runs the
+handler for the item's kind, and records the outcome. Failures back off exponentially; an item that
+keeps failing is "stuck": visible on /readyz, in `supportbridge check` and at WARNING in the log.
+
+The same card asked for again while an earlier request is pending is coalesced into it (one dedupe key
+per pending item); a request that arrives while the item is in flight bumps its revision, and the sender
+only marks it done if the revision it sent is still current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Deliveries
+from db.models import OutboxItem, utcnow
+from db.session import Database, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+SYNC_CARD = "sync_card"  # post or update an issue's card from stored state
+SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack message and log it
+EPHEMERAL = "ephemeral"  # a short private confirmation to one person
+
+LEASE = timedelta(seconds=60)
+
+
+class RetryLater(Exception):
+    """A handler's way to say "not now": the item is retried after a backoff (or `retry_after`)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def enqueue(
+    session: AsyncSession, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None
+) -> None:
+    """Add work in the caller's transaction. With a dedupe key, a pending item with that key is reused
+    (and marked to run again) instead of adding a second one."""
+    if dedupe_key is not None:
+        bumped = await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.dedupe_key == dedupe_key, OutboxItem.status == "pending")
+            .values(revision=OutboxItem.revision + 1, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if bumped.rowcount:  # type: ignore[attr-defined]
+            return
+    session.add(OutboxItem(kind=kind, payload=payload, dedupe_key=dedupe_key, status="pending"))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    pending: int
+    stuck: int
+    oldest_pending_seconds: float | None
+    last_error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.stuck == 0
+
+
+class Deliverer:
+    """Runs outbox items. One per process; any number of processes on PostgreSQL."""
+
+    def __init__(
+        self,
+        database: Database,
+        policy: Deliveries,
+        handlers: dict[str, Handler] | None = None,
+        *,
+        batch_size: int = 50,
+        concurrency: int = 8,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self.database = database
+        self.policy = policy
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.idle_poll_seconds = idle_poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    def wake(self) -> None:
+        """Something was enqueued in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    def backoff(self, attempts: int) -> float:
+        base = self.policy.base_backoff_seconds * (2 ** min(attempts - 1, 20))
+        return min(self.policy.max_backoff_seconds, base) * random.uniform(0.8, 1.2)
+
+    async def claim(self) -> list[Claimed]:
+        now = utcnow()
+        async with self.database.session() as session:
+            query = (
+                select(OutboxItem)
+                .where(
+                    OutboxItem.status == "pending",
+                    OutboxItem.next_attempt_at <= now,
+                    or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+                )
+                .order_by(OutboxItem.id)
+                .limit(self.batch_size)
+            )
+            if self.database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            items = list(await session.scalars(query))
+            for item in items:
+                item.locked_until = now + LEASE
+            return [Claimed(i.id, i.kind, dict(i.payload), i.attempts, i.revision) for i in items]
+
+    async def _finish(self, item: Claimed) -> None:
+        async with self.database.session() as session:
+            done = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.revision == item.revision)
+                .values(status="done", dedupe_key=None, done_at=utcnow(), locked_until=None, last_error=None)
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                # Asked for again while we were sending: run once more with the newer state.
+                await session.execute(
+                    update(OutboxItem).where(OutboxItem.id == item.id).values(locked_until=None)
+                )
+
+    async def _fail(self, item: Claimed, reason: str, retry_after: float | None) -> None:
+        attempts = item.attempts + 1
+        delay = max(retry_after or 0.0, self.backoff(attempts))
+        async with self.database.session() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                    locked_until=None,
+                    last_error=reason[:1000],
+                )
+            )
+        level = logging.WARNING if attempts >= self.policy.stuck_after_attempts else logging.INFO
+        log.log(
+            level,
+            "delivery failed, will retry",
+            extra={"outbox_id": item.id, "kind": item.kind, "attempts": attempts, "error": reason,
+                   "retry_in_seconds": round(delay, 2)},
+        )
+
+    async def _run_item(self, item: Claimed) -> None:
+        handler = self.handlers.get(item.kind)
+        if handler is None:
+            await self._fail(item, f"no handler for {item.kind!r} in this process", None)
+            return
+        try:
+            await handler(item.payload)
+        except RetryLater as exc:
+            await self._fail(item, exc.reason, exc.retry_after)
+            return
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            # A bug in a handler must not stop the loop nor lose the item: keep it, loudly.
+            log.exception("delivery handler crashed", extra={"outbox_id": item.id, "kind": item.kind})
+            await self._fail(item, f"{type(exc).__name__}: {exc}", None)
+            return
+        await self._finish(item)
+
+    async def run_once(self) -> int:
+        """Claim and run the due items; returns how many were claimed."""
+        items = await self.claim()
+        if not items:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(item: Claimed) -> None:
+            async with limit:
+                await self._run_item(item)
+
+        await asyncio.gather(*(guarded(item) for item in items))
+        return len(items)
+
+    async def run_forever(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                claimed = await self.run_once()
+                failures = 0
+            except DatabaseUnavailable:
+                failures += 1
+                log.warning("delivery loop cannot reach the database", extra={"failures": failures})
+                claimed = 0
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+            if claimed:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll_seconds)
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run_forever(), name="outbox-deliverer")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except TimeoutError:
+                task.cancel()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Run until nothing is due (for tests and the `check` command)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.run_once():
+            if asyncio.get_running_loop().time() > deadline:
+                break
+
+
+async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:
+    now = utcnow()
+    stale_before = now - timedelta(seconds=policy.stuck_after_seconds)
+    async with database.session() as session:
+        row = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(
+                        or_(
+                            OutboxItem.attempts >= policy.stuck_after_attempts,
+                            OutboxItem.created_at < stale_before,
+                        )
+                    ),
+                    func.min(OutboxItem.created_at),
+                ).where(OutboxItem.status == "pending")
+            )
+        ).one()
+        last_error = await session.scalar(
+            select(OutboxItem.last_error)
+            .where(OutboxItem.status == "pending", OutboxItem.last_error.is_not(None))
+            .order_by(OutboxItem.updated_at.desc())
+            .limit(1)
+        )
+    pending, stuck, oldest = row
+    oldest_age: float | None = None
+    if oldest is not None:
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        oldest_age = (now - oldest).total_seconds()
+    return OutboxHealth(int(pending), int(stuck), oldest_age, last_error)

@@ -1,0 +1,88 @@
+"""Settings from the environment (and a `.env` file), read once at start-up.
+
+Nothing else in the code reads `os.environ`: the typed `Settings` object is built by the CLI and
+passed down, so every test can build its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./supportbridge.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    supportbridge_config: Path = Path("supportbridge.yml")
+    intake_secret: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
+    zendesk_subdomain: str | None = None
+    intercom_client_secret: SecretStr | None = None
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_webhook_secret: SecretStr | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url + method name; without the slash "…/apichat.postMessage" results.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "intake_secret",
+        "zendesk_webhook_secret",
+        "intercom_client_secret",
+        "jira_api_token",
+        "jira_webhook_secret",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def jira_enabled(self) -> bool:
+        return bool(self.jira_url)
+
+    def check_startup(self) -> None:
+        """Refuse to start with settings that would make the server unsafe or half-configured."""
+        if self.slack_bot_token is not None and self.slack_signing_secret is None:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is missing: it is required when SLACK_BOT_TOKEN is set, "
+                "because every request to /slack/events must be signature-checked"
+            )
+        if self.slack_signing_secret is not None and self.slack_bot_token is None:
+            raise SettingsError("SLACK_BOT_TOKEN is missing: it is required when SLACK_SIGNING_SECRET is set")
+        if self.intake_secret is not None and not self.intake_secret.get_secret_value().startswith("whsec_"):
+            raise SettingsError("INTAKE_SECRET must be a Standard Webhooks secret starting with 'whsec_'")
+        if self.jira_url and not (self.jira_email and self.jira_api_token):
+            missing = "JIRA_EMAIL" if not self.jira_email else "JIRA_API_TOKEN"
+            raise SettingsError(f"{missing} is missing: it is required when JIRA_URL is set")

@@ -1,0 +1,235 @@
+"""The data model.
+
+Shaped for the whole product, not just intake:
+
+- every **issue** (one customer report from one channel) belongs to a **problem**; a new report starts
+  its own problem, and merging duplicates moves reports under one problem. Complaint frequency is the
+  number of *distinct customers* behind a problem's issues, so customers are rows of their own, keyed
+  by e-mail when known so the same person over two channels counts once;
+- tags, severity, claims (who, when) and the first-response and resolution timestamps live on the issue;
+- an **escalation** links a problem to its one Jira issue;
+- every Slack message the bot posted is remembered (channel, ts) so any later change re-renders it;
+- an **outbox** holds every outbound call (Slack posts, later Jira calls) until it succeeded, and
+  **inbound deliveries** remember webhook and event ids already taken, so retries have one effect.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_key: Mapped[str] = mapped_column(String(320), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    company: Mapped[str | None] = mapped_column(String(255))
+    plan: Mapped[str | None] = mapped_column(String(255))
+    slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Problem(Base):
+    """A customer problem: one or more reports (issues) that are the same thing."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    primary_issue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("issues.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    issues: Mapped[list[Issue]] = relationship(
+        back_populates="problem", foreign_keys="Issue.problem_id", lazy="raise"
+    )
+
+
+class Issue(Base):
+    """One report from one customer through one channel."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_issues_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    product_area: Mapped[str | None] = mapped_column(String(255), index=True)
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    url: Mapped[str | None] = mapped_column(String(2000))
+    permalink: Mapped[str | None] = mapped_column(String(2000))
+    origin_channel: Mapped[str | None] = mapped_column(String(32))
+    origin_ts: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    reported_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who logged it
+    reported_at: Mapped[datetime] = mapped_column()  # when the customer wrote (or when we heard)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    resolved_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    problem: Mapped[Problem] = relationship(back_populates="issues", foreign_keys=[problem_id], lazy="raise")
+    customer: Mapped[Customer] = relationship(lazy="raise")
+    tags: Mapped[list[IssueTag]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="IssueTag.tag"
+    )
+
+
+class IssueTag(Base):
+    __tablename__ = "issue_tags"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class IssueEvent(Base):
+    """The history of an issue: who did what, when. Also what a card's thread notes come from."""
+
+    __tablename__ = "issue_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(32))  # Slack user id, or None for the system
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Escalation(Base):
+    """The one Jira issue of a problem."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | created | linked | failed
+    jira_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    jira_url: Mapped[str | None] = mapped_column(String(2000))
+    jira_status: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlackMessage(Base):
+    """A message the bot posted, so it can be re-rendered in place later."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (UniqueConstraint("purpose", "issue_id"), UniqueConstraint("channel", "ts"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # e.g. "issue_card"
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxItem(Base):
+    """A durable outbound call. Committed with the change that caused it; a delivery loop sends it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped when the same pending work is asked for again while in flight: the sender marks the
+    # item done only if the revision it sent is still current, so a late change is never lost.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class InboundDelivery(Base):
+    """An inbound webhook delivery or Slack event already taken (by its sender's id)."""
+
+    __tablename__ = "inbound_deliveries"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

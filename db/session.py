@@ -1,0 +1,112 @@
+"""Engines and sessions.
+
+SQLite is the single-process default. Two of its habits matter here:
+- a deferred transaction that reads and then writes can fail with "database is locked" when another
+  connection wrote in between, whatever the busy timeout; starting every transaction with
+  `BEGIN IMMEDIATE` takes the write lock up front, so concurrent writers queue instead of failing
+  (https://www.sqlite.org/lang_transaction.html, and SQLAlchemy's "Serializable isolation /
+  Savepoints / Transactional DDL" recipe for pysqlite, which applies to aiosqlite as well);
+- WAL lets readers (health checks) carry on while a writer holds the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is not answering; callers answer 503."""
+
+
+def is_unavailable_error(exc: BaseException) -> bool:
+    """True for errors that mean "the database is down or busy", not "your data is wrong"."""
+    if isinstance(exc, DatabaseUnavailable | OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    name = type(getattr(exc, "orig", None) or exc).__name__
+    return name in {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "InterfaceError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+    }
+
+
+def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        connect_args = {"timeout": 30}
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_timeout", 5)
+    connect_args = {"timeout": 5, "command_timeout": 30}
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        database = engine.url.database
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine and session factory, built once and passed down."""
+
+    def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
+        self.url = database_url
+        self.engine = create_engine(database_url, **engine_kwargs)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on error.
+        Errors that mean the database is down are raised as `DatabaseUnavailable`."""
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except Exception as exc:
+            if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            if is_unavailable_error(exc):
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,172 @@
+"""Inbound intake webhooks: the generic Standard Webhooks endpoint and the helpdesks.
+
+Every route: size limit (413) → signature (401) → JSON and schema (400, naming the field) → store the
+issue and its pending card in one transaction (503 if the database is away, so the sender retries) →
+202 with the new id, or 200 with the id it repeats. Nothing is acknowledged that was not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from bot.domain import IntakeRequest
+from integrations.helpdesks import (
+    INTERCOM_SIGNATURE_HEADER,
+    ZENDESK_SIGNATURE_HEADER,
+    ZENDESK_TIMESTAMP_HEADER,
+    Ignored,
+    IntakeAuthError,
+    MapResult,
+    PayloadError,
+    map_intercom_webhook,
+    map_zendesk_webhook,
+    verify_intercom,
+    verify_zendesk,
+)
+from bot.runtime import Runtime
+from bot.services.intake import IntakeResult, ingest_issue
+from db.session import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+INTERNAL_FIELDS = ("permalink", "origin_channel", "origin_ts")
+
+
+def error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def unavailable() -> web.Response:
+    return web.json_response(
+        {"error": "database unavailable, nothing was stored: retry later"},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, refusing more than 1 MiB before reading it when the sender says how long it is."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
+    body = await request.read()  # aiohttp enforces client_max_size for chunked bodies too
+    if len(body) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(body))
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"body is not valid JSON: {exc}"}), content_type="application/json"
+        ) from None
+
+
+def validation_error(exc: ValidationError) -> web.Response:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(body)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        message = "is required"
+    return error(400, f"{field}: {message}", field=field)
+
+
+def accepted(result: IntakeResult) -> web.Response:
+    return web.json_response({"id": result.issue_id}, status=202 if result.created else 200)
+
+
+async def store(runtime: Runtime, request: IntakeRequest, delivery_key: str | None) -> web.Response:
+    try:
+        result = await ingest_issue(runtime.database, runtime.config, request, delivery_key=delivery_key)
+    except DatabaseUnavailable:
+        log.warning("intake refused: database unavailable", extra={"source": request.source})
+        return unavailable()
+    if result.created:
+        runtime.deliverer.wake()
+    return accepted(result)
+
+
+def register(app: web.Application, runtime: Runtime) -> None:
+    settings = runtime.settings
+    webhook = Webhook(settings.intake_secret.get_secret_value()) if settings.intake_secret else None
+
+    async def generic_webhook(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        if webhook is None:
+            return error(503, "generic intake is not configured: set INTAKE_SECRET")
+        try:
+            # Checks the signature and the 5-minute timestamp tolerance of Standard Webhooks.
+            webhook.verify(body, dict(request.headers), json_parse=False)
+        except WebhookVerificationError as exc:
+            return error(401, f"signature check failed: {exc}")
+        data = parse_json(body)
+        if not isinstance(data, dict):
+            return error(400, "body must be a JSON object", field="(body)")
+        for internal in INTERNAL_FIELDS:  # set only by our own Slack intake, never by a sender
+            data.pop(internal, None)
+        try:
+            intake = IntakeRequest.model_validate(data)
+        except ValidationError as exc:
+            return validation_error(exc)
+        return await store(runtime, intake, f"intake:webhook:{request.headers['webhook-id']}")
+
+    async def helpdesk(
+        source: str, request: web.Request, secret: str | None, setting: str, verify: Any, mapper: Any
+    ) -> web.Response:
+        body = await read_body(request)
+        if secret is None:
+            return error(503, f"{source} intake is not configured: set {setting}")
+        try:
+            verify(secret, body)
+        except IntakeAuthError as exc:
+            return error(401, f"signature check failed: {exc.reason}")
+        try:
+            result: MapResult = mapper(body)
+        except PayloadError as exc:
+            field = str(exc).split(":", 1)[0]
+            return error(400, str(exc), field=field)
+        if isinstance(result, Ignored):
+            log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
+            return web.json_response({"ignored": result.reason}, status=200)
+        key = f"intake:{source}:{result.delivery_id}" if result.delivery_id else None
+        return await store(runtime, result.request, key)
+
+    zendesk_secret = settings.zendesk_webhook_secret
+    intercom_secret = settings.intercom_client_secret
+
+    async def zendesk(request: web.Request) -> web.Response:
+        return await helpdesk(
+            "zendesk",
+            request,
+            zendesk_secret.get_secret_value() if zendesk_secret else None,
+            "ZENDESK_WEBHOOK_SECRET",
+            lambda secret, body: verify_zendesk(
+                secret,
+                body,
+                request.headers.get(ZENDESK_SIGNATURE_HEADER),
+                request.headers.get(ZENDESK_TIMESTAMP_HEADER),
+            ),
+            lambda body: map_zendesk_webhook(body, subdomain=settings.zendesk_subdomain),
+        )
+
+    async def intercom(request: web.Request) -> web.Response:
+        return await helpdesk(
+            "intercom",
+            request,
+            intercom_secret.get_secret_value() if intercom_secret else None,
+            "INTERCOM_CLIENT_SECRET",
+            lambda secret, body: verify_intercom(secret, body, request.headers.get(INTERCOM_SIGNATURE_HEADER)),
+            map_intercom_webhook,
+        )
+
+    app.router.add_post("/intake/webhook", generic_webhook)
+    app.router.add_post("/intake/zendesk", zendesk)
+    app.router.add_post("/intake/intercom", intercom)

@@ -1,0 +1,185 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, a clean environment, and
+factories for settings and configuration.
+
+PostgreSQL: `TEST_POSTGRES_URL` (default the local server, database `test`). A template database is
+migrated once per run; each test gets its own copy (CREATE DATABASE … TEMPLATE, tens of milliseconds).
+Without a server the PostgreSQL half of the suite is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.config import AppConfig, parse_config
+from bot.settings import Settings
+from db.migrate import upgrade
+from db.session import Database
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_TEMPLATE = "supportbridge_test_template"
+SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+
+_pg_state: dict[str, Any] = {}
+
+
+def _pg_admin_dsn() -> str:
+    url = make_url(PG_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_exec(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_admin_dsn(), timeout=3)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _pg_database_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _prepare_pg_template() -> str | None:
+    """Migrate the template once; returns None when ready, else why PostgreSQL tests are skipped."""
+    if "skip" in _pg_state:
+        return _pg_state["skip"]
+
+    async def prepare() -> None:
+        await _pg_exec(
+            f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)", f"CREATE DATABASE {PG_TEMPLATE}"
+        )
+        database = Database(_pg_database_url(PG_TEMPLATE))
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(prepare())
+        _pg_state["skip"] = None
+    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure means "no server"
+        _pg_state["skip"] = (
+            f"PostgreSQL not available at TEST_POSTGRES_URL={PG_URL} ({type(exc).__name__}: {exc}); "
+            "start it to run the PostgreSQL half of the suite"
+        )
+    return _pg_state["skip"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def prepare() -> None:
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(prepare())
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A freshly migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "supportbridge.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    reason = _prepare_pg_template()
+    if reason:
+        if os.environ.get("SUPPORTBRIDGE_REQUIRE_POSTGRES"):
+            pytest.fail(reason)  # CI must test PostgreSQL, not skip it
+        pytest.skip(reason)
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
+    try:
+        yield _pg_database_url(name)
+    finally:
+        asyncio.run(_pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting leaks in from the machine, and no `.env` from the working directory is read."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+CHANNEL_DEFAULT = "C0DEFAULT01"
+CHANNEL_URGENT = "C0URGENT001"
+CHANNEL_BILLING = "C0BILLING01"
+
+
+def make_config_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "timezone": "Europe/Berlin",
+        "channels": {"default": CHANNEL_DEFAULT},
+        "routes": [
+            {"match": {"severity": "urgent"}, "channel": CHANNEL_URGENT},
+            {"match": {"product_area": ["billing", "invoices"]}, "channel": CHANNEL_BILLING},
+        ],
+        "tags": ["bug", "login", "billing", "performance"],
+        "slack_intake": {"reaction": "ticket"},
+        # Fast retries so failure tests take milliseconds, not minutes.
+        "deliveries": {"base_backoff_seconds": 0.05, "max_backoff_seconds": 0.3, "stuck_after_attempts": 3},
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def make_config() -> Any:
+    def make(**overrides: Any) -> AppConfig:
+        return parse_config(make_config_data(**overrides))
+
+    return make
+
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-test-token"
+INTAKE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ZENDESK_SECRET = "dGhpc19pc19hX3plbmRlc2tfc2VjcmV0"
+INTERCOM_SECRET = "intercom-client-secret-123"
+
+
+@pytest.fixture
+def make_settings() -> Any:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "intake_secret": INTAKE_SECRET,
+            "zendesk_webhook_secret": ZENDESK_SECRET,
+            "intercom_client_secret": INTERCOM_SECRET,
+            "database_url": "sqlite+aiosqlite:///unused.db",
+            "log_format": "text",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
