@@ -7,6 +7,7 @@ so each test gets its own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -71,7 +72,7 @@ def _callback_of(body: dict[str, object]) -> str | None:
     return None
 
 
-def slack_route(bolt: AsyncApp | None):  # type: ignore[no-untyped-def]
+def slack_route(bolt: AsyncApp | None) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def slack_events(request: web.Request) -> web.Response:
         if bolt is None:
             return web.json_response(

@@ -36,7 +36,9 @@ async def _check_database(settings: Settings, config: AppConfig | None, results:
         results.ok(f"database reachable ({database.dialect})")
         pending = await pending_revisions(database)
         if pending:
-            results.fail(f"database schema is {len(pending)} migration(s) behind: run `supportbridge migrate`")
+            results.fail(
+                f"database schema is {len(pending)} migration(s) behind: run `supportbridge migrate`"
+            )
             return
         results.ok("database schema is current")
         if config is not None:
@@ -60,7 +62,9 @@ async def _check_slack(settings: Settings, results: CheckResults) -> None:
         return
     if settings.slack_signing_secret is None:
         results.fail("SLACK_SIGNING_SECRET is not set")
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, max_retries=0)
+    client = build_web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, max_retries=0
+    )
     try:
         identity = await SlackGateway(client).auth_test()
         results.ok(f"Slack token works (bot {identity.get('user')!s} in {identity.get('team')!s})")
@@ -78,7 +82,9 @@ async def _check_jira(settings: Settings, results: CheckResults) -> None:
     gateway = JiraGateway(settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value())
     try:
         info = await gateway.server_info()
-        results.ok(f"Jira reachable ({info.get('deploymentType', 'unknown')} {info.get('version', '')})".strip())
+        results.ok(
+            f"Jira reachable ({info.get('deploymentType', 'unknown')} {info.get('version', '')})".strip()
+        )
     except JiraUnavailable as exc:
         results.fail(f"Jira serverInfo failed: {exc}")
 

@@ -148,9 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not send outbox deliveries from this process (a separate `worker` does)",
     )
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="send outbox deliveries (for a separate process)").set_defaults(func=cmd_worker)
+    sub.add_parser("worker", help="send outbox deliveries (for a separate process)").set_defaults(
+        func=cmd_worker
+    )
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(func=cmd_check)
+    sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(
+        func=cmd_check
+    )
     return parser
 
 

@@ -144,7 +144,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 
 def parse_config(data: Any, *, origin: str = "configuration") -> AppConfig:
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: the top level must be a mapping of keys (timezone, channels, routes, …)")
+        raise ConfigError(
+            f"{origin}: the top level must be a mapping of keys (timezone, channels, routes, …)"
+        )
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:

@@ -118,7 +118,9 @@ class SlackDeliveries:
             raise _retry(exc) from exc
         try:
             async with self.database.session() as session:
-                session.add(SlackMessage(purpose=CARD, issue_id=issue_id, channel=posted.channel, ts=posted.ts))
+                session.add(
+                    SlackMessage(purpose=CARD, issue_id=issue_id, channel=posted.channel, ts=posted.ts)
+                )
         except IntegrityError:
             log.warning("card for this issue was already recorded", extra={"issue_id": issue_id})
             return

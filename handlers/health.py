@@ -21,7 +21,9 @@ def register(app: web.Application, runtime: Runtime) -> None:
             await runtime.database.ping()
             checks["database"] = "ok"
             pending = await pending_revisions(runtime.database)
-            checks["migrations"] = "ok" if not pending else f"{len(pending)} pending: run supportbridge migrate"
+            checks["migrations"] = (
+                "ok" if not pending else f"{len(pending)} pending: run supportbridge migrate"
+            )
             ready = ready and not pending
             health = await outbox_health(runtime.database, runtime.config.deliveries)
             checks["deliveries"] = {

@@ -16,6 +16,9 @@ from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.domain import IntakeRequest
+from bot.runtime import Runtime
+from bot.services.intake import IntakeResult, ingest_issue
+from db.session import DatabaseUnavailable
 from integrations.helpdesks import (
     INTERCOM_SIGNATURE_HEADER,
     ZENDESK_SIGNATURE_HEADER,
@@ -29,9 +32,6 @@ from integrations.helpdesks import (
     verify_intercom,
     verify_zendesk,
 )
-from bot.runtime import Runtime
-from bot.services.intake import IntakeResult, ingest_issue
-from db.session import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,9 @@ def register(app: web.Application, runtime: Runtime) -> None:
             request,
             intercom_secret.get_secret_value() if intercom_secret else None,
             "INTERCOM_CLIENT_SECRET",
-            lambda secret, body: verify_intercom(secret, body, request.headers.get(INTERCOM_SIGNATURE_HEADER)),
+            lambda secret, body: verify_intercom(
+                secret, body, request.headers.get(INTERCOM_SIGNATURE_HEADER)
+            ),
             map_intercom_webhook,
         )
 

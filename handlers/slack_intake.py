@@ -70,17 +70,19 @@ def parse_report_submission(view: dict[str, Any], user_id: str) -> IntakeRequest
     # per form (Slack re-sends the same view id if it retries a submission).
     external_id = f"{channel}:{ts}" if channel and ts else f"form:{view.get('id') or uuid.uuid4().hex}"
     try:
-        return IntakeRequest(
-            external_id=external_id,
-            source="slack",
-            subject=subject,
-            body=body,
-            customer=customer,
-            product_area=_value(values, Block.REPORT_PRODUCT_AREA),
-            severity=_value(values, Block.REPORT_SEVERITY) or "normal",
-            tags=_value(values, Block.REPORT_TAGS) or [],
-            origin_channel=channel if ts else None,
-            origin_ts=ts,
+        return IntakeRequest.model_validate(
+            {
+                "external_id": external_id,
+                "source": "slack",
+                "subject": subject,
+                "body": body,
+                "customer": customer,
+                "product_area": _value(values, Block.REPORT_PRODUCT_AREA),
+                "severity": _value(values, Block.REPORT_SEVERITY) or "normal",
+                "tags": _value(values, Block.REPORT_TAGS) or [],
+                "origin_channel": channel if ts else None,
+                "origin_ts": ts,
+            }
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -145,7 +147,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         runtime.deliverer.wake()
 
-    def is_intake_reaction(event: dict[str, Any]) -> bool:
+    async def is_intake_reaction(event: dict[str, Any]) -> bool:
         item = event.get("item", {})
         channels = config.slack_intake.monitored_channels
         return (

@@ -69,7 +69,7 @@ def _prepare_pg_template() -> str | None:
     try:
         asyncio.run(prepare())
         _pg_state["skip"] = None
-    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure means "no server"
+    except (OSError, TimeoutError, Exception) as exc:
         _pg_state["skip"] = (
             f"PostgreSQL not available at TEST_POSTGRES_URL={PG_URL} ({type(exc).__name__}: {exc}); "
             "start it to run the PostgreSQL half of the suite"

@@ -61,18 +61,28 @@ class Stack:
 
     # -- Slack -> app
 
-    async def slack_event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
-                          secret: str = SIGNING_SECRET) -> ClientResponse:
-        body = json.dumps({
-            "token": "legacy-verification-token",
-            "team_id": self.slack.team_id,
-            "api_app_id": self.slack.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": self.slack.team_id, "user_id": self.slack.bot_user_id, "is_bot": True}],
-        })
+    async def slack_event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        secret: str = SIGNING_SECRET,
+    ) -> ClientResponse:
+        body = json.dumps(
+            {
+                "token": "legacy-verification-token",
+                "team_id": self.slack.team_id,
+                "api_app_id": self.slack.app_id,
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+                "event_time": int(time.time()),
+                "authorizations": [
+                    {"team_id": self.slack.team_id, "user_id": self.slack.bot_user_id, "is_bot": True}
+                ],
+            }
+        )
         headers = {**slack_headers(body, secret=secret), "Content-Type": "application/json"}
         if retry:
             headers["X-Slack-Retry-Num"] = str(retry)
@@ -88,27 +98,35 @@ class Stack:
         return await self.http.post(self.url("/slack/events"), data=body, headers=headers)
 
     async def slash_command(self, text: str, *, user: str, channel: str) -> ClientResponse:
-        body = urlencode({
-            "token": "legacy-verification-token",
-            "team_id": self.slack.team_id,
-            "team_domain": "fake",
-            "channel_id": channel,
-            "channel_name": "support",
-            "user_id": user,
-            "user_name": "agent",
-            "command": "/support",
-            "text": text,
-            "api_app_id": self.slack.app_id,
-            "response_url": "https://hooks.slack.com/commands/T0/1/abc",
-            "trigger_id": self.slack.new_trigger_id(),
-        })
+        body = urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": self.slack.team_id,
+                "team_domain": "fake",
+                "channel_id": channel,
+                "channel_name": "support",
+                "user_id": user,
+                "user_name": "agent",
+                "command": "/support",
+                "text": text,
+                "api_app_id": self.slack.app_id,
+                "response_url": "https://hooks.slack.com/commands/T0/1/abc",
+                "trigger_id": self.slack.new_trigger_id(),
+            }
+        )
         headers = {**slack_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
         return await self.http.post(self.url("/slack/events"), data=body, headers=headers)
 
     # -- intake webhooks -> app
 
-    async def webhook(self, payload: dict[str, Any] | bytes, *, msg_id: str | None = None,
-                      timestamp: datetime | None = None, secret: str = INTAKE_SECRET) -> ClientResponse:
+    async def webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        msg_id: str | None = None,
+        timestamp: datetime | None = None,
+        secret: str = INTAKE_SECRET,
+    ) -> ClientResponse:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         when = timestamp or datetime.now(UTC)
@@ -121,7 +139,9 @@ class Stack:
         }
         return await self.http.post(self.url("/intake/webhook"), data=body, headers=headers)
 
-    async def zendesk(self, body: bytes, *, secret: str = ZENDESK_SECRET, timestamp: str | None = None) -> ClientResponse:
+    async def zendesk(
+        self, body: bytes, *, secret: str = ZENDESK_SECRET, timestamp: str | None = None
+    ) -> ClientResponse:
         ts = timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         headers = {
             "X-Zendesk-Webhook-Signature": sign_zendesk(secret, body, ts),
@@ -137,14 +157,18 @@ class Stack:
     # -- waiting for outcomes
 
     async def wait_for_cards(self, channel: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        await self.slack.wait_for(lambda: len(self.slack.messages(channel)) >= count, timeout,
-                                  message=f"{count} card(s) in {channel}")
+        await self.slack.wait_for(
+            lambda: len(self.slack.messages(channel)) >= count,
+            timeout,
+            message=f"{count} card(s) in {channel}",
+        )
         return self.slack.messages(channel)
 
     async def wait_for_recorded_card(self, issue_id: int, timeout: float = 10.0) -> Any:
         """The card the bot remembers having posted for an issue (recorded right after the post)."""
-        from db.models import SlackMessage
         from sqlalchemy import select
+
+        from db.models import SlackMessage
 
         async def recorded() -> Any:
             async with self.runtime.database.session() as session:
@@ -159,7 +183,13 @@ def make_issue_payload(**overrides: Any) -> dict[str, Any]:
         "source": "webform",
         "subject": "Invoices export times out",
         "body": "Exporting more than 1000 invoices never finishes.",
-        "customer": {"id": "cust-42", "name": "Dana Smith", "email": "dana@acme.test", "company": "Acme", "plan": "Pro"},
+        "customer": {
+            "id": "cust-42",
+            "name": "Dana Smith",
+            "email": "dana@acme.test",
+            "company": "Acme",
+            "plan": "Pro",
+        },
         "product_area": "reporting",
         "severity": "normal",
         "tags": ["bug"],
@@ -170,10 +200,15 @@ def make_issue_payload(**overrides: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def running_app(database_url: str, slack: FakeSlack, channels: dict[str, str], *,
-                      settings_overrides: dict[str, Any] | None = None,
-                      config_overrides: dict[str, Any] | None = None,
-                      run_deliveries: bool = True) -> AsyncIterator[Stack]:
+async def running_app(
+    database_url: str,
+    slack: FakeSlack,
+    channels: dict[str, str],
+    *,
+    settings_overrides: dict[str, Any] | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    run_deliveries: bool = True,
+) -> AsyncIterator[Stack]:
     values: dict[str, Any] = {
         "slack_bot_token": BOT_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
@@ -200,7 +235,9 @@ async def running_app(database_url: str, slack: FakeSlack, channels: dict[str, s
     await server.start_server()
     http = ClientSession()
     try:
-        yield Stack(server=server, http=http, slack=slack, channels=channels, config=config, settings=settings)
+        yield Stack(
+            server=server, http=http, slack=slack, channels=channels, config=config, settings=settings
+        )
     finally:
         await http.close()
         await server.close()

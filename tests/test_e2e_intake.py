@@ -95,7 +95,9 @@ async def test_concurrent_duplicate_webhooks_make_one_issue_and_one_card(stack: 
         (lambda p: p.update(created_at="yesterday"), 400, "created_at"),
     ],
 )
-async def test_malformed_issue_is_400_naming_the_field(stack: Stack, mutate: Any, status: int, needle: str) -> None:
+async def test_malformed_issue_is_400_naming_the_field(
+    stack: Stack, mutate: Any, status: int, needle: str
+) -> None:
     payload = make_issue_payload()
     mutate(payload)
     response = await stack.webhook(payload)
@@ -145,12 +147,18 @@ async def test_long_customer_text_is_kept_bounded_and_the_card_stays_within_limi
 
 async def test_hostile_customer_text_reaches_slack_escaped(stack: Stack) -> None:
     response = await stack.webhook(
-        make_issue_payload(body="<!channel> click <https://evil.example|Approve>", customer={"id": "x", "name": "<@U0ADMIN>"})
+        make_issue_payload(
+            body="<!channel> click <https://evil.example|Approve>", customer={"id": "x", "name": "<@U0ADMIN>"}
+        )
     )
     assert response.status == 202
     card = (await stack.wait_for_cards(stack.channels["default"], 1))[0]
     serialized = json.dumps(card["blocks"][1:]) + card["text"]
-    assert "<!channel>" not in serialized and "<https://evil" not in serialized and "<@U0ADMIN>" not in serialized
+    assert (
+        "<!channel>" not in serialized
+        and "<https://evil" not in serialized
+        and "<@U0ADMIN>" not in serialized
+    )
     assert "&lt;!channel&gt;" in card["blocks"][1]["text"]["text"]
 
 
@@ -202,7 +210,9 @@ async def test_bot_not_in_channel_joins_and_posts(database_url: str, slack: Fake
         await stack.webhook(make_issue_payload())
         await stack.wait_for_cards(channels["default"], 1)
     assert [c[0] for c in slack.calls if c[0] in {"chat.postMessage", "conversations.join"}] == [
-        "chat.postMessage", "conversations.join", "chat.postMessage"
+        "chat.postMessage",
+        "conversations.join",
+        "chat.postMessage",
     ]
 
 
@@ -247,7 +257,9 @@ async def test_zendesk_bad_signature_ignored_event_and_malformed_payload(stack: 
     assert stale.status == 401
     ignored = await stack.zendesk((FIXTURES / "zendesk" / "ticket_status_changed_event.json").read_bytes())
     assert ignored.status == 200 and "ignored" in await ignored.json()
-    malformed = await stack.zendesk((FIXTURES / "zendesk" / "ticket_created_event_missing_id.json").read_bytes())
+    malformed = await stack.zendesk(
+        (FIXTURES / "zendesk" / "ticket_created_event_missing_id.json").read_bytes()
+    )
     assert malformed.status == 400 and (await malformed.json())["field"] == "detail.id"
     assert await issue_count(stack) == 0
 

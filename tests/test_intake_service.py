@@ -47,14 +47,20 @@ async def test_new_issue_is_stored_with_its_problem_customer_event_and_pending_c
         events = list(await session.scalars(select(IssueEvent.kind).where(IssueEvent.issue_id == issue.id)))
         assert events == ["reported"]
         outbox = list(await session.scalars(select(OutboxItem)))
-        assert [(o.kind, o.payload, o.status) for o in outbox] == [("sync_card", {"issue_id": issue.id}, "pending")]
+        assert [(o.kind, o.payload, o.status) for o in outbox] == [
+            ("sync_card", {"issue_id": issue.id}, "pending")
+        ]
         assert (await session.get(InboundDelivery, "intake:webhook:msg_1")) is not None
 
 
-async def test_repeat_by_source_and_external_id_returns_the_same_issue(database: Database, make_config: Any) -> None:
+async def test_repeat_by_source_and_external_id_returns_the_same_issue(
+    database: Database, make_config: Any
+) -> None:
     config = make_config()
     first = await ingest_issue(database, config, make_request(), delivery_key="intake:webhook:a")
-    again = await ingest_issue(database, config, make_request(subject="edited"), delivery_key="intake:webhook:b")
+    again = await ingest_issue(
+        database, config, make_request(subject="edited"), delivery_key="intake:webhook:b"
+    )
     assert (again.issue_id, again.created) == (first.issue_id, False)
     assert await count(database, Issue) == 1
     assert await count(database, OutboxItem) == 1
@@ -65,12 +71,16 @@ async def test_repeat_by_delivery_id_returns_the_same_issue_even_with_another_ex
 ) -> None:
     config = make_config()
     first = await ingest_issue(database, config, make_request(), delivery_key="intake:webhook:same")
-    again = await ingest_issue(database, config, make_request(external_id="T-2"), delivery_key="intake:webhook:same")
+    again = await ingest_issue(
+        database, config, make_request(external_id="T-2"), delivery_key="intake:webhook:same"
+    )
     assert (again.issue_id, again.created) == (first.issue_id, False)
     assert await count(database, Issue) == 1
 
 
-async def test_concurrent_duplicates_make_one_issue_and_one_card(database: Database, make_config: Any) -> None:
+async def test_concurrent_duplicates_make_one_issue_and_one_card(
+    database: Database, make_config: Any
+) -> None:
     config = make_config()
     results = await asyncio.gather(*(ingest_issue(database, config, make_request()) for _ in range(12)))
     assert len({r.issue_id for r in results}) == 1
@@ -107,7 +117,9 @@ async def test_card_counts_distinct_customers_not_reports(database: Database, ma
     first = await ingest_issue(database, config, make_request(external_id="1"))
     # The same person through another channel (matched by e-mail), and a second customer.
     same_person = await ingest_issue(
-        database, config, make_request(external_id="2", source="intercom", customer={"id": "ic-9", "email": "DANA@acme.test"})
+        database,
+        config,
+        make_request(external_id="2", source="intercom", customer={"id": "ic-9", "email": "DANA@acme.test"}),
     )
     other = await ingest_issue(database, config, make_request(external_id="3", customer={"id": "cust-2"}))
     async with database.session() as session:
@@ -126,7 +138,8 @@ async def test_customer_details_are_filled_in_never_erased(database: Database, m
     config = make_config()
     await ingest_issue(database, config, make_request(external_id="1"))
     await ingest_issue(
-        database, config,
+        database,
+        config,
         make_request(external_id="2", customer={"id": "x", "email": "dana@acme.test", "plan": "Enterprise"}),
     )
     async with database.session() as session:

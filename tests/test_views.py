@@ -46,7 +46,9 @@ def make_card(**overrides: object) -> IssueCard:
         "source": "zendesk",
         "severity": "high",
         "reported_at": WHEN,
-        "customer": CardCustomer(name="Dana Smith", email="dana@acme.test", company="Acme Corp", plan="Enterprise"),
+        "customer": CardCustomer(
+            name="Dana Smith", email="dana@acme.test", company="Acme Corp", plan="Enterprise"
+        ),
         "product_area": "authentication",
         "tags": ("bug", "login"),
         "report_count": 1,
@@ -80,7 +82,9 @@ def test_issue_card_from_slack_without_named_customer_mentions_the_author() -> N
 
 
 def test_long_text_is_cut_to_slack_limits_with_a_visible_ellipsis() -> None:
-    card = make_card(subject="S" * 400, body="word " * 2000, product_area="a" * 300, tags=tuple(f"t{i}" for i in range(20)))
+    card = make_card(
+        subject="S" * 400, body="word " * 2000, product_area="a" * 300, tags=tuple(f"t{i}" for i in range(20))
+    )
     blocks, text = render_issue_card(card)
     assert_valid_blocks(blocks)
     assert len(blocks[0]["text"]["text"]) == 150 and blocks[0]["text"]["text"].endswith("…")
@@ -102,7 +106,15 @@ def test_hostile_text_shows_as_text_and_pings_no_one() -> None:
     # The header is plain_text, which Slack never parses for mentions or links: shown as typed.
     assert blocks[0]["text"] == {"type": "plain_text", "text": "#42 · <!channel> urgent", "emoji": True}
     rendered = json.dumps(blocks[1:])
-    for control in ("<!channel>", "<!here>", "<!everyone>", "<https://evil", "<@U0ADMIN001>", "<#C0GENERAL1>", "<!subteam"):
+    for control in (
+        "<!channel>",
+        "<!here>",
+        "<!everyone>",
+        "<https://evil",
+        "<@U0ADMIN001>",
+        "<#C0GENERAL1>",
+        "<!subteam",
+    ):
         assert control not in rendered and control not in text
     assert "&lt;!here&gt;" in blocks[1]["text"]["text"]
     assert blocks[1]["text"]["verbatim"] is True
@@ -111,13 +123,21 @@ def test_hostile_text_shows_as_text_and_pings_no_one() -> None:
 
 def test_report_modal_prefilled_from_a_message() -> None:
     view = render_report_modal(
-        ReportPrefill(subject="Export is broken", body="Export is broken\nsince Tuesday", channel="C0FEEDBACK1",
-                      message_ts="1700000000.000100", author="U0CUSTOMER1"),
+        ReportPrefill(
+            subject="Export is broken",
+            body="Export is broken\nsince Tuesday",
+            channel="C0FEEDBACK1",
+            message_ts="1700000000.000100",
+            author="U0CUSTOMER1",
+        ),
         ["low", "normal", "high", "urgent"],
         ["bug", "billing"],
     )
     assert decode_state(view["private_metadata"]) == {
-        "v": 1, "channel": "C0FEEDBACK1", "ts": "1700000000.000100", "author": "U0CUSTOMER1"
+        "v": 1,
+        "channel": "C0FEEDBACK1",
+        "ts": "1700000000.000100",
+        "author": "U0CUSTOMER1",
     }
     assert_golden("report_modal_prefilled", view)
 

@@ -134,7 +134,9 @@ async def _create(
     return issue.id
 
 
-async def _confirm(session: AsyncSession, confirm_to: tuple[str, str] | None, issue_id: int, created: bool) -> None:
+async def _confirm(
+    session: AsyncSession, confirm_to: tuple[str, str] | None, issue_id: int, created: bool
+) -> None:
     """Queue the private "logged as #N" note for the Slack user who logged it, in the same transaction."""
     if confirm_to is None:
         return
@@ -142,7 +144,13 @@ async def _confirm(session: AsyncSession, confirm_to: tuple[str, str] | None, is
     await outbox.enqueue(
         session,
         outbox.EPHEMERAL,
-        {"note": "intake_confirmation", "issue_id": issue_id, "created": created, "channel": channel, "user": user},
+        {
+            "note": "intake_confirmation",
+            "issue_id": issue_id,
+            "created": created,
+            "channel": channel,
+            "user": user,
+        },
     )
 
 

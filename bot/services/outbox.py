@@ -14,6 +14,7 @@ only marks it done if the revision it sent is still current.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -172,8 +173,13 @@ class Deliverer:
         log.log(
             level,
             "delivery failed, will retry",
-            extra={"outbox_id": item.id, "kind": item.kind, "attempts": attempts, "error": reason,
-                   "retry_in_seconds": round(delay, 2)},
+            extra={
+                "outbox_id": item.id,
+                "kind": item.kind,
+                "attempts": attempts,
+                "error": reason,
+                "retry_in_seconds": round(delay, 2),
+            },
         )
 
     async def _run_item(self, item: Claimed) -> None:
@@ -218,15 +224,18 @@ class Deliverer:
             except DatabaseUnavailable:
                 failures += 1
                 log.warning("delivery loop cannot reach the database", extra={"failures": failures})
-                claimed = 0
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-            if claimed:
+                await self._pause(min(30.0, 0.5 * 2**failures))
                 continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll_seconds)
-            except TimeoutError:
-                pass
+            if not claimed:
+                await self._pause(self.idle_poll_seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep until the next poll, a wake-up (new work in this process) or stop()."""
+        self._wake.clear()
+        if self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     def start(self) -> None:
         if self._task is None:
@@ -242,13 +251,6 @@ class Deliverer:
                 await asyncio.wait_for(task, timeout=15)
             except TimeoutError:
                 task.cancel()
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Run until nothing is due (for tests and the `check` command)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while await self.run_once():
-            if asyncio.get_running_loop().time() > deadline:
-                break
 
 
 async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:

@@ -1,6 +1,6 @@
 """Small Block Kit builders that enforce Slack's limits in one place.
 
-Limits: https://docs.slack.dev/reference/block-kit/blocks (section text 3000, fields 10 × 2000,
+Limits: https://docs.slack.dev/reference/block-kit/blocks (section text 3000, fields 10 x 2000,
 header 150, context 10 elements, button text 75, button value 2000, url 3000, 50 blocks a message).
 """
 
@@ -68,7 +68,9 @@ def fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """A section of up to 10 "*label*\\nvalue" fields; values must already be escaped."""
     return {
         "type": "section",
-        "fields": [mrkdwn(f"*{label}*\n{value}", verbatim=True, limit=FIELD_TEXT_MAX) for label, value in pairs[:10]],
+        "fields": [
+            mrkdwn(f"*{label}*\n{value}", verbatim=True, limit=FIELD_TEXT_MAX) for label, value in pairs[:10]
+        ],
     }
 
 
@@ -81,7 +83,12 @@ def divider() -> dict[str, Any]:
 
 
 def link_button(text: str, url: str, action_id: str) -> dict[str, Any]:
-    return {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "url": url[:URL_MAX], "action_id": action_id}
+    return {
+        "type": "button",
+        "text": plain(text, BUTTON_TEXT_MAX),
+        "url": url[:URL_MAX],
+        "action_id": action_id,
+    }
 
 
 def actions(elements: list[dict[str, Any]], *, block_id: str | None = None) -> dict[str, Any]:

@@ -66,9 +66,7 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
         state["ts"] = prefill.message_ts
     if prefill.author:
         state["author"] = prefill.author
-    author_hint = (
-        "Leave the customer empty to use the message's author." if prefill.author else None
-    )
+    author_hint = "Leave the customer empty to use the message's author." if prefill.author else None
     blocks: list[dict[str, Any]] = [
         _text_input(Block.REPORT_SUBJECT, "Subject", initial=prefill.subject, max_length=SUBJECT_MAX),
         _text_input(
@@ -80,7 +78,9 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
             max_length=BODY_MAX,
         ),
         _text_input(Block.REPORT_CUSTOMER_NAME, "Customer name", optional=True, hint=author_hint),
-        _text_input(Block.REPORT_CUSTOMER_EMAIL, "Customer e-mail", optional=True, placeholder="name@example.com"),
+        _text_input(
+            Block.REPORT_CUSTOMER_EMAIL, "Customer e-mail", optional=True, placeholder="name@example.com"
+        ),
         _text_input(Block.REPORT_CUSTOMER_COMPANY, "Company", optional=True),
         _text_input(Block.REPORT_PRODUCT_AREA, "Product area", optional=True, placeholder="e.g. billing"),
         {

@@ -1,0 +1,180 @@
+"""The command line, run as a user runs it: a separate process with settings in its environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
+from tests.fakes.contracts import contracts_dir
+from tests.fakes.jira_api import FakeJira
+from tests.fakes.slack_api import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(path: Path, **overrides: object) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(make_config_data(**overrides)))
+    return path
+
+
+async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return int(process.returncode or 0), out.decode()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    if contracts_dir() is None:
+        pytest.skip("../shared/contracts not found beside the repository: the fakes need it")
+    async with FakeSlack() as fake:
+        yield fake
+        fake.assert_no_violations()
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SUPPORTBRIDGE_CONFIG": str(write_config(tmp_path / "supportbridge.yml")),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "LOG_FORMAT": "text",
+    }
+
+
+async def test_migrate_then_check_passes_with_working_slack_and_jira(
+    slack: FakeSlack, base_env: dict[str, str]
+) -> None:
+    code, out = await run_cli("migrate", env=base_env)
+    assert code == 0, out
+    async with FakeJira() as jira:
+        env = {
+            **base_env,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "JIRA_URL": jira.url,
+            "JIRA_EMAIL": jira.email,
+            "JIRA_API_TOKEN": jira.api_token,
+            "INTAKE_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
+        code, out = await run_cli("check", env=env)
+        jira.assert_no_violations()
+    assert code == 0, out
+    assert (
+        "✓ Slack token works" in out and "✓ Jira reachable" in out and "✓ database schema is current" in out
+    )
+    assert "! ZENDESK_WEBHOOK_SECRET is not set" in out
+    assert BOT_TOKEN not in out
+
+
+async def test_check_reports_every_problem_and_exits_1(slack: FakeSlack, base_env: dict[str, str]) -> None:
+    async with FakeJira() as jira:
+        env = {
+            **base_env,
+            "SLACK_BOT_TOKEN": "xoxb-revoked",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "JIRA_URL": jira.url,
+            "JIRA_EMAIL": jira.email,
+            "JIRA_API_TOKEN": "wrong-token",
+        }
+        code, out = await run_cli("check", env=env)
+    assert code == 1
+    assert "✗ Slack auth.test failed: invalid_auth" in out
+    assert "✗ Jira serverInfo failed: Jira answered HTTP 401" in out
+    assert "✗ database schema is 1 migration(s) behind" in out
+    assert "xoxb-revoked" not in out and "wrong-token" not in out
+
+
+async def test_check_names_the_bad_configuration_key(base_env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **base_env,
+        "SUPPORTBRIDGE_CONFIG": str(write_config(tmp_path / "bad.yml", channels={"default": "general"})),
+    }
+    code, out = await run_cli("check", env=env)
+    assert code == 1
+    assert "channels.default: 'general' is not a Slack channel ID" in out
+
+
+async def test_serve_refuses_to_start_without_the_signing_secret(base_env: dict[str, str]) -> None:
+    code, out = await run_cli("serve", env={**base_env, "SLACK_BOT_TOKEN": BOT_TOKEN})
+    assert code == 2
+    assert "SLACK_SIGNING_SECRET is missing" in out
+
+
+async def test_serve_refuses_an_invalid_configuration(base_env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **base_env,
+        "SUPPORTBRIDGE_CONFIG": str(write_config(tmp_path / "bad.yml", timezone="Nowhere/Land")),
+    }
+    code, out = await run_cli("serve", env=env)
+    assert code == 2
+    assert out.strip().splitlines()[-1].startswith("supportbridge: ")
+    assert "timezone: unknown time zone 'Nowhere/Land'" in out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_starts_migrates_sqlite_and_answers_health(
+    slack: FakeSlack, base_env: dict[str, str]
+) -> None:
+    port = free_port()
+    env = {
+        **base_env,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(150):
+                try:
+                    ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("server did not start")
+            assert ready.status == 200, await ready.text()
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status == 200
+    finally:
+        process.terminate()
+        out, _ = await asyncio.wait_for(process.communicate(), 15)
+    log = out.decode()
+    assert '"message": "serving"' in log or "serving" in log
+    assert BOT_TOKEN not in log and SIGNING_SECRET not in log

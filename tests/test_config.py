@@ -1,0 +1,115 @@
+"""Settings and the configuration file: valid files load, and every mistake names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import ConfigError, load_config, parse_config
+from bot.services.routing import RouteFacts, route_issue
+from bot.settings import Settings, SettingsError
+from tests.conftest import make_config_data
+
+
+def test_example_configuration_file_is_valid() -> None:
+    config = load_config(Path(__file__).parents[1] / "supportbridge.example.yml")
+    assert config.channels.default == "C0123456789"
+    assert config.slack_intake.reaction == "ticket"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"channels": {}}, "channels.default: Field required"),
+        ({"channels": {"default": "#general"}}, "channels.default: '#general' is not a Slack channel ID"),
+        ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus'"),
+        ({"routes": [{"match": {}, "channel": "C0123456789"}]}, "routes[0].match: needs at least one of"),
+        (
+            {"routes": [{"match": {"severity": "meh"}, "channel": "C0123456789"}]},
+            "routes[0].match.severity[0]",
+        ),
+        ({"routes": [{"match": {"source": "x"}}]}, "routes[0].channel: Field required"),
+        ({"colour": "blue"}, "colour: unknown key"),
+        ({"severities": ["low", "apocalyptic"]}, "severities[1]"),
+    ],
+)
+def test_invalid_configuration_names_the_key(change: dict[str, Any], message: str) -> None:
+    data = make_config_data()
+    data.update(change)
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, origin="supportbridge.yml")
+    assert str(error.value).startswith("supportbridge.yml: ")
+    assert message in str(error.value)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "missing.yml")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("channels:\n  default: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(broken)
+    scalar = tmp_path / "scalar.yml"
+    scalar.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(scalar)
+
+
+def test_routes_first_match_wins_and_match_all_given_keys() -> None:
+    config = parse_config(
+        make_config_data(
+            routes=[
+                {"match": {"source": "zendesk", "tag": ["enterprise", "vip"]}, "channel": "C0000000001"},
+                {"match": {"source": "zendesk"}, "channel": "C0000000002", "jira_project": "ZEN"},
+                {"match": {"severity": ["high", "urgent"]}, "channel": "C0000000003"},
+            ]
+        )
+    )
+
+    def channel(**facts: Any) -> str:
+        values = {"source": "webform", "product_area": None, "severity": "normal", "tags": ()}
+        values.update(facts)
+        return route_issue(config, RouteFacts(**values)).channel
+
+    assert channel(source="zendesk", tags=("vip",)) == "C0000000001"
+    assert channel(source="zendesk", tags=("other",)) == "C0000000002"
+    assert route_issue(config, RouteFacts("zendesk", None, "normal", ())).jira_project == "ZEN"
+    assert channel(severity="urgent") == "C0000000003"
+    assert channel() == config.channels.default
+
+
+def test_settings_come_from_the_environment_and_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nPORT=8123\n")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "from-env")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
+    settings = Settings()
+    assert (
+        settings.slack_bot_token is not None
+        and settings.slack_bot_token.get_secret_value() == "xoxb-from-dotenv"
+    )
+    assert settings.port == 8123
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert "xoxb-from-dotenv" not in repr(settings)  # secrets never print
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing"),
+        ({"slack_signing_secret": "s"}, "SLACK_BOT_TOKEN is missing"),
+        ({"intake_secret": "plain"}, "INTAKE_SECRET must be a Standard Webhooks secret"),
+        ({"jira_url": "https://x.atlassian.net", "jira_email": "a@b.c"}, "JIRA_API_TOKEN is missing"),
+    ],
+)
+def test_unsafe_settings_stop_the_start(values: dict[str, str], message: str) -> None:
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    with pytest.raises(SettingsError, match=message):
+        settings.check_startup()
+
+
+def test_no_slack_at_all_is_allowed_for_a_first_run() -> None:
+    Settings(_env_file=None).check_startup()  # type: ignore[call-arg]
