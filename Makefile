@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 
 ## bench: the benchmarks of docs/benchmarks.md (not part of the tests)
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/supportbridge migrate

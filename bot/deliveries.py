@@ -6,11 +6,12 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.domain import Customer, IntakeRequest
@@ -71,60 +72,60 @@ class SlackDeliveries:
         deliverer.register(outbox.SLACK_MESSAGE_INTAKE, self.log_slack_message)
         deliverer.register(outbox.EPHEMERAL, self.send_ephemeral)
 
-    async def _ensure_permalink(self, issue_id: int) -> None:
+    async def _permalink(self, issue_id: int, origin: tuple[str, str]) -> str | None:
         """An issue logged from a Slack message links back to it; Slack makes the link."""
-        async with self.database.session() as session:
-            row = (
-                await session.execute(
-                    select(Issue.origin_channel, Issue.origin_ts, Issue.permalink).where(Issue.id == issue_id)
-                )
-            ).one_or_none()
-        if row is None or row.permalink or not (row.origin_channel and row.origin_ts):
-            return
         try:
-            link = await self.slack.permalink(row.origin_channel, row.origin_ts)
+            link = await self.slack.permalink(*origin)
         except SlackTransientError as exc:
             raise _retry(exc) from exc
         except SlackCallError as exc:
             log.info("no permalink for the logged message", extra={"issue_id": issue_id, "error": exc.code})
-            return
-        if link and link.startswith("https://"):
-            async with self.database.session() as session:
-                await session.execute(update(Issue).where(Issue.id == issue_id).values(permalink=link))
+            return None
+        return link if link and link.startswith("https://") else None
 
-    async def sync_card(self, payload: dict[str, Any]) -> None:
+    async def sync_card(self, payload: dict[str, Any]) -> outbox.Effects | None:
         """Post the issue's card, or re-render the one already posted, from stored state."""
         issue_id = int(payload["issue_id"])
-        await self._ensure_permalink(issue_id)
-        async with self.database.session() as session:
+        async with self.database.read_session() as session:
             state = await load_card_state(session, issue_id)
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
-            return
-        blocks, text = render_issue_card(state.card)
+            return None
+        card = state.card
+        new_permalink = None
+        if state.origin is not None and not card.permalink:
+            new_permalink = await self._permalink(issue_id, state.origin)
+            card = replace(card, permalink=new_permalink)
+        blocks, text = render_issue_card(card)
+        posted = None
         try:
             if state.posted is not None:
                 await self.slack.update_message(state.posted.channel, state.posted.ts, text, blocks)
-                return
-            try:
-                posted = await self.slack.post_message(state.channel, text, blocks)
-            except SlackCallError as exc:
-                if exc.code != "not_in_channel":
-                    raise
-                # A public channel can be joined without an invite (channels:join scope).
-                await self.slack.join_channel(state.channel)
-                posted = await self.slack.post_message(state.channel, text, blocks)
+            else:
+                try:
+                    posted = await self.slack.post_message(state.channel, text, blocks)
+                except SlackCallError as exc:
+                    if exc.code != "not_in_channel":
+                        raise
+                    # A public channel can be joined without an invite (channels:join scope).
+                    await self.slack.join_channel(state.channel)
+                    posted = await self.slack.post_message(state.channel, text, blocks)
         except (SlackTransientError, SlackCallError) as exc:
             raise _retry(exc) from exc
-        try:
-            async with self.database.session() as session:
+        if posted is not None:
+            log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
+
+        async def record(session: AsyncSession) -> None:
+            if new_permalink:
+                await session.execute(
+                    update(Issue).where(Issue.id == issue_id).values(permalink=new_permalink)
+                )
+            if posted is not None:
                 session.add(
                     SlackMessage(purpose=CARD, issue_id=issue_id, channel=posted.channel, ts=posted.ts)
                 )
-        except IntegrityError:
-            log.warning("card for this issue was already recorded", extra={"issue_id": issue_id})
-            return
-        log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
+
+        return record
 
     async def log_slack_message(self, payload: dict[str, Any]) -> None:
         """A reaction asked to log a message: read it from Slack and take it in like any report."""
@@ -160,7 +161,7 @@ class SlackDeliveries:
     async def send_ephemeral(self, payload: dict[str, Any]) -> None:
         card_channel = None
         if payload.get("note") == "intake_confirmation":
-            async with self.database.session() as session:
+            async with self.database.read_session() as session:
                 card_channel = await session.scalar(
                     select(Issue.channel_id).where(Issue.id == int(payload["issue_id"]))
                 )

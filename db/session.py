@@ -11,6 +11,7 @@ SQLite is the single-process default. Two of its habits matter here:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+READ_ONLY = "supportbridge_read_only"
 
 
 class DatabaseUnavailable(Exception):
@@ -48,7 +51,7 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 5)
@@ -72,7 +75,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions start deferred: under WAL they read a snapshot without taking the lock.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -82,6 +86,10 @@ class Database:
         self.url = database_url
         self.engine = create_engine(database_url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and a connection waiting for the lock polls with growing
+        # sleeps (its busy handler), which turns 50 concurrent writes into second-long tails. In one
+        # process a FIFO asyncio lock queues them instead, fairly and without sleeping.
+        self._sqlite_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -92,8 +100,26 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error.
         Errors that mean the database is down are raised as `DatabaseUnavailable`."""
         try:
-            async with self.sessions() as session, session.begin():
+            if self._sqlite_lock is None:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self._sqlite_lock, self.sessions() as session, session.begin():
+                    yield session
+        except Exception as exc:
+            if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only. On SQLite it neither waits for nor holds the write lock."""
+        try:
+            async with self.sessions() as session:
+                if self._sqlite_lock is not None:
+                    await session.connection(execution_options={READ_ONLY: True})
                 yield session
+                await session.rollback()
         except Exception as exc:
             if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
                 raise DatabaseUnavailable(type(exc).__name__) from exc

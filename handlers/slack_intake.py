@@ -21,7 +21,8 @@ from bot.services.intake import ingest_issue
 from bot.views.blocks import decode_state
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
-from db.models import InboundDelivery
+from db.models import InboundDelivery, utcnow
+from db.queries import upsert
 from db.session import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -165,10 +166,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         item = event["item"]
         try:
             async with runtime.database.session() as session:
-                key = f"slack:event:{body.get('event_id')}"
-                if await session.get(InboundDelivery, key) is not None:
-                    return BoltResponse(status=200, body="")
-                session.add(InboundDelivery(key=key))
+                taken = await session.scalar(
+                    upsert(session, InboundDelivery)
+                    .values(key=f"slack:event:{body.get('event_id')}", received_at=utcnow())
+                    .on_conflict_do_nothing()
+                    .returning(InboundDelivery.key)
+                )
+                if taken is None:
+                    return BoltResponse(status=200, body="")  # a retry of an event already taken
                 await outbox.enqueue(
                     session,
                     outbox.SLACK_MESSAGE_INTAKE,

@@ -13,11 +13,13 @@ import aiohttp
 import pytest
 
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
-from tests.fakes.contracts import contracts_dir
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.jira_api import FakeJira
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
 
 def write_config(path: Path, **overrides: object) -> Path:
@@ -43,8 +45,6 @@ async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    if contracts_dir() is None:
-        pytest.skip("../shared/contracts not found beside the repository: the fakes need it")
     async with FakeSlack() as fake:
         yield fake
         fake.assert_no_violations()

@@ -8,18 +8,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.ids import Block
-from tests.fakes.contracts import contracts_dir
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, make_issue_payload, running_app
 
 # A PostgreSQL URL whose port has nothing listening: connecting fails at once, like a server that is down.
 DOWN = "postgresql+asyncpg://postgres@127.0.0.1:9/supportbridge"
 
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+
 
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
-    if contracts_dir() is None:
-        pytest.skip("../shared/contracts not found beside the repository: the fake Slack needs it")
     async with FakeSlack() as slack:
         slack.add_user("agent")
         async with running_app(DOWN, slack, add_channels(slack)) as running:

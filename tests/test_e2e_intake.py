@@ -14,17 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Issue, OutboxItem
-from tests.fakes.contracts import contracts_dir
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, make_issue_payload, running_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    if contracts_dir() is None:
-        pytest.skip("../shared/contracts not found beside the repository: the fake Slack needs it")
     async with FakeSlack() as fake:
         yield fake
         fake.assert_no_violations()

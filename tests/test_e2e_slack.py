@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.ids import INPUT, Block, Callback
 from db.models import Issue
-from tests.fakes.contracts import contracts_dir
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, running_app, slack_headers
 
@@ -21,11 +21,11 @@ from tests.harness import Stack, add_channels, running_app, slack_headers
 AGENT = "U0000000002"
 CUSTOMER = "U0000000003"
 
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    if contracts_dir() is None:
-        pytest.skip("../shared/contracts not found beside the repository: the fake Slack needs it")
     async with FakeSlack() as fake:
         assert (fake.add_user("agent"), fake.add_user("customer")) == (AGENT, CUSTOMER)
         yield fake

@@ -15,10 +15,17 @@ CARD = "issue_card"
 
 
 @dataclass(frozen=True)
+class PostedCard:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
 class CardState:
     card: IssueCard
     channel: str
-    posted: SlackMessage | None
+    posted: PostedCard | None
+    origin: tuple[str, str] | None  # (channel, ts) of the Slack message it was logged from
 
 
 async def problem_counts(session: AsyncSession, problem_id: int) -> tuple[int, int]:
@@ -42,9 +49,13 @@ async def load_card_state(session: AsyncSession, issue_id: int) -> CardState | N
     if issue is None:
         return None
     reports, customers = await problem_counts(session, issue.problem_id)
-    posted = await session.scalar(
-        select(SlackMessage).where(SlackMessage.purpose == CARD, SlackMessage.issue_id == issue_id)
-    )
+    posted = (
+        await session.execute(
+            select(SlackMessage.channel, SlackMessage.ts).where(
+                SlackMessage.purpose == CARD, SlackMessage.issue_id == issue_id
+            )
+        )
+    ).one_or_none()
     customer = issue.customer
     card = IssueCard(
         issue_id=issue.id,
@@ -70,4 +81,10 @@ async def load_card_state(session: AsyncSession, issue_id: int) -> CardState | N
         reported_by=issue.reported_by,
         status=issue.status,
     )
-    return CardState(card=card, channel=issue.channel_id, posted=posted)
+    origin = (issue.origin_channel, issue.origin_ts) if issue.origin_channel and issue.origin_ts else None
+    return CardState(
+        card=card,
+        channel=issue.channel_id,
+        posted=PostedCard(posted.channel, posted.ts) if posted else None,
+        origin=origin,
+    )

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Deliveries
@@ -47,15 +48,24 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# What a handler did outside (a Slack post) is recorded by the writes it returns; the deliverer runs
+# them in the same transaction that marks the item done, so the record and the completion agree.
+Effects = Callable[[AsyncSession], Awaitable[None]]
+Handler = Callable[[dict[str, Any]], Awaitable[Effects | None]]
 
 
 async def enqueue(
-    session: AsyncSession, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    new: bool = False,
 ) -> None:
     """Add work in the caller's transaction. With a dedupe key, a pending item with that key is reused
-    (and marked to run again) instead of adding a second one."""
-    if dedupe_key is not None:
+    (and marked to run again) instead of adding a second one; `new=True` says the caller knows there
+    can be none (the key names something created in this transaction)."""
+    if dedupe_key is not None and not new:
         bumped = await session.execute(
             update(OutboxItem)
             .where(OutboxItem.dedupe_key == dedupe_key, OutboxItem.status == "pending")
@@ -64,7 +74,20 @@ async def enqueue(
         )
         if bumped.rowcount:  # type: ignore[attr-defined]
             return
-    session.add(OutboxItem(kind=kind, payload=payload, dedupe_key=dedupe_key, status="pending"))
+    now = utcnow()
+    await session.execute(
+        insert(OutboxItem).values(
+            kind=kind,
+            payload=payload,
+            dedupe_key=dedupe_key,
+            status="pending",
+            attempts=0,
+            revision=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -142,8 +165,18 @@ class Deliverer:
                 item.locked_until = now + LEASE
             return [Claimed(i.id, i.kind, dict(i.payload), i.attempts, i.revision) for i in items]
 
-    async def _finish(self, item: Claimed) -> None:
+    async def _finish(self, item: Claimed, effects: Effects | None) -> None:
+        try:
+            await self._complete(item, effects)
+        except IntegrityError:
+            # The effect was already recorded: a second sender ran this item after its lease ran out.
+            log.warning("delivery effect already recorded", extra={"outbox_id": item.id, "kind": item.kind})
+            await self._complete(item, None)
+
+    async def _complete(self, item: Claimed, effects: Effects | None) -> None:
         async with self.database.session() as session:
+            if effects is not None:
+                await effects(session)
             done = await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id, OutboxItem.revision == item.revision)
@@ -188,7 +221,7 @@ class Deliverer:
             await self._fail(item, f"no handler for {item.kind!r} in this process", None)
             return
         try:
-            await handler(item.payload)
+            effects = await handler(item.payload)
         except RetryLater as exc:
             await self._fail(item, exc.reason, exc.retry_after)
             return
@@ -199,7 +232,7 @@ class Deliverer:
             log.exception("delivery handler crashed", extra={"outbox_id": item.id, "kind": item.kind})
             await self._fail(item, f"{type(exc).__name__}: {exc}", None)
             return
-        await self._finish(item)
+        await self._finish(item, effects)
 
     async def run_once(self) -> int:
         """Claim and run the due items; returns how many were claimed."""

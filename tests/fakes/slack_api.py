@@ -18,6 +18,7 @@ that :class:`~tests.fakes.jira_api.FakeJira` shares.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import copy
@@ -60,7 +61,7 @@ class Failure:
         return fnmatch.fnmatchcase(key, self.pattern)
 
 
-class FakeServer:
+class FakeServer(abc.ABC):
     """An aiohttp app on 127.0.0.1 (ephemeral port) with failure injection and test helpers."""
 
     def __init__(self) -> None:
@@ -74,8 +75,9 @@ class FakeServer:
 
     # -- lifecycle
 
+    @abc.abstractmethod
     def _make_app(self) -> web.Application:
-        raise NotImplementedError
+        """The fake's routes."""
 
     async def _load_contract(self) -> None:
         """Load the contract off the event loop, so the first request is not slow."""
@@ -159,8 +161,9 @@ class FakeServer:
             return self._failure_response(failure)
         return None  # slow only: carry on normally
 
+    @abc.abstractmethod
     def _failure_response(self, failure: Failure) -> web.Response:
-        raise NotImplementedError
+        """How this service answers an injected failure."""
 
     # -- helpers for tests
 
@@ -170,7 +173,7 @@ class FakeServer:
     async def wait_for(
         self,
         predicate: Callable[[], Any],
-        timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, not an I/O timeout
+        timeout: float = 5.0,
         *,
         interval: float = 0.01,
         message: str | None = None,

@@ -1,0 +1,435 @@
+"""Benchmarks (not tests): `make bench`, figures recorded in docs/benchmarks.md.
+
+(a) Acknowledgement latency of the real app vs a bare Bolt AsyncApp that only acks, in the same run:
+    rounds of 50 concurrent signed requests of each kind, p50 and p99, and the ratio.
+(b) Intake throughput: 50 concurrent signed webhooks into SQLite and into PostgreSQL, then every card
+    posted once to the fake Slack.
+
+Each server runs as its own process (as in production), so the load generator and the fake Slack do
+not share its event loop. Bounded: fixed request counts, loopback only, stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import yaml
+from slack_sdk.signature import SignatureVerifier
+from standardwebhooks.webhooks import Webhook
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+class FakeSlackProcess:
+    """Handle on benchmarks/fake_slack_process.py."""
+
+    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.root = url.removesuffix("/api/")
+        self.http = http
+        self.team_id = "T0000000001"
+        self.app_id = "A0000000001"
+
+    async def setup(self, **spec: Any) -> dict[str, Any]:
+        async with self.http.post(f"{self.root}/_bench/setup", json=spec) as response:
+            return dict(await response.json())
+
+    async def state(self) -> dict[str, Any]:
+        async with self.http.get(f"{self.root}/_bench/state") as response:
+            return dict(await response.json())
+
+
+@asynccontextmanager
+async def fake_slack():  # type: ignore[no-untyped-def]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.fake_slack_process",
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        url = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+        async with aiohttp.ClientSession() as http:
+            yield FakeSlackProcess(url, http)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 20)
+
+
+TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "bench-signing-secret"
+INTAKE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@asynccontextmanager
+async def server(argv: list[str], env: dict[str, str], port: int):  # type: ignore[no-untyped-def]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *argv,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status == 200:
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"server {argv} did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 20)
+
+
+def write_config(directory: Path, channel: str, feedback: str) -> Path:
+    path = directory / "supportbridge.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "channels": {"default": channel},
+                "slack_intake": {"reaction": "ticket", "monitored_channels": [feedback]},
+            }
+        )
+    )
+    return path
+
+
+# ----------------------------------------------------------------------------- (a) ack latency
+
+
+def slack_request(kind: str, slack: FakeSlackProcess, feedback: str, message_ts: str) -> tuple[str, str]:
+    """(body, content type) of one Slack request of a kind."""
+    if kind == "event: reaction (logs an issue)":
+        return json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": slack.team_id,
+                "api_app_id": slack.app_id,
+                "event_id": f"Ev{uuid.uuid4().hex[:12]}",
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "reaction_added",
+                    "user": "U0000000002",
+                    "reaction": "ticket",
+                    "item": {"type": "message", "channel": feedback, "ts": message_ts},
+                    "event_ts": message_ts,
+                },
+            }
+        ), "application/json"
+    if kind == "event: unhandled":
+        return json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": slack.team_id,
+                "api_app_id": slack.app_id,
+                "event_id": f"Ev{uuid.uuid4().hex[:12]}",
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "app_mention",
+                    "user": "U0000000002",
+                    "text": "hi",
+                    "channel": feedback,
+                    "ts": message_ts,
+                    "event_ts": message_ts,
+                },
+            }
+        ), "application/json"
+    if kind == "button click":
+        payload = {
+            "type": "block_actions",
+            "team": {"id": slack.team_id},
+            "user": {"id": "U0000000002"},
+            "api_app_id": slack.app_id,
+            "trigger_id": "1.2.3",
+            "actions": [
+                {"type": "button", "action_id": "issue.open_link", "block_id": "links.1", "action_ts": "1.1"}
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+    return urlencode(
+        {
+            "command": "/support",
+            "text": "help",
+            "team_id": slack.team_id,
+            "user_id": "U0000000002",
+            "channel_id": feedback,
+            "api_app_id": slack.app_id,
+            "trigger_id": "1.2.3",
+            "response_url": "https://hooks.slack.com/commands/1",
+        }
+    ), "application/x-www-form-urlencoded"
+
+
+KINDS = ["event: reaction (logs an issue)", "event: unhandled", "button click", "slash command"]
+
+
+async def measure_acks(
+    base: str,
+    slack: FakeSlackProcess,
+    feedback: str,
+    stamps: list[str],
+    kind: str,
+    rounds: int,
+    concurrency: int,
+) -> list[float]:
+    verifier = SignatureVerifier(SIGNING_SECRET)
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def one(i: int) -> None:
+            body, ctype = slack_request(kind, slack, feedback, stamps[i % len(stamps)])
+            ts = str(int(time.time()))
+            headers = {
+                "X-Slack-Request-Timestamp": ts,
+                "Content-Type": ctype,
+                "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
+            }
+            started = time.perf_counter()
+            async with http.post(f"{base}/slack/events", data=body, headers=headers) as response:
+                await response.read()
+                # A bare Bolt app answers 404 to an event no listener takes; that is still its ack path.
+                if response.status not in (200, 404):
+                    raise RuntimeError(f"{kind}: HTTP {response.status}")
+            latencies.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(one(i) for i in range(concurrency)))  # warm-up, not counted
+        latencies.clear()
+        for r in range(rounds):
+            await asyncio.gather(*(one(r * concurrency + i) for i in range(concurrency)))
+    return latencies
+
+
+async def bench_ack(rounds: int, concurrency: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    async with fake_slack() as slack:
+        seeded = await slack.setup(
+            users=["agent"],
+            channels=["customer-issues", "customer-feedback"],
+            seed_channel="customer-feedback",
+            seed_messages=200,
+        )
+        channel = seeded["channels"]["customer-issues"]
+        feedback = seeded["channels"]["customer-feedback"]
+        stamps = seeded["seeded"]
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            env = {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": slack.url,
+                "LOG_LEVEL": "WARNING",
+            }
+            real_env = {
+                **env,
+                "SUPPORTBRIDGE_CONFIG": str(write_config(directory, channel, feedback)),
+                "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'ack.db'}",
+            }
+            bare_port, real_port = free_port(), free_port()
+            async with (
+                server(["-m", "benchmarks.bare_bolt", "--port", str(bare_port)], env, bare_port) as bare,
+                server(
+                    ["-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(real_port)],
+                    real_env,
+                    real_port,
+                ) as real,
+            ):
+                for kind in KINDS:
+                    base_lat = await measure_acks(bare, slack, feedback, stamps, kind, rounds, concurrency)
+                    real_lat = await measure_acks(real, slack, feedback, stamps, kind, rounds, concurrency)
+                    results[kind] = {
+                        "bare_p50": statistics.median(base_lat),
+                        "bare_p99": percentile(base_lat, 99),
+                        "real_p50": statistics.median(real_lat),
+                        "real_p99": percentile(real_lat, 99),
+                    }
+                    results[kind]["ratio_p99"] = results[kind]["real_p99"] / results[kind]["bare_p99"]
+    return results
+
+
+# ----------------------------------------------------------------------------- (b) intake throughput
+
+
+async def pg_fresh_database(name: str) -> str | None:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, Exception):
+        return None
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def bench_intake(database_url: str, total: int, concurrency: int) -> dict[str, float]:
+    async with fake_slack() as slack:
+        seeded = await slack.setup(channels=["customer-issues", "customer-feedback"])
+        channel = seeded["channels"]["customer-issues"]
+        feedback = seeded["channels"]["customer-feedback"]
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            url = database_url.replace("{tmp}", str(directory))
+            env = {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": slack.url,
+                "INTAKE_SECRET": INTAKE_SECRET,
+                "DATABASE_URL": url,
+                "LOG_LEVEL": "WARNING",
+                "SUPPORTBRIDGE_CONFIG": str(write_config(directory, channel, feedback)),
+            }
+            if url.startswith("postgresql"):
+                migrate = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "migrate",
+                    env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+                    stdout=asyncio.subprocess.DEVNULL,
+                )
+                await migrate.wait()
+            port = free_port()
+            webhook = Webhook(INTAKE_SECRET)
+            bodies = []
+            for i in range(total):
+                body = json.dumps(
+                    {
+                        "external_id": f"bench-{i}",
+                        "source": "bench",
+                        "subject": f"Problem {i % 37}",
+                        "body": "Something is broken " * 20,
+                        "customer": {"id": f"c{i % 300}", "email": f"c{i % 300}@example.test"},
+                        "tags": ["bug"],
+                        "product_area": "billing",
+                    }
+                )
+                bodies.append(body)
+            async with server(
+                ["-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env, port
+            ) as base:
+                statuses: list[int] = []
+                queue = list(enumerate(bodies))
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+                    async def worker() -> None:
+                        while queue:
+                            i, body = queue.pop()
+                            msg_id = f"msg_{i}"
+                            now = datetime.now(UTC)
+                            headers = {
+                                "webhook-id": msg_id,
+                                "webhook-timestamp": str(int(now.timestamp())),
+                                "webhook-signature": webhook.sign(msg_id, now, body),
+                                "Content-Type": "application/json",
+                            }
+                            async with http.post(f"{base}/intake/webhook", data=body, headers=headers) as r:
+                                await r.read()
+                                statuses.append(r.status)
+
+                    started = time.perf_counter()
+                    await asyncio.gather(*(worker() for _ in range(concurrency)))
+                    accepted_seconds = time.perf_counter() - started
+                    deadline = time.perf_counter() + 300
+                    while (await slack.state())["messages"][channel] < total:
+                        if time.perf_counter() > deadline:
+                            raise RuntimeError("cards did not all arrive within 300 s")
+                        await asyncio.sleep(0.1)
+                    delivered_seconds = time.perf_counter() - started
+                    await asyncio.sleep(1.0)  # a duplicate post would show up now
+                state = await slack.state()
+    if statuses.count(202) != total:
+        raise RuntimeError(f"expected {total} answers 202, got {sorted(set(statuses))}")
+    posted, distinct = state["messages"][channel], state["distinct_cards"][channel]
+    if posted != total or distinct != total:
+        raise RuntimeError(f"expected {total} distinct cards, got {posted} ({distinct} distinct)")
+    if state["violations"]:
+        raise RuntimeError(f"contract violations: {state['violations'][:3]}")
+    return {
+        "accepted_per_s": total / accepted_seconds,
+        "cards_per_s": total / delivered_seconds,
+        "accepted_seconds": accepted_seconds,
+        "delivered_seconds": delivered_seconds,
+    }
+
+
+def print_ack(results: dict[str, Any]) -> None:
+    print("\n(a) acknowledgement latency, ms (50 concurrent signed requests per round)")
+    print(f"{'request':34} {'bare p50':>9} {'bare p99':>9} {'real p50':>9} {'real p99':>9} {'p99 ratio':>10}")
+    for kind, r in results.items():
+        print(
+            f"{kind:34} {r['bare_p50']:9.1f} {r['bare_p99']:9.1f} {r['real_p50']:9.1f} {r['real_p99']:9.1f}"
+            f" {r['ratio_p99']:9.2f}x"
+        )
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--intakes", type=int, default=2000)
+    parser.add_argument("--only", choices=["ack", "intake"])
+    args = parser.parse_args(argv)
+    if args.only in (None, "ack"):
+        print_ack(await bench_ack(args.rounds, args.concurrency))
+    if args.only in (None, "intake"):
+        print(f"\n(b) intake throughput: {args.intakes} signed webhooks, {args.concurrency} concurrent")
+        targets: list[tuple[str, str | None, float]] = [
+            ("SQLite", "sqlite+aiosqlite:///{tmp}/bench.db", 300.0),
+            ("PostgreSQL", await pg_fresh_database("supportbridge_bench"), 500.0),
+        ]
+        for name, url, target in targets:
+            if url is None:
+                print(f"{name:11} skipped: no PostgreSQL at {PG_ADMIN}")
+                continue
+            r = await bench_intake(url, args.intakes, args.concurrency)
+            verdict = "meets" if r["accepted_per_s"] >= target else "BELOW"
+            print(
+                f"{name:11} accepted {r['accepted_per_s']:7.0f}/s ({verdict} target {target:.0f}/s); "
+                f"all {args.intakes} cards posted once after {r['delivered_seconds']:.1f}s "
+                f"({r['cards_per_s']:.0f}/s end to end)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
