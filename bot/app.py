@@ -111,6 +111,8 @@ def create_web_app(
             # One process on SQLite: keep the schema current on start. PostgreSQL deployments migrate
             # once in the release phase (`supportbridge migrate`), not in every web process.
             await upgrade(runtime.database)
+        if runtime.slack is not None:
+            await runtime.slack.open()
         if run_deliveries:
             if runtime.slack is None:
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")
@@ -119,9 +121,7 @@ def create_web_app(
         yield
         await runtime.deliverer.stop()
         if runtime.slack is not None:
-            session = getattr(runtime.slack.client, "session", None)
-            if session is not None and not session.closed:
-                await session.close()
+            await runtime.slack.close()
         await runtime.database.dispose()
 
     app.cleanup_ctx.append(lifecycle)  # type: ignore[arg-type]

@@ -85,10 +85,13 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        assert runtime.slack is not None
+        await runtime.slack.open()
         runtime.deliverer.start()
         log.info("worker started")
         await stop.wait()
         await runtime.deliverer.stop()
+        await runtime.slack.close()
         await runtime.database.dispose()
 
     asyncio.run(run())

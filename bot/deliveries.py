@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain import Customer, IntakeRequest
@@ -21,7 +21,7 @@ from bot.services.intake import ingest_issue
 from bot.views.blocks import truncate
 from bot.views.issue_card import render_issue_card
 from bot.views.notes import intake_confirmation
-from db.models import Issue, SlackMessage
+from db.models import Issue, issues, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
@@ -86,8 +86,7 @@ class SlackDeliveries:
     async def sync_card(self, payload: dict[str, Any]) -> outbox.Effects | None:
         """Post the issue's card, or re-render the one already posted, from stored state."""
         issue_id = int(payload["issue_id"])
-        async with self.database.read_session() as session:
-            state = await load_card_state(session, issue_id)
+        state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
@@ -115,14 +114,20 @@ class SlackDeliveries:
         if posted is not None:
             log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
 
-        async def record(session: AsyncSession) -> None:
+        def record(conn: Connection) -> None:
+            now = utcnow()
             if new_permalink:
-                await session.execute(
-                    update(Issue).where(Issue.id == issue_id).values(permalink=new_permalink)
-                )
+                conn.execute(update(issues).where(issues.c.id == issue_id).values(permalink=new_permalink))
             if posted is not None:
-                session.add(
-                    SlackMessage(purpose=CARD, issue_id=issue_id, channel=posted.channel, ts=posted.ts)
+                conn.execute(
+                    insert(slack_messages).values(
+                        purpose=CARD,
+                        issue_id=issue_id,
+                        channel=posted.channel,
+                        ts=posted.ts,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
 
         return record

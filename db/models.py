@@ -16,7 +16,7 @@ Shaped for the whole product, not just intake:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -233,3 +234,15 @@ class InboundDelivery(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
+customers = cast(Table, Customer.__table__)
+problems = cast(Table, Problem.__table__)
+issues = cast(Table, Issue.__table__)
+issue_tags = cast(Table, IssueTag.__table__)
+issue_events = cast(Table, IssueEvent.__table__)
+escalations = cast(Table, Escalation.__table__)
+slack_messages = cast(Table, SlackMessage.__table__)
+outbox_items = cast(Table, OutboxItem.__table__)
+inbound_deliveries = cast(Table, InboundDelivery.__table__)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -83,6 +84,16 @@ class SlackGateway:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+
+    async def open(self) -> None:
+        """Share one HTTP connection pool across calls (slack_sdk opens a new session per call
+        otherwise: a TCP and TLS handshake for every post). Call inside the running loop."""
+        if self.client.session is None or self.client.session.closed:
+            self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+
+    async def close(self) -> None:
+        if self.client.session is not None and not self.client.session.closed:
+            await self.client.session.close()
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -128,8 +128,7 @@ async def test_card_counts_distinct_customers_not_reports(database: Database, ma
             issue = await session.get(Issue, result.issue_id)
             assert issue is not None
             issue.problem_id = problem_id  # merged as duplicates
-    async with database.session() as session:
-        state = await load_card_state(session, first.issue_id)
+    state = await database.transaction(lambda conn: load_card_state(conn, first.issue_id))
     assert state is not None
     assert (state.card.report_count, state.card.customer_count) == (3, 2)
 

@@ -1,17 +1,49 @@
-"""Loading what an issue card shows from stored state (and the queries behind its counts)."""
+"""Loading what an issue card shows from stored state (and the queries behind its counts).
+
+Synchronous Core on a Connection: it runs inside `Database.transaction` on the delivery hot path.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.engine import Connection
 
 from bot.views.issue_card import CardCustomer, IssueCard
-from db.models import Issue, SlackMessage
+from db.models import customers, issue_tags, issues, slack_messages
 
 CARD = "issue_card"
+
+_same_problem = issues.alias("same_problem")
+REPORTS = (
+    select(func.count(_same_problem.c.id))
+    .where(_same_problem.c.problem_id == issues.c.problem_id)
+    .scalar_subquery()
+)
+DISTINCT_CUSTOMERS = (
+    select(func.count(distinct(_same_problem.c.customer_id)))
+    .where(_same_problem.c.problem_id == issues.c.problem_id)
+    .scalar_subquery()
+)
+CARD_ROW = select(
+    issues,
+    customers.c.name.label("customer_name"),
+    customers.c.email.label("customer_email"),
+    customers.c.company.label("customer_company"),
+    customers.c.plan.label("customer_plan"),
+    customers.c.slack_user_id.label("customer_slack_user_id"),
+    customers.c.external_id.label("customer_external_id"),
+    slack_messages.c.channel.label("posted_channel"),
+    slack_messages.c.ts.label("posted_ts"),
+    REPORTS.label("report_count"),
+    DISTINCT_CUSTOMERS.label("customer_count"),
+).select_from(
+    issues.join(customers, customers.c.id == issues.c.customer_id).outerjoin(
+        slack_messages, and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD)
+    )
+)
+TAGS = select(issue_tags.c.tag).order_by(issue_tags.c.tag)
 
 
 @dataclass(frozen=True)
@@ -28,63 +60,45 @@ class CardState:
     origin: tuple[str, str] | None  # (channel, ts) of the Slack message it was logged from
 
 
-async def problem_counts(session: AsyncSession, problem_id: int) -> tuple[int, int]:
+def problem_counts(conn: Connection, problem_id: int) -> tuple[int, int]:
     """(reports, distinct customers) behind a problem: one customer is not twenty."""
-    row = (
-        await session.execute(
-            select(func.count(Issue.id), func.count(func.distinct(Issue.customer_id))).where(
-                Issue.problem_id == problem_id
-            )
+    row = conn.execute(
+        select(func.count(issues.c.id), func.count(distinct(issues.c.customer_id))).where(
+            issues.c.problem_id == problem_id
         )
     ).one()
     return int(row[0]), int(row[1])
 
 
-async def load_card_state(session: AsyncSession, issue_id: int) -> CardState | None:
-    issue = await session.scalar(
-        select(Issue)
-        .where(Issue.id == issue_id)
-        .options(selectinload(Issue.customer), selectinload(Issue.tags))
-    )
-    if issue is None:
+def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
+    row = conn.execute(CARD_ROW.where(issues.c.id == issue_id)).one_or_none()
+    if row is None:
         return None
-    reports, customers = await problem_counts(session, issue.problem_id)
-    posted = (
-        await session.execute(
-            select(SlackMessage.channel, SlackMessage.ts).where(
-                SlackMessage.purpose == CARD, SlackMessage.issue_id == issue_id
-            )
-        )
-    ).one_or_none()
-    customer = issue.customer
+    tags = tuple(conn.execute(TAGS.where(issue_tags.c.issue_id == issue_id)).scalars())
     card = IssueCard(
-        issue_id=issue.id,
-        subject=issue.subject,
-        body=issue.body,
-        source=issue.source,
-        severity=issue.severity,
-        reported_at=issue.reported_at,
+        issue_id=row.id,
+        subject=row.subject,
+        body=row.body,
+        source=row.source,
+        severity=row.severity,
+        reported_at=row.reported_at,
         customer=CardCustomer(
-            name=customer.name,
-            email=customer.email,
-            company=customer.company,
-            plan=customer.plan,
-            slack_user_id=customer.slack_user_id,
-            external_id=customer.external_id,
+            name=row.customer_name,
+            email=row.customer_email,
+            company=row.customer_company,
+            plan=row.customer_plan,
+            slack_user_id=row.customer_slack_user_id,
+            external_id=row.customer_external_id,
         ),
-        product_area=issue.product_area,
-        tags=tuple(tag.tag for tag in issue.tags),
-        report_count=reports,
-        customer_count=customers,
-        url=issue.url,
-        permalink=issue.permalink,
-        reported_by=issue.reported_by,
-        status=issue.status,
+        product_area=row.product_area,
+        tags=tags,
+        report_count=int(row.report_count),
+        customer_count=int(row.customer_count),
+        url=row.url,
+        permalink=row.permalink,
+        reported_by=row.reported_by,
+        status=row.status,
     )
-    origin = (issue.origin_channel, issue.origin_ts) if issue.origin_channel and issue.origin_ts else None
-    return CardState(
-        card=card,
-        channel=issue.channel_id,
-        posted=PostedCard(posted.channel, posted.ts) if posted else None,
-        origin=origin,
-    )
+    origin = (row.origin_channel, row.origin_ts) if row.origin_channel and row.origin_ts else None
+    posted = PostedCard(row.posted_channel, row.posted_ts) if row.posted_ts else None
+    return CardState(card=card, channel=row.channel_id, posted=posted, origin=origin)

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Deliveries
-from db.models import OutboxItem, utcnow
+from db.models import OutboxItem, outbox_items, utcnow
 from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack messag
 EPHEMERAL = "ephemeral"  # a short private confirmation to one person
 
 LEASE = timedelta(seconds=60)
+
+
+INSERT_ITEM = insert(outbox_items)
 
 
 class RetryLater(Exception):
@@ -50,8 +54,49 @@ class RetryLater(Exception):
 
 # What a handler did outside (a Slack post) is recorded by the writes it returns; the deliverer runs
 # them in the same transaction that marks the item done, so the record and the completion agree.
-Effects = Callable[[AsyncSession], Awaitable[None]]
+Effects = Callable[[Connection], None]
 Handler = Callable[[dict[str, Any]], Awaitable[Effects | None]]
+
+
+BUMP_PENDING = (
+    update(outbox_items)
+    .where(outbox_items.c.dedupe_key == bindparam("key"), outbox_items.c.status == "pending")
+    .values(revision=outbox_items.c.revision + 1, next_attempt_at=bindparam("now"))
+)
+
+
+def enqueue_in(
+    conn: Connection,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    new: bool = False,
+) -> None:
+    """Add work in the caller's transaction. With a dedupe key, a pending item with that key is reused
+    (and marked to run again) instead of adding a second one; `new=True` says the caller knows there
+    can be none (the key names something created in this transaction)."""
+    now = utcnow()
+    if (
+        dedupe_key is not None
+        and not new
+        and conn.execute(BUMP_PENDING, {"key": dedupe_key, "now": now}).rowcount
+    ):
+        return
+    conn.execute(
+        INSERT_ITEM,
+        {
+            "kind": kind,
+            "payload": payload,
+            "dedupe_key": dedupe_key,
+            "status": "pending",
+            "attempts": 0,
+            "revision": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
 
 
 async def enqueue(
@@ -62,31 +107,9 @@ async def enqueue(
     dedupe_key: str | None = None,
     new: bool = False,
 ) -> None:
-    """Add work in the caller's transaction. With a dedupe key, a pending item with that key is reused
-    (and marked to run again) instead of adding a second one; `new=True` says the caller knows there
-    can be none (the key names something created in this transaction)."""
-    if dedupe_key is not None and not new:
-        bumped = await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.dedupe_key == dedupe_key, OutboxItem.status == "pending")
-            .values(revision=OutboxItem.revision + 1, next_attempt_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount:  # type: ignore[attr-defined]
-            return
-    now = utcnow()
-    await session.execute(
-        insert(OutboxItem).values(
-            kind=kind,
-            payload=payload,
-            dedupe_key=dedupe_key,
-            status="pending",
-            attempts=0,
-            revision=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+    """`enqueue_in` for code holding an AsyncSession."""
+    await session.run_sync(
+        lambda sync: enqueue_in(sync.connection(), kind, payload, dedupe_key=dedupe_key, new=new)
     )
 
 
@@ -111,6 +134,19 @@ class OutboxHealth:
         return self.stuck == 0
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How running one item went: done (with the writes recording its effect) or failed."""
+
+    item: Claimed
+    effects: Effects | None = None
+    failure: str | None = None
+    retry_after: float | None = None
+
+
+ITEMS = outbox_items
+
+
 class Deliverer:
     """Runs outbox items. One per process; any number of processes on PostgreSQL."""
 
@@ -121,7 +157,7 @@ class Deliverer:
         handlers: dict[str, Handler] | None = None,
         *,
         batch_size: int = 50,
-        concurrency: int = 8,
+        concurrency: int = 16,
         idle_poll_seconds: float = 1.0,
     ) -> None:
         self.database = database
@@ -143,96 +179,126 @@ class Deliverer:
 
     def backoff(self, attempts: int) -> float:
         base = self.policy.base_backoff_seconds * (2 ** min(attempts - 1, 20))
-        return min(self.policy.max_backoff_seconds, base) * random.uniform(0.8, 1.2)
+        return float(min(self.policy.max_backoff_seconds, base) * random.uniform(0.8, 1.2))
 
     async def claim(self) -> list[Claimed]:
-        now = utcnow()
-        async with self.database.session() as session:
+        batch_size = self.batch_size
+
+        def work(conn: Connection) -> list[Claimed]:
+            now = utcnow()
             query = (
-                select(OutboxItem)
+                select(ITEMS.c.id, ITEMS.c.kind, ITEMS.c.payload, ITEMS.c.attempts, ITEMS.c.revision)
                 .where(
-                    OutboxItem.status == "pending",
-                    OutboxItem.next_attempt_at <= now,
-                    or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+                    ITEMS.c.status == "pending",
+                    ITEMS.c.next_attempt_at <= now,
+                    or_(ITEMS.c.locked_until.is_(None), ITEMS.c.locked_until < now),
                 )
-                .order_by(OutboxItem.id)
-                .limit(self.batch_size)
+                .order_by(ITEMS.c.id)
+                .limit(batch_size)
             )
-            if self.database.dialect == "postgresql":
+            if conn.dialect.name == "postgresql":
+                # Several processes may claim at once: each takes rows the others have not locked.
                 query = query.with_for_update(skip_locked=True)
-            items = list(await session.scalars(query))
-            for item in items:
-                item.locked_until = now + LEASE
-            return [Claimed(i.id, i.kind, dict(i.payload), i.attempts, i.revision) for i in items]
-
-    async def _finish(self, item: Claimed, effects: Effects | None) -> None:
-        try:
-            await self._complete(item, effects)
-        except IntegrityError:
-            # The effect was already recorded: a second sender ran this item after its lease ran out.
-            log.warning("delivery effect already recorded", extra={"outbox_id": item.id, "kind": item.kind})
-            await self._complete(item, None)
-
-    async def _complete(self, item: Claimed, effects: Effects | None) -> None:
-        async with self.database.session() as session:
-            if effects is not None:
-                await effects(session)
-            done = await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id, OutboxItem.revision == item.revision)
-                .values(status="done", dedupe_key=None, done_at=utcnow(), locked_until=None, last_error=None)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                # Asked for again while we were sending: run once more with the newer state.
-                await session.execute(
-                    update(OutboxItem).where(OutboxItem.id == item.id).values(locked_until=None)
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    update(ITEMS).where(ITEMS.c.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
                 )
+            return [Claimed(r.id, r.kind, dict(r.payload), r.attempts, r.revision) for r in rows]
 
-    async def _fail(self, item: Claimed, reason: str, retry_after: float | None) -> None:
-        attempts = item.attempts + 1
-        delay = max(retry_after or 0.0, self.backoff(attempts))
-        async with self.database.session() as session:
-            await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(
-                    attempts=attempts,
-                    next_attempt_at=utcnow() + timedelta(seconds=delay),
-                    locked_until=None,
-                    last_error=reason[:1000],
-                )
-            )
-        level = logging.WARNING if attempts >= self.policy.stuck_after_attempts else logging.INFO
-        log.log(
-            level,
-            "delivery failed, will retry",
-            extra={
-                "outbox_id": item.id,
-                "kind": item.kind,
-                "attempts": attempts,
-                "error": reason,
-                "retry_in_seconds": round(delay, 2),
-            },
-        )
+        return await self.database.transaction(work)
 
-    async def _run_item(self, item: Claimed) -> None:
+    async def _run_item(self, item: Claimed) -> Outcome:
         handler = self.handlers.get(item.kind)
         if handler is None:
-            await self._fail(item, f"no handler for {item.kind!r} in this process", None)
-            return
+            return Outcome(item, failure=f"no handler for {item.kind!r} in this process")
         try:
-            effects = await handler(item.payload)
+            return Outcome(item, effects=await handler(item.payload))
         except RetryLater as exc:
-            await self._fail(item, exc.reason, exc.retry_after)
-            return
+            return Outcome(item, failure=exc.reason, retry_after=exc.retry_after)
         except DatabaseUnavailable:
             raise
         except Exception as exc:
             # A bug in a handler must not stop the loop nor lose the item: keep it, loudly.
             log.exception("delivery handler crashed", extra={"outbox_id": item.id, "kind": item.kind})
-            await self._fail(item, f"{type(exc).__name__}: {exc}", None)
+            return Outcome(item, failure=f"{type(exc).__name__}: {exc}")
+
+    def _record(self, conn: Connection, outcome: Outcome, *, with_effects: bool = True) -> None:
+        item, now = outcome.item, utcnow()
+        if outcome.failure is not None:
+            attempts = item.attempts + 1
+            delay = max(outcome.retry_after or 0.0, self.backoff(attempts))
+            conn.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id == item.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    locked_until=None,
+                    last_error=outcome.failure[:1000],
+                    updated_at=now,
+                )
+            )
             return
-        await self._finish(item, effects)
+        if with_effects and outcome.effects is not None:
+            outcome.effects(conn)
+        done = conn.execute(
+            update(ITEMS)
+            .where(ITEMS.c.id == item.id, ITEMS.c.revision == item.revision)
+            .values(
+                status="done",
+                dedupe_key=None,
+                done_at=now,
+                locked_until=None,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+        if not done.rowcount:
+            # Asked for again while we were sending: run once more with the newer state.
+            conn.execute(update(ITEMS).where(ITEMS.c.id == item.id).values(locked_until=None, updated_at=now))
+
+    async def _settle(self, outcomes: list[Outcome]) -> None:
+        """Record a batch's outcomes in one transaction (one per item if an effect conflicts)."""
+
+        def record_all(conn: Connection) -> None:
+            for outcome in outcomes:
+                self._record(conn, outcome)
+
+        try:
+            await self.database.transaction(record_all)
+        except IntegrityError:
+            for outcome in outcomes:
+                await self._settle_one(outcome)
+        for outcome in outcomes:
+            if outcome.failure is None:
+                continue
+            attempts = outcome.item.attempts + 1
+            level = logging.WARNING if attempts >= self.policy.stuck_after_attempts else logging.INFO
+            log.log(
+                level,
+                "delivery failed, will retry",
+                extra={
+                    "outbox_id": outcome.item.id,
+                    "kind": outcome.item.kind,
+                    "attempts": attempts,
+                    "error": outcome.failure,
+                },
+            )
+
+    async def _settle_one(self, outcome: Outcome) -> None:
+        def record(conn: Connection) -> None:
+            self._record(conn, outcome)
+
+        def complete_only(conn: Connection) -> None:
+            self._record(conn, outcome, with_effects=False)
+
+        try:
+            await self.database.transaction(record)
+        except IntegrityError:
+            # Its effect was already recorded: a second sender ran it after its lease ran out.
+            log.warning("delivery effect already recorded", extra={"outbox_id": outcome.item.id})
+            await self.database.transaction(complete_only)
 
     async def run_once(self) -> int:
         """Claim and run the due items; returns how many were claimed."""
@@ -241,11 +307,11 @@ class Deliverer:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def guarded(item: Claimed) -> None:
+        async def guarded(item: Claimed) -> Outcome:
             async with limit:
-                await self._run_item(item)
+                return await self._run_item(item)
 
-        await asyncio.gather(*(guarded(item) for item in items))
+        await self._settle(list(await asyncio.gather(*(guarded(item) for item in items))))
         return len(items)
 
     async def run_forever(self) -> None:
