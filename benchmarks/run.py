@@ -78,6 +78,7 @@ async def fake_slack():  # type: ignore[no-untyped-def]
 TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "bench-signing-secret"
 INTAKE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SERVE_EXTRA: list[str] = os.environ.get("BENCH_SERVE_EXTRA", "").split()
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -345,7 +346,7 @@ async def bench_intake(database_url: str, total: int, concurrency: int) -> dict[
                 )
                 bodies.append(body)
             async with server(
-                ["-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env, port
+                ["-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *SERVE_EXTRA], env, port
             ) as base:
                 statuses: list[int] = []
                 queue = list(enumerate(bodies))
@@ -369,6 +370,7 @@ async def bench_intake(database_url: str, total: int, concurrency: int) -> dict[
                     started = time.perf_counter()
                     await asyncio.gather(*(worker() for _ in range(concurrency)))
                     accepted_seconds = time.perf_counter() - started
+                    print(f"  ({total / accepted_seconds:.0f}/s accepted; waiting for the cards)", flush=True)
                     deadline = time.perf_counter() + 300
                     while (await slack.state())["messages"][channel] < total:
                         if time.perf_counter() > deadline:
@@ -378,7 +380,8 @@ async def bench_intake(database_url: str, total: int, concurrency: int) -> dict[
                     await asyncio.sleep(1.0)  # a duplicate post would show up now
                 state = await slack.state()
     if statuses.count(202) != total:
-        raise RuntimeError(f"expected {total} answers 202, got {sorted(set(statuses))}")
+        counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+        raise RuntimeError(f"expected {total} answers 202, got {counts}")
     posted, distinct = state["messages"][channel], state["distinct_cards"][channel]
     if posted != total or distinct != total:
         raise RuntimeError(f"expected {total} distinct cards, got {posted} ({distinct} distinct)")
@@ -408,6 +411,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--intakes", type=int, default=2000)
     parser.add_argument("--only", choices=["ack", "intake"])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], help="intake: one backend only")
     args = parser.parse_args(argv)
     if args.only in (None, "ack"):
         print_ack(await bench_ack(args.rounds, args.concurrency))
@@ -418,6 +422,8 @@ async def main(argv: list[str]) -> int:
             ("PostgreSQL", await pg_fresh_database("supportbridge_bench"), 500.0),
         ]
         for name, url, target in targets:
+            if args.backend and name.lower() != args.backend:
+                continue
             if url is None:
                 print(f"{name:11} skipped: no PostgreSQL at {PG_ADMIN}")
                 continue

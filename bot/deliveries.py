@@ -21,7 +21,7 @@ from bot.services.intake import ingest_issue
 from bot.views.blocks import truncate
 from bot.views.issue_card import render_issue_card
 from bot.views.notes import intake_confirmation
-from db.models import Issue, issues, slack_messages, utcnow
+from db.models import issues, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
@@ -166,10 +166,10 @@ class SlackDeliveries:
     async def send_ephemeral(self, payload: dict[str, Any]) -> None:
         card_channel = None
         if payload.get("note") == "intake_confirmation":
-            async with self.database.read_session() as session:
-                card_channel = await session.scalar(
-                    select(Issue.channel_id).where(Issue.id == int(payload["issue_id"]))
-                )
+            issue_id = int(payload["issue_id"])
+            card_channel = await self.database.transaction(
+                lambda conn: conn.execute(select(issues.c.channel_id).where(issues.c.id == issue_id)).scalar()
+            )
             text = intake_confirmation(int(payload["issue_id"]), bool(payload["created"]), card_channel)
         else:
             text = str(payload.get("text", ""))

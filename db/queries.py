@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 
 
-def upsert(session: AsyncSession, model: Any) -> Any:
-    """An INSERT that accepts ON CONFLICT clauses, for the session's backend (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+def upsert_for(conn: Connection, table: Any) -> Any:
+    """An INSERT that accepts ON CONFLICT clauses, for the connection's backend (SQLite or PostgreSQL)."""
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)

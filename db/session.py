@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from db.sqlite_writer import SQLiteWriter
 
 READ_ONLY = "supportbridge_read_only"
 T = TypeVar("T")
@@ -56,7 +57,10 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout of the hot path. A connection that died
+    # with the server fails its statement instead, is discarded by the pool, and the caller answers
+    # 503 so the sender retries; recycling bounds how long an idle connection is trusted.
+    kwargs.setdefault("pool_recycle", 300)
     kwargs.setdefault("pool_timeout", 5)
     connect_args = {"timeout": 5, "command_timeout": 30}
     return create_async_engine(url, connect_args=connect_args, **kwargs)
@@ -96,18 +100,18 @@ class Database:
         # process a FIFO asyncio lock queues them instead, fairly and without sleeping.
         self._sqlite_lock: asyncio.Lock | None = None
         self._sqlite_engine: Engine | None = None
-        self._sqlite_thread: ThreadPoolExecutor | None = None
+        self._sqlite_writer: SQLiteWriter | None = None
         if self.dialect == "sqlite":
             self._sqlite_lock = asyncio.Lock()
             # aiosqlite hops to its thread for every cursor call (four or five per statement); hot
-            # transactions instead run whole on one thread of our own with the plain sqlite3 driver:
-            # one hop per transaction. See `transaction`.
+            # transactions instead run whole, group-committed, on one thread of our own with the plain
+            # sqlite3 driver (db/sqlite_writer.py). See `transaction`.
             url = make_url(database_url).set(drivername="sqlite")
             self._sqlite_engine = sa_create_engine(
                 url, connect_args={"timeout": 30, "check_same_thread": False}
             )
             _configure_sqlite(self._sqlite_engine)
-            self._sqlite_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+            self._sqlite_writer = SQLiteWriter(self._sqlite_engine)
 
     @property
     def dialect(self) -> str:
@@ -151,19 +155,12 @@ class Database:
             if self._sqlite_engine is None:
                 async with self.engine.begin() as conn:
                     return await conn.run_sync(work)
-            assert self._sqlite_lock is not None
-            async with self._sqlite_lock:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._sqlite_thread, self._sqlite_transaction, work)
+            assert self._sqlite_writer is not None
+            return cast(T, await self._sqlite_writer.run(work))
         except Exception as exc:
             if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
                 raise DatabaseUnavailable(type(exc).__name__) from exc
             raise
-
-    def _sqlite_transaction(self, work: Callable[[Connection], T]) -> T:
-        assert self._sqlite_engine is not None
-        with self._sqlite_engine.begin() as conn:
-            return work(conn)
 
     async def ping(self) -> None:
         try:
@@ -178,5 +175,5 @@ class Database:
         await self.engine.dispose()
         if self._sqlite_engine is not None:
             self._sqlite_engine.dispose()
-        if self._sqlite_thread is not None:
-            self._sqlite_thread.shutdown(wait=True)
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.stop()

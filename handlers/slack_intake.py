@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.deliveries import slack_text_to_plain, subject_from_text
@@ -21,8 +22,8 @@ from bot.services.intake import ingest_issue
 from bot.views.blocks import decode_state
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
-from db.models import InboundDelivery, utcnow
-from db.queries import upsert
+from db.models import inbound_deliveries, utcnow
+from db.queries import upsert_for
 from db.session import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -164,22 +165,29 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         Slack retries, and a retry of an event already taken changes nothing."""
         event = body["event"]
         item = event["item"]
+        key = f"slack:event:{body.get('event_id')}"
+        work_item = {"channel": item["channel"], "ts": item["ts"], "user": event["user"]}
+
+        def record(conn: Connection) -> bool:
+            taken = conn.execute(
+                upsert_for(conn, inbound_deliveries)
+                .values(key=key, received_at=utcnow())
+                .on_conflict_do_nothing()
+                .returning(inbound_deliveries.c.key)
+            ).scalar()
+            if taken is None:
+                return False  # a retry of an event already taken
+            outbox.enqueue_in(
+                conn,
+                outbox.SLACK_MESSAGE_INTAKE,
+                work_item,
+                dedupe_key=f"slack_msg:{item['channel']}:{item['ts']}",
+            )
+            return True
+
         try:
-            async with runtime.database.session() as session:
-                taken = await session.scalar(
-                    upsert(session, InboundDelivery)
-                    .values(key=f"slack:event:{body.get('event_id')}", received_at=utcnow())
-                    .on_conflict_do_nothing()
-                    .returning(InboundDelivery.key)
-                )
-                if taken is None:
-                    return BoltResponse(status=200, body="")  # a retry of an event already taken
-                await outbox.enqueue(
-                    session,
-                    outbox.SLACK_MESSAGE_INTAKE,
-                    {"channel": item["channel"], "ts": item["ts"], "user": event["user"]},
-                    dedupe_key=f"slack_msg:{item['channel']}:{item['ts']}",
-                )
+            if not await runtime.database.transaction(record):
+                return BoltResponse(status=200, body="")
         except IntegrityError:
             return BoltResponse(status=200, body="")  # the same event, taken by a concurrent retry
         except DatabaseUnavailable:

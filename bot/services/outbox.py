@@ -355,7 +355,7 @@ class Deliverer:
 async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:
     now = utcnow()
     stale_before = now - timedelta(seconds=policy.stuck_after_seconds)
-    async with database.session() as session:
+    async with database.read_session() as session:
         row = (
             await session.execute(
                 select(
