@@ -162,6 +162,20 @@ class Database:
                 raise DatabaseUnavailable(type(exc).__name__) from exc
             raise
 
+    async def autocommit(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` whose single statement commits on its own (PostgreSQL: no BEGIN/COMMIT round
+        trips). On SQLite, the same as `transaction`."""
+        if self._sqlite_engine is not None:
+            return await self.transaction(work)
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await conn.run_sync(work)
+        except Exception as exc:
+            if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
+
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as conn:

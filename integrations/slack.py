@@ -89,7 +89,9 @@ class SlackGateway:
         """Share one HTTP connection pool across calls (slack_sdk opens a new session per call
         otherwise: a TCP and TLS handshake for every post). Call inside the running loop."""
         if self.client.session is None or self.client.session.closed:
-            self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self.client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout)
+            )
 
     async def close(self) -> None:
         if self.client.session is not None and not self.client.session.closed:

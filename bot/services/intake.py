@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import AppConfig
 from bot.domain import IntakeRequest
 from bot.services import outbox
+from bot.services.intake_postgres import ingest_statement
 from bot.services.routing import RouteFacts, route_issue
 from db.models import customers, inbound_deliveries, issue_events, issue_tags, issues, problems, utcnow
 from db.session import Database
@@ -50,6 +51,20 @@ INSERT_TAG = insert(issue_tags)
 INSERT_EVENT = insert(issue_events)
 INSERT_DELIVERY = insert(deliveries)
 FILLED_IN = ("name", "company", "plan", "slack_user_id")
+ISSUE_COLUMNS = (
+    "source",
+    "external_id",
+    "subject",
+    "body",
+    "product_area",
+    "severity",
+    "url",
+    "permalink",
+    "origin_channel",
+    "origin_ts",
+    "channel_id",
+    "reported_by",
+)
 
 
 def _customer_upsert(dialect: str) -> Any:
@@ -74,34 +89,11 @@ class IntakeResult:
     created: bool
 
 
-def _create(
-    conn: Connection,
-    config: AppConfig,
-    request: IntakeRequest,
-    delivery_key: str | None,
-    reported_by: str | None,
-    now: datetime,
-) -> int:
+def _intake_params(
+    config: AppConfig, request: IntakeRequest, delivery_key: str | None, reported_by: str | None
+) -> dict[str, Any]:
+    """Everything an intake writes, as statement parameters (shared by both storage paths)."""
     incoming = request.customer
-    key = incoming.identity_key if incoming.email else f"{request.source}:{incoming.identity_key}"
-    dialect = conn.dialect.name
-    customer_id = (
-        conn.execute(
-            UPSERT_CUSTOMER[dialect],
-            {
-                "identity_key": key,
-                "source": request.source,
-                "external_id": incoming.id,
-                "name": incoming.name,
-                "email": incoming.email,
-                "company": incoming.company,
-                "plan": incoming.plan,
-                "slack_user_id": incoming.slack_user_id,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-    ).scalar_one()
     decision = route_issue(
         config,
         RouteFacts(
@@ -111,52 +103,81 @@ def _create(
             tags=tuple(request.tags),
         ),
     )
-    problem_id = (
-        conn.execute(
-            INSERT_PROBLEM,
-            {"title": request.subject, "status": "open", "created_at": now, "updated_at": now},
-        )
+    return {
+        "delivery_key": delivery_key or "",
+        "source": request.source,
+        "external_id": request.external_id,
+        "identity_key": incoming.identity_key
+        if incoming.email
+        else f"{request.source}:{incoming.identity_key}",
+        "customer_external_id": incoming.id,
+        "name": incoming.name,
+        "email": incoming.email,
+        "company": incoming.company,
+        "plan": incoming.plan,
+        "slack_user_id": incoming.slack_user_id,
+        "subject": request.subject,
+        "body": request.body,
+        "product_area": request.product_area,
+        "severity": request.severity.value,
+        "url": request.url,
+        "permalink": request.permalink,
+        "origin_channel": request.origin_channel,
+        "origin_ts": request.origin_ts,
+        "channel_id": decision.channel,
+        "reported_by": reported_by,
+        "reported_at": request.created_at,
+        "tags": list(request.tags),
+        "detail": {"source": request.source, "channel": decision.channel, "route": decision.route_index},
+    }
+
+
+def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
+    customer_id = conn.execute(
+        UPSERT_CUSTOMER[conn.dialect.name],
+        {
+            "identity_key": p["identity_key"],
+            "source": p["source"],
+            "external_id": p["customer_external_id"],
+            "name": p["name"],
+            "email": p["email"],
+            "company": p["company"],
+            "plan": p["plan"],
+            "slack_user_id": p["slack_user_id"],
+            "created_at": now,
+            "updated_at": now,
+        },
     ).scalar_one()
-    issue_id = (
-        conn.execute(
-            INSERT_ISSUE,
-            {
-                "source": request.source,
-                "external_id": request.external_id,
-                "problem_id": problem_id,
-                "customer_id": customer_id,
-                "subject": request.subject,
-                "body": request.body,
-                "product_area": request.product_area,
-                "severity": request.severity.value,
-                "status": "open",
-                "url": request.url,
-                "permalink": request.permalink,
-                "origin_channel": request.origin_channel,
-                "origin_ts": request.origin_ts,
-                "channel_id": decision.channel,
-                "reported_by": reported_by,
-                "reported_at": request.created_at or now,
-                "received_at": now,
-                "updated_at": now,
-            },
-        )
+    problem_id = conn.execute(
+        INSERT_PROBLEM, {"title": p["subject"], "status": "open", "created_at": now, "updated_at": now}
+    ).scalar_one()
+    issue_id = conn.execute(
+        INSERT_ISSUE,
+        {
+            **{key: p[key] for key in ISSUE_COLUMNS},
+            "problem_id": problem_id,
+            "customer_id": customer_id,
+            "status": "open",
+            "reported_at": p["reported_at"] or now,
+            "received_at": now,
+            "updated_at": now,
+        },
     ).scalar_one()
     conn.execute(SET_PRIMARY, {"problem": problem_id, "issue": issue_id})
-    if request.tags:
-        conn.execute(INSERT_TAG, [{"issue_id": issue_id, "tag": tag} for tag in request.tags])
+    if p["tags"]:
+        conn.execute(INSERT_TAG, [{"issue_id": issue_id, "tag": tag} for tag in p["tags"]])
     conn.execute(
         INSERT_EVENT,
         {
             "issue_id": issue_id,
             "kind": "reported",
-            "actor": reported_by,
-            "detail": {"source": request.source, "channel": decision.channel, "route": decision.route_index},
+            "actor": p["reported_by"],
+            "detail": p["detail"],
             "created_at": now,
         },
     )
-    if delivery_key:
-        conn.execute(INSERT_DELIVERY, {"key": delivery_key, "issue_id": issue_id, "received_at": now})
+    if p["delivery_key"]:
+        conn.execute(INSERT_DELIVERY, {"key": p["delivery_key"], "issue_id": issue_id, "received_at": now})
     outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": issue_id}, dedupe_key=f"card:{issue_id}", new=True)
     return int(issue_id)
 
@@ -191,33 +212,37 @@ async def ingest_issue(
     """Store a report (or find the one it repeats). Raises `DatabaseUnavailable` when the database
     cannot be reached: the caller must then not claim success."""
 
+    params = _intake_params(config, request, delivery_key, reported_by)
+
     def work(conn: Connection) -> IntakeResult:
-        seen, existing = conn.execute(
-            FIND_EXISTING,
-            {
-                "delivery_key": delivery_key or "",
-                "source": request.source,
-                "external_id": request.external_id,
-            },
-        ).one()
+        now = utcnow()
+        if conn.dialect.name == "postgresql" and confirm_to is None:
+            created, seen, existing = ingest_statement(conn, params, now)
+            if created is not None:
+                return IntakeResult(created, created=True)
+            return IntakeResult(int(seen or existing or 0), created=False)
+        seen, existing = conn.execute(FIND_EXISTING, params).one()
         if seen is not None:
             _confirm(conn, confirm_to, seen, created=False)
             return IntakeResult(seen, created=False)
         if existing is not None:
             if delivery_key:
-                conn.execute(
-                    INSERT_DELIVERY, {"key": delivery_key, "issue_id": existing, "received_at": utcnow()}
-                )
+                conn.execute(INSERT_DELIVERY, {"key": delivery_key, "issue_id": existing, "received_at": now})
             _confirm(conn, confirm_to, existing, created=False)
             return IntakeResult(existing, created=False)
-        issue_id = _create(conn, config, request, delivery_key, reported_by, utcnow())
+        issue_id = _create(conn, params, now)
         _confirm(conn, confirm_to, issue_id, created=True)
         return IntakeResult(issue_id, created=True)
 
     for attempt in range(CONFLICT_RETRIES):
+        last_attempt = attempt == CONFLICT_RETRIES - 1
         try:
-            result = await database.transaction(work)
+            # One statement on PostgreSQL commits by itself; anything else is a transaction.
+            single = database.dialect == "postgresql" and confirm_to is None
+            result = await (database.autocommit(work) if single else database.transaction(work))
         except IntegrityError:
+            if last_attempt:
+                raise  # not a race that a second look resolves: a bug worth its traceback
             # Another request stored the same issue, delivery or customer first: look again.
             log.debug("intake conflict, retrying", extra={"attempt": attempt + 1})
             continue
@@ -231,4 +256,4 @@ async def ingest_issue(
                 },
             )
         return result
-    raise RuntimeError(f"intake of {request.source}/{request.external_id} kept conflicting")
+    raise AssertionError("unreachable: the last attempt returns or raises")
