@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,7 +183,10 @@ async def test_rate_limited_post_waits_for_retry_after(stack: Stack) -> None:
     assert len(stack.slack.messages(stack.channels["default"])) == 1
 
 
-async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(stack: Stack) -> None:
+async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     stack.slack.fail_all("chat.postMessage", error="channel_not_found")
     await stack.webhook(make_issue_payload())
 
@@ -194,6 +198,12 @@ async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(stack
     body = await (await stack.http.get(stack.url("/readyz"))).json()
     assert body["checks"]["deliveries"]["stuck"] == 1
     assert "channel_not_found" in body["checks"]["deliveries"]["last_error"]
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.getMessage() == "delivery failed, will retry"
+    ]
+    assert warnings and warnings[-1].error == "slack: channel_not_found"  # type: ignore[attr-defined]
     stack.slack.recover("chat.postMessage")
     await stack.wait_for_cards(stack.channels["default"], 1, timeout=10)
 
@@ -279,6 +289,27 @@ async def test_intercom_conversation_becomes_a_card_once_per_notification(stack:
     ping["created_at"] = int(datetime.now(UTC).timestamp())
     assert (await stack.intercom(json.dumps(ping).encode())).status == 200
     assert await issue_count(stack) == 1
+
+
+async def test_logs_at_info_carry_no_customer_text_or_secrets(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret_body = "my password is hunter2 and my card 4111-1111"
+    response = await stack.webhook(make_issue_payload(body=secret_body, subject="Very private subject"))
+    assert response.status == 202
+    await stack.wait_for_cards(stack.channels["default"], 1)
+    info = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert any(r.getMessage() == "issue received" for r in info)
+    for record in info:
+        text = record.getMessage() + repr(record.__dict__)
+        for forbidden in (
+            secret_body,
+            "Very private subject",
+            stack.settings.slack_signing_secret.get_secret_value(),
+            "xoxb-test-token",
+        ):
+            assert forbidden not in text, record.getMessage()
 
 
 async def test_health_and_readiness(stack: Stack) -> None:

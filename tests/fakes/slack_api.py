@@ -79,6 +79,7 @@ class FakeServer(abc.ABC):
     def _make_app(self) -> web.Application:
         """The fake's routes."""
 
+    @abc.abstractmethod
     async def _load_contract(self) -> None:
         """Load the contract off the event loop, so the first request is not slow."""
 

@@ -1,0 +1,34 @@
+"""`supportbridge check` in-process: a delivery that keeps failing is reported as a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.checks import run_checks
+from bot.services import outbox
+from db.models import outbox_items
+from db.session import Database
+
+
+async def test_stuck_delivery_fails_the_check(
+    database: Database, database_url: str, make_settings: Any, make_config: Any
+) -> None:
+    def stuck(conn: Any) -> None:
+        outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": 1}, dedupe_key="card:1")
+        conn.execute(outbox_items.update().values(attempts=7, last_error="slack: channel_not_found"))
+
+    await database.transaction(stuck)
+    settings = make_settings(database_url=database_url, slack_bot_token=None, slack_signing_secret=None)
+    results = await run_checks(settings, make_config())
+    assert results.failed
+    assert any("keep failing (last error: slack: channel_not_found)" in line for line in results.lines)
+    assert "✗ SLACK_BOT_TOKEN is not set: no cards can be posted" in results.lines
+
+
+async def test_healthy_database_passes_its_checks(
+    database: Database, database_url: str, make_settings: Any, make_config: Any
+) -> None:
+    settings = make_settings(database_url=database_url, slack_bot_token=None, slack_signing_secret=None)
+    results = await run_checks(settings, make_config())
+    assert "✓ database schema is current" in results.lines
+    assert "✓ deliveries flowing (0 pending)" in results.lines
