@@ -157,7 +157,7 @@ class Deliverer:
         handlers: dict[str, Handler] | None = None,
         *,
         batch_size: int = 50,
-        concurrency: int = 16,
+        concurrency: int = 8,
         idle_poll_seconds: float = 1.0,
     ) -> None:
         self.database = database
