@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -41,13 +40,6 @@ async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout)
     return int(process.returncode or 0), out.decode()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-        fake.assert_no_violations()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,6 @@ from tests.harness import Stack, add_channels, make_issue_payload, running_app
 FIXTURES = Path(__file__).parent / "fixtures"
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-        fake.assert_no_violations()
-
-
-@pytest.fixture
-async def stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Stack]:
-    async with running_app(database_url, slack, add_channels(slack)) as running:
-        yield running
 
 
 async def issue_count(stack: Stack) -> int:

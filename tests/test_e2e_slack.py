@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,18 +23,11 @@ CUSTOMER = "U0000000003"
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        assert (fake.add_user("agent"), fake.add_user("customer")) == (AGENT, CUSTOMER)
-        yield fake
-        fake.assert_no_violations()
-
-
-@pytest.fixture
-async def stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Stack]:
-    async with running_app(database_url, slack, add_channels(slack)) as running:
-        yield running
+@pytest.fixture(autouse=True)
+def people(slack: FakeSlack) -> None:
+    """The agent who logs issues and the customer who wrote the messages (created first, so the
+    fake numbers them right after its bot user)."""
+    assert (slack.add_user("agent"), slack.add_user("customer")) == (AGENT, CUSTOMER)
 
 
 async def issues(stack: Stack) -> list[Issue]:
