@@ -20,7 +20,7 @@ log = logging.getLogger("supportbridge")
 
 
 class StartupError(Exception):
-    pass
+    """A setting or the configuration stops the start; the message names it."""
 
 
 def load_settings() -> Settings:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.services import outbox
 from db.models import Issue, OutboxItem
 from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.slack_api import FakeSlack
@@ -304,3 +305,35 @@ async def test_health_and_readiness(stack: Stack) -> None:
     ready = await stack.http.get(stack.url("/readyz"))
     body = await ready.json()
     assert ready.status == 200 and body["checks"]["database"] == "ok" and body["checks"]["migrations"] == "ok"
+
+
+async def test_a_change_re_renders_the_posted_card_in_place(stack: Stack) -> None:
+    """Any later change asks for the card again; the bot edits the message it posted (chat.update)
+    from stored state instead of posting a new one."""
+    first = await (await stack.webhook(make_issue_payload(external_id="A", customer={"id": "a"}))).json()
+    second = await (await stack.webhook(make_issue_payload(external_id="B", customer={"id": "b"}))).json()
+    await stack.wait_for_recorded_card(first["id"])
+    await stack.wait_for_recorded_card(second["id"])
+    card = next(
+        m
+        for m in stack.slack.messages(stack.channels["default"])
+        if m["blocks"][0]["text"]["text"].startswith(f"#{first['id']} ")
+    )
+    assert "1 report · 1 customer" in json.dumps(card["blocks"], ensure_ascii=False)
+
+    def merge_and_ask_again(conn: Any) -> None:
+        problem = conn.execute(select(Issue.problem_id).where(Issue.id == first["id"])).scalar_one()
+        conn.execute(Issue.__table__.update().where(Issue.id == second["id"]).values(problem_id=problem))
+        outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": first["id"]}, dedupe_key=f"card:{first['id']}")
+
+    await stack.runtime.database.transaction(merge_and_ask_again)
+    stack.runtime.deliverer.wake()
+    await stack.slack.wait_for(
+        lambda: (
+            "2 reports · 2 customers"
+            in json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"], ensure_ascii=False)
+        ),
+        message="the card shows the merged counts",
+    )
+    assert len(stack.slack.messages(stack.channels["default"])) == 2
+    assert [args["ts"] for args in stack.slack.calls_to("chat.update")] == [card["ts"]]

@@ -562,13 +562,11 @@ async def test_jira_failure_injection(jira_fake: FakeJira) -> None:
         attempts = len(jira_fake.calls)
         jira_fake.fail("GET serverInfo", times=2, drop_connection=True)
         with pytest.raises(aiohttp.ClientConnectionError):
-            async with http.get(url):
-                pass
+            await http.get(url)
         assert len(jira_fake.calls) == attempts + 2
         jira_fake.fail("GET serverInfo", slow=0.3)
         with pytest.raises(asyncio.TimeoutError):
-            async with http.get(url, timeout=aiohttp.ClientTimeout(total=0.1)):
-                pass
+            await http.get(url, timeout=aiohttp.ClientTimeout(total=0.1))
         async with http.get(url) as r:
             assert r.status == 200 and (await r.json())["deploymentType"] == "Cloud"
 

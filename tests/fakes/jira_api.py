@@ -1052,7 +1052,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 
 class _JqlError(Exception):
-    pass
+    """A JQL query this fake cannot parse; answered as Jira answers bad JQL (400)."""
 
 
 _JQL_TOKEN = re.compile(
