@@ -18,7 +18,7 @@ from bot.config import AppConfig
 from bot.deliveries import SlackDeliveries
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
 from handlers import health, intake_http, links, slack_intake
@@ -30,6 +30,14 @@ MAX_REQUEST_BYTES = 1024 * 1024
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
+def check_combination(settings: Settings, config: AppConfig) -> None:
+    """Settings that are only required because of something in the configuration file."""
+    if config.email is not None and settings.imap_password is None:
+        raise SettingsError(
+            "IMAP_PASSWORD is missing: it is required when the configuration has an email section"
+        )
+
+
 def build_runtime(settings: Settings, config: AppConfig, database: Database | None = None) -> Runtime:
     database = database or Database(settings.database_url)
     deliverer = Deliverer(database, config.deliveries)
@@ -38,7 +46,14 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         slack = SlackGateway(client)
         SlackDeliveries(database, config, slack, wake=deliverer.wake).register(deliverer)
-    return Runtime(settings=settings, config=config, database=database, deliverer=deliverer, slack=slack)
+    mail = None
+    if config.email is not None and settings.imap_password is not None:
+        from bot.mail_poller import MailPoller
+
+        mail = MailPoller(database, config, settings.imap_password.get_secret_value(), wake=deliverer.wake)
+    return Runtime(
+        settings=settings, config=config, database=database, deliverer=deliverer, slack=slack, mail=mail
+    )
 
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
@@ -98,6 +113,7 @@ def create_web_app(
     run_deliveries: bool = True,
 ) -> web.Application:
     settings.check_startup()
+    check_combination(settings, config)
     runtime = build_runtime(settings, config, database)
     bolt = build_bolt_app(runtime) if runtime.slack is not None else None
 
@@ -122,7 +138,11 @@ def create_web_app(
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")
             else:
                 runtime.deliverer.start()
+            if runtime.mail is not None:
+                runtime.mail.start()
         yield
+        if runtime.mail is not None:
+            await runtime.mail.stop()
         await runtime.deliverer.stop()
         if runtime.slack is not None:
             await runtime.slack.close()

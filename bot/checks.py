@@ -9,6 +9,7 @@ from bot.services.outbox import outbox_health
 from bot.settings import Settings
 from db.migrate import pending_revisions
 from db.session import Database, DatabaseUnavailable
+from integrations.imap import ImapError, ImapMailbox
 from integrations.jira_client import JiraGateway, JiraUnavailable
 from integrations.slack import SlackError, SlackGateway, build_web_client
 
@@ -105,4 +106,26 @@ async def run_checks(settings: Settings, config: AppConfig | None) -> CheckResul
         else:
             results.ok(f"{name} is set")
     await _check_jira(settings, results)
+    if config is not None:
+        await _check_mailbox(settings, config, results)
     return results
+
+
+async def _check_mailbox(settings: Settings, config: AppConfig, results: CheckResults) -> None:
+    if config.email is None:
+        results.warn("no email section in the configuration: the support mailbox is not read")
+        return
+    if settings.imap_password is None:
+        results.fail("IMAP_PASSWORD is not set: the support mailbox cannot be read")
+        return
+    from bot.mail_poller import mailbox_settings
+
+    mailbox = ImapMailbox(mailbox_settings(config.email, settings.imap_password.get_secret_value()))
+    try:
+        await mailbox.connect()
+        waiting = len(await mailbox.unprocessed())
+        results.ok(f"mailbox {config.email.user} on {config.email.host}: {waiting} message(s) to take")
+    except ImapError as exc:
+        results.fail(f"mailbox: {exc}")
+    finally:
+        await mailbox.close()

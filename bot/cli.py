@@ -43,6 +43,12 @@ def load_all() -> tuple[Settings, AppConfig]:
         config = load_config(settings.supportbridge_config)
     except ConfigError as exc:
         raise StartupError(str(exc)) from None
+    from bot.app import check_combination
+
+    try:
+        check_combination(settings, config)
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
     return settings, config
 
 
@@ -88,8 +94,12 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         assert runtime.slack is not None
         await runtime.slack.open()
         runtime.deliverer.start()
-        log.info("worker started")
+        if runtime.mail is not None:
+            runtime.mail.start()
+        log.info("worker started", extra={"mailbox": runtime.mail is not None})
         await stop.wait()
+        if runtime.mail is not None:
+            await runtime.mail.stop()
         await runtime.deliverer.stop()
         await runtime.slack.close()
         await runtime.database.dispose()

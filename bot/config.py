@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -102,6 +102,34 @@ class Deliveries(_Strict):
     stuck_after_seconds: int = Field(default=600, ge=1)
 
 
+class EmailIntake(_Strict):
+    """The support mailbox read over IMAP. The password comes from IMAP_PASSWORD, never from here."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # Implicit TLS (port 993) or, on a trusted network or for tests, none. STARTTLS is not offered:
+    # the IMAP client library does not implement it, and implicit TLS is what RFC 8314 recommends.
+    security: Literal["tls", "none"] = "tls"
+    user: str
+    folder: str = "INBOX"
+    processed: Literal["mark_seen", "move"] = "mark_seen"
+    move_to: str | None = None
+    poll_seconds: float = Field(default=60, gt=0)
+    idle: bool = True
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    subject_thread_days: int = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _move_needs_folder(self) -> EmailIntake:
+        if self.processed == "move" and not self.move_to:
+            raise ValueError("move_to is required when processed is move")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
 class AppConfig(_Strict):
     timezone: str = "UTC"
     channels: Channels
@@ -110,6 +138,7 @@ class AppConfig(_Strict):
     severities: list[Severity] = Field(default_factory=lambda: list(Severity))
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
     deliveries: Deliveries = Field(default_factory=Deliveries)
+    email: EmailIntake | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -20,8 +20,8 @@ from bot.services.cards import CARD, load_card_state
 from bot.services.intake import ingest_issue
 from bot.views.blocks import truncate
 from bot.views.issue_card import render_issue_card
-from bot.views.notes import intake_confirmation
-from db.models import issues, slack_messages, utcnow
+from bot.views.notes import intake_confirmation, render_email_reply
+from db.models import issue_events, issues, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
@@ -71,6 +71,7 @@ class SlackDeliveries:
         deliverer.register(outbox.SYNC_CARD, self.sync_card)
         deliverer.register(outbox.SLACK_MESSAGE_INTAKE, self.log_slack_message)
         deliverer.register(outbox.EPHEMERAL, self.send_ephemeral)
+        deliverer.register(outbox.THREAD_NOTE, self.thread_note)
 
     async def _permalink(self, issue_id: int, origin: tuple[str, str]) -> str | None:
         """An issue logged from a Slack message links back to it; Slack makes the link."""
@@ -180,3 +181,38 @@ class SlackDeliveries:
         except SlackCallError as exc:
             # A private note to someone no longer in the channel is not worth retrying forever.
             log.info("ephemeral note not delivered", extra={"error": exc.code})
+
+    async def thread_note(self, payload: dict[str, Any]) -> None:
+        """Post an issue event (an e-mail reply, so far) in the thread of the issue's card."""
+        event_id = int(payload["event_id"])
+
+        def load(conn: Connection) -> tuple[Any, Any] | None:
+            event = conn.execute(select(issue_events).where(issue_events.c.id == event_id)).first()
+            if event is None:
+                return None
+            card = conn.execute(
+                select(slack_messages.c.channel, slack_messages.c.ts).where(
+                    slack_messages.c.issue_id == event.issue_id, slack_messages.c.purpose == CARD
+                )
+            ).first()
+            return event, card
+
+        loaded = await self.database.transaction(load)
+        if loaded is None:
+            log.info("thread note skipped: event is gone", extra={"event_id": event_id})
+            return
+        event, card = loaded
+        if card is None:
+            # The reply beat its card to Slack; the card is in the outbox too, so wait for it.
+            raise outbox.RetryLater("card not posted yet")
+        detail = event.detail
+        blocks, text = render_email_reply(
+            detail.get("from_name"),
+            str(detail.get("from_email")),
+            str(detail.get("subject", "")),
+            str(detail.get("text", "")),
+        )
+        try:
+            await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
+        except (SlackTransientError, SlackCallError) as exc:
+            raise _retry(exc) from exc

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.services.outbox import Deliverer
 from bot.settings import Settings
 from db.session import Database
 from integrations.slack import SlackGateway
+
+if TYPE_CHECKING:
+    from bot.mail_poller import MailPoller
 
 
 @dataclass
@@ -18,3 +22,4 @@ class Runtime:
     database: Database
     deliverer: Deliverer
     slack: SlackGateway | None = None
+    mail: MailPoller | None = None

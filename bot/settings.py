@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     jira_email: str | None = None
     jira_api_token: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
+    imap_password: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
         "intercom_client_secret",
         "jira_api_token",
         "jira_webhook_secret",
+        "imap_password",
         mode="before",
     )
     @classmethod

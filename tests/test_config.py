@@ -113,3 +113,16 @@ def test_unsafe_settings_stop_the_start(values: dict[str, str], message: str) ->
 
 def test_no_slack_at_all_is_allowed_for_a_first_run() -> None:
     Settings(_env_file=None).check_startup()  # type: ignore[call-arg]
+
+
+def test_email_section_is_validated_and_needs_its_password() -> None:
+    from bot.app import check_combination
+
+    with pytest.raises(ConfigError, match=r"email: move_to is required when processed is move"):
+        parse_config(make_config_data(email={"host": "imap.test", "user": "u", "processed": "move"}))
+    with pytest.raises(ConfigError, match=r"email\.security"):
+        parse_config(make_config_data(email={"host": "imap.test", "user": "u", "security": "starttls"}))
+    config = parse_config(make_config_data(email={"host": "imap.test", "user": "u"}))
+    assert config.email is not None and config.email.effective_port == 993
+    with pytest.raises(SettingsError, match="IMAP_PASSWORD is missing"):
+        check_combination(Settings(_env_file=None), config)  # type: ignore[call-arg]

@@ -182,6 +182,17 @@ def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
     return int(issue_id)
 
 
+def point_key(conn: Connection, key: str, issue_id: int, now: datetime) -> None:
+    """Make `key` lead to `issue_id`, replacing whatever it led to before."""
+    statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(deliveries)
+    conn.execute(
+        statement.values(key=key, issue_id=issue_id, received_at=now).on_conflict_do_update(
+            index_elements=[deliveries.c.key],
+            set_={"issue_id": statement.excluded.issue_id, "received_at": statement.excluded.received_at},
+        )
+    )
+
+
 def _confirm(conn: Connection, confirm_to: tuple[str, str] | None, issue_id: int, created: bool) -> None:
     """Queue the private "logged as #N" note for the Slack user who logged it, in the same transaction."""
     if confirm_to is None:
@@ -208,15 +219,18 @@ async def ingest_issue(
     delivery_key: str | None = None,
     reported_by: str | None = None,
     confirm_to: tuple[str, str] | None = None,
+    thread_keys: tuple[str, ...] = (),
 ) -> IntakeResult:
     """Store a report (or find the one it repeats). Raises `DatabaseUnavailable` when the database
-    cannot be reached: the caller must then not claim success."""
+    cannot be reached: the caller must then not claim success. `thread_keys` are further keys that
+    lead to a new issue from now on (an e-mail conversation's subject), pointed at it even if an
+    older issue had them."""
 
     params = _intake_params(config, request, delivery_key, reported_by)
 
     def work(conn: Connection) -> IntakeResult:
         now = utcnow()
-        if conn.dialect.name == "postgresql" and confirm_to is None:
+        if conn.dialect.name == "postgresql" and confirm_to is None and not thread_keys:
             created, seen, existing = ingest_statement(conn, params, now)
             if created is not None:
                 return IntakeResult(created, created=True)
@@ -231,6 +245,8 @@ async def ingest_issue(
             _confirm(conn, confirm_to, existing, created=False)
             return IntakeResult(existing, created=False)
         issue_id = _create(conn, params, now)
+        for key in thread_keys:
+            point_key(conn, key, issue_id, now)
         _confirm(conn, confirm_to, issue_id, created=True)
         return IntakeResult(issue_id, created=True)
 
@@ -238,7 +254,7 @@ async def ingest_issue(
         last_attempt = attempt == CONFLICT_RETRIES - 1
         try:
             # One statement on PostgreSQL commits by itself; anything else is a transaction.
-            single = database.dialect == "postgresql" and confirm_to is None
+            single = database.dialect == "postgresql" and confirm_to is None and not thread_keys
             result = await (database.autocommit(work) if single else database.transaction(work))
         except IntegrityError:
             if last_attempt:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SYNC_CARD = "sync_card"  # post or update an issue's card from stored state
 SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack message and log it
 EPHEMERAL = "ephemeral"  # a short private confirmation to one person
+THREAD_NOTE = "thread_note"  # a note in an issue card's thread, from an issue event
 
 LEASE = timedelta(seconds=60)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.views.blocks import context, escape, section, truncate
+
 
 def intake_confirmation(issue_id: int, created: bool, card_channel: str | None) -> str:
     where = f" The card is in <#{card_channel}>." if card_channel else ""
@@ -20,5 +24,23 @@ SUPPORT_USAGE = (
 
 
 def unknown_subcommand(word: str) -> str:
-    shown = word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:40]
+    shown = escape(word)[:40]
     return f"I don't know `/support {shown}`.\n\n{SUPPORT_USAGE}"
+
+
+EMAIL_REPLY_PREVIEW_MAX = 2500
+
+
+def render_email_reply(
+    from_name: str | None, from_email: str, subject: str, text: str
+) -> tuple[list[dict[str, Any]], str]:
+    """A customer's e-mail reply, posted in the issue card's thread. Customer text escaped, bounded."""
+    who = escape(f"{from_name} <{from_email}>" if from_name else from_email)
+    quoted = escape(truncate(text.strip(), EMAIL_REPLY_PREVIEW_MAX)) or "_(no text)_"
+    quoted = "\n".join(f">{line}" for line in quoted.splitlines() or [""])
+    blocks = [
+        context(f":envelope_with_arrow: Reply by e-mail from {who}"),
+        section(quoted, verbatim=True),
+    ]
+    fallback = truncate(f"Reply by e-mail from {who}: {escape(subject)}", 300)
+    return blocks, fallback
