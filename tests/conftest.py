@@ -24,6 +24,7 @@ from bot.settings import Settings
 from db.migrate import upgrade
 from db.session import Database
 from tests.fakes.slack_api import FakeSlack
+from tests.imap_server import DovecotServer
 
 if TYPE_CHECKING:
     from tests.harness import Stack
@@ -205,3 +206,15 @@ async def stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Stack]:
 
     async with running_app(database_url, slack, add_channels(slack)) as running:
         yield running
+
+
+@pytest.fixture
+def imap(tmp_path: Path) -> Iterator[DovecotServer]:
+    """A private Dovecot IMAP server on loopback with a throwaway mailbox. Modules using it mark
+    themselves skipped when Dovecot is not installed (or the tests are not run as root)."""
+    server = DovecotServer(tmp_path / "dovecot")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

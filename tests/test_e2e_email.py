@@ -5,7 +5,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -32,16 +31,6 @@ pytestmark = [
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
-
-
-@pytest.fixture
-def imap(tmp_path: Path) -> Iterator[DovecotServer]:
-    server = DovecotServer(tmp_path / "dovecot")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def email_config(imap: DovecotServer, **overrides: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aioimaplib
@@ -27,13 +27,8 @@ MSG_B = (
 
 
 @pytest.fixture
-def dovecot(tmp_path: Path) -> Iterator[DovecotServer]:
-    server = DovecotServer(tmp_path / "dovecot")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def dovecot(imap: DovecotServer) -> DovecotServer:
+    return imap
 
 
 async def connect(server: DovecotServer, *, timeout: float = 5.0) -> aioimaplib.IMAP4:
