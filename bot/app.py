@@ -21,7 +21,7 @@ from bot.services.outbox import Deliverer
 from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
-from handlers import health, intake_http, links, slack_intake
+from handlers import health, intake_http, links, slack_intake, triage
 from integrations.slack import SlackGateway, build_web_client
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
         signing_secret=settings.slack_signing_secret.get_secret_value(),
     )
-    for feature in (slack_intake, links):
+    for feature in (slack_intake, triage, links):
         feature.register(bolt, runtime)
 
     @bolt.error

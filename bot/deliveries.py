@@ -20,7 +20,7 @@ from bot.services.cards import CARD, load_card_state
 from bot.services.intake import ingest_issue
 from bot.views.blocks import truncate
 from bot.views.issue_card import render_issue_card
-from bot.views.notes import intake_confirmation, render_email_reply
+from bot.views.notes import intake_confirmation, render_email_reply, render_triage_note
 from db.models import issue_events, issues, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
@@ -91,7 +91,11 @@ class SlackDeliveries:
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
-        card = state.card
+        card = replace(
+            state.card,
+            severity_options=tuple(s.value for s in self.config.severities),
+            tag_options=tuple(self.config.tags),
+        )
         new_permalink = None
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
@@ -183,7 +187,7 @@ class SlackDeliveries:
             log.info("ephemeral note not delivered", extra={"error": exc.code})
 
     async def thread_note(self, payload: dict[str, Any]) -> None:
-        """Post an issue event (an e-mail reply, so far) in the thread of the issue's card."""
+        """Post an issue event (an e-mail reply, a triage action) in the thread of the issue's card."""
         event_id = int(payload["event_id"])
 
         def load(conn: Connection) -> tuple[Any, Any] | None:
@@ -206,12 +210,15 @@ class SlackDeliveries:
             # The reply beat its card to Slack; the card is in the outbox too, so wait for it.
             raise outbox.RetryLater("card not posted yet")
         detail = event.detail
-        blocks, text = render_email_reply(
-            detail.get("from_name"),
-            str(detail.get("from_email")),
-            str(detail.get("subject", "")),
-            str(detail.get("text", "")),
-        )
+        if event.kind == "email_reply":
+            blocks, text = render_email_reply(
+                detail.get("from_name"),
+                str(detail.get("from_email")),
+                str(detail.get("subject", "")),
+                str(detail.get("text", "")),
+            )
+        else:
+            blocks, text = render_triage_note(event.kind, event.actor, detail)
         try:
             await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
         except (SlackTransientError, SlackCallError) as exc:

@@ -17,6 +17,12 @@ class Callback(StrEnum):
 class Action(StrEnum):
     OPEN_LINK = "issue.open_link"  # URL buttons: Slack still sends a block_actions that must be acked
     OPEN_SLACK_MESSAGE = "issue.open_slack_message"
+    CLAIM = "issue.claim"  # "I'm on it": records the first response
+    RELEASE = "issue.release"
+    RESOLVE = "issue.resolve"
+    REOPEN = "issue.reopen"
+    SET_SEVERITY = "issue.severity"
+    SET_TAGS = "issue.tags"
 
 
 class Block(StrEnum):

@@ -157,3 +157,17 @@ def test_decode_state_rejects_what_it_did_not_encode(raw: str | None) -> None:
 
 def test_state_round_trip() -> None:
     assert decode_state(encode_state(issue=42)) == {"v": 1, "issue": 42}
+
+
+def test_claimed_issue_card() -> None:
+    blocks, _ = render_issue_card(make_card(claimed_by="U0AGENT001", tag_options=("bug", "login", "billing")))
+    assert_valid_blocks(blocks)
+    assert_golden("issue_card_claimed", {"blocks": blocks})
+
+
+def test_resolved_issue_card_offers_reopen_only() -> None:
+    blocks, _ = render_issue_card(make_card(status="resolved", resolved_by="U0AGENT001"))
+    assert_valid_blocks(blocks)
+    controls = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert "issue.reopen" in controls and "issue.claim" not in controls and "issue.resolve" not in controls
+    assert_golden("issue_card_resolved", {"blocks": blocks})

@@ -60,16 +60,6 @@ class CardState:
     origin: tuple[str, str] | None  # (channel, ts) of the Slack message it was logged from
 
 
-def problem_counts(conn: Connection, problem_id: int) -> tuple[int, int]:
-    """(reports, distinct customers) behind a problem: one customer is not twenty."""
-    row = conn.execute(
-        select(func.count(issues.c.id), func.count(distinct(issues.c.customer_id))).where(
-            issues.c.problem_id == problem_id
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
 def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
     row = conn.execute(CARD_ROW.where(issues.c.id == issue_id)).one_or_none()
     if row is None:
@@ -98,6 +88,8 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
         permalink=row.permalink,
         reported_by=row.reported_by,
         status=row.status,
+        claimed_by=row.claimed_by,
+        resolved_by=row.resolved_by,
     )
     origin = (row.origin_channel, row.origin_ts) if row.origin_channel and row.origin_ts else None
     posted = PostedCard(row.posted_channel, row.posted_ts) if row.posted_ts else None

@@ -91,6 +91,18 @@ def link_button(text: str, url: str, action_id: str) -> dict[str, Any]:
     }
 
 
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, BUTTON_TEXT_MAX),
+        "action_id": action_id,
+        "value": value[:BUTTON_VALUE_MAX],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
 def actions(elements: list[dict[str, Any]], *, block_id: str | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "actions", "elements": elements[:25]}
     if block_id:

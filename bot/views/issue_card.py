@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.ids import Action
 from bot.views.blocks import (
     FALLBACK_TEXT_MAX,
     Blocks,
     actions,
+    button,
     context,
+    encode_state,
     escape,
     fields,
     header,
     link_button,
+    plain,
     section,
     slack_date,
     truncate,
@@ -68,6 +72,10 @@ class IssueCard:
     permalink: str | None = None
     reported_by: str | None = None
     status: str = "open"
+    claimed_by: str | None = None
+    resolved_by: str | None = None
+    severity_options: tuple[str, ...] = ("low", "normal", "high", "urgent")
+    tag_options: tuple[str, ...] = ()
 
 
 def source_label(source: str) -> str:
@@ -95,6 +103,61 @@ def _quote(body: str) -> str:
     return "\n".join(f">{line}" for line in text.splitlines() or [""])
 
 
+def _status_text(card: IssueCard) -> str:
+    # Slack user ids below are ours (from interactions), not customer text.
+    if card.status == "resolved":
+        return (
+            f":white_check_mark: Resolved by <@{card.resolved_by}>"
+            if card.resolved_by
+            else ":white_check_mark: Resolved"
+        )
+    if card.claimed_by:
+        return f":raising_hand: <@{card.claimed_by}> is on it"
+    return "Open, unclaimed"
+
+
+def _option(value: str) -> dict[str, Any]:
+    return {"text": plain(value.capitalize() if value in SEVERITY_BADGE else value, 75), "value": value[:150]}
+
+
+def _triage_controls(card: IssueCard) -> Blocks:
+    state = encode_state(issue=card.issue_id)
+    controls: Blocks = []
+    if card.status != "resolved":
+        if card.claimed_by:
+            controls.append(button("Release", Action.RELEASE, state))
+        else:
+            controls.append(button("I'm on it", Action.CLAIM, state, style="primary"))
+        controls.append(button("Resolve", Action.RESOLVE, state))
+    else:
+        controls.append(button("Reopen", Action.REOPEN, state))
+    severities = list(card.severity_options) or [card.severity]
+    if card.severity not in severities:
+        severities.append(card.severity)
+    controls.append(
+        {
+            "type": "static_select",
+            "action_id": Action.SET_SEVERITY,
+            "placeholder": plain("Severity", 150),
+            "options": [_option(s) for s in severities],
+            "initial_option": _option(card.severity),
+        }
+    )
+    tag_options = list(dict.fromkeys([*card.tag_options, *card.tags]))[:100]
+    if tag_options:
+        tags_select: dict[str, Any] = {
+            "type": "multi_static_select",
+            "action_id": Action.SET_TAGS,
+            "placeholder": plain("Tags", 150),
+            "options": [_option(t) for t in tag_options],
+        }
+        current = [t for t in card.tags if t in tag_options]
+        if current:
+            tags_select["initial_options"] = [_option(t) for t in current]
+        controls.append(tags_select)
+    return controls
+
+
 def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
     """Blocks and the notification fallback text for an issue card."""
     severity = SEVERITY_BADGE.get(card.severity, escape(card.severity))
@@ -106,6 +169,7 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         ("Product area", escape(card.product_area) if card.product_area else "—"),
         ("Tags", tags),
         ("Reports", _count_text(card)),
+        ("Status", _status_text(card)),
     ]
     unix = int(card.reported_at.timestamp())
     fallback_time = card.reported_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -123,6 +187,7 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         links.append(link_button(f"Open in {source_label(card.source)}", card.url, Action.OPEN_LINK))
     if card.permalink:
         links.append(link_button("Open Slack message", card.permalink, Action.OPEN_SLACK_MESSAGE))
+    blocks.append(actions(_triage_controls(card), block_id=encode_state(issue=card.issue_id)))
     if links:
         blocks.append(actions(links, block_id=f"links.{card.issue_id}"))
     subject = escape(truncate(card.subject, SUBJECT_FALLBACK_MAX))

@@ -44,3 +44,35 @@ def render_email_reply(
     ]
     fallback = truncate(f"Reply by e-mail from {who}: {escape(subject)}", 300)
     return blocks, fallback
+
+
+def _who(actor: str | None) -> str:
+    return f"<@{actor}>" if actor else "Someone"
+
+
+def render_triage_note(
+    kind: str, actor: str | None, detail: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str]:
+    """One line in the card's thread saying who did what."""
+    who = _who(actor)
+    if kind == "claimed":
+        text = f":raising_hand: {who} is on it."
+    elif kind == "released":
+        text = f"{who} released the issue; it is unclaimed again."
+    elif kind == "resolved":
+        text = f":white_check_mark: {who} resolved the issue."
+    elif kind == "reopened":
+        text = f":arrows_counterclockwise: {who} reopened the issue."
+    elif kind == "severity":
+        before, after = escape(str(detail.get("from"))), escape(str(detail.get("to")))
+        text = f"{who} changed the severity from {before} to {after}."
+    elif kind == "tags":
+        parts = []
+        if detail.get("added"):
+            parts.append("added " + ", ".join(f"`{escape(t)}`" for t in detail["added"]))
+        if detail.get("removed"):
+            parts.append("removed " + ", ".join(f"`{escape(t)}`" for t in detail["removed"]))
+        text = f":label: {who} " + " and ".join(parts) + "."
+    else:
+        text = f"{who}: {escape(kind)}"
+    return [context(text)], text

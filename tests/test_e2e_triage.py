@@ -1,0 +1,209 @@
+"""Triage on the card, end to end: really signed clicks on the card's own controls, the card edited
+in place from stored state, and who-did-what noted in its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import Issue, IssueEvent
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Stack, make_issue_payload
+
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+
+
+@pytest.fixture(autouse=True)
+def people(slack: FakeSlack) -> dict[str, str]:
+    return {name: slack.add_user(name) for name in ("ana", "ben", "cy", "dee", "eve")}
+
+
+async def new_card(stack: Stack, **payload: Any) -> tuple[int, dict[str, Any]]:
+    response = await stack.webhook(make_issue_payload(**payload))
+    issue_id = (await response.json())["id"]
+    recorded = await stack.wait_for_recorded_card(issue_id)
+    return issue_id, stack.slack.message(recorded.channel, recorded.ts)
+
+
+def control(card: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    for block in card["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return block, element
+    raise AssertionError(f"no {action_id} on the card")
+
+
+async def click(stack: Stack, card: dict[str, Any], action_id: str, user: str, **chosen: Any) -> None:
+    """What Slack sends when someone uses a control on the card as it now stands."""
+    block, element = control(stack.slack.message(card["channel"], card["ts"]), action_id)
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block["block_id"],
+        "type": element["type"],
+        "action_ts": "1700000000.000001",
+    }
+    if "value" in element:
+        action["value"] = element["value"]
+    action.update(chosen)
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": card["channel"], "message_ts": card["ts"]},
+            "channel": {"id": card["channel"]},
+            "message": {"ts": card["ts"]},
+            "actions": [action],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+
+
+def shown(stack: Stack, card: dict[str, Any]) -> str:
+    return json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"], ensure_ascii=False)
+
+
+def notes(stack: Stack, card: dict[str, Any]) -> list[str]:
+    return [
+        json.dumps(m["blocks"], ensure_ascii=False)
+        for m in stack.slack.thread(card["channel"], card["ts"])[1:]
+    ]
+
+
+async def test_claim_records_the_first_response_and_the_card_says_who(
+    stack: Stack, people: dict[str, str]
+) -> None:
+    issue_id, card = await new_card(stack)
+    await click(stack, card, "issue.claim", people["ana"])
+    await stack.slack.wait_for(
+        lambda: f"<@{people['ana']}> is on it" in shown(stack, card), message="card shows claim"
+    )
+    await stack.slack.wait_for(lambda: notes(stack, card), message="note in the thread")
+    assert f"<@{people['ana']}> is on it" in notes(stack, card)[0]
+    control(stack.slack.message(card["channel"], card["ts"]), "issue.release")  # the button changed
+    async with stack.runtime.database.session() as session:
+        issue = await session.get(Issue, issue_id)
+    assert issue is not None and issue.claimed_by == people["ana"]
+    assert issue.first_response_at is not None and issue.first_response_at == issue.claimed_at
+    assert len(stack.slack.messages(card["channel"])) == 1  # edited in place, never reposted
+
+
+async def test_five_people_claiming_at_once_one_wins_the_others_are_told(
+    stack: Stack, people: dict[str, str]
+) -> None:
+    issue_id, card = await new_card(stack)
+    await asyncio.gather(*(click(stack, card, "issue.claim", user) for user in people.values()))
+    await stack.slack.wait_for(
+        lambda: len(stack.slack.ephemerals(card["channel"])) == 4, message="four told it is taken"
+    )
+    async with stack.runtime.database.session() as session:
+        issue = await session.get(Issue, issue_id)
+        claims = await session.scalar(
+            select(func.count()).select_from(IssueEvent).where(IssueEvent.kind == "claimed")
+        )
+    assert issue is not None and issue.claimed_by in people.values()
+    assert claims == 1
+    assert all(
+        f"<@{issue.claimed_by}> is already on #{issue_id}" in e["text"]
+        for e in stack.slack.ephemerals(card["channel"])
+    )
+
+
+async def test_double_click_changes_nothing_twice(stack: Stack, people: dict[str, str]) -> None:
+    _, card = await new_card(stack)
+    stale_value = control(card, "issue.resolve")[1]["value"]
+    await click(stack, card, "issue.resolve", people["ben"])
+    await stack.slack.wait_for(lambda: notes(stack, card), message="resolved note")
+    await asyncio.sleep(0.2)
+    # The second click arrives from a card that still showed "Resolve".
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": people["ben"]},
+            "channel": {"id": card["channel"]},
+            "container": {"type": "message", "channel_id": card["channel"], "message_ts": card["ts"]},
+            "actions": [
+                {
+                    "action_id": "issue.resolve",
+                    "block_id": "x",
+                    "type": "button",
+                    "value": stale_value,
+                    "action_ts": "1.1",
+                }
+            ],
+        }
+    )
+    assert response.status == 200
+    await asyncio.sleep(0.3)
+    assert len(notes(stack, card)) == 1
+
+
+async def test_severity_tags_resolve_and_reopen(stack: Stack, people: dict[str, str]) -> None:
+    issue_id, card = await new_card(stack, tags=["bug"])
+    await click(
+        stack,
+        card,
+        "issue.severity",
+        people["cy"],
+        selected_option={"value": "urgent", "text": {"type": "plain_text", "text": "Urgent"}},
+    )
+    await stack.slack.wait_for(lambda: ":red_circle: Urgent" in shown(stack, card), message="severity shown")
+    await click(
+        stack,
+        card,
+        "issue.tags",
+        people["cy"],
+        selected_options=[
+            {"value": "login", "text": {"type": "plain_text", "text": "login"}},
+            {"value": "not-in-taxonomy", "text": {"type": "plain_text", "text": "x"}},
+        ],
+    )
+    await stack.slack.wait_for(
+        lambda: "`login`" in shown(stack, card) and "`bug`" not in shown(stack, card), message="tags shown"
+    )
+    await click(stack, card, "issue.resolve", people["dee"])
+    await stack.slack.wait_for(
+        lambda: f"Resolved by <@{people['dee']}>" in shown(stack, card), message="resolved"
+    )
+    await click(stack, card, "issue.reopen", people["eve"])
+    await stack.slack.wait_for(lambda: "Open, unclaimed" in shown(stack, card), message="reopened")
+    await stack.slack.wait_for(lambda: len(notes(stack, card)) == 4, message="four notes")
+    thread = notes(stack, card)
+    assert "changed the severity from normal to urgent" in thread[0]
+    assert (
+        "added `login`" in thread[1] and "removed `bug`" in thread[1] and "not-in-taxonomy" not in thread[1]
+    )
+    assert "resolved the issue" in thread[2] and "reopened the issue" in thread[3]
+    async with stack.runtime.database.session() as session:
+        issue = await session.get(Issue, issue_id)
+    assert issue is not None and (issue.severity, issue.status, issue.resolved_at) == ("urgent", "open", None)
+
+
+async def test_a_click_on_a_deleted_issue_is_answered_privately(stack: Stack, people: dict[str, str]) -> None:
+    _, card = await new_card(stack)
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": people["ana"]},
+            "channel": {"id": card["channel"]},
+            "container": {"type": "message", "channel_id": card["channel"], "message_ts": card["ts"]},
+            "actions": [
+                {
+                    "action_id": "issue.claim",
+                    "block_id": "x",
+                    "type": "button",
+                    "value": '{"v":1,"issue":999999}',
+                    "action_ts": "1.1",
+                }
+            ],
+        }
+    )
+    assert response.status == 200
+    await stack.slack.wait_for(lambda: stack.slack.ephemerals(card["channel"], people["ana"]), message="told")
+    assert "no longer exists" in stack.slack.ephemerals(card["channel"], people["ana"])[0]["text"]
