@@ -14,11 +14,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from integrations.email import Skipped, parse_email
-
 from bot.config import AppConfig, EmailIntake
 from bot.services.email_intake import take_email
 from db.session import Database, DatabaseUnavailable
+from integrations.email import Skipped, parse_email
 from integrations.imap import ImapAuthError, ImapError, ImapMailbox, MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,8 @@ class MailPoller:
             raw = await mailbox.fetch(uid, self.email.max_message_bytes)
             if raw is None:
                 continue  # expunged meanwhile by someone else
-            parsed = parse_email(raw, max_bytes=self.email.max_message_bytes)
+            # Parsing a large or convoluted message is CPU work that can take a while: off the loop.
+            parsed = await asyncio.to_thread(parse_email, raw, max_bytes=self.email.max_message_bytes)
             if isinstance(parsed, Skipped):
                 log.info("e-mail skipped", extra={"uid": uid, "reason": parsed.reason})
             else:

@@ -27,6 +27,14 @@ def _issue_id(action: dict[str, Any]) -> int | None:
     return None
 
 
+BUTTONS = {
+    Action.CLAIM: triage.claim,
+    Action.RELEASE: triage.release,
+    Action.RESOLVE: triage.resolve,
+    Action.REOPEN: triage.reopen,
+}
+
+
 def register(app: AsyncApp, runtime: Runtime) -> None:
     async def tell(body: dict[str, Any], text: str) -> None:
         """A private note to the person who clicked, through the outbox like every Slack post."""
@@ -60,25 +68,16 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if result.changed:
             runtime.deliverer.wake()
 
-    @app.action(Action.CLAIM)
-    async def on_claim(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await act(body, action, triage.claim)
+    def button_listener(operation: Any) -> Any:
+        async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            await act(body, action, operation)
 
-    @app.action(Action.RELEASE)
-    async def on_release(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await act(body, action, triage.release)
+        return on_click
 
-    @app.action(Action.RESOLVE)
-    async def on_resolve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await act(body, action, triage.resolve)
-
-    @app.action(Action.REOPEN)
-    async def on_reopen(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await act(body, action, triage.reopen)
+    # Buttons whose click is the whole request: one listener each, the same shape.
+    for action_id, operation in BUTTONS.items():
+        app.action(action_id)(button_listener(operation))
 
     @app.action(Action.SET_SEVERITY)
     async def on_severity(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
