@@ -16,13 +16,17 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import AppConfig
 from bot.deliveries import SlackDeliveries
+from bot.jira_deliveries import JiraDeliveries
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
+from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
-from handlers import health, intake_http, links, slack_intake, triage
+from handlers import escalation, health, intake_http, jira_webhook, links, slack_intake, triage
+from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
+from schedules.first_response import FirstResponseWatcher
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +45,34 @@ def check_combination(settings: Settings, config: AppConfig) -> None:
 def build_runtime(settings: Settings, config: AppConfig, database: Database | None = None) -> Runtime:
     database = database or Database(settings.database_url)
     deliverer = Deliverer(database, config.deliveries)
+    search = ProblemSearch(database)
+    jira = None
+    if settings.jira_url and settings.jira_email and settings.jira_api_token is not None:
+        jira = JiraGateway(settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value())
     slack = None
     if settings.slack_bot_token is not None:
         client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         slack = SlackGateway(client)
-        SlackDeliveries(database, config, slack, wake=deliverer.wake).register(deliverer)
+        slack_deliveries = SlackDeliveries(
+            database, config, slack, wake=deliverer.wake, search=search, jira_enabled=jira is not None
+        )
+        slack_deliveries.register(deliverer)
+        JiraDeliveries(database, config, jira, slack_deliveries.card_permalink).register(deliverer)
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
 
         mail = MailPoller(database, config, settings.imap_password.get_secret_value(), wake=deliverer.wake)
     return Runtime(
-        settings=settings, config=config, database=database, deliverer=deliverer, slack=slack, mail=mail
+        settings=settings,
+        config=config,
+        database=database,
+        deliverer=deliverer,
+        search=search,
+        slack=slack,
+        jira=jira,
+        mail=mail,
+        first_response=FirstResponseWatcher(database, config, wake=deliverer.wake),
     )
 
 
@@ -64,7 +84,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
         signing_secret=settings.slack_signing_secret.get_secret_value(),
     )
-    for feature in (slack_intake, triage, links):
+    for feature in (slack_intake, triage, escalation, links):
         feature.register(bolt, runtime)
 
     @bolt.error
@@ -121,6 +141,7 @@ def create_web_app(
     app[RUNTIME] = runtime
     app.router.add_post("/slack/events", slack_route(bolt))
     intake_http.register(app, runtime)
+    jira_webhook.register(app, runtime)
     health.register(app, runtime)
 
     async def lifecycle(app: web.Application) -> object:
@@ -136,14 +157,9 @@ def create_web_app(
         if run_deliveries:
             if runtime.slack is None:
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")
-            else:
-                runtime.deliverer.start()
-            if runtime.mail is not None:
-                runtime.mail.start()
+            runtime.start_background()
         yield
-        if runtime.mail is not None:
-            await runtime.mail.stop()
-        await runtime.deliverer.stop()
+        await runtime.stop_background()
         if runtime.slack is not None:
             await runtime.slack.close()
         await runtime.database.dispose()

@@ -93,14 +93,10 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         assert runtime.slack is not None
         await runtime.slack.open()
-        runtime.deliverer.start()
-        if runtime.mail is not None:
-            runtime.mail.start()
+        runtime.start_background()
         log.info("worker started", extra={"mailbox": runtime.mail is not None})
         await stop.wait()
-        if runtime.mail is not None:
-            await runtime.mail.stop()
-        await runtime.deliverer.stop()
+        await runtime.stop_background()
         await runtime.slack.close()
         await runtime.database.dispose()
 

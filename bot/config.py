@@ -15,8 +15,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain import Severity
+from bot.sla import SlaConfig
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{1,9}")
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,}")
 
 
 class ConfigError(Exception):
@@ -77,6 +80,13 @@ class Route(_Strict):
 
     _id = field_validator("channel")(_channel)
 
+    @field_validator("jira_project")
+    @classmethod
+    def _project_key(cls, value: str | None) -> str | None:
+        if value is not None and not PROJECT_KEY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Jira project key (like SUP or WEB2)")
+        return value
+
 
 class SlackIntake(_Strict):
     reaction: str = "ticket"
@@ -130,6 +140,55 @@ class EmailIntake(_Strict):
         return self.port or (993 if self.security == "tls" else 143)
 
 
+def _default_priorities() -> dict[Severity, str]:
+    return {
+        Severity.URGENT: "Highest",
+        Severity.HIGH: "High",
+        Severity.NORMAL: "Medium",
+        Severity.LOW: "Low",
+    }
+
+
+class JiraConfig(_Strict):
+    """Where and how "Escalate to Jira" creates issues. Credentials come from the environment."""
+
+    project: str | None = None  # used when the issue's route names no jira_project
+    issue_type: str = "Bug"
+    priority_map: dict[Severity, str] = Field(default_factory=_default_priorities)
+    # Resolutions that mean "we decided not to do it": they ask for a rationale support can reuse.
+    wont_do_resolutions: list[str] = Field(
+        default_factory=lambda: ["Won't Do", "Won't Fix", "Declined", "Not a bug"]
+    )
+    # Jira account id or e-mail → Slack user id, to ask a Jira assignee for a won't-do rationale.
+    users: dict[str, str] = Field(default_factory=dict)
+    # Attempts (through the outbox) before an escalation shows as failed with a Retry button.
+    max_attempts: int = Field(default=5, ge=1)
+    # New customers merged into an escalated problem are told to Jira in one comment per this window.
+    comment_batch_seconds: float = Field(default=60, ge=0)
+
+    @field_validator("project")
+    @classmethod
+    def _project_key(cls, value: str | None) -> str | None:
+        if value is not None and not PROJECT_KEY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Jira project key (like SUP or WEB2)")
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _slack_users(cls, value: dict[str, str]) -> dict[str, str]:
+        for jira_user, slack_user in value.items():
+            if not SLACK_USER.fullmatch(slack_user):
+                raise ValueError(f"{jira_user}: {slack_user!r} is not a Slack user id (like U0123ABCD)")
+        return {k.strip().lower() if "@" in k else k.strip(): v for k, v in value.items()}
+
+    def is_wont_do(self, resolution: str | None) -> bool:
+        return resolution is not None and _fold(resolution) in {_fold(r) for r in self.wont_do_resolutions}
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
 class AppConfig(_Strict):
     timezone: str = "UTC"
     channels: Channels
@@ -139,6 +198,8 @@ class AppConfig(_Strict):
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
+    jira: JiraConfig = Field(default_factory=JiraConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -10,18 +10,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain import Customer, IntakeRequest
 from bot.services import outbox
-from bot.services.cards import CARD, load_card_state
+from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue
+from bot.services.problem_search import ProblemSearch
 from bot.views.blocks import truncate
-from bot.views.issue_card import render_issue_card
+from bot.views.escalation import render_customer_list, render_rationale_request
+from bot.views.issue_card import IssueCard, render_issue_card
 from bot.views.notes import intake_confirmation, render_email_reply, render_triage_note
-from db.models import issue_events, issues, slack_messages, utcnow
+from db.models import issue_events, issues, problems, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
@@ -61,17 +63,74 @@ class SlackDeliveries:
         config: AppConfig,
         slack: SlackGateway,
         wake: Callable[[], None] | None = None,
+        *,
+        search: ProblemSearch | None = None,
+        jira_enabled: bool = False,
     ) -> None:
         self.database = database
         self.config = config
         self.slack = slack
         self._wake = wake
+        self.search = search
+        self.jira_enabled = jira_enabled
+
+    async def card_permalink(self, issue_id: int) -> str | None:
+        """The link to an issue's card, asked of Slack once and remembered. None: not posted yet."""
+
+        def load(conn: Connection) -> Any:
+            return conn.execute(
+                select(
+                    slack_messages.c.id,
+                    slack_messages.c.channel,
+                    slack_messages.c.ts,
+                    slack_messages.c.permalink,
+                ).where(slack_messages.c.issue_id == issue_id, slack_messages.c.purpose == CARD)
+            ).first()
+
+        row = await self.database.transaction(load)
+        if row is None:
+            return None
+        if row.permalink:
+            return str(row.permalink)
+        try:
+            link = await self.slack.permalink(row.channel, row.ts)
+        except SlackTransientError as exc:
+            raise _retry(exc) from exc
+        except SlackCallError as exc:
+            log.info("no permalink for a card", extra={"issue_id": issue_id, "error": exc.code})
+            return None
+        if not link or not link.startswith("https://"):
+            return None
+        await self.database.transaction(
+            lambda conn: conn.execute(
+                update(slack_messages).where(slack_messages.c.id == row.id).values(permalink=link)
+            )
+        )
+        return link
+
+    async def _suggest(self, issue_id: int, card: IssueCard) -> bool:
+        """Similar open problems for a new report, found once (when its card is first posted) and
+        stored, so later renders show the same suggestions with current counts."""
+        if self.search is None or card.problem_id is None:
+            return False
+        matches = await self.search.similar(card.subject, card.body, exclude_problem=card.problem_id)
+        found = [{"problem": m.problem_id, "score": round(m.score, 4)} for m in matches]
+        await self.database.transaction(
+            lambda conn: conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.suggestions.is_(None))
+                .values(suggestions=found)
+            )
+        )
+        return bool(found)
 
     def register(self, deliverer: outbox.Deliverer) -> None:
         deliverer.register(outbox.SYNC_CARD, self.sync_card)
         deliverer.register(outbox.SLACK_MESSAGE_INTAKE, self.log_slack_message)
         deliverer.register(outbox.EPHEMERAL, self.send_ephemeral)
         deliverer.register(outbox.THREAD_NOTE, self.thread_note)
+        deliverer.register(outbox.CUSTOMER_LIST, self.customer_list)
+        deliverer.register(outbox.RATIONALE_REQUEST, self.rationale_request)
 
     async def _permalink(self, issue_id: int, origin: tuple[str, str]) -> str | None:
         """An issue logged from a Slack message links back to it; Slack makes the link."""
@@ -91,11 +150,19 @@ class SlackDeliveries:
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
+        if state.posted is None and state.needs_suggestions and await self._suggest(issue_id, state.card):
+            state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
+            if state is None:
+                return None
         card = replace(
             state.card,
             severity_options=tuple(s.value for s in self.config.severities),
             tag_options=tuple(self.config.tags),
+            jira_enabled=self.jira_enabled,
         )
+        if state.problem_card is not None:
+            link = state.problem_card_permalink or await self.card_permalink(card.merged_into or 0)
+            card = replace(card, merged_into_link=link)
         new_permalink = None
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
@@ -222,4 +289,92 @@ class SlackDeliveries:
         try:
             await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
         except (SlackTransientError, SlackCallError) as exc:
+            raise _retry(exc) from exc
+
+    async def customer_list(self, payload: dict[str, Any]) -> outbox.Effects | None:
+        """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""
+        problem_id = int(payload["problem_id"])
+        loaded = await self.database.transaction(lambda conn: load_customer_list(conn, problem_id))
+        if loaded is None:
+            log.info("customer list skipped: problem or card is gone", extra={"problem_id": problem_id})
+            return None
+        problem, card, existing = loaded
+        blocks, text = render_customer_list(problem)
+        posted = None
+        try:
+            if existing is not None:
+                await self.slack.update_message(existing.channel, existing.ts, text, blocks)
+            else:
+                posted = await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
+        except (SlackTransientError, SlackCallError) as exc:
+            raise _retry(exc) from exc
+        if posted is None:
+            return None
+
+        def record(conn: Connection) -> None:
+            now = utcnow()
+            conn.execute(
+                insert(slack_messages).values(
+                    purpose=CUSTOMER_LIST,
+                    issue_id=problem.issue_id,
+                    channel=posted.channel,
+                    ts=posted.ts,
+                    thread_ts=card.ts,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+        return record
+
+    async def rationale_request(self, payload: dict[str, Any]) -> None:
+        """Ask for a won't-do rationale: in the problem's thread (anyone may answer) and, when we know
+        who escalated it or who it was assigned to, in a direct message to them."""
+        problem_id = int(payload["problem_id"])
+        ask = payload.get("user")
+
+        def load(conn: Connection) -> Any:
+            return conn.execute(
+                select(
+                    problems.c.primary_issue_id,
+                    issues.c.subject,
+                    slack_messages.c.channel,
+                    slack_messages.c.ts,
+                    select(func.count(distinct(issues.c.customer_id)))
+                    .where(issues.c.problem_id == problem_id)
+                    .scalar_subquery()
+                    .label("customers"),
+                )
+                .join(issues, issues.c.id == problems.c.primary_issue_id)
+                .join(
+                    slack_messages,
+                    and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD),
+                )
+                .where(problems.c.id == problem_id)
+            ).first()
+
+        row = await self.database.transaction(load)
+        if row is None:
+            return
+        blocks, text = render_rationale_request(
+            problem_id,
+            row.primary_issue_id,
+            row.subject,
+            str(payload.get("key") or ""),
+            payload.get("resolution"),
+            int(row.customers),
+            str(ask) if ask else None,
+        )
+        try:
+            if payload.get("to") == "dm" and ask:
+                await self.slack.post_message(str(ask), text, blocks)
+            else:
+                await self.slack.post_message(row.channel, text, blocks, thread_ts=row.ts)
+        except SlackTransientError as exc:
+            raise _retry(exc) from exc
+        except SlackCallError as exc:
+            if payload.get("to") == "dm":
+                # The thread has the same request with the same button: not worth retrying forever.
+                log.info("rationale request not sent as a DM", extra={"error": exc.code})
+                return
             raise _retry(exc) from exc

@@ -12,6 +12,9 @@ from enum import StrEnum
 class Callback(StrEnum):
     LOG_MESSAGE_SHORTCUT = "issue.log_message"  # message shortcut "Log as customer issue"
     REPORT_MODAL = "issue.report"  # the modal behind the shortcut and `/support report`
+    ESCALATE_MODAL = "issue.escalate_details"  # "Escalate with details…"
+    LINK_JIRA_MODAL = "issue.link_jira"  # "Link an existing Jira issue"
+    RATIONALE_MODAL = "problem.rationale"  # why a problem won't be done
 
 
 class Action(StrEnum):
@@ -23,6 +26,17 @@ class Action(StrEnum):
     REOPEN = "issue.reopen"
     SET_SEVERITY = "issue.severity"
     SET_TAGS = "issue.tags"
+    MERGE_INTO = "issue.merge_into"  # "Same problem as…": an external select searching open problems
+    MERGE_SUGGESTED = "issue.merge_suggested"  # one-click merge into a suggested similar problem
+    UNMERGE = "issue.unmerge"
+    OPEN_PROBLEM = "issue.open_problem"  # URL button to the problem's card
+    ESCALATE = "issue.escalate"
+    ESCALATE_MORE = "issue.escalate_more"  # overflow: with details… / link an existing issue
+    ESCALATE_RETRY = "issue.escalate_retry"
+    OPEN_JIRA = "issue.open_jira"  # URL button to the Jira issue
+    MARK_NOTIFIED = "problem.mark_notified"  # one customer told of the fix
+    MARK_ALL_NOTIFIED = "problem.mark_all_notified"
+    WRITE_RATIONALE = "problem.write_rationale"  # opens the won't-do rationale modal
 
 
 class Block(StrEnum):
@@ -34,6 +48,17 @@ class Block(StrEnum):
     REPORT_PRODUCT_AREA = "report.product_area"
     REPORT_SEVERITY = "report.severity"
     REPORT_TAGS = "report.tags"
+    ESCALATE_PROJECT = "escalate.project"
+    ESCALATE_TYPE = "escalate.issue_type"
+    ESCALATE_PRIORITY = "escalate.priority"
+    ESCALATE_SUMMARY = "escalate.summary"
+    LINK_JIRA_KEY = "link_jira.key"
+    RATIONALE_TEXT = "rationale.text"
+
+
+# Options of the escalation overflow menu.
+ESCALATE_WITH_DETAILS = "details"
+LINK_EXISTING = "link"
 
 
 # In an input block, the element's action_id; one value for every input keeps lookups simple.

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.services.outbox import Deliverer
+from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings
 from db.session import Database
+from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
     from bot.mail_poller import MailPoller
+    from schedules.first_response import FirstResponseWatcher
 
 
 @dataclass
@@ -21,5 +24,24 @@ class Runtime:
     config: AppConfig
     database: Database
     deliverer: Deliverer
+    search: ProblemSearch
     slack: SlackGateway | None = None
+    jira: JiraGateway | None = None
     mail: MailPoller | None = None
+    first_response: FirstResponseWatcher | None = None
+
+    def start_background(self) -> None:
+        """Deliveries, the mailbox and the SLA clock: in `serve` (one process) or in `worker`."""
+        if self.slack is not None:
+            self.deliverer.start()
+        if self.mail is not None:
+            self.mail.start()
+        if self.first_response is not None:
+            self.first_response.start()
+
+    async def stop_background(self) -> None:
+        if self.first_response is not None:
+            await self.first_response.stop()
+        if self.mail is not None:
+            await self.mail.stop()
+        await self.deliverer.stop()

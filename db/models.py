@@ -96,13 +96,18 @@ class Problem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
+    # open | resolved | merged (its reports moved into another problem; it comes back on unmerge)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     primary_issue_id: Mapped[int | None] = mapped_column(
         ForeignKey("issues.id", use_alter=True, ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     resolved_at: Mapped[datetime | None]
+    # Why it will not be done, written once by product for support to reuse with customers.
+    rationale: Mapped[str | None] = mapped_column(Text)
+    rationale_by: Mapped[str | None] = mapped_column(String(32))
+    rationale_at: Mapped[datetime | None]
 
     issues: Mapped[list[Issue]] = relationship(
         back_populates="problem", foreign_keys="Issue.problem_id", lazy="raise"
@@ -141,7 +146,11 @@ class Issue(Base):
     first_response_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     resolved_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Similar open problems found when the card was first posted: [{"problem": id, "score": float}].
+    suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # First-response SLA reminders already sent: 0 none, 1 the reminder, 2 the on-duty escalation.
+    sla_level: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     problem: Mapped[Problem] = relationship(back_populates="issues", foreign_keys=[problem_id], lazy="raise")
     customer: Mapped[Customer] = relationship(lazy="raise")
@@ -171,20 +180,47 @@ class IssueEvent(Base):
 
 
 class Escalation(Base):
-    """The one Jira issue of a problem."""
+    """The one Jira issue of a problem (unique per problem: the row is the lock against a second one)."""
 
     __tablename__ = "escalations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | created | linked | failed
+    # pending (being created) | created | linked (an existing issue) | failed | unlinked (deleted in Jira)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
     jira_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     jira_url: Mapped[str | None] = mapped_column(String(2000))
     jira_status: Mapped[str | None] = mapped_column(String(64))
+    jira_status_category: Mapped[str | None] = mapped_column(String(16))
+    jira_assignee: Mapped[str | None] = mapped_column(String(255))
+    jira_assignee_account_id: Mapped[str | None] = mapped_column(String(128))
+    jira_assignee_email: Mapped[str | None] = mapped_column(String(255))
+    jira_resolution: Mapped[str | None] = mapped_column(String(64))
+    jira_fix_versions: Mapped[list[str] | None] = mapped_column(JSON)
+    jira_resolved_at: Mapped[datetime | None]
+    # What the person asked for in "Escalate with details…"; None means "from the card and config".
+    project: Mapped[str | None] = mapped_column(String(64))
+    issue_type: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(String(255))
     requested_by: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    # Customers the Jira issue already names (in its description or a later comment).
+    announced_customers: Mapped[list[int] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerNotice(Base):
+    """A customer told about a problem's resolution (closing the loop), and by whom."""
+
+    __tablename__ = "customer_notices"
+
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    notified_by: Mapped[str | None] = mapped_column(String(32))
+    notified_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SlackMessage(Base):
@@ -194,11 +230,12 @@ class SlackMessage(Base):
     __table_args__ = (UniqueConstraint("purpose", "issue_id"), UniqueConstraint("channel", "ts"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(32))  # e.g. "issue_card"
+    purpose: Mapped[str] = mapped_column(String(32))  # "issue_card", "customer_list", ...
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(2000))  # asked of Slack once, when first needed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -243,6 +280,7 @@ issues = cast(Table, Issue.__table__)
 issue_tags = cast(Table, IssueTag.__table__)
 issue_events = cast(Table, IssueEvent.__table__)
 escalations = cast(Table, Escalation.__table__)
+customer_notices = cast(Table, CustomerNotice.__table__)
 slack_messages = cast(Table, SlackMessage.__table__)
 outbox_items = cast(Table, OutboxItem.__table__)
 inbound_deliveries = cast(Table, InboundDelivery.__table__)

@@ -18,8 +18,10 @@ from bot.domain import Customer, IntakeRequest
 from bot.ids import INPUT, Block, Callback
 from bot.runtime import Runtime
 from bot.services import outbox
+from bot.services.cards import problem_summaries
 from bot.services.intake import ingest_issue
 from bot.views.blocks import decode_state
+from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
 from db.models import inbound_deliveries, utcnow
@@ -91,6 +93,37 @@ def parse_report_submission(view: dict[str, Any], user_id: str) -> IntakeRequest
         return {Block.REPORT_SUBJECT: f"{'.'.join(map(str, first['loc']))}: {first['msg']}"}
 
 
+SEARCH_BUDGET_SECONDS = 2.0
+
+
+async def search_issues(runtime: Runtime, query: str) -> tuple[list[dict[str, Any]], str]:
+    """`/support search`: the best matching past and open problems."""
+    try:
+        async with asyncio.timeout(SEARCH_BUDGET_SECONDS):
+            matches = await runtime.search.search(query, limit=SEARCH_SHOWN)
+            ids = [m.problem_id for m in matches]
+            rows = await runtime.database.transaction(lambda conn: problem_summaries(conn, ids))
+    except (DatabaseUnavailable, TimeoutError):
+        text = "Search is unavailable right now (database unavailable). Try again in a moment."
+        return [], text
+    hits = [
+        SearchHit(
+            issue_id=r.primary_issue_id,
+            subject=r.subject,
+            status=r.status,
+            customers=int(r.customers),
+            reports=int(r.reports),
+            jira_key=r.jira_key,
+            jira_url=r.jira_url,
+            jira_status=r.jira_status,
+            card_link=r.permalink,
+            channel=r.channel,
+        )
+        for r in rows
+    ]
+    return render_search_results(query, hits)
+
+
 def register(app: AsyncApp, runtime: Runtime) -> None:
     config = runtime.config
 
@@ -120,6 +153,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if sub == "report":
             await ack()
             await open_report_modal(command["trigger_id"], ReportPrefill(channel=command.get("channel_id")))
+        elif sub == "search":
+            query = " ".join(words[1:])
+            if not query:
+                await ack(text="Search for what? For example: `/support search invoice pdf blank`")
+                return
+            blocks, text = await search_issues(runtime, query)
+            await ack(text=text, blocks=blocks)  # a slash command's answer is seen only by who asked
         elif sub == "help":
             await ack(text=SUPPORT_USAGE)
         else:

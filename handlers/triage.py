@@ -7,66 +7,53 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlalchemy import select
 
 from bot.domain import Severity
 from bot.ids import Action
 from bot.runtime import Runtime
-from bot.services import outbox, triage
-from bot.views.blocks import decode_state
-from db.session import DatabaseUnavailable
+from bot.services import triage
+from bot.services.cards import problem_summaries
+from bot.views.blocks import truncate
+from db.models import issues
+from handlers.common import issue_of, run_action, state_of
 
 log = logging.getLogger(__name__)
-
-
-def _issue_id(action: dict[str, Any]) -> int | None:
-    """Buttons carry the issue in their value; selects in their block id (they have no value)."""
-    for raw in (action.get("value"), action.get("block_id")):
-        issue = decode_state(raw).get("issue")
-        if isinstance(issue, int):
-            return issue
-    return None
-
 
 BUTTONS = {
     Action.CLAIM: triage.claim,
     Action.RELEASE: triage.release,
     Action.RESOLVE: triage.resolve,
     Action.REOPEN: triage.reopen,
+    Action.UNMERGE: triage.unmerge,
 }
+OPTIONS_SHOWN = 20
+OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
+
+
+def problem_options(rows: list[Any]) -> list[dict[str, Any]]:
+    """Open problems as options of the "Same problem as…" select (plain text: Slack shows it as is)."""
+    options = []
+    for row in rows:
+        customers = f"{row.customers} customer" + ("" if row.customers == 1 else "s")
+        label = truncate(f"#{row.primary_issue_id} {row.subject} · {customers}", OPTION_TEXT_MAX)
+        options.append({"text": {"type": "plain_text", "text": label}, "value": str(row.id)})
+    return options
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    async def tell(body: dict[str, Any], text: str) -> None:
-        """A private note to the person who clicked, through the outbox like every Slack post."""
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        user = (body.get("user") or {}).get("id")
-        if not (channel and user):
-            return
-        await runtime.database.transaction(
-            lambda conn: outbox.enqueue_in(
-                conn, outbox.EPHEMERAL, {"channel": channel, "user": user, "text": text}
-            )
-        )
-        runtime.deliverer.wake()
-
     async def act(body: dict[str, Any], action: dict[str, Any], operation: Any, *extra: Any) -> None:
-        issue_id = _issue_id(action)
-        user = body["user"]["id"]
+        issue_id = issue_of(action)
         if issue_id is None:
             log.info("triage click without an issue id", extra={"action_id": action.get("action_id")})
             return
-        try:
-            result = await triage.run(runtime.database, operation, issue_id, user, *extra)
-        except triage.TriageError as exc:
-            await tell(body, str(exc))
-            return
-        except DatabaseUnavailable:
-            # Nothing was stored, and the outbox is in the same database: the card simply stays as it
-            # was, which shows the click did not take. Logged for whoever watches the service.
-            log.warning("triage click not stored: database unavailable", extra={"issue_id": issue_id})
-            return
-        if result.changed:
-            runtime.deliverer.wake()
+        user = body["user"]["id"]
+        await run_action(
+            runtime,
+            body,
+            lambda conn: operation(conn, issue_id, user, *extra),
+            what=str(action.get("action_id")),
+        )
 
     def button_listener(operation: Any) -> Any:
         async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -91,3 +78,45 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         tags = [option["value"] for option in action.get("selected_options") or []]
         await act(body, action, triage.set_tags, tags, list(runtime.config.tags))
+
+    batch = runtime.config.jira.comment_batch_seconds
+
+    @app.action(Action.MERGE_INTO)
+    async def on_merge_into(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        selected = (action.get("selected_option") or {}).get("value") or ""
+        if selected.isdigit():
+            await act(body, action, triage.merge, int(selected), batch)
+
+    @app.action(Action.MERGE_SUGGESTED)
+    async def on_merge_suggested(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        target = state_of(action).get("problem")
+        if isinstance(target, int):
+            await act(body, action, triage.merge, target, batch)
+
+    @app.options(Action.MERGE_INTO)
+    async def merge_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Open problems matching what the person types (the last word as a prefix)."""
+        query = str(body.get("value") or "").strip()
+        issue_id = state_of({"block_id": body.get("block_id")}).get("issue")
+        own = None
+        if isinstance(issue_id, int):
+            own = await runtime.database.transaction(
+                lambda conn: conn.execute(select(issues.c.problem_id).where(issues.c.id == issue_id)).scalar()
+            )
+        if query.lstrip("#").isdigit():
+            wanted = int(query.lstrip("#"))
+            found = await runtime.database.transaction(
+                lambda conn: list(
+                    conn.execute(select(issues.c.problem_id).where(issues.c.id == wanted)).scalars()
+                )
+            )
+        else:
+            matches = await runtime.search.search(
+                query, limit=OPTIONS_SHOWN, open_only=True, prefix=True, exclude_problem=own
+            )
+            found = [m.problem_id for m in matches]
+        found = [p for p in found if p != own]
+        rows = await runtime.database.transaction(lambda conn: problem_summaries(conn, found, open_only=True))
+        await ack(options=problem_options(rows))

@@ -1,17 +1,180 @@
 """Our interface to Jira. The `jira` package is synchronous: every call runs in a worker thread,
-never on the event loop."""
+never on the event loop.
+
+Retries are not ours to make here. The caller goes through a durable outbox, which retries with
+back-off and, before creating an issue again, searches for the dedupe label it put on the first
+attempt. So the `jira` package must never re-send a request by itself: its ``ResilientSession``
+retries a *POST* after a ``ConnectionError`` (and after 429/503) when ``max_retries > 0``, which
+after a dropped connection would create a second issue. We build the client with
+``max_retries=0`` (urllib3 underneath already defaults to no retries).
+
+Errors come in two kinds: :class:`JiraUnavailable` (try again later) and :class:`JiraRejected`
+(trying again will not help). Messages never contain credentials: we build them from the status
+and Jira's own error text, never from ``str(JIRAError)``, which dumps request headers.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import email.utils
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from jira import JIRA, JIRAError
-from requests import RequestException
+from requests import RequestException, Response
+from requests.exceptions import Timeout
+
+T = TypeVar("T")
+
+SUMMARY_MAX = 255  # Jira rejects longer summaries
+DESCRIPTION_MAX = 32_767  # Jira's limit for a text field
+COMMENT_MAX = 32_767
+LABEL_MAX = 255
+ISSUE_FIELDS = ("summary", "status", "assignee", "resolution", "fixVersions", "labels")
+# Statuses worth another attempt later: rate limits, timeouts, conflicts, server trouble.
+_TRANSIENT_STATUSES = {408, 409, 423, 425, 429}
+
+# On a Data Center site search_issues() calls the legacy /search with validateQuery=<the bool>, which
+# requests writes as "True"; the documented values are strict|warn|none|true|false. Cloud ignores it.
+_VALIDATE_QUERY: Any = "true"
+
+_KEY = r"[A-Za-z][A-Za-z0-9_]+-[1-9][0-9]*"
+_KEY_ONLY = re.compile(rf"^{_KEY}$")
+_KEY_IN_PATH = re.compile(rf"(?:^|/)({_KEY})(?:/|$)")
 
 
-class JiraUnavailable(Exception):
-    """Jira could not be reached or refused us; the message says which, without credentials."""
+class JiraError(Exception):
+    """Base of the gateway's errors."""
+
+
+class JiraUnavailable(JiraError):
+    """Transient: Jira could not be reached, timed out, rate limited us or failed (5xx).
+
+    ``retry_after`` is Jira's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JiraRejected(JiraError):
+    """Permanent: Jira understood and refused (bad field value, credentials, permission, no project)."""
+
+
+@dataclass(frozen=True)
+class JiraIssue:
+    key: str
+    url: str  # browse URL: f"{base}/browse/{key}"
+    summary: str
+    status: str | None
+    status_category: str | None  # "new" | "indeterminate" | "done"
+    assignee_name: str | None
+    assignee_account_id: str | None
+    assignee_email: str | None
+    resolution: str | None
+    fix_versions: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+def parse_key(text: str) -> str | None:
+    """An issue key from what a person pastes: ``PROJ-12``, `` proj-12 ``, a browse URL, a board URL
+    (``.../projects/PROJ/issues/PROJ-12``), ``?selectedIssue=PROJ-12``, or a Slack-formatted link
+    ``<https://…/browse/PROJ-12|PROJ-12>``. Returns the upper-case key, or None."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].partition("|")[0].strip()
+    if _KEY_ONLY.match(text):
+        return text.upper()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    for selected in parse_qs(parts.query).get("selectedIssue", []):
+        if _KEY_ONLY.match(selected.strip()):
+            return selected.strip().upper()
+    keys = _KEY_IN_PATH.findall(parts.path)
+    return keys[-1].upper() if keys else None
+
+
+def clean_summary(text: str) -> str:
+    """One line (Jira refuses newlines in a summary), at most 255 characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= SUMMARY_MAX else line[: SUMMARY_MAX - 1] + "…"
+
+
+def clean_label(label: str) -> str:
+    """Jira labels cannot hold whitespace; the same cleaning is used to create and to search."""
+    return "-".join(label.split())[:LABEL_MAX]
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _jql_string(value: str) -> str:
+    """A JQL string literal: double-quoted, with backslash and quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _retry_after(response: Response | None) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _jira_error_summary(response: Response | None) -> str:
+    """``"priority: Specify a valid 'priority' id or name"`` from Jira's ``errors``/``errorMessages``.
+
+    The `jira` package's own message drops the field names, so the body is read again here."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(m) for m in body.get("errorMessages") or [] if m]
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        parts.extend(f"{name}: {message}" for name, message in errors.items())
+    return _bounded("; ".join(parts), 500)
+
+
+def _issue_from_raw(base_url: str, raw: Mapping[str, Any]) -> JiraIssue:
+    fields = raw.get("fields") or {}
+    status = fields.get("status") or {}
+    category = status.get("statusCategory") or {}
+    assignee = fields.get("assignee") or {}
+    resolution = fields.get("resolution") or {}
+    key = str(raw["key"])
+    return JiraIssue(
+        key=key,
+        url=f"{base_url}/browse/{key}",
+        summary=str(fields.get("summary") or ""),
+        status=status.get("name"),
+        status_category=category.get("key"),
+        assignee_name=assignee.get("displayName"),
+        assignee_account_id=assignee.get("accountId"),
+        assignee_email=assignee.get("emailAddress") or None,
+        resolution=resolution.get("name"),
+        fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
+        labels=tuple(str(label) for label in fields.get("labels") or []),
+    )
 
 
 class JiraGateway:
@@ -21,25 +184,189 @@ class JiraGateway:
         self._token = api_token
         self._timeout = timeout
         self._client: JIRA | None = None
+        self._lock = threading.Lock()
 
     def _connect(self) -> JIRA:
-        if self._client is None:
-            self._client = JIRA(
-                server=self.url,
-                basic_auth=(self._email, self._token),
-                timeout=self._timeout,
-                max_retries=1,
-                get_server_info=False,
-            )
-        return self._client
+        with self._lock:
+            if self._client is None:
+                client = JIRA(
+                    server=self.url,
+                    basic_auth=(self._email, self._token),
+                    timeout=self._timeout,
+                    # Never re-send by itself (see the module docstring).
+                    max_retries=0,
+                    # One GET serverInfo on first use: search_issues() only takes Jira Cloud's
+                    # /search/jql when it knows it is on Cloud (the old /search is gone there).
+                    get_server_info=True,
+                )
+                # add_remote_link() first lists the site's application links (an admin-only call,
+                # and only used for Jira-to-Jira links, which we never make); skip it.
+                client._applicationlinks = []
+                self._client = client
+            return self._client
 
-    async def server_info(self) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            return dict(self._connect().server_info())
+    async def _call(self, call: Callable[[JIRA], T], *, not_found: Callable[[], NoReturn] | None = None) -> T:
+        def run() -> T:
+            return call(self._connect())
 
         try:
-            return await asyncio.to_thread(call)
+            return await asyncio.to_thread(run)
         except JIRAError as exc:
-            raise JiraUnavailable(f"Jira answered HTTP {exc.status_code}") from None
+            if exc.status_code == 404 and not_found is not None:
+                not_found()
+            self._raise_for(exc)
+        except Timeout:
+            raise JiraUnavailable(f"Jira did not answer within {self._timeout:g}s") from None
         except RequestException as exc:
             raise JiraUnavailable(f"cannot reach Jira: {type(exc).__name__}") from None
+        except ValueError:
+            raise JiraUnavailable("Jira answered something that is not JSON") from None
+
+    @staticmethod
+    def _raise_for(exc: JIRAError) -> NoReturn:
+        status = exc.status_code
+        if status is None:
+            raise JiraUnavailable("Jira gave no usable answer") from None
+        detail = _jira_error_summary(exc.response)
+        if status == 401:
+            detail = "the credentials were rejected (check JIRA_EMAIL and JIRA_API_TOKEN)"
+        elif status == 403:
+            detail = "the Jira user lacks permission for this" + (f" ({detail})" if detail else "")
+        message = f"Jira answered HTTP {status}" + (f": {detail}" if detail else "")
+        if status in (401, 403):
+            raise JiraRejected(message) from None
+        if status in _TRANSIENT_STATUSES or status >= 500:
+            raise JiraUnavailable(message, retry_after=_retry_after(exc.response)) from None
+        raise JiraRejected(message) from None
+
+    # ------------------------------------------------------------------ calls
+
+    async def server_info(self) -> dict[str, Any]:
+        """The reachability probe of ``supportbridge check``: any failure is :class:`JiraUnavailable`
+        (its message starts "Jira answered HTTP <status>" when Jira answered)."""
+        try:
+            return await self._call(lambda client: dict(client.server_info()))
+        except JiraRejected as exc:
+            raise JiraUnavailable(str(exc)) from None
+
+    async def find_by_label(self, label: str, *, project: str | None = None) -> JiraIssue | None:
+        """The oldest issue carrying ``label`` (optionally in ``project``), or None."""
+        jql = f"labels = {_jql_string(clean_label(label))} ORDER BY created ASC"
+        if project:
+            jql = f"project = {_jql_string(project)} AND {jql}"
+
+        def search(client: JIRA) -> Any:
+            return client.search_issues(
+                jql,
+                maxResults=1,
+                fields=list(ISSUE_FIELDS),
+                json_result=True,
+                validate_query=_VALIDATE_QUERY,
+            )
+
+        result = await self._call(search)
+        issues = (result.get("issues") or []) if isinstance(result, dict) else []
+        return _issue_from_raw(self.url, issues[0]) if issues else None
+
+    async def create_issue(
+        self,
+        *,
+        project: str,
+        issue_type: str,
+        summary: str,
+        description: str,
+        priority: str | None,
+        labels: list[str],
+    ) -> JiraIssue:
+        """Create one issue (one POST, never repeated here). Then read it back; if that read fails
+        the issue still exists, so what we sent is returned rather than an error."""
+        summary = clean_summary(summary) or "(no summary)"
+        cleaned_labels = list(dict.fromkeys(label for label in map(clean_label, labels) if label))
+        fields: dict[str, Any] = {
+            "project": {"key": project},
+            "issuetype": {"name": issue_type},
+            "summary": summary,
+            "description": _bounded(description, DESCRIPTION_MAX),
+            "labels": cleaned_labels,
+        }
+        if priority:
+            fields["priority"] = {"name": priority}
+
+        def project_missing() -> NoReturn:
+            raise JiraRejected(f"Jira answered HTTP 404: project {project!r} was not found") from None
+
+        created = await self._call(
+            lambda client: client.create_issue(fields=fields, prefetch=False), not_found=project_missing
+        )
+        key = str(created.key)
+        try:
+            issue = await self.get_issue(key)
+        except JiraError:
+            issue = None
+        if issue is not None:
+            return issue
+        return JiraIssue(
+            key=key,
+            url=f"{self.url}/browse/{key}",
+            summary=summary,
+            status=None,
+            status_category=None,
+            assignee_name=None,
+            assignee_account_id=None,
+            assignee_email=None,
+            resolution=None,
+            fix_versions=(),
+            labels=tuple(cleaned_labels),
+        )
+
+    async def get_issue(self, key: str) -> JiraIssue | None:
+        """The issue, or None when Jira has no such issue (deleted, moved away, never existed)."""
+        checked = _checked_key(key)
+
+        def fetch(client: JIRA) -> dict[str, Any] | None:
+            try:
+                return dict(client.issue(checked, fields=",".join(ISSUE_FIELDS)).raw)
+            except JIRAError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+        raw = await self._call(fetch)
+        return _issue_from_raw(self.url, raw) if raw is not None else None
+
+    async def add_remote_link(self, key: str, *, url: str, title: str, global_id: str) -> None:
+        """Link ``url`` from the issue. Idempotent: Jira updates the link that has the same
+        ``globalId`` instead of adding a second one, so a retry is harmless."""
+        checked = _checked_key(key)
+
+        def issue_missing() -> NoReturn:
+            raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
+
+        await self._call(
+            lambda client: client.add_remote_link(
+                checked,
+                destination={"url": url, "title": _bounded(title, 255)},
+                globalId=global_id,
+                application={"type": "supportbridge", "name": "Supportbridge"},
+            ),
+            not_found=issue_missing,
+        )
+
+    async def add_comment(self, key: str, body: str) -> None:
+        """Add a comment (wiki markup, REST v2). Not idempotent: Jira has no dedupe key for comments."""
+        checked = _checked_key(key)
+
+        def issue_missing() -> NoReturn:
+            raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
+
+        await self._call(
+            lambda client: client.add_comment(checked, _bounded(body, COMMENT_MAX)), not_found=issue_missing
+        )
+
+
+def _checked_key(key: str) -> str:
+    """An issue key safe to put in a URL path."""
+    checked = parse_key(key)
+    if checked is None or checked != key.strip().upper():
+        raise ValueError(f"not a Jira issue key: {key!r}")
+    return checked

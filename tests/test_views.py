@@ -171,3 +171,224 @@ def test_resolved_issue_card_offers_reopen_only() -> None:
     controls = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert "issue.reopen" in controls and "issue.claim" not in controls and "issue.resolve" not in controls
     assert_golden("issue_card_resolved", {"blocks": blocks})
+
+
+# -- merging, escalation and closing the loop ------------------------------------------------------
+
+from bot.ids import Action  # noqa: E402
+from bot.views.escalation import (  # noqa: E402
+    CustomerToTell,
+    EscalationDefaults,
+    ResolvedProblem,
+    SearchHit,
+    render_customer_list,
+    render_escalate_modal,
+    render_link_modal,
+    render_rationale_modal,
+    render_rationale_request,
+    render_search_results,
+)
+from bot.views.issue_card import JiraLink, Suggestion  # noqa: E402
+from bot.views.notes import render_triage_note  # noqa: E402
+
+HOSTILE = "<!channel> *bold* <https://evil.test|click here> & `code`"
+
+
+def action_ids(blocks: list[dict[str, object]]) -> list[str]:
+    found: list[str] = []
+    for block in blocks:
+        elements = block.get("elements") if block.get("type") == "actions" else None
+        for element in elements or []:  # type: ignore[attr-defined]
+            found.append(element["action_id"])
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict):
+            found.append(accessory["action_id"])
+    return found
+
+
+def test_open_problem_card_offers_escalation_merge_and_suggestions() -> None:
+    card = make_card(
+        problem_id=7,
+        report_count=5,
+        customer_count=3,
+        sources=("zendesk", "email"),
+        customer_names=("Dana Smith (Acme Corp)", "Lee", "Kim"),
+        suggestions=(Suggestion(problem_id=9, issue_id=123, subject="SSO loop after reset", customers=14),),
+    )
+    blocks, text = render_issue_card(card)
+    assert_valid_blocks(blocks)
+    assert_golden("issue_card_problem_with_suggestion", {"text": text, "blocks": blocks})
+    ids = action_ids(blocks)
+    for wanted in (Action.ESCALATE, Action.ESCALATE_MORE, Action.MERGE_INTO, Action.MERGE_SUGGESTED):
+        assert wanted in ids
+    assert "Looks like *#123* — 14 customers" in json.dumps(blocks, ensure_ascii=False)
+
+
+def test_card_without_jira_configured_offers_no_escalation() -> None:
+    blocks, _ = render_issue_card(make_card(jira_enabled=False))
+    ids = action_ids(blocks)
+    assert Action.ESCALATE not in ids and Action.ESCALATE_MORE not in ids
+    assert Action.MERGE_INTO in ids
+
+
+def test_escalated_card_shows_key_status_and_link() -> None:
+    jira = JiraLink(
+        state="created", key="SUP-12", url="https://acme.atlassian.net/browse/SUP-12", status="In Progress"
+    )
+    blocks, text = render_issue_card(make_card(jira=jira))
+    assert_valid_blocks(blocks)
+    assert_golden("issue_card_escalated", {"text": text, "blocks": blocks})
+    assert Action.ESCALATE not in action_ids(blocks)
+    assert Action.OPEN_JIRA in action_ids(blocks)
+
+
+def test_pending_and_failed_escalations() -> None:
+    pending, _ = render_issue_card(make_card(jira=JiraLink(state="pending", attempts=2)))
+    assert "Escalating… (Jira did not answer; retry 2)" in json.dumps(pending, ensure_ascii=False)
+    assert Action.ESCALATE not in action_ids(pending)
+    failed, _ = render_issue_card(make_card(jira=JiraLink(state="failed", error="priority: not valid <x>")))
+    assert_valid_blocks(failed)
+    assert Action.ESCALATE_RETRY in action_ids(failed)
+    assert "priority: not valid &lt;x&gt;" in json.dumps(failed)
+
+
+def test_hostile_jira_text_is_escaped_on_the_card() -> None:
+    jira = JiraLink(
+        state="created",
+        key="SUP-1",
+        url="https://acme.atlassian.net/browse/SUP-1",
+        status=HOSTILE,
+        assignee=HOSTILE,
+        resolution=HOSTILE,
+        fix_versions=(HOSTILE,),
+    )
+    blocks, _ = render_issue_card(make_card(jira=jira, rationale=HOSTILE))
+    assert_valid_blocks(blocks)
+    dumped = json.dumps(blocks)
+    assert "<!channel>" not in dumped and "<https://evil.test" not in dumped
+    assert "&lt;!channel&gt;" in dumped
+
+
+def test_merged_report_card_points_at_its_problem() -> None:
+    card = make_card(
+        merged_into=123,
+        merged_into_link="https://acme.slack.com/archives/C1/p1",
+        report_count=4,
+        customer_count=3,
+    )
+    blocks, text = render_issue_card(card)
+    assert_valid_blocks(blocks)
+    assert_golden("issue_card_merged", {"text": text, "blocks": blocks})
+    ids = action_ids(blocks)
+    assert Action.UNMERGE in ids and Action.OPEN_PROBLEM in ids
+    assert Action.CLAIM not in ids and Action.ESCALATE not in ids
+
+
+def test_resolved_problem_card_counts_customers_still_to_tell() -> None:
+    jira = JiraLink(
+        state="created", key="SUP-3", url="https://a.atlassian.net/browse/SUP-3", resolution="Done"
+    )
+    blocks, _ = render_issue_card(make_card(status="resolved", jira=jira, to_tell=2, customer_count=5))
+    assert '"Customers to tell*\\n2 still to tell"' in json.dumps(blocks) or "2 still to tell" in json.dumps(
+        blocks
+    )
+    assert Action.MERGE_INTO not in action_ids(blocks)
+    done, _ = render_issue_card(make_card(status="resolved", jira=jira, to_tell=0))
+    assert "all told" in json.dumps(done)
+
+
+def test_customer_list_marks_who_was_told() -> None:
+    problem = ResolvedProblem(
+        problem_id=7,
+        issue_id=42,
+        subject="SSO",
+        jira_key="SUP-3",
+        jira_url="https://a.atlassian.net/browse/SUP-3",
+        resolution="Done",
+        fix_versions=("2.4.0",),
+        customers=(
+            CustomerToTell(1, "Dana Smith", "Acme", "dana@acme.test", ("zendesk", "email"), None),
+            CustomerToTell(2, HOSTILE, None, None, ("slack",), "U0AGENT0001", notified=True),
+        ),
+    )
+    blocks, text = render_customer_list(problem)
+    assert_valid_blocks(blocks)
+    assert_golden("customer_list", {"text": text, "blocks": blocks})
+    assert action_ids(blocks).count(Action.MARK_NOTIFIED) == 1
+    assert Action.MARK_ALL_NOTIFIED in action_ids(blocks)
+    assert "<!channel>" not in json.dumps(blocks)
+
+
+def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
+    many = tuple(CustomerToTell(i, f"Customer {i}", None, None, ("webhook",), None) for i in range(120))
+    problem = ResolvedProblem(7, 42, "x", "SUP-3", None, "Done", (), many)
+    blocks, text = render_customer_list(problem)
+    assert_valid_blocks(blocks)
+    assert "120 more" not in text and "80 more" in json.dumps(blocks)
+    assert "*120* of 120" in json.dumps(blocks)
+
+
+def test_modals_and_requests_are_valid() -> None:
+    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails", ("Highest", "High", "Medium", "Low"))
+    assert_golden("escalate_modal", render_escalate_modal(42, defaults))
+    for view in (
+        render_escalate_modal(42, defaults),
+        render_link_modal(42),
+        render_rationale_modal(7, HOSTILE, None),
+    ):
+        assert_valid_blocks(view["blocks"])  # type: ignore[arg-type]
+        assert len(view["private_metadata"]) < 3000  # type: ignore[arg-type]
+    blocks, _ = render_rationale_request(7, 42, HOSTILE, "SUP-3", "Won't Do", 4, "U0PM0000001")
+    assert_valid_blocks(blocks)
+    assert "<@U0PM0000001>" in json.dumps(blocks) and "<!channel>" not in json.dumps(blocks)
+
+
+def test_search_results() -> None:
+    hits = [
+        SearchHit(
+            42,
+            "Invoice PDF is blank",
+            "open",
+            3,
+            4,
+            "SUP-9",
+            "https://a.atlassian.net/browse/SUP-9",
+            "In Progress",
+            "https://acme.slack.com/archives/C1/p1",
+            "C1",
+        ),
+        SearchHit(7, HOSTILE, "resolved", 1, 1, None, None, None, None, "C2"),
+    ]
+    blocks, text = render_search_results("invoice <!here>", hits)
+    assert_valid_blocks(blocks)
+    assert_golden("search_results", {"text": text, "blocks": blocks})
+    empty, text = render_search_results("nothing", [])
+    assert "No issues match" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "expected"),
+    [
+        ("merged", {"into": 123, "problem": 9}, "merged this report into #123"),
+        (
+            "merged_in",
+            {"issues": [43, 44], "customers": 3},
+            "merged #43, #44 into this problem; 3 customers now",
+        ),
+        ("unmerged", {"from": 123}, "took this report out of #123"),
+        ("escalated", {"key": "SUP-4"}, "Escalated to Jira as *SUP-4*"),
+        ("escalation_failed", {"error": "boom <!here>"}, "boom &lt;!here&gt;"),
+        (
+            "jira_updated",
+            {"key": "SUP-4", "by": "Ann", "changes": [["status", "To Do", "Done"]]},
+            "status: To Do → *Done*",
+        ),
+        ("jira_deleted", {"key": "SUP-4"}, "was deleted in Jira"),
+        ("sla_reminder", {"target": "1 hour"}, "first-response target (1 hour) is reached"),
+        ("sla_escalation", {"target": "1 hour", "group": "S0ONDUTY1"}, "<!subteam^S0ONDUTY1>"),
+    ],
+)
+def test_thread_notes(kind: str, detail: dict[str, object], expected: str) -> None:
+    blocks, text = render_triage_note(kind, "U0AGENT0001", detail)
+    assert_valid_blocks(blocks)
+    assert expected in json.dumps(blocks, ensure_ascii=False).replace('\\"', '"')

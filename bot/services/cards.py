@@ -5,13 +5,15 @@ Synchronous Core on a Connection: it runs inside `Database.transaction` on the d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Connection
 
-from bot.views.issue_card import CardCustomer, IssueCard
-from db.models import customers, issue_tags, issues, slack_messages
+from bot.views.escalation import CustomerToTell, ResolvedProblem
+from bot.views.issue_card import CardCustomer, IssueCard, JiraLink, Suggestion
+from db.models import customer_notices, customers, escalations, issue_tags, issues, problems, slack_messages
 
 CARD = "issue_card"
 
@@ -46,6 +48,25 @@ CARD_ROW = select(
 TAGS = select(issue_tags.c.tag).order_by(issue_tags.c.tag)
 
 
+PROBLEM_ROW = select(
+    problems.c.id,
+    problems.c.status,
+    problems.c.primary_issue_id,
+    problems.c.rationale,
+    escalations.c.state.label("jira_state"),
+    escalations.c.jira_key,
+    escalations.c.jira_url,
+    escalations.c.jira_status,
+    escalations.c.jira_assignee,
+    escalations.c.jira_resolution,
+    escalations.c.jira_fix_versions,
+    escalations.c.last_error.label("jira_error"),
+    escalations.c.attempts.label("jira_attempts"),
+).select_from(problems.outerjoin(escalations, escalations.c.problem_id == problems.c.id))
+CUSTOMER_NAMES_SHOWN = 5
+SUGGESTIONS_SHOWN = 3
+
+
 @dataclass(frozen=True)
 class PostedCard:
     channel: str
@@ -58,6 +79,68 @@ class CardState:
     channel: str
     posted: PostedCard | None
     origin: tuple[str, str] | None  # (channel, ts) of the Slack message it was logged from
+    # The problem's own card when this report is merged into it, to link to (permalink may be unknown).
+    problem_card: PostedCard | None = None
+    problem_card_permalink: str | None = None
+    needs_suggestions: bool = False  # an open problem of its own, never looked for similar ones
+
+
+def _problem_details(conn: Connection, problem_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sources and the first few customers of a problem with more than one report."""
+    sources = tuple(
+        conn.execute(
+            select(issues.c.source)
+            .where(issues.c.problem_id == problem_id)
+            .group_by(issues.c.source)
+            .order_by(func.min(issues.c.id))
+        ).scalars()
+    )
+    rows = conn.execute(
+        select(customers.c.name, customers.c.email, customers.c.external_id, customers.c.company)
+        .join(issues, issues.c.customer_id == customers.c.id)
+        .where(issues.c.problem_id == problem_id)
+        .group_by(
+            customers.c.id, customers.c.name, customers.c.email, customers.c.external_id, customers.c.company
+        )
+        .order_by(func.min(issues.c.id))
+        .limit(CUSTOMER_NAMES_SHOWN)
+    ).all()
+    names = tuple(
+        (r.name or r.email or r.external_id or "?") + (f" ({r.company})" if r.company else "") for r in rows
+    )
+    return sources, names
+
+
+def _suggestions(conn: Connection, stored: list[dict[str, Any]], own_problem: int) -> tuple[Suggestion, ...]:
+    """Suggested problems that are still open, with their current customer counts."""
+    wanted = [int(s["problem"]) for s in stored if isinstance(s, dict) and s.get("problem") != own_problem]
+    if not wanted:
+        return ()
+    same = issues.alias("member")
+    rows = conn.execute(
+        select(
+            problems.c.id,
+            problems.c.primary_issue_id,
+            issues.c.subject,
+            select(func.count(distinct(same.c.customer_id)))
+            .where(same.c.problem_id == problems.c.id)
+            .scalar_subquery()
+            .label("customers"),
+        )
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .where(problems.c.id.in_(wanted), problems.c.status == "open")
+    ).all()
+    by_id = {r.id: r for r in rows}
+    return tuple(
+        Suggestion(
+            problem_id=p,
+            issue_id=by_id[p].primary_issue_id,
+            subject=by_id[p].subject,
+            customers=int(by_id[p].customers),
+        )
+        for p in wanted
+        if p in by_id
+    )[:SUGGESTIONS_SHOWN]
 
 
 def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
@@ -93,4 +176,188 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
     )
     origin = (row.origin_channel, row.origin_ts) if row.origin_channel and row.origin_ts else None
     posted = PostedCard(row.posted_channel, row.posted_ts) if row.posted_ts else None
-    return CardState(card=card, channel=row.channel_id, posted=posted, origin=origin)
+    problem = conn.execute(PROBLEM_ROW.where(problems.c.id == row.problem_id)).one()
+    primary_id = problem.primary_issue_id
+    extra: dict[str, Any] = {"problem_id": problem.id, "rationale": problem.rationale}
+    if problem.jira_state is not None:
+        extra["jira"] = JiraLink(
+            state=problem.jira_state,
+            key=problem.jira_key,
+            url=problem.jira_url,
+            status=problem.jira_status,
+            assignee=problem.jira_assignee,
+            resolution=problem.jira_resolution,
+            fix_versions=tuple(problem.jira_fix_versions or ()),
+            error=problem.jira_error,
+            attempts=int(problem.jira_attempts or 0),
+        )
+        if problem.jira_resolution and primary_id == issue_id:
+            told = conn.execute(
+                select(func.count())
+                .select_from(customer_notices)
+                .where(customer_notices.c.problem_id == problem.id)
+            ).scalar_one()
+            extra["to_tell"] = max(card.customer_count - int(told), 0)
+    problem_card = None
+    problem_card_permalink = None
+    needs_suggestions = False
+    if primary_id is not None and primary_id != issue_id:
+        extra["merged_into"] = primary_id
+        primary_card = conn.execute(
+            select(slack_messages.c.channel, slack_messages.c.ts, slack_messages.c.permalink).where(
+                slack_messages.c.issue_id == primary_id, slack_messages.c.purpose == CARD
+            )
+        ).first()
+        if primary_card is not None:
+            problem_card = PostedCard(primary_card.channel, primary_card.ts)
+            problem_card_permalink = primary_card.permalink
+    else:
+        if card.report_count > 1:
+            extra["sources"], extra["customer_names"] = _problem_details(conn, problem.id)
+        if problem.status == "open" and row.suggestions:
+            extra["suggestions"] = _suggestions(conn, row.suggestions, problem.id)
+        needs_suggestions = problem.status == "open" and row.suggestions is None and card.report_count == 1
+    card = replace(card, **extra)
+    return CardState(
+        card=card,
+        channel=row.channel_id,
+        posted=posted,
+        origin=origin,
+        problem_card=problem_card,
+        problem_card_permalink=problem_card_permalink,
+        needs_suggestions=needs_suggestions,
+    )
+
+
+CUSTOMER_LIST = "customer_list"
+
+
+def load_customer_list(
+    conn: Connection, problem_id: int
+) -> tuple[ResolvedProblem, PostedCard, PostedCard | None] | None:
+    """A resolved problem's customers (across every merged report and source), who has been told,
+    the problem's card (whose thread the list goes in) and the list already posted, if any."""
+    problem = conn.execute(
+        select(
+            problems.c.id,
+            problems.c.primary_issue_id,
+            issues.c.subject,
+            escalations.c.jira_key,
+            escalations.c.jira_url,
+            escalations.c.jira_resolution,
+            escalations.c.jira_fix_versions,
+        )
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
+        .where(problems.c.id == problem_id)
+    ).first()
+    if problem is None:
+        return None
+    posted = {
+        row.purpose: PostedCard(row.channel, row.ts)
+        for row in conn.execute(
+            select(slack_messages.c.purpose, slack_messages.c.channel, slack_messages.c.ts).where(
+                slack_messages.c.issue_id == problem.primary_issue_id,
+                slack_messages.c.purpose.in_((CARD, CUSTOMER_LIST)),
+            )
+        )
+    }
+    if CARD not in posted:
+        return None
+    rows = conn.execute(
+        select(
+            customers.c.id,
+            customers.c.name,
+            customers.c.email,
+            customers.c.external_id,
+            customers.c.company,
+            issues.c.source,
+            customer_notices.c.notified_by,
+            customer_notices.c.notified_at,
+        )
+        .join(issues, issues.c.customer_id == customers.c.id)
+        .outerjoin(
+            customer_notices,
+            and_(
+                customer_notices.c.customer_id == customers.c.id, customer_notices.c.problem_id == problem_id
+            ),
+        )
+        .where(issues.c.problem_id == problem_id)
+        .order_by(issues.c.id)
+    ).all()
+    people: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        person = people.setdefault(
+            row.id,
+            {
+                "name": row.name or row.email or row.external_id or "Unknown customer",
+                "company": row.company,
+                "email": row.email,
+                "sources": [],
+                "notified_by": row.notified_by,
+                "notified": row.notified_at is not None,
+            },
+        )
+        if row.source not in person["sources"]:
+            person["sources"].append(row.source)
+    resolved = ResolvedProblem(
+        problem_id=problem.id,
+        issue_id=problem.primary_issue_id,
+        subject=problem.subject,
+        jira_key=problem.jira_key,
+        jira_url=problem.jira_url,
+        resolution=problem.jira_resolution,
+        fix_versions=tuple(problem.jira_fix_versions or ()),
+        customers=tuple(
+            CustomerToTell(
+                customer_id=cid,
+                name=p["name"],
+                company=p["company"],
+                email=p["email"],
+                sources=tuple(p["sources"]),
+                notified_by=p["notified_by"],
+                notified=p["notified"],
+            )
+            for cid, p in people.items()
+        ),
+    )
+    return resolved, posted[CARD], posted.get(CUSTOMER_LIST)
+
+
+def problem_summaries(conn: Connection, problem_ids: list[int], *, open_only: bool = False) -> list[Any]:
+    """Rows for problem lists (the merge select, `/support search`), in the order given: id,
+    primary_issue_id, subject, status, customers, reports, Jira key/url/status, card channel/permalink."""
+    if not problem_ids:
+        return []
+    member = issues.alias("member")
+    query = (
+        select(
+            problems.c.id,
+            problems.c.primary_issue_id,
+            problems.c.status,
+            issues.c.subject,
+            select(func.count(distinct(member.c.customer_id)))
+            .where(member.c.problem_id == problems.c.id)
+            .scalar_subquery()
+            .label("customers"),
+            select(func.count(member.c.id))
+            .where(member.c.problem_id == problems.c.id)
+            .scalar_subquery()
+            .label("reports"),
+            escalations.c.jira_key,
+            escalations.c.jira_url,
+            escalations.c.jira_status,
+            slack_messages.c.channel,
+            slack_messages.c.permalink,
+        )
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
+        .outerjoin(
+            slack_messages, and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD)
+        )
+        .where(problems.c.id.in_(problem_ids), problems.c.status != "merged")
+    )
+    if open_only:
+        query = query.where(problems.c.status == "open")
+    order = {p: i for i, p in enumerate(problem_ids)}
+    return sorted(conn.execute(query).all(), key=lambda r: order[r.id])

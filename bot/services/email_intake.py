@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from integrations.email import Attachment, ParsedEmail
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
@@ -24,6 +23,7 @@ from bot.services import outbox
 from bot.services.intake import ingest_issue, point_key
 from db.models import inbound_deliveries, issue_events, utcnow
 from db.session import Database
+from integrations.email import Attachment, ParsedEmail
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,11 @@ SYNC_CARD = "sync_card"  # post or update an issue's card from stored state
 SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack message and log it
 EPHEMERAL = "ephemeral"  # a short private confirmation to one person
 THREAD_NOTE = "thread_note"  # a note in an issue card's thread, from an issue event
+JIRA_ESCALATE = "jira_escalate"  # create (or find) a problem's Jira issue and link it to Slack
+JIRA_LINK = "jira_link"  # link an existing Jira issue to Slack and read its state
+JIRA_NEW_CUSTOMERS = "jira_new_customers"  # one comment naming customers merged in since the last
+CUSTOMER_LIST = "customer_list"  # post or re-render a resolved problem's customers to tell
+RATIONALE_REQUEST = "rationale_request"  # ask someone to explain a won't-do resolution
 
 LEASE = timedelta(seconds=60)
 
@@ -64,6 +69,12 @@ BUMP_PENDING = (
     .where(outbox_items.c.dedupe_key == bindparam("key"), outbox_items.c.status == "pending")
     .values(revision=outbox_items.c.revision + 1, next_attempt_at=bindparam("now"))
 )
+# A batched item (enqueued with a delay) keeps its time when asked for again: the batch window holds.
+BUMP_PENDING_KEEP_TIME = (
+    update(outbox_items)
+    .where(outbox_items.c.dedupe_key == bindparam("key"), outbox_items.c.status == "pending")
+    .values(revision=outbox_items.c.revision + 1)
+)
 
 
 def enqueue_in(
@@ -73,17 +84,17 @@ def enqueue_in(
     *,
     dedupe_key: str | None = None,
     new: bool = False,
+    delay: float = 0,
 ) -> None:
     """Add work in the caller's transaction. With a dedupe key, a pending item with that key is reused
     (and marked to run again) instead of adding a second one; `new=True` says the caller knows there
-    can be none (the key names something created in this transaction)."""
+    can be none (the key names something created in this transaction). `delay` makes a batch: the
+    item waits that long, and requests in the meantime join it."""
     now = utcnow()
-    if (
-        dedupe_key is not None
-        and not new
-        and conn.execute(BUMP_PENDING, {"key": dedupe_key, "now": now}).rowcount
-    ):
-        return
+    if dedupe_key is not None and not new:
+        bump = BUMP_PENDING_KEEP_TIME if delay else BUMP_PENDING
+        if conn.execute(bump, {"key": dedupe_key, "now": now}).rowcount:
+            return
     conn.execute(
         INSERT_ITEM,
         {
@@ -93,7 +104,7 @@ def enqueue_in(
             "status": "pending",
             "attempts": 0,
             "revision": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": now + timedelta(seconds=delay) if delay else now,
             "created_at": now,
             "updated_at": now,
         },

@@ -1,8 +1,13 @@
-"""Triage on the card: claim, release, resolve, reopen, severity and tags — by anyone in the channel.
+"""Triage on the card: claim, release, resolve, reopen, severity, tags, merge and unmerge — by anyone
+in the channel.
 
 Each action changes the issue, records who did what (an issue event), asks for the card to be
 re-rendered from stored state and for a note in its thread, all in one transaction. No Slack here:
 the outbox does the posting.
+
+A problem's card is the card of its primary issue (the report that started it). Reports merged into a
+problem keep their own cards, which then point at the problem; claiming, resolving and escalating are
+done on the problem's card, and resolving it resolves every report in it.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import Severity
 from bot.services import outbox
-from db.models import issue_events, issue_tags, issues, utcnow
+from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
 from db.session import Database
+
+ACTIVE_ESCALATION = ("pending", "created", "linked", "failed")
 
 
 class TriageError(Exception):
@@ -34,21 +41,56 @@ class AlreadyClaimed(TriageError):
         self.by = by
 
 
+class PartOfProblem(TriageError):
+    def __init__(self, issue_id: int, primary_issue_id: int) -> None:
+        super().__init__(
+            f"#{issue_id} is merged into #{primary_issue_id}: do this on #{primary_issue_id}'s card, "
+            f"or unmerge #{issue_id} first."
+        )
+        self.primary_issue_id = primary_issue_id
+
+
+class CannotMerge(TriageError):
+    """A merge or unmerge that makes no sense (the message says why)."""
+
+
 @dataclass(frozen=True)
 class TriageResult:
     issue_id: int
     changed: bool  # False when the click asked for what already was (a double click)
 
 
-def _note(conn: Connection, issue_id: int, kind: str, actor: str, detail: dict[str, Any]) -> None:
+def sync_card(conn: Connection, issue_id: int) -> None:
+    """Ask for the issue's card to be re-rendered from stored state (coalesced while pending)."""
+    outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": issue_id}, dedupe_key=f"card:{issue_id}")
+
+
+def sync_problem_cards(conn: Connection, problem_id: int) -> None:
+    """Every card showing this problem: its own and those of the reports merged into it."""
+    for issue_id in conn.execute(select(issues.c.id).where(issues.c.problem_id == problem_id)).scalars():
+        sync_card(conn, issue_id)
+
+
+def note(
+    conn: Connection,
+    issue_id: int,
+    kind: str,
+    actor: str | None,
+    detail: dict[str, Any],
+    *,
+    sync: bool = True,
+) -> int:
+    """Record who did what on an issue; its card is re-rendered and the thread gets a note."""
     now = utcnow()
     event_id = conn.execute(
         insert(issue_events)
         .values(issue_id=issue_id, kind=kind, actor=actor, detail=detail, created_at=now)
         .returning(issue_events.c.id)
     ).scalar_one()
-    outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": issue_id}, dedupe_key=f"card:{issue_id}")
+    if sync:
+        sync_card(conn, issue_id)
     outbox.enqueue_in(conn, outbox.THREAD_NOTE, {"event_id": event_id})
+    return int(event_id)
 
 
 def _load(conn: Connection, issue_id: int) -> Any:
@@ -62,8 +104,26 @@ def _load(conn: Connection, issue_id: int) -> Any:
     return row
 
 
-def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
+def _load_problem(conn: Connection, problem_id: int) -> Any:
+    query = select(problems).where(problems.c.id == problem_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).one()
+
+
+def load_primary(conn: Connection, issue_id: int) -> Any:
+    """The issue, which must be its problem's own card (claiming, resolving act on the problem)."""
     issue = _load(conn, issue_id)
+    primary = conn.execute(
+        select(problems.c.primary_issue_id).where(problems.c.id == issue.problem_id)
+    ).scalar_one()
+    if primary is not None and primary != issue_id:
+        raise PartOfProblem(issue_id, primary)
+    return issue
+
+
+def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
+    issue = load_primary(conn, issue_id)
     if issue.claimed_by == actor:
         return TriageResult(issue_id, changed=False)
     if issue.claimed_by:
@@ -73,12 +133,12 @@ def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     if issue.first_response_at is None:
         values["first_response_at"] = now  # the first time anyone took it: the first response
     conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
-    _note(conn, issue_id, "claimed", actor, {})
+    note(conn, issue_id, "claimed", actor, {})
     return TriageResult(issue_id, changed=True)
 
 
 def release(conn: Connection, issue_id: int, actor: str) -> TriageResult:
-    issue = _load(conn, issue_id)
+    issue = load_primary(conn, issue_id)
     if not issue.claimed_by:
         return TriageResult(issue_id, changed=False)
     conn.execute(
@@ -86,39 +146,183 @@ def release(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         .where(issues.c.id == issue_id)
         .values(claimed_by=None, claimed_at=None, updated_at=utcnow())
     )
-    _note(conn, issue_id, "released", actor, {"was": issue.claimed_by})
+    note(conn, issue_id, "released", actor, {"was": issue.claimed_by})
     return TriageResult(issue_id, changed=True)
 
 
 def resolve(conn: Connection, issue_id: int, actor: str) -> TriageResult:
-    issue = _load(conn, issue_id)
+    issue = load_primary(conn, issue_id)
     if issue.status == "resolved":
         return TriageResult(issue_id, changed=False)
-    now = utcnow()
-    values: dict[str, Any] = {
-        "status": "resolved",
-        "resolved_at": now,
-        "resolved_by": actor,
-        "updated_at": now,
-    }
-    if issue.first_response_at is None:
-        values["first_response_at"] = now
-    conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
-    _note(conn, issue_id, "resolved", actor, {})
+    set_problem_status(conn, issue.problem_id, "resolved", actor)
+    note(conn, issue_id, "resolved", actor, {})
+    sync_problem_cards(conn, issue.problem_id)
     return TriageResult(issue_id, changed=True)
 
 
 def reopen(conn: Connection, issue_id: int, actor: str) -> TriageResult:
-    issue = _load(conn, issue_id)
+    issue = load_primary(conn, issue_id)
     if issue.status != "resolved":
         return TriageResult(issue_id, changed=False)
+    set_problem_status(conn, issue.problem_id, "open", actor)
+    note(conn, issue_id, "reopened", actor, {})
+    sync_problem_cards(conn, issue.problem_id)
+    return TriageResult(issue_id, changed=True)
+
+
+def set_problem_status(conn: Connection, problem_id: int, status: str, actor: str | None) -> None:
+    """Resolve or reopen a problem and every report in it."""
+    now = utcnow()
+    if status == "resolved":
+        conn.execute(
+            update(issues)
+            .where(issues.c.problem_id == problem_id, issues.c.status != "resolved")
+            .values(
+                status="resolved",
+                resolved_at=now,
+                resolved_by=actor,
+                first_response_at=func.coalesce(issues.c.first_response_at, now),
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            update(problems)
+            .where(problems.c.id == problem_id)
+            .values(status="resolved", resolved_at=now, updated_at=now)
+        )
+    else:
+        conn.execute(
+            update(issues)
+            .where(issues.c.problem_id == problem_id, issues.c.status == "resolved")
+            .values(status="open", resolved_at=None, resolved_by=None, updated_at=now)
+        )
+        conn.execute(
+            update(problems)
+            .where(problems.c.id == problem_id)
+            .values(status="open", resolved_at=None, updated_at=now)
+        )
+
+
+def _active_escalation(conn: Connection, problem_id: int) -> Any:
+    return conn.execute(
+        select(escalations).where(
+            escalations.c.problem_id == problem_id, escalations.c.state.in_(ACTIVE_ESCALATION)
+        )
+    ).first()
+
+
+def merge(
+    conn: Connection, issue_id: int, actor: str, target_problem_id: int, batch_seconds: float = 60
+) -> TriageResult:
+    """ "Same problem as…": this report — with any reports already merged into it — joins the target
+    problem. The problem's card then counts its distinct customers; this card points at it."""
+    issue = _load(conn, issue_id)
+    source = _load_problem(conn, issue.problem_id)
+    if source.primary_issue_id != issue_id:
+        raise CannotMerge(
+            f"#{issue_id} is already part of #{source.primary_issue_id}; unmerge it first to move it."
+        )
+    if target_problem_id == source.id:
+        return TriageResult(issue_id, changed=False)
+    target_query = select(problems).where(problems.c.id == target_problem_id)
+    if conn.dialect.name == "postgresql":
+        target_query = target_query.with_for_update()
+    target = conn.execute(target_query).first()
+    if target is None or target.status == "merged":
+        raise CannotMerge("That problem no longer exists as such (it was merged elsewhere); pick another.")
+    if target.status != "open":
+        raise CannotMerge(f"#{target.primary_issue_id} is resolved; reopen it first to merge into it.")
+    source_jira, target_jira = (_active_escalation(conn, p) for p in (source.id, target.id))
+    if source_jira is not None and target_jira is not None:
+        raise CannotMerge(
+            f"Both are escalated to Jira ({source_jira.jira_key or 'pending'} and "
+            f"{target_jira.jira_key or 'pending'}); close one in Jira as a duplicate instead."
+        )
+    now = utcnow()
+    moved = list(conn.execute(select(issues.c.id).where(issues.c.problem_id == source.id)).scalars())
     conn.execute(
         update(issues)
-        .where(issues.c.id == issue_id)
-        .values(status="open", resolved_at=None, resolved_by=None, updated_at=utcnow())
+        .where(issues.c.problem_id == source.id)
+        .values(
+            problem_id=target.id,
+            # Someone looked at it and placed it: that is a first response.
+            first_response_at=func.coalesce(issues.c.first_response_at, now),
+            updated_at=now,
+        )
     )
-    _note(conn, issue_id, "reopened", actor, {})
+    conn.execute(update(problems).where(problems.c.id == source.id).values(status="merged", updated_at=now))
+    conn.execute(update(problems).where(problems.c.id == target.id).values(updated_at=now))
+    if source_jira is not None:
+        # The Jira issue follows the reports: the problem they joined is now the escalated one.
+        conn.execute(
+            update(escalations)
+            .where(escalations.c.id == source_jira.id)
+            .values(problem_id=target.id, updated_at=now)
+        )
+    note(conn, issue_id, "merged", actor, {"into": target.primary_issue_id, "problem": target.id})
+    note(
+        conn,
+        target.primary_issue_id,
+        "merged_in",
+        actor,
+        {"issues": moved, "customers": _customer_count(conn, target.id)},
+    )
+    sync_problem_cards(conn, target.id)
+    if source_jira is not None or target_jira is not None:
+        announce_new_customers(conn, target.id, batch_seconds)
     return TriageResult(issue_id, changed=True)
+
+
+def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:
+    """Take a merged report out of its problem again, back to a problem of its own."""
+    issue = _load(conn, issue_id)
+    current = _load_problem(conn, issue.problem_id)
+    if current.primary_issue_id == issue_id:
+        return TriageResult(issue_id, changed=False)  # not merged (a second click)
+    now = utcnow()
+    home = conn.execute(select(problems.c.id).where(problems.c.primary_issue_id == issue_id)).scalar()
+    status = "resolved" if issue.status == "resolved" else "open"
+    if home is None:
+        home = conn.execute(
+            insert(problems)
+            .values(
+                title=issue.subject, status=status, primary_issue_id=issue_id, created_at=now, updated_at=now
+            )
+            .returning(problems.c.id)
+        ).scalar_one()
+    else:
+        conn.execute(update(problems).where(problems.c.id == home).values(status=status, updated_at=now))
+    conn.execute(update(issues).where(issues.c.id == issue_id).values(problem_id=home, updated_at=now))
+    conn.execute(update(problems).where(problems.c.id == current.id).values(updated_at=now))
+    note(conn, issue_id, "unmerged", actor, {"from": current.primary_issue_id})
+    note(
+        conn,
+        current.primary_issue_id,
+        "unmerged_out",
+        actor,
+        {"issue": issue_id, "customers": _customer_count(conn, current.id)},
+    )
+    sync_problem_cards(conn, current.id)
+    return TriageResult(issue_id, changed=True)
+
+
+def _customer_count(conn: Connection, problem_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(issues.c.customer_id))).where(issues.c.problem_id == problem_id)
+        ).scalar_one()
+    )
+
+
+def announce_new_customers(conn: Connection, problem_id: int, batch_seconds: float = 60) -> None:
+    """Tell the problem's Jira issue about customers merged in: one comment per batch window."""
+    outbox.enqueue_in(
+        conn,
+        outbox.JIRA_NEW_CUSTOMERS,
+        {"problem_id": problem_id},
+        dedupe_key=f"jira-customers:{problem_id}",
+        delay=batch_seconds,
+    )
 
 
 def set_severity(conn: Connection, issue_id: int, actor: str, severity: str) -> TriageResult:
@@ -127,7 +331,7 @@ def set_severity(conn: Connection, issue_id: int, actor: str, severity: str) -> 
     if issue.severity == value:
         return TriageResult(issue_id, changed=False)
     conn.execute(update(issues).where(issues.c.id == issue_id).values(severity=value, updated_at=utcnow()))
-    _note(conn, issue_id, "severity", actor, {"from": issue.severity, "to": value})
+    note(conn, issue_id, "severity", actor, {"from": issue.severity, "to": value})
     return TriageResult(issue_id, changed=True)
 
 
@@ -148,7 +352,7 @@ def set_tags(
     if added:
         conn.execute(insert(issue_tags), [{"issue_id": issue_id, "tag": t} for t in added])
     conn.execute(update(issues).where(issues.c.id == issue_id).values(updated_at=utcnow()))
-    _note(conn, issue_id, "tags", actor, {"added": added, "removed": removed})
+    note(conn, issue_id, "tags", actor, {"added": added, "removed": removed})
     return TriageResult(issue_id, changed=True)
 
 

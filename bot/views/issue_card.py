@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.ids import Action
+from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action
 from bot.views.blocks import (
     FALLBACK_TEXT_MAX,
     Blocks,
@@ -54,6 +54,31 @@ class CardCustomer:
 
 
 @dataclass(frozen=True)
+class JiraLink:
+    """The problem's Jira issue as the card shows it."""
+
+    state: str  # pending | created | linked | failed | unlinked
+    key: str | None = None
+    url: str | None = None
+    status: str | None = None
+    assignee: str | None = None
+    resolution: str | None = None
+    fix_versions: tuple[str, ...] = ()
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A similar open problem: "looks like #123 — 14 customers"."""
+
+    problem_id: int
+    issue_id: int  # the problem's own card
+    subject: str
+    customers: int
+
+
+@dataclass(frozen=True)
 class IssueCard:
     """Everything the card shows, loaded from stored state."""
 
@@ -76,6 +101,16 @@ class IssueCard:
     resolved_by: str | None = None
     severity_options: tuple[str, ...] = ("low", "normal", "high", "urgent")
     tag_options: tuple[str, ...] = ()
+    problem_id: int | None = None
+    merged_into: int | None = None  # the problem's own issue, when this report is merged into it
+    merged_into_link: str | None = None
+    sources: tuple[str, ...] = ()  # of every report in the problem (shown when there are several)
+    customer_names: tuple[str, ...] = ()  # the first few customers of the problem
+    jira: JiraLink | None = None
+    suggestions: tuple[Suggestion, ...] = ()
+    to_tell: int | None = None  # customers not yet told of the resolution
+    rationale: str | None = None
+    jira_enabled: bool = True
 
 
 def source_label(source: str) -> str:
@@ -92,10 +127,45 @@ def _customer_text(customer: CardCustomer) -> str:
     return " · ".join([who, *details])
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _count_text(card: IssueCard) -> str:
-    reports = f"{card.report_count} report" + ("" if card.report_count == 1 else "s")
-    customers = f"{card.customer_count} customer" + ("" if card.customer_count == 1 else "s")
-    return f"{reports} · {customers}"
+    text = f"{_plural(card.report_count, 'report')} · {_plural(card.customer_count, 'customer')}"
+    if card.merged_into is not None:
+        return f"{text} in #{card.merged_into}"
+    if len(card.sources) > 1:
+        text += " via " + ", ".join(source_label(s) for s in card.sources)
+    return text
+
+
+RATIONALE_PREVIEW_MAX = 500
+JIRA_ERROR_MAX = 200
+
+
+def _jira_text(jira: JiraLink | None) -> str | None:
+    if jira is None or jira.state == "unlinked":
+        return None
+    if jira.state == "pending":
+        if jira.attempts:
+            return f":hourglass_flowing_sand: Escalating… (Jira did not answer; retry {jira.attempts})"
+        return ":hourglass_flowing_sand: Escalating…"
+    if jira.state == "failed":
+        reason = escape(truncate(jira.error or "unknown error", JIRA_ERROR_MAX))
+        return f":warning: Escalation failed: {reason}"
+    key = escape(jira.key or "?")
+    link = f"<{jira.url}|{key}>" if jira.url and jira.url.startswith("https://") else key
+    parts = [link]
+    if jira.status:
+        parts.append(escape(jira.status))
+    if jira.resolution:
+        parts.append(escape(jira.resolution))
+    if jira.fix_versions:
+        parts.append("fix " + ", ".join(escape(v) for v in jira.fix_versions[:5]))
+    if jira.assignee:
+        parts.append(escape(jira.assignee))
+    return " · ".join(parts)
 
 
 def _quote(body: str) -> str:
@@ -105,6 +175,8 @@ def _quote(body: str) -> str:
 
 def _status_text(card: IssueCard) -> str:
     # Slack user ids below are ours (from interactions), not customer text.
+    if card.merged_into is not None:
+        return f"Merged into #{card.merged_into}"
     if card.status == "resolved":
         return (
             f":white_check_mark: Resolved by <@{card.resolved_by}>"
@@ -158,6 +230,77 @@ def _triage_controls(card: IssueCard) -> Blocks:
     return controls
 
 
+def _escalation_controls(card: IssueCard) -> Blocks:
+    """Escalate / retry / link, and "Same problem as…": the second row of a problem's open card."""
+    state = encode_state(issue=card.issue_id)
+    controls: Blocks = []
+    jira = card.jira
+    if card.jira_enabled and (jira is None or jira.state == "unlinked"):
+        controls.append(button("Escalate to Jira", Action.ESCALATE, state))
+        controls.append(
+            {
+                "type": "overflow",
+                "action_id": Action.ESCALATE_MORE,
+                "options": [
+                    {"text": plain("Escalate with details…", 75), "value": ESCALATE_WITH_DETAILS},
+                    {"text": plain("Link an existing Jira issue", 75), "value": LINK_EXISTING},
+                ],
+            }
+        )
+    elif card.jira_enabled and jira is not None and jira.state == "failed":
+        controls.append(button("Retry escalation", Action.ESCALATE_RETRY, state, style="danger"))
+        controls.append(
+            {
+                "type": "overflow",
+                "action_id": Action.ESCALATE_MORE,
+                "options": [{"text": plain("Link an existing Jira issue", 75), "value": LINK_EXISTING}],
+            }
+        )
+    if jira is not None and jira.url and jira.key and jira.url.startswith("https://"):
+        controls.append(link_button(f"Open {jira.key}", jira.url, Action.OPEN_JIRA))
+    if card.status != "resolved":
+        controls.append(
+            {
+                "type": "external_select",
+                "action_id": Action.MERGE_INTO,
+                "placeholder": plain("Same problem as…", 150),
+                "min_query_length": 2,
+            }
+        )
+    return controls
+
+
+def _suggestion_blocks(card: IssueCard) -> Blocks:
+    blocks: Blocks = []
+    for suggestion in card.suggestions:
+        subject = escape(truncate(suggestion.subject, 150))
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": encode_state(issue=card.issue_id, similar=suggestion.problem_id),
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":mag: Looks like *#{suggestion.issue_id}* — "
+                    f"{_plural(suggestion.customers, 'customer')}: {subject}",
+                    "verbatim": True,
+                },
+                "accessory": button(
+                    f"Merge into #{suggestion.issue_id}",
+                    Action.MERGE_SUGGESTED,
+                    encode_state(issue=card.issue_id, problem=suggestion.problem_id),
+                ),
+            }
+        )
+    return blocks
+
+
+def _merged_controls(card: IssueCard) -> Blocks:
+    controls: Blocks = [button("Unmerge", Action.UNMERGE, encode_state(issue=card.issue_id))]
+    if card.merged_into_link and card.merged_into_link.startswith("https://"):
+        controls.append(link_button(f"Open #{card.merged_into}", card.merged_into_link, Action.OPEN_PROBLEM))
+    return controls
+
+
 def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
     """Blocks and the notification fallback text for an issue card."""
     severity = SEVERITY_BADGE.get(card.severity, escape(card.severity))
@@ -171,6 +314,16 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         ("Reports", _count_text(card)),
         ("Status", _status_text(card)),
     ]
+    jira_text = _jira_text(card.jira)
+    if jira_text:
+        info.append(("Jira", jira_text))
+    if card.to_tell is not None:
+        info.append(
+            (
+                "Customers to tell",
+                f"{card.to_tell} still to tell" if card.to_tell else ":white_check_mark: all told",
+            )
+        )
     unix = int(card.reported_at.timestamp())
     fallback_time = card.reported_at.strftime("%Y-%m-%d %H:%M UTC")
     meta = [f"#{card.issue_id}", f"reported {slack_date(unix, fallback_time)}"]
@@ -182,12 +335,31 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         fields(info),
         context(" · ".join(meta)),
     ]
+    if card.customer_names and card.customer_count > 1:
+        more = card.customer_count - len(card.customer_names)
+        names = ", ".join(escape(truncate(n, 80)) for n in card.customer_names)
+        blocks.append(context(f":busts_in_silhouette: {names}" + (f" and {more} more" if more > 0 else "")))
+    if card.rationale:
+        blocks.append(
+            section(
+                "*Why not:* " + escape(truncate(card.rationale, RATIONALE_PREVIEW_MAX)),
+                verbatim=True,
+            )
+        )
     links = []
     if card.url:
         links.append(link_button(f"Open in {source_label(card.source)}", card.url, Action.OPEN_LINK))
     if card.permalink:
         links.append(link_button("Open Slack message", card.permalink, Action.OPEN_SLACK_MESSAGE))
-    blocks.append(actions(_triage_controls(card), block_id=encode_state(issue=card.issue_id)))
+    if card.merged_into is not None:
+        blocks.append(actions(_merged_controls(card), block_id=encode_state(issue=card.issue_id)))
+    else:
+        blocks.append(actions(_triage_controls(card), block_id=encode_state(issue=card.issue_id)))
+        more_controls = _escalation_controls(card)
+        if more_controls:
+            blocks.append(actions(more_controls, block_id=encode_state(issue=card.issue_id, row=2)))
+        if card.status != "resolved":
+            blocks.extend(_suggestion_blocks(card))
     if links:
         blocks.append(actions(links, block_id=f"links.{card.issue_id}"))
     subject = escape(truncate(card.subject, SUBJECT_FALLBACK_MAX))

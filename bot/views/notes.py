@@ -17,6 +17,7 @@ def intake_confirmation(issue_id: int, created: bool, card_channel: str | None) 
 SUPPORT_USAGE = (
     "*Supportbridge* — customer issues in Slack.\n"
     "• `/support report` — log a customer issue with a form\n"
+    "• `/support search <words>` — find past and open issues (only you see the answer)\n"
     "• `/support help` — this help\n"
     "You can also log any message: its ⋮ menu → *Log as customer issue*, "
     "or react with the configured emoji in a monitored channel."
@@ -66,6 +67,57 @@ def render_triage_note(
     elif kind == "severity":
         before, after = escape(str(detail.get("from"))), escape(str(detail.get("to")))
         text = f"{who} changed the severity from {before} to {after}."
+    elif kind == "merged":
+        text = f":link: {who} merged this report into #{int(detail.get('into') or 0)}."
+    elif kind == "merged_in":
+        merged = ", ".join(f"#{int(i)}" for i in detail.get("issues") or [])
+        count = int(detail.get("customers") or 0)
+        customers = f"{count} customer{'s' if count != 1 else ''}"
+        text = f":link: {who} merged {merged} into this problem; {customers} now."
+    elif kind == "unmerged":
+        text = f"{who} took this report out of #{int(detail.get('from') or 0)}; it stands on its own again."
+    elif kind == "unmerged_out":
+        count = int(detail.get("customers") or 0)
+        text = (
+            f"{who} took #{int(detail.get('issue') or 0)} out of this problem; "
+            f"{count} customer{'s' if count != 1 else ''} now."
+        )
+    elif kind == "escalation_requested":
+        again = " again" if detail.get("retry") else ""
+        text = f":outbox_tray: {who} is escalating this to Jira{again}…"
+    elif kind == "escalated":
+        text = f":white_check_mark: Escalated to Jira as *{escape(str(detail.get('key')))}* by {who}."
+    elif kind == "escalation_linked":
+        text = f":link: {who} linked this to the existing Jira issue *{escape(str(detail.get('key')))}*."
+    elif kind == "escalation_failed":
+        reason = escape(truncate(str(detail.get("error") or "unknown error"), 300))
+        text = f":warning: The Jira escalation failed: {reason}. Use *Retry escalation* on the card."
+    elif kind == "jira_updated":
+        by = f" by {escape(str(detail['by']))}" if detail.get("by") else ""
+        parts = []
+        for field, before, after in detail.get("changes") or []:
+            shown_after = escape(truncate(str(after), 100)) if after else "none"
+            shown_before = escape(truncate(str(before), 100)) if before else "none"
+            parts.append(f"{escape(str(field))}: {shown_before} → *{shown_after}*")
+        text = f":ticket: *{escape(str(detail.get('key')))}* changed{by}: " + "; ".join(parts)
+    elif kind == "jira_deleted":
+        text = (
+            f":wastebasket: *{escape(str(detail.get('key')))}* was deleted in Jira; "
+            "this problem is no longer escalated."
+        )
+    elif kind == "rationale":
+        quoted = escape(truncate(str(detail.get("text") or ""), 2500))
+        quoted = "\n".join(f">{line}" for line in quoted.splitlines() or [""])
+        text = f":memo: {who} explained why this won't be done (for support to reuse):\n{quoted}"
+        return [section(text, verbatim=True)], truncate(f"{who} explained why this won't be done", 300)
+    elif kind == "sla_reminder":
+        target = escape(str(detail.get("target") or ""))
+        text = f":alarm_clock: Nobody has claimed this yet; the first-response target ({target}) is reached."
+    elif kind == "sla_escalation":
+        target = escape(str(detail.get("target") or ""))
+        group = detail.get("group")
+        mention = f"<!subteam^{group}> " if group else ""
+        text = f":rotating_light: {mention}still unclaimed at twice the first-response target ({target})."
     elif kind == "tags":
         parts = []
         if detail.get("added"):

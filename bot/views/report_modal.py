@@ -21,7 +21,7 @@ class ReportPrefill:
     author: str | None = None  # the message's Slack author: the customer unless named otherwise
 
 
-def _text_input(
+def text_input(
     block_id: str,
     label: str,
     *,
@@ -68,8 +68,8 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
         state["author"] = prefill.author
     author_hint = "Leave the customer empty to use the message's author." if prefill.author else None
     blocks: list[dict[str, Any]] = [
-        _text_input(Block.REPORT_SUBJECT, "Subject", initial=prefill.subject, max_length=SUBJECT_MAX),
-        _text_input(
+        text_input(Block.REPORT_SUBJECT, "Subject", initial=prefill.subject, max_length=SUBJECT_MAX),
+        text_input(
             Block.REPORT_BODY,
             "What the customer said",
             initial=prefill.body,
@@ -77,12 +77,12 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
             optional=True,
             max_length=BODY_MAX,
         ),
-        _text_input(Block.REPORT_CUSTOMER_NAME, "Customer name", optional=True, hint=author_hint),
-        _text_input(
+        text_input(Block.REPORT_CUSTOMER_NAME, "Customer name", optional=True, hint=author_hint),
+        text_input(
             Block.REPORT_CUSTOMER_EMAIL, "Customer e-mail", optional=True, placeholder="name@example.com"
         ),
-        _text_input(Block.REPORT_CUSTOMER_COMPANY, "Company", optional=True),
-        _text_input(Block.REPORT_PRODUCT_AREA, "Product area", optional=True, placeholder="e.g. billing"),
+        text_input(Block.REPORT_CUSTOMER_COMPANY, "Company", optional=True),
+        text_input(Block.REPORT_PRODUCT_AREA, "Product area", optional=True, placeholder="e.g. billing"),
         {
             "type": "input",
             "block_id": Block.REPORT_SEVERITY,

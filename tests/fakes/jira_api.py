@@ -16,8 +16,25 @@ beyond the schema (a summary is required, v3 wants Atlassian Document Format, ..
 with Jira-shaped 400s and listed in ``.rejections``.
 
 Stored issues keep friendly values: ``issues["PROJ-1"]["fields"]["status"] == "In Progress"``,
-``["priority"] == "High"``, ``["issuetype"] == "Bug"``; descriptions and comment bodies are kept
-exactly as sent (a string in v2, an ADF document in v3) and rendered for the version asked.
+``["priority"] == "High"``, ``["issuetype"] == "Bug"``, ``["resolution"] == "Won't Do"``,
+``["fixVersions"] == ["2.4.0"]``; descriptions and comment bodies are kept exactly as sent (a string
+in v2, an ADF document in v3) and rendered for the version asked.
+
+Failures (``target`` is ``"METHOD api/path"`` with shell wildcards, e.g. ``"POST issue"``):
+
+- ``fail(target, status=429, retry_after=5)`` / ``status=500`` / ``status=503``: answered before
+  anything happens, Jira-shaped (``errorMessages``), 429/503 with ``Retry-After``;
+- ``fail(target, drop_connection=True)``: the socket is closed before anything happens;
+- ``fail(target, slow=2.0)``: answered 2 s late - beyond a client's timeout the client gives up,
+  but the request is still carried out, as Jira would;
+- ``fail_after(target)``: carried out (an issue is created), then the socket is closed without an
+  answer - a client that re-sends would create a second issue;
+- ``recover()`` removes them all; ``times=None`` (or ``fail_all``) keeps a failure until then.
+
+People's changes, as Jira's UI makes them: ``set_status``, ``resolve(key, "Won't Do",
+fix_versions=[...])``, ``set_assignee``, ``set_fix_versions``, ``delete_issue``; each is kept as a
+changelog entry, and ``webhook_payload("jira:issue_updated", key)`` turns the latest one into the body
+Jira Cloud would POST to the bot (shaped like ``tests/fixtures/jira/*.json``).
 """
 
 from __future__ import annotations
@@ -66,6 +83,13 @@ _PRIORITIES: list[tuple[str, str, str]] = [
     ("5", "Lowest", "#999999"),
 ]
 _DEFAULT_PRIORITY = "Medium"
+# name -> (id, description); the resolutions of a Jira Cloud site with the default scheme.
+_RESOLUTIONS: dict[str, tuple[str, str]] = {
+    "Done": ("10000", "Work has been completed on this issue."),
+    "Won't Do": ("10001", "This issue won't be actioned."),
+    "Duplicate": ("10002", "The problem is a duplicate of an existing issue."),
+    "Cannot Reproduce": ("10003", "All attempts at reproducing this issue failed."),
+}
 # (id, name, clauseNames, schema type, navigable)
 _SYSTEM_FIELDS: list[tuple[str, str, list[str], str]] = [
     ("summary", "Summary", ["summary"], "string"),
@@ -85,6 +109,7 @@ _SYSTEM_FIELDS: list[tuple[str, str, list[str], str]] = [
     ("comment", "Comment", ["comment"], "comments-page"),
     ("issuelinks", "Linked Issues", ["issueLink"], "array"),
     ("duedate", "Due date", ["due", "duedate"], "date"),
+    ("fixVersions", "Fix versions", ["fixVersion"], "array"),
 ]
 _SETTABLE_SYSTEM_FIELDS = {
     "summary", "description", "issuetype", "project", "priority", "labels", "assignee",
@@ -137,6 +162,23 @@ class Project:
     key: str
     name: str
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    versions: list[dict[str, Any]] = field(default_factory=list)  # {"id", "name", "released", ...}
+
+    def version(self, ref: Any) -> dict[str, Any] | None:
+        """``{"id": ...}``, ``{"name": ...}`` or a bare name -> the version, or None."""
+        ref = ref if isinstance(ref, dict) else {"name": ref}
+        return next(
+            (v for v in self.versions if str(ref.get("id", "")) == v["id"] or ref.get("name") == v["name"]),
+            None,
+        )
+
+
+@dataclass
+class _AfterFailure:
+    """Process the request fully, then drop the connection without answering."""
+
+    pattern: str
+    remaining: int | None
 
 
 class FakeJira(FakeServer):
@@ -149,8 +191,12 @@ class FakeJira(FakeServer):
         *,
         projects: tuple[str, ...] = ("PROJ",),
         display_name: str = "Supportbridge Bot",
+        deployment_type: str = "Cloud",
     ) -> None:
         super().__init__()
+        # serverInfo's deploymentType: the `jira` package searches with /search/jql on "Cloud" and
+        # with the legacy /search otherwise ("Server" for a Data Center site).
+        self.deployment_type = deployment_type
         self.email = email
         self.api_token = api_token
         self.account_id = "712020:00000000-0000-4000-8000-000000000001"
@@ -159,6 +205,7 @@ class FakeJira(FakeServer):
         self.rejections: list[str] = []  # Jira business-rule 400s (not contract violations)
         self.projects: dict[str, Project] = {}
         self.issues: dict[str, dict[str, Any]] = {}  # key -> stored issue (see module docstring)
+        self.deleted: dict[str, dict[str, Any]] = {}  # key -> the issue as it was when deleted
         self.custom_fields: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, str]] = {
             self.account_id: {"accountId": self.account_id, "displayName": display_name, "email": email}
@@ -167,7 +214,11 @@ class FakeJira(FakeServer):
         self._custom_field_ids = itertools.count(10010)
         self._project_ids = itertools.count(10000)
         self._remote_link_ids = itertools.count(10000)
+        self._version_ids = itertools.count(10010)
+        self._changelog_ids = itertools.count(10100)
         self._clock = itertools.count(0)
+        self._after_failures: list[_AfterFailure] = []
+        self._default_actor: str | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[[_Request], tuple[int, Any]]]] = []
         self._route("GET", r"serverInfo", self._server_info)
         self._route("GET", r"myself", self._myself)
@@ -177,9 +228,12 @@ class FakeJira(FakeServer):
         self._route("GET", r"status", self._statuses)
         self._route("GET", r"project", self._project_list)
         self._route("GET", r"project/(?P<project>[^/]+)", self._project)
+        self._route("GET", r"project/(?P<project>[^/]+)/versions", self._project_versions)
+        self._route("GET", r"resolution", self._resolutions)
         self._route("POST", r"issue", self._create_issue)
         self._route("GET", rf"issue/{_ISSUE_REF}", self._get_issue)
         self._route("PUT", rf"issue/{_ISSUE_REF}", self._edit_issue)
+        self._route("DELETE", rf"issue/{_ISSUE_REF}", self._delete_issue)
         self._route("GET", rf"issue/{_ISSUE_REF}/comment", self._get_comments)
         self._route("POST", rf"issue/{_ISSUE_REF}/comment", self._add_comment)
         self._route("GET", rf"issue/{_ISSUE_REF}/remotelink", self._get_remote_links)
@@ -224,9 +278,136 @@ class FakeJira(FakeServer):
         self.users[account_id] = {"accountId": account_id, "displayName": display_name, "email": email or ""}
         return account_id
 
+    def add_version(self, project: str, name: str, *, released: bool = False) -> str:
+        """Create a version (a release) in ``project``; returns its id."""
+        target = self.projects[project.upper()]
+        if target.version(name) is not None:
+            raise ValueError(f"version {name!r} already exists in {target.key}")
+        version = {"id": str(next(self._version_ids)), "name": name, "released": released, "archived": False}
+        target.versions.append(version)
+        return version["id"]
+
     def create_issue(self, project: str, summary: str, **fields: Any) -> str:
-        """Seed an issue directly (friendly values: status="Done", priority="High", ...); returns its key."""
-        return self._store_issue(self.projects[project.upper()], {"summary": summary, **fields})["key"]
+        """Seed an issue directly (friendly values: status="Done", priority="High",
+        fixVersions=["2.4.0"] (created when missing), ...); returns its key."""
+        target = self.projects[project.upper()]
+        for name in fields.get("fixVersions", []):
+            if target.version(name) is None:
+                self.add_version(target.key, name)
+        return self._store_issue(target, {"summary": summary, **fields})["key"]
+
+    # -- changing issues the way people do in Jira's UI (each change is kept for webhook_payload)
+
+    def set_status(self, key: str, status: str, *, by: str | None = None) -> None:
+        """Move the issue to ``status`` ("To Do", "In Progress", "Done"); leaving Done clears the
+        resolution, entering it sets resolution "Done" (use :meth:`resolve` for another one)."""
+        if status == "Done":
+            self.resolve(key, by=by)
+            return
+        issue = self.issue(key)
+        items = [self._status_change(issue, status), *self._resolution_change(issue, None)]
+        self._record_change(issue, items, by)
+
+    def resolve(
+        self,
+        key: str,
+        resolution: str = "Done",
+        *,
+        fix_versions: list[str] | None = None,
+        by: str | None = None,
+    ) -> None:
+        """Transition to Done with ``resolution`` ("Done", "Won't Do", "Duplicate", "Cannot Reproduce")
+        and, when given, set the fix versions (created in the project when missing)."""
+        if resolution not in _RESOLUTIONS:
+            raise ValueError(f"unknown resolution {resolution!r}; one of {sorted(_RESOLUTIONS)}")
+        issue = self.issue(key)
+        items = []
+        if issue["fields"]["status"] != "Done":
+            items.append(self._status_change(issue, "Done"))
+        items.extend(self._resolution_change(issue, resolution))
+        if fix_versions is not None:
+            project = self.projects[issue["project"]]
+            for name in fix_versions:
+                if project.version(name) is None:
+                    self.add_version(project.key, name)
+            items.extend(self._fix_version_changes(issue, fix_versions))
+        self._record_change(issue, items, by)
+
+    def set_assignee(self, key: str, account_id: str | None, *, by: str | None = None) -> None:
+        """Assign the issue to ``account_id`` (see :meth:`add_user`), or unassign with None."""
+        if account_id is not None and account_id not in self.users:
+            raise KeyError(f"no user {account_id!r}; create one with add_user()")
+        issue = self.issue(key)
+        self._record_change(issue, [self._assignee_change(issue, account_id)], by)
+
+    def set_fix_versions(self, key: str, names: list[str], *, by: str | None = None) -> None:
+        """Set the fix versions (created in the project when missing)."""
+        issue = self.issue(key)
+        project = self.projects[issue["project"]]
+        for name in names:
+            if project.version(name) is None:
+                self.add_version(project.key, name)
+        self._record_change(issue, self._fix_version_changes(issue, names), by)
+
+    def delete_issue(self, key: str) -> None:
+        """Delete the issue (REST then answers 404 for it); it stays in ``.deleted`` so that
+        ``webhook_payload("jira:issue_deleted", key)`` can describe it."""
+        issue = self.issues.pop(key.upper())
+        self.deleted[issue["key"]] = issue
+
+    def webhook_payload(
+        self,
+        event: str,
+        key: str,
+        *,
+        changes: list[tuple[str, str | None, str | None]] | None = None,
+        user: str | None = None,
+    ) -> dict[str, Any]:
+        """A Jira Cloud webhook body (``jira:issue_updated`` / ``_created`` / ``_deleted``) for the
+        issue as the fake now holds it, shaped like tests/fixtures/jira/*.json.
+
+        ``changes``: changelog items as ``(field, fromString, toString)``, e.g.
+        ``[("status", "To Do", "Done")]``; ids are filled in from the fake's data. By default, the
+        items of the last change made with :meth:`resolve`, :meth:`set_assignee`, ... or through
+        REST.  ``user``: the actor's accountId or display name (default: whoever made that change).
+        """
+        if event not in ("jira:issue_updated", "jira:issue_created", "jira:issue_deleted"):
+            raise ValueError(f"webhook_payload builds issue events only, not {event!r}")
+        issue = self.issues.get(key.upper()) or self.deleted[key.upper()]
+        last = issue["changelog"][-1] if issue["changelog"] else None
+        if user is None:
+            actor = last["author"] if last else self._human()
+        else:
+            actor = next(
+                (a for a, u in self.users.items() if user in (a, u["displayName"])),
+                None,
+            ) or self.add_user(user)
+        payload: dict[str, Any] = {
+            "timestamp": self._epoch_ms(),
+            "webhookEvent": event,
+            "issue_event_type_name": {
+                "jira:issue_created": "issue_created",
+                "jira:issue_deleted": "issue_deleted",
+            }.get(event, "issue_generic"),
+            "user": self._user("2", actor),
+            # webhooks carry the issue as REST v2 renders it, less the "expand" hint
+            "issue": {
+                k: v for k, v in self._render_issue("2", issue, ["*navigable"]).items() if k != "expand"
+            },
+        }
+        if event == "jira:issue_updated":
+            if changes is not None:
+                items = [self._change_item(issue, *change) for change in changes]
+                history_id = str(next(self._changelog_ids))
+            else:
+                items = list(last["items"]) if last else []
+                history_id = last["id"] if last else str(next(self._changelog_ids))
+            payload["changelog"] = {"id": history_id, "items": items}
+            if any(i["field"] == "resolution" and i["to"] for i in items):
+                payload["issue_event_type_name"] = "issue_resolved"
+            elif items and all(i["field"] == "assignee" for i in items):
+                payload["issue_event_type_name"] = "issue_assigned"
+        return payload
 
     def issue(self, key: str) -> dict[str, Any]:
         return self.issues[key.upper()]
@@ -236,6 +417,20 @@ class FakeJira(FakeServer):
 
     def remote_links(self, key: str) -> list[dict[str, Any]]:
         return self.issues[key.upper()]["remotelinks"]
+
+    def fail_after(self, target: str, times: int | None = 1) -> None:
+        """Process the next ``times`` requests to ``target`` fully (state changes, an issue gets
+        created), then drop the connection without answering: the client sees a connection error
+        for a request that did succeed, as after a network blip. ``target`` as in :meth:`fail`
+        (``"POST issue"``, ``"POST issue/*/comment"``). :meth:`recover` removes these too.
+
+        (``fail(..., drop_connection=True)`` drops *before* anything happens; ``fail(..., slow=s)``
+        delays, then processes and answers - even when the client has already given up.)"""
+        self._after_failures.append(_AfterFailure(target, times))
+
+    def recover(self, target: str | None = None) -> None:
+        super().recover(target)
+        self._after_failures = [f for f in self._after_failures if target is not None and f.pattern != target]
 
     def calls_to(self, pattern: str) -> list[JiraCall]:
         """Calls matching ``"METHOD api/path"`` with shell wildcards, e.g. ``"POST issue/*/comment"``."""
@@ -284,6 +479,22 @@ class FakeJira(FakeServer):
         return email == self.email and token == self.api_token
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._respond(request)
+        api = _API_PATH.match(request.path)
+        target = f"{request.method} {api['sub'] if api else request.path}"
+        after = next((f for f in self._after_failures if fnmatch.fnmatchcase(target, f.pattern)), None)
+        if after is not None:
+            if after.remaining is not None:
+                after.remaining -= 1
+                if after.remaining <= 0:
+                    self._after_failures.remove(after)
+            # Done, but the answer is lost: close the socket instead of writing the response.
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=499)
+        return response
+
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -426,6 +637,26 @@ class FakeJira(FakeServer):
             "isDefault": name == _DEFAULT_PRIORITY,
         }
 
+    def _resolution(self, version: str, name: str) -> dict[str, Any]:
+        resolution_id, description = _RESOLUTIONS[name]
+        return {
+            "self": self._api(version, f"resolution/{resolution_id}"),
+            "id": resolution_id,
+            "description": description,
+            "name": name,
+        }
+
+    def _version(self, api_version: str, project: Project, version: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "self": self._api(api_version, f"version/{version['id']}"),
+            "id": version["id"],
+            "description": "",
+            "name": version["name"],
+            "archived": version["archived"],
+            "released": version["released"],
+            "projectId": int(project.id),
+        }
+
     def _project_ref(self, version: str, project: Project) -> dict[str, Any]:
         return {
             "self": self._api(version, f"project/{project.id}"),
@@ -455,14 +686,7 @@ class FakeJira(FakeServer):
     def _render_issue(self, version: str, issue: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
         f = issue["fields"]
         project = self.projects[issue["project"]]
-        resolution = None
-        if f.get("resolution"):
-            resolution = {
-                "self": self._api(version, "resolution/10000"),
-                "id": "10000",
-                "description": "Work has been completed on this issue.",
-                "name": f["resolution"],
-            }
+        resolution = self._resolution(version, f["resolution"]) if f.get("resolution") else None
         all_fields: dict[str, Any] = {
             "summary": f["summary"],
             "description": _render_text(version, f.get("description")),
@@ -479,6 +703,11 @@ class FakeJira(FakeServer):
             "resolution": resolution,
             "resolutiondate": f.get("resolutiondate"),
             "duedate": f.get("duedate"),
+            "fixVersions": [
+                self._version(version, project, v)
+                for name in f.get("fixVersions", [])
+                if (v := project.version(name)) is not None
+            ],
             "issuelinks": [],
             "comment": {
                 "comments": [self._comment(version, issue, c) for c in issue["comments"]],
@@ -532,6 +761,7 @@ class FakeJira(FakeServer):
             "fields": stored,
             "comments": [],
             "remotelinks": [],
+            "changelog": [],  # [{"id", "author", "created", "items": [changelog items]}]
         }
         self.issues[issue["key"]] = issue
         return issue
@@ -557,7 +787,13 @@ class FakeJira(FakeServer):
         return None
 
     def _apply_fields(
-        self, version: str, fields: dict[str, Any], errors: dict[str, str], *, creating: bool
+        self,
+        version: str,
+        fields: dict[str, Any],
+        errors: dict[str, str],
+        *,
+        creating: bool,
+        project: Project | None = None,
     ) -> dict[str, Any]:
         """Validate create/edit `fields` the way Jira does; return them in stored form."""
         out: dict[str, Any] = {}
@@ -596,6 +832,10 @@ class FakeJira(FakeServer):
                     errors[name] = f"Specified user does not exist or you do not have permission: {value}"
                 else:
                     out[name] = account
+            elif name == "fixVersions":
+                names = self._version_names(project, value, errors)
+                if names is not None:
+                    out["fixVersions"] = names
             elif name == "project":
                 if not creating:
                     errors["project"] = "Field 'project' cannot be set. It is not on the appropriate screen."
@@ -607,6 +847,20 @@ class FakeJira(FakeServer):
             if "issuetype" not in fields:
                 errors["issuetype"] = "Specify an issue type"
         return out
+
+    def _version_names(self, project: Project | None, value: Any, errors: dict[str, str]) -> list[str] | None:
+        """``[{"name": "2.4"}, {"id": "10010"}]`` -> version names, as Jira validates them."""
+        if not isinstance(value, list):
+            errors["fixVersions"] = "Operation value must be an array"
+            return None
+        names = []
+        for ref in value:
+            found = project.version(ref) if project is not None else None
+            if found is None:
+                errors["fixVersions"] = f"Version name '{_ref_text(ref)}' is not valid"
+                return None
+            names.append(found["name"])
+        return list(dict.fromkeys(names))
 
     def _project_from(self, value: Any) -> Project | None:
         if isinstance(value, dict):
@@ -623,7 +877,7 @@ class FakeJira(FakeServer):
             "displayUrl": self.base_url,
             "version": "1001.0.0-SNAPSHOT",
             "versionNumbers": [1001, 0, 0],
-            "deploymentType": "Cloud",
+            "deploymentType": self.deployment_type,
             "buildNumber": 100280,
             "buildDate": "2024-01-01T00:00:00.000+0000",
             "serverTime": self._now(),
@@ -696,7 +950,7 @@ class FakeJira(FakeServer):
             "components": [],
             "issueTypes": [self._issue_type(version, name) for _, name, _ in _ISSUE_TYPES],
             "assigneeType": "UNASSIGNED",
-            "versions": [],
+            "versions": [self._version(version, project, v) for v in project.versions],
             "roles": {},
             "style": "classic",
             "isPrivate": False,
@@ -719,7 +973,7 @@ class FakeJira(FakeServer):
         project = self._project_from(fields.get("project"))
         if project is None:
             errors["project"] = "valid project is required"
-        stored = self._apply_fields(req.version, fields, errors, creating=True)
+        stored = self._apply_fields(req.version, fields, errors, creating=True, project=project)
         if errors or project is None:
             raise JiraError(400, [], errors)
         stored.pop("project", None)
@@ -739,8 +993,12 @@ class FakeJira(FakeServer):
         issue = self._find_issue(req.match["issue"])
         body = req.body or {}
         errors: dict[str, str] = {}
-        changes = self._apply_fields(req.version, body.get("fields") or {}, errors, creating=False)
+        project = self.projects[issue["project"]]
+        changes = self._apply_fields(
+            req.version, body.get("fields") or {}, errors, creating=False, project=project
+        )
         labels = list(changes.get("labels", issue["fields"].get("labels", [])))
+        fix_versions = list(changes.pop("fixVersions", issue["fields"].get("fixVersions", [])))
         comments: list[Any] = []
         for name, operations in (body.get("update") or {}).items():
             for operation in operations:
@@ -752,6 +1010,15 @@ class FakeJira(FakeServer):
                             labels.remove(value)
                         elif verb == "set":
                             labels = list(value)
+                    elif name == "fixVersions" and verb in ("add", "remove", "set"):
+                        refs = value if verb == "set" else [value]
+                        names = self._version_names(project, refs, errors) or []
+                        if verb == "set":
+                            fix_versions = names
+                        elif verb == "add":
+                            fix_versions += [n for n in names if n not in fix_versions]
+                        else:
+                            fix_versions = [n for n in fix_versions if n not in names]
                     elif name == "comment" and verb == "add":
                         self._check_text(req.version, "comment", value.get("body"), errors)
                         comments.append(value.get("body"))
@@ -761,14 +1028,133 @@ class FakeJira(FakeServer):
                         errors[name] = f"Field '{name}' does not support update operation '{verb}'."
         if errors:
             raise JiraError(400, [], errors)
+        items = []
+        if "assignee" in changes and changes["assignee"] != issue["fields"].get("assignee"):
+            items.append(self._assignee_change(issue, changes["assignee"]))
+        items.extend(self._fix_version_changes(issue, fix_versions))
         issue["fields"].update(changes)
         issue["fields"]["labels"] = labels
+        self._record_change(issue, items, self.account_id)
         for comment_body in comments:
             self._new_comment(issue, comment_body, None)
         issue["fields"]["updated"] = self._now()
         if (req.param("returnIssue") or "").lower() == "true":
             return 200, self._render_issue(req.version, issue, None)
         return 204, None
+
+    def _delete_issue(self, req: _Request) -> tuple[int, Any]:
+        issue = self._find_issue(req.match["issue"])
+        self.delete_issue(issue["key"])
+        return 204, None
+
+    def _project_versions(self, req: _Request) -> tuple[int, Any]:
+        ref = req.match["project"]
+        for project in self.projects.values():
+            if ref.upper() == project.key or ref == project.id:
+                return 200, [self._version(req.version, project, v) for v in project.versions]
+        raise JiraError(404, [f"No project could be found with key '{ref}'."])
+
+    def _resolutions(self, req: _Request) -> tuple[int, Any]:
+        return 200, [self._resolution(req.version, name) for name in _RESOLUTIONS]
+
+    # -- changes, as Jira's changelog (and so its webhooks) describes them
+
+    def _human(self) -> str:
+        """The person who changes issues in tests unless told otherwise (created on first use)."""
+        if self._default_actor is None:
+            self._default_actor = self.add_user("Jamie Engineer", "jamie@example.com")
+        return self._default_actor
+
+    def _epoch_ms(self) -> int:
+        moment = datetime.datetime(2024, 1, 1, 9, 0, tzinfo=datetime.UTC) + datetime.timedelta(
+            seconds=next(self._clock)
+        )
+        return int(moment.timestamp() * 1000)
+
+    def _record_change(self, issue: dict[str, Any], items: list[dict[str, Any]], by: str | None) -> None:
+        if not items:
+            return
+        now = self._now()
+        issue["fields"]["updated"] = now
+        history = {"id": str(next(self._changelog_ids)), "author": by or self._human(), "created": now}
+        issue["changelog"].append({**history, "items": items})
+
+    @staticmethod
+    def _item(field_name: str, field_id: str, old: tuple[Any, Any], new: tuple[Any, Any]) -> dict[str, Any]:
+        return {
+            "field": field_name,
+            "fieldtype": "jira",
+            "fieldId": field_id,
+            "from": old[0],
+            "fromString": old[1],
+            "to": new[0],
+            "toString": new[1],
+        }
+
+    def _status_change(self, issue: dict[str, Any], status: str) -> dict[str, Any]:
+        old = issue["fields"]["status"]
+        issue["fields"]["status"] = status
+        return self._item("status", "status", (_STATUSES[old][0], old), (_STATUSES[status][0], status))
+
+    def _resolution_change(self, issue: dict[str, Any], resolution: str | None) -> list[dict[str, Any]]:
+        f = issue["fields"]
+        old = f.get("resolution")
+        f["resolution"] = resolution
+        f["resolutiondate"] = self._now() if resolution else None
+        if old == resolution:
+            return []
+
+        def ref(name: str | None) -> tuple[Any, Any]:
+            return (_RESOLUTIONS[name][0], name) if name else (None, None)
+
+        return [self._item("resolution", "resolution", ref(old), ref(resolution))]
+
+    def _assignee_change(self, issue: dict[str, Any], account_id: str | None) -> dict[str, Any]:
+        old = issue["fields"].get("assignee")
+        issue["fields"]["assignee"] = account_id
+
+        def ref(account: str | None) -> tuple[Any, Any]:
+            return (account, self.users[account]["displayName"]) if account else (None, None)
+
+        return self._item("assignee", "assignee", ref(old), ref(account_id))
+
+    def _fix_version_changes(self, issue: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+        project = self.projects[issue["project"]]
+        old = list(issue["fields"].get("fixVersions", []))
+        issue["fields"]["fixVersions"] = list(names)
+
+        def ref(name: str) -> tuple[Any, Any]:
+            version = project.version(name)
+            return (version["id"] if version else None, name)
+
+        # Jira writes one item per version added or removed.
+        return [
+            self._item("Fix Version", "fixVersions", (None, None), ref(n)) for n in names if n not in old
+        ] + [self._item("Fix Version", "fixVersions", ref(n), (None, None)) for n in old if n not in names]
+
+    def _change_item(
+        self, issue: dict[str, Any], field_name: str, old: str | None, new: str | None
+    ) -> dict[str, Any]:
+        """A changelog item for ``webhook_payload(changes=...)``; ids looked up where the fake has them."""
+        project = self.projects.get(issue["project"])
+
+        def lookup(value: str | None) -> Any:
+            if value is None:
+                return None
+            if field_name == "status" and value in _STATUSES:
+                return _STATUSES[value][0]
+            if field_name == "resolution" and value in _RESOLUTIONS:
+                return _RESOLUTIONS[value][0]
+            if field_name == "assignee":
+                return next((a for a, u in self.users.items() if u["displayName"] == value), None)
+            if field_name in ("Fix Version", "fixVersions") and project and (v := project.version(value)):
+                return v["id"]
+            return None
+
+        field_ids = {"Fix Version": "fixVersions", "Fix Versions": "fixVersions"}
+        return self._item(
+            field_name, field_ids.get(field_name, field_name), (lookup(old), old), (lookup(new), new)
+        )
 
     def _new_comment(self, issue: dict[str, Any], body: Any, visibility: Any) -> dict[str, Any]:
         now = self._now()
@@ -890,8 +1276,17 @@ class FakeJira(FakeServer):
             raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
         errors: dict[str, str] = {}
         fields = dict(body.get("fields") or {})
-        resolution = fields.pop("resolution", None)
-        changes = self._apply_fields(req.version, fields, errors, creating=False)
+        resolution_ref = fields.pop("resolution", None)
+        resolution = None
+        if target == "Done":
+            resolution = "Done"
+            if resolution_ref is not None:
+                choices = [(rid, name, "") for name, (rid, _) in _RESOLUTIONS.items()]
+                resolution = self._resolve_named(resolution_ref, choices, "resolution", errors)
+        elif resolution_ref is not None:
+            errors["resolution"] = "Field 'resolution' cannot be set. It is not on the appropriate screen."
+        project = self.projects[issue["project"]]
+        changes = self._apply_fields(req.version, fields, errors, creating=False, project=project)
         comment_bodies = []
         for operation in (body.get("update") or {}).get("comment", []):
             if "add" in operation:
@@ -899,14 +1294,13 @@ class FakeJira(FakeServer):
                 comment_bodies.append(operation["add"].get("body"))
         if errors:
             raise JiraError(400, [], errors)
+        items = [self._status_change(issue, target), *self._resolution_change(issue, resolution)]
+        if "assignee" in changes and changes["assignee"] != issue["fields"].get("assignee"):
+            items.append(self._assignee_change(issue, changes.pop("assignee")))
+        if "fixVersions" in changes:
+            items.extend(self._fix_version_changes(issue, changes.pop("fixVersions")))
         issue["fields"].update(changes)
-        issue["fields"]["status"] = target
-        if target == "Done":
-            issue["fields"]["resolution"] = (resolution or {}).get("name", "Done")
-            issue["fields"]["resolutiondate"] = self._now()
-        else:
-            issue["fields"]["resolution"] = None
-            issue["fields"]["resolutiondate"] = None
+        self._record_change(issue, items, self.account_id)
         for comment_body in comment_bodies:
             self._new_comment(issue, comment_body, None)
         issue["fields"]["updated"] = self._now()
@@ -1031,6 +1425,12 @@ def _render_text(version: str, value: Any) -> Any:
     return _adf_to_text(value) if isinstance(value, dict) else value
 
 
+def _ref_text(ref: Any) -> str:
+    if isinstance(ref, dict):
+        return str(ref.get("name", ref.get("id", "")))
+    return str(ref)
+
+
 def _plain(value: Any) -> str:
     return _adf_to_text(value) if isinstance(value, dict) else str(value or "")
 
@@ -1088,7 +1488,7 @@ def _tokens(jql: str) -> list[tuple[str, str]]:
 _JQL_ALIASES = {"type": "issuetype", "issuekey": "key", "id": "key"}
 _JQL_FIELDS = {
     "project", "labels", "status", "statuscategory", "issuetype", "priority", "key",
-    "resolution", "assignee", "reporter", "creator",
+    "resolution", "assignee", "reporter", "creator", "fixversion",
 }  # fmt: skip
 
 
@@ -1120,6 +1520,12 @@ def _field_values(issue: dict[str, Any], name: str, fake: FakeJira) -> list[str]
         "priority": [f["priority"], next(p[0] for p in _PRIORITIES if p[1] == f["priority"])],
         "key": [issue["key"], issue["id"]],
         "resolution": [f["resolution"]] if f.get("resolution") else [],
+        "fixversion": [
+            x
+            for name in f.get("fixVersions", [])
+            if (v := project.version(name))
+            for x in (v["name"], v["id"])
+        ],
     }
     key = _JQL_ALIASES.get(name.lower(), name.lower())
     if key in named:

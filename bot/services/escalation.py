@@ -1,0 +1,424 @@
+"""Escalation to Jira and what flows back: the domain side, in transactions. No Jira or Slack calls
+here: the outbox makes them (bot/jira_deliveries.py), so a click is answered at once and Jira being
+slow, down or rate limited delays the issue but never loses or doubles it.
+
+Exactly one Jira issue per problem: the `escalations` row (unique per problem) is taken in the click's
+transaction — ten people clicking at once, a double click or Slack retrying the request all find it —
+and the one outbox item that creates the issue first looks in Jira for an issue carrying the
+escalation's label, so a creation whose answer was lost (a dropped connection) is found, not repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bot.config import AppConfig
+from bot.services import outbox
+from bot.services.routing import RouteFacts, route_issue
+from bot.services.triage import (
+    TriageError,
+    load_primary,
+    note,
+    set_problem_status,
+    sync_card,
+    sync_problem_cards,
+)
+from bot.views.escalation import EscalationDefaults
+from db.models import customer_notices, escalations, issue_tags, issues, problems, utcnow
+
+RATIONALE_MAX = 3000
+LABEL_PREFIX = "supportbridge-escalation-"
+
+
+def jira_label(escalation_id: int) -> str:
+    """The label that names an escalation's Jira issue: how a lost creation is found again. The
+    escalation id (not the problem id) survives the escalation following its reports in a merge."""
+    return f"{LABEL_PREFIX}{escalation_id}"
+
+
+class AlreadyEscalated(TriageError):
+    def __init__(self, key: str | None, state: str) -> None:
+        if key:
+            super().__init__(f"This problem is already in Jira as {key}.")
+        else:
+            super().__init__("This problem is already being escalated to Jira.")
+        self.key = key
+        self.state = state
+
+
+class KeyLinkedElsewhere(TriageError):
+    def __init__(self, key: str, primary_issue_id: int) -> None:
+        super().__init__(f"{key} is already linked to #{primary_issue_id}.")
+
+
+@dataclass(frozen=True)
+class EscalationDetails:
+    """What "Escalate with details…" may change; None keeps what the card and configuration say."""
+
+    project: str | None = None
+    issue_type: str | None = None
+    priority: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    problem_id: int
+    state: str
+    jira_key: str | None
+    changed: bool
+
+
+@dataclass(frozen=True)
+class LinkedJiraIssue:
+    """An existing Jira issue, as read from Jira when someone links it."""
+
+    key: str
+    url: str
+    status: str | None = None
+    status_category: str | None = None
+    assignee_name: str | None = None
+    assignee_account_id: str | None = None
+    assignee_email: str | None = None
+    resolution: str | None = None
+    fix_versions: tuple[str, ...] = ()
+
+
+def _insert_ignore(conn: Connection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(escalations)
+
+
+def _escalation(conn: Connection, problem_id: int) -> Any:
+    return conn.execute(select(escalations).where(escalations.c.problem_id == problem_id)).first()
+
+
+def customers_of(conn: Connection, problem_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            select(issues.c.customer_id)
+            .where(issues.c.problem_id == problem_id)
+            .group_by(issues.c.customer_id)
+            .order_by(func.min(issues.c.id))
+        ).scalars()
+    )
+
+
+def escalate(
+    conn: Connection, issue_id: int, actor: str, details: EscalationDetails | None = None
+) -> EscalationResult:
+    """Ask for the problem's Jira issue. Idempotent: a second request finds the first."""
+    issue = load_primary(conn, issue_id)
+    problem_id = issue.problem_id
+    details = details or EscalationDetails()
+    now = utcnow()
+    wanted = {
+        "state": "pending",
+        "requested_by": actor,
+        "project": details.project,
+        "issue_type": details.issue_type,
+        "priority": details.priority,
+        "summary": details.summary,
+        "attempts": 0,
+        "last_error": None,
+        "updated_at": now,
+    }
+    existing = _escalation(conn, problem_id)
+    if existing is None:
+        inserted = conn.execute(
+            _insert_ignore(conn)
+            .values(problem_id=problem_id, created_at=now, **wanted)
+            .on_conflict_do_nothing(index_elements=["problem_id"])
+        ).rowcount
+        if not inserted:  # someone else's click won, a moment ago
+            existing = _escalation(conn, problem_id)
+            raise AlreadyEscalated(existing.jira_key, existing.state)
+    elif existing.state in ("pending", "created", "linked"):
+        raise AlreadyEscalated(existing.jira_key, existing.state)
+    else:  # failed or unlinked: this is the retry
+        taken = conn.execute(
+            update(escalations)
+            .where(escalations.c.id == existing.id, escalations.c.state == existing.state)
+            .values(jira_key=None, jira_url=None, **wanted)
+        ).rowcount
+        if not taken:
+            raise AlreadyEscalated(None, "pending")
+    escalation_id = _escalation(conn, problem_id).id
+    outbox.enqueue_in(
+        conn,
+        outbox.JIRA_ESCALATE,
+        {"escalation_id": escalation_id},
+        dedupe_key=f"jira-escalate:{escalation_id}",
+    )
+    note(conn, issue_id, "escalation_requested", actor, {"retry": existing is not None})
+    sync_problem_cards(conn, problem_id)
+    return EscalationResult(problem_id, "pending", None, changed=True)
+
+
+def link_existing(conn: Connection, issue_id: int, actor: str, jira: LinkedJiraIssue) -> EscalationResult:
+    """Link an issue already in Jira instead of creating one."""
+    issue = load_primary(conn, issue_id)
+    problem_id = issue.problem_id
+    elsewhere = conn.execute(
+        select(escalations.c.problem_id, problems.c.primary_issue_id)
+        .join(problems, problems.c.id == escalations.c.problem_id)
+        .where(escalations.c.jira_key == jira.key)
+    ).first()
+    if elsewhere is not None:
+        if elsewhere.problem_id == problem_id:
+            return EscalationResult(problem_id, "linked", jira.key, changed=False)
+        raise KeyLinkedElsewhere(jira.key, elsewhere.primary_issue_id)
+    existing = _escalation(conn, problem_id)
+    if existing is not None and existing.state in ("pending", "created", "linked"):
+        raise AlreadyEscalated(existing.jira_key, existing.state)
+    now = utcnow()
+    values = {
+        "state": "linked",
+        "jira_key": jira.key,
+        "jira_url": jira.url,
+        "jira_status": jira.status,
+        "jira_status_category": jira.status_category,
+        "jira_assignee": jira.assignee_name,
+        "jira_assignee_account_id": jira.assignee_account_id,
+        "jira_assignee_email": jira.assignee_email,
+        "jira_resolution": jira.resolution,
+        "jira_fix_versions": list(jira.fix_versions),
+        "requested_by": actor,
+        "attempts": 0,
+        "last_error": None,
+        "announced_customers": customers_of(conn, problem_id),
+        "updated_at": now,
+    }
+    if existing is None:
+        conn.execute(insert(escalations).values(problem_id=problem_id, created_at=now, **values))
+    else:
+        conn.execute(update(escalations).where(escalations.c.id == existing.id).values(**values))
+    escalation_id = _escalation(conn, problem_id).id
+    outbox.enqueue_in(
+        conn, outbox.JIRA_LINK, {"escalation_id": escalation_id}, dedupe_key=f"jira-link:{escalation_id}"
+    )
+    note(conn, issue_id, "escalation_linked", actor, {"key": jira.key})
+    sync_problem_cards(conn, problem_id)
+    return EscalationResult(problem_id, "linked", jira.key, changed=True)
+
+
+# -- What Jira tells us (webhook) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JiraState:
+    """A Jira issue's state as far as the card shows it; None fields were not in the message."""
+
+    status: str | None = None
+    status_category: str | None = None
+    assignee_name: str | None = None
+    assignee_account_id: str | None = None
+    assignee_email: str | None = None
+    resolution: str | None = None
+    fix_versions: tuple[str, ...] | None = None
+    # Whether the message carried the issue's fields at all (a partial event does not): only then
+    # does an absent assignee or resolution mean "none" rather than "not said".
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class JiraUpdateOutcome:
+    problem_id: int
+    changes: list[tuple[str, str | None, str | None]]
+    resolved: bool
+    reopened: bool
+
+
+def apply_jira_update(
+    conn: Connection, key: str, state: JiraState, actor_name: str | None, *, wont_do: bool, ask: str | None
+) -> JiraUpdateOutcome | None:
+    """A change in Jira: store it, re-render every card of the problem, note it in the problem's
+    thread; a resolution closes the loop (customers to tell; a won't-do asks `ask` for a rationale)."""
+    row = conn.execute(
+        select(escalations, problems.c.primary_issue_id)
+        .join(problems, problems.c.id == escalations.c.problem_id)
+        .where(escalations.c.jira_key == key)
+    ).first()
+    if row is None:
+        return None
+    fields: dict[str, Any] = {}
+    changes: list[tuple[str, str | None, str | None]] = []
+
+    def compare(label: str, column: str, value: Any, shown: Any = None, was_shown: Any = None) -> None:
+        before = getattr(row, column)
+        if before != value:
+            fields[column] = value
+            if label:
+                changes.append((label, was_shown if was_shown is not None else before, shown or value))
+
+    if state.status is not None:
+        compare("status", "jira_status", state.status)
+        compare("", "jira_status_category", state.status_category)
+    if state.complete or state.assignee_name is not None:
+        compare("assignee", "jira_assignee", state.assignee_name)
+        compare("", "jira_assignee_account_id", state.assignee_account_id)
+        compare("", "jira_assignee_email", state.assignee_email)
+    if state.complete or state.resolution is not None:
+        compare("resolution", "jira_resolution", state.resolution)
+    if state.fix_versions is not None:
+        before_versions = list(row.jira_fix_versions or [])
+        if before_versions != list(state.fix_versions):
+            fields["jira_fix_versions"] = list(state.fix_versions)
+            changes.append(
+                ("fix versions", ", ".join(before_versions) or None, ", ".join(state.fix_versions) or None)
+            )
+    if not fields:
+        return JiraUpdateOutcome(row.problem_id, [], resolved=False, reopened=False)
+    now = utcnow()
+    resolved = "jira_resolution" in fields and fields["jira_resolution"] and not row.jira_resolution
+    reopened = "jira_resolution" in fields and not fields["jira_resolution"] and bool(row.jira_resolution)
+    if resolved:
+        fields["jira_resolved_at"] = now
+    elif reopened:
+        fields["jira_resolved_at"] = None
+    conn.execute(update(escalations).where(escalations.c.id == row.id).values(updated_at=now, **fields))
+    if changes:
+        note(
+            conn,
+            row.primary_issue_id,
+            "jira_updated",
+            None,
+            {"key": key, "by": actor_name, "changes": [list(c) for c in changes]},
+            sync=False,
+        )
+    if resolved:
+        set_problem_status(conn, row.problem_id, "resolved", None)
+        outbox.enqueue_in(
+            conn,
+            outbox.CUSTOMER_LIST,
+            {"problem_id": row.problem_id},
+            dedupe_key=f"customer-list:{row.problem_id}",
+        )
+        if wont_do:
+            target = row.requested_by or ask
+            request = {
+                "problem_id": row.problem_id,
+                "user": target,
+                "key": key,
+                "resolution": state.resolution,
+            }
+            # Two deliveries: one in the thread (anyone may answer), one to the person asked.
+            for to in ("thread", "dm") if target else ("thread",):
+                outbox.enqueue_in(conn, outbox.RATIONALE_REQUEST, {**request, "to": to})
+    elif reopened:
+        set_problem_status(conn, row.problem_id, "open", None)
+    sync_problem_cards(conn, row.problem_id)
+    return JiraUpdateOutcome(row.problem_id, changes, bool(resolved), bool(reopened))
+
+
+def unlink_deleted(conn: Connection, key: str) -> int | None:
+    """The Jira issue was deleted: the problem is no longer escalated (and may be escalated again)."""
+    row = conn.execute(
+        select(escalations.c.id, escalations.c.problem_id, problems.c.primary_issue_id)
+        .join(problems, problems.c.id == escalations.c.problem_id)
+        .where(escalations.c.jira_key == key)
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
+        update(escalations)
+        .where(escalations.c.id == row.id)
+        .values(
+            state="unlinked",
+            jira_key=None,
+            jira_url=None,
+            jira_status=None,
+            jira_status_category=None,
+            jira_resolution=None,
+            updated_at=utcnow(),
+        )
+    )
+    note(conn, row.primary_issue_id, "jira_deleted", None, {"key": key}, sync=False)
+    sync_problem_cards(conn, row.problem_id)
+    return int(row.problem_id)
+
+
+# -- Closing the loop ---------------------------------------------------------------------------------
+
+
+def mark_notified(conn: Connection, problem_id: int, customer_id: int | None, actor: str) -> int:
+    """Record that support told a customer (or, with None, every customer) of the fix. Returns how
+    many were newly marked."""
+    wanted = customers_of(conn, problem_id)
+    if customer_id is not None:
+        if customer_id not in wanted:
+            raise TriageError("That customer is no longer part of this problem.")
+        wanted = [customer_id]
+    already = set(
+        conn.execute(
+            select(customer_notices.c.customer_id).where(customer_notices.c.problem_id == problem_id)
+        ).scalars()
+    )
+    fresh = [c for c in wanted if c not in already]
+    if not fresh:
+        return 0
+    now = utcnow()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(customer_notices)
+        .values(
+            [
+                {"problem_id": problem_id, "customer_id": c, "notified_by": actor, "notified_at": now}
+                for c in fresh
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    outbox.enqueue_in(
+        conn, outbox.CUSTOMER_LIST, {"problem_id": problem_id}, dedupe_key=f"customer-list:{problem_id}"
+    )
+    primary = conn.execute(select(problems.c.primary_issue_id).where(problems.c.id == problem_id)).scalar()
+    if primary is not None:
+        sync_card(conn, primary)
+    return len(fresh)
+
+
+def store_rationale(conn: Connection, problem_id: int, actor: str, text: str) -> None:
+    """The won't-do rationale, written once for support to reuse; posted in the problem's thread."""
+    text = text.strip()[:RATIONALE_MAX]
+    if not text:
+        raise TriageError("The rationale is empty.")
+    now = utcnow()
+    primary = conn.execute(select(problems.c.primary_issue_id).where(problems.c.id == problem_id)).scalar()
+    if primary is None:
+        raise TriageError("That problem no longer exists.")
+    conn.execute(
+        update(problems)
+        .where(problems.c.id == problem_id)
+        .values(rationale=text, rationale_by=actor, rationale_at=now, updated_at=now)
+    )
+    note(conn, primary, "rationale", actor, {"text": text}, sync=False)
+    sync_problem_cards(conn, problem_id)
+
+
+def escalation_prefill(conn: Connection, config: AppConfig, issue_id: int) -> EscalationDefaults:
+    issue = load_primary(conn, issue_id)
+    tags = tuple(conn.execute(select(issue_tags.c.tag).where(issue_tags.c.issue_id == issue_id)).scalars())
+    route = route_issue(config, RouteFacts(issue.source, issue.product_area, issue.severity, tags))
+    priority_map = {str(k): v for k, v in config.jira.priority_map.items()}
+    return EscalationDefaults(
+        project=route.jira_project or config.jira.project or "",
+        issue_type=config.jira.issue_type,
+        priority=priority_map.get(issue.severity),
+        summary=" ".join(issue.subject.split())[:255],
+        priorities=tuple(dict.fromkeys(priority_map.values())),
+    )
+
+
+def problem_for_rationale(conn: Connection, problem_id: int) -> tuple[str, str | None] | None:
+    row = conn.execute(
+        select(issues.c.subject, problems.c.rationale)
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .where(problems.c.id == problem_id)
+    ).first()
+    return (row.subject, row.rationale) if row is not None else None

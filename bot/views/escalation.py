@@ -1,0 +1,260 @@
+"""Views of escalation and closing the loop: the modals, the customers-to-tell list, the rationale
+request and `/support search` results. Pure: values in, blocks out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ids import INPUT, Action, Block, Callback
+from bot.views.blocks import (
+    Blocks,
+    actions,
+    button,
+    context,
+    encode_state,
+    escape,
+    plain,
+    section,
+    truncate,
+)
+from bot.views.issue_card import source_label
+from bot.views.report_modal import text_input
+
+CUSTOMERS_LISTED = 40  # Slack allows 50 blocks in a message; the rest is covered by "Mark all"
+STANDARD_PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
+
+
+@dataclass(frozen=True)
+class EscalationDefaults:
+    project: str
+    issue_type: str
+    priority: str | None
+    summary: str
+    priorities: tuple[str, ...]
+
+
+def render_escalate_modal(issue_id: int, defaults: EscalationDefaults) -> dict[str, Any]:
+    priorities = list(dict.fromkeys([*defaults.priorities, *STANDARD_PRIORITIES]))
+    priority: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": INPUT,
+        "options": [{"text": plain(p, 75), "value": p[:150]} for p in priorities[:100]],
+    }
+    if defaults.priority in priorities:
+        priority["initial_option"] = {"text": plain(defaults.priority, 75), "value": defaults.priority[:150]}
+    return {
+        "type": "modal",
+        "callback_id": Callback.ESCALATE_MODAL,
+        "title": plain("Escalate to Jira", 24),
+        "submit": plain("Escalate", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": encode_state(issue=issue_id),
+        "blocks": [
+            text_input(Block.ESCALATE_PROJECT, "Project key", initial=defaults.project, max_length=10),
+            text_input(Block.ESCALATE_TYPE, "Issue type", initial=defaults.issue_type, max_length=64),
+            {
+                "type": "input",
+                "block_id": Block.ESCALATE_PRIORITY,
+                "label": plain("Priority", 2000),
+                "element": priority,
+            },
+            text_input(Block.ESCALATE_SUMMARY, "Summary", initial=defaults.summary, max_length=255),
+        ],
+    }
+
+
+def render_link_modal(issue_id: int) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": Callback.LINK_JIRA_MODAL,
+        "title": plain("Link a Jira issue", 24),
+        "submit": plain("Link", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": encode_state(issue=issue_id),
+        "blocks": [
+            text_input(
+                Block.LINK_JIRA_KEY,
+                "Jira issue key or link",
+                max_length=500,
+                placeholder="PROJ-123 or https://yours.atlassian.net/browse/PROJ-123",
+            )
+        ],
+    }
+
+
+def render_rationale_modal(problem_id: int, subject: str, current: str | None) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": Callback.RATIONALE_MODAL,
+        "title": plain("Why not?", 24),
+        "submit": plain("Share", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": encode_state(problem=problem_id),
+        "blocks": [
+            section(f"*{escape(truncate(subject, 200))}*", verbatim=True),
+            text_input(
+                Block.RATIONALE_TEXT,
+                "A short rationale support can reuse with customers",
+                initial=current or "",
+                multiline=True,
+                max_length=3000,
+            ),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class CustomerToTell:
+    customer_id: int
+    name: str
+    company: str | None
+    email: str | None
+    sources: tuple[str, ...]
+    notified_by: str | None  # a Slack user id, when already told
+    notified: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedProblem:
+    problem_id: int
+    issue_id: int  # the problem's card
+    subject: str
+    jira_key: str | None
+    jira_url: str | None
+    resolution: str | None
+    fix_versions: tuple[str, ...]
+    customers: tuple[CustomerToTell, ...]
+
+
+def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
+    """The thread message that closes the loop: every customer to tell, and who has been told."""
+    key = escape(problem.jira_key or "")
+    if problem.jira_url and problem.jira_url.startswith("https://") and key:
+        key = f"<{problem.jira_url}|{key}>"
+    how = escape(problem.resolution or "resolved")
+    if problem.fix_versions:
+        how += ", fix version " + ", ".join(escape(v) for v in problem.fix_versions[:5])
+    left = [c for c in problem.customers if not c.notified]
+    total = len(problem.customers)
+    intro = f":tada: {key} is resolved ({how})." if key else f":tada: Resolved ({how})."
+    blocks: Blocks = [
+        section(
+            f"{intro} Customers to tell: *{len(left)}* of {total}.",
+            verbatim=True,
+        )
+    ]
+    for customer in problem.customers[:CUSTOMERS_LISTED]:
+        parts = [f"*{escape(truncate(customer.name, 100))}*"]
+        if customer.company:
+            parts.append(escape(truncate(customer.company, 80)))
+        if customer.email:
+            parts.append(escape(truncate(customer.email, 120)))
+        parts.append("via " + ", ".join(source_label(s) for s in customer.sources))
+        line = " · ".join(parts)
+        block = section(line, verbatim=True)
+        if customer.notified:
+            told = f"<@{customer.notified_by}>" if customer.notified_by else "someone"
+            block["text"]["text"] = f":white_check_mark: {line} — told by {told}"
+        else:
+            block["accessory"] = button(
+                "Mark notified",
+                Action.MARK_NOTIFIED,
+                encode_state(problem=problem.problem_id, customer=customer.customer_id),
+            )
+        blocks.append(block)
+    if total > CUSTOMERS_LISTED:
+        blocks.append(context(f"… and {total - CUSTOMERS_LISTED} more; *Mark all notified* covers them too."))
+    if left:
+        blocks.append(
+            actions(
+                [
+                    button(
+                        "Mark all notified",
+                        Action.MARK_ALL_NOTIFIED,
+                        encode_state(problem=problem.problem_id),
+                    )
+                ],
+                block_id=encode_state(problem=problem.problem_id, part="all"),
+            )
+        )
+    else:
+        blocks.append(context(":white_check_mark: Every customer has been told."))
+    text = truncate(f"Resolved: {len(left)} of {total} customers still to tell", 300)
+    return blocks, text
+
+
+def render_rationale_request(
+    problem_id: int,
+    issue_id: int,
+    subject: str,
+    key: str,
+    resolution: str | None,
+    customers: int,
+    ask: str | None,
+) -> tuple[Blocks, str]:
+    """Asks for a won't-do rationale (in a DM to `ask`, and in the problem's thread for anyone)."""
+    who = f"<@{ask}>, " if ask else ""
+    about = f"#{issue_id} · {escape(truncate(subject, 150))}"
+    text = (
+        f":speech_balloon: {who}*{escape(key)}* ({about}) was resolved as "
+        f"*{escape(resolution or 'will not do')}*. Support will tell {customers} customer"
+        f"{'s' if customers != 1 else ''}: a short rationale they can reuse helps."
+    )
+    blocks: Blocks = [
+        section(text, verbatim=True),
+        actions(
+            [
+                button(
+                    "Write the rationale",
+                    Action.WRITE_RATIONALE,
+                    encode_state(problem=problem_id),
+                    style="primary",
+                )
+            ],
+            block_id=encode_state(problem=problem_id, part="rationale"),
+        ),
+    ]
+    return blocks, truncate(f"{key} won't be done: please write a rationale", 300)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    issue_id: int
+    subject: str
+    status: str
+    customers: int
+    reports: int
+    jira_key: str | None
+    jira_url: str | None
+    jira_status: str | None
+    card_link: str | None
+    channel: str | None
+
+
+SEARCH_SHOWN = 8
+
+
+def render_search_results(query: str, hits: list[SearchHit]) -> tuple[Blocks, str]:
+    shown_query = escape(truncate(query, 100))
+    if not hits:
+        text = f"No issues match “{shown_query}”."
+        return [section(text)], text
+    blocks: Blocks = [section(f"Issues matching “{shown_query}”:", verbatim=True)]
+    for hit in hits[:SEARCH_SHOWN]:
+        title = f"#{hit.issue_id} · {escape(truncate(hit.subject, 150))}"
+        if hit.card_link and hit.card_link.startswith("https://"):
+            title = f"<{hit.card_link}|{title}>"
+        parts = [
+            ":white_check_mark: resolved" if hit.status == "resolved" else ":large_green_circle: open",
+            f"{hit.customers} customer{'s' if hit.customers != 1 else ''}",
+        ]
+        if hit.jira_key:
+            key = escape(hit.jira_key)
+            if hit.jira_url and hit.jira_url.startswith("https://"):
+                key = f"<{hit.jira_url}|{key}>"
+            parts.append(key + (f" ({escape(hit.jira_status)})" if hit.jira_status else ""))
+        if hit.channel and not hit.card_link:
+            parts.append(f"in <#{hit.channel}>")
+        blocks.append(section(f"*{title}*\n" + " · ".join(parts), verbatim=True))
+    return blocks, f"{len(hits[:SEARCH_SHOWN])} issues match “{shown_query}”"

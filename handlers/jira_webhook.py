@@ -1,0 +1,117 @@
+"""`POST /jira/webhook`: Jira's changes flow back onto the cards.
+
+Size (413) → signature, `X-Hub-Signature: sha256=…` over the raw body with JIRA_WEBHOOK_SECRET (401) →
+JSON (400) → dispatch: `jira:issue_updated` re-renders the problem's cards and notes the change,
+`jira:issue_deleted` unlinks; any other event, or one about an issue we never linked, is answered 200
+and ignored. Each delivery is taken once: its `X-Atlassian-Webhook-Identifier` (the same on Jira's
+retries) is stored in the transaction that applies it, so a replay has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bot.runtime import Runtime
+from bot.services import escalation
+from db.models import inbound_deliveries, utcnow
+from db.session import DatabaseUnavailable
+from handlers.intake_http import error, read_body, unavailable
+from integrations.jira_webhook import JiraEvent, MalformedWebhook, parse_event, verify_signature
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
+
+
+def _first_delivery(conn: Connection, key: str) -> bool:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return bool(
+        conn.execute(
+            dialect.insert(inbound_deliveries)
+            .values(key=key, issue_id=None, received_at=utcnow())
+            .on_conflict_do_nothing()
+        ).rowcount
+    )
+
+
+def _state_from(event: JiraEvent) -> escalation.JiraState:
+    """What the event says of the issue. A payload without the issue's fields (partial) says only
+    what its changelog says."""
+    if event.status is not None:
+        return escalation.JiraState(
+            status=event.status,
+            status_category=event.status_category,
+            assignee_name=event.assignee_name,
+            assignee_account_id=event.assignee_account_id,
+            assignee_email=event.assignee_email,
+            resolution=event.resolution,
+            fix_versions=event.fix_versions,
+            complete=True,
+        )
+    changed = {field.lower(): after for field, _before, after in event.changes}
+    return escalation.JiraState(
+        status=changed.get("status"),
+        assignee_name=changed.get("assignee"),
+        resolution=changed.get("resolution"),
+        complete=False,
+    )
+
+
+def register(app: web.Application, runtime: Runtime) -> None:
+    config = runtime.config.jira
+
+    async def jira_webhook(request: web.Request) -> web.Response:
+        secret = runtime.settings.jira_webhook_secret
+        if secret is None:
+            return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
+        body = await read_body(request)
+        if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
+            return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
+        try:
+            event = parse_event(body)
+        except MalformedWebhook as exc:
+            return error(400, exc.reason)
+        if event is None:
+            return web.json_response({"ignored": True})
+        identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
+        ask = None
+        if event.assignee_email and event.assignee_email.lower() in config.users:
+            ask = config.users[event.assignee_email.lower()]
+        elif event.assignee_account_id and event.assignee_account_id in config.users:
+            ask = config.users[event.assignee_account_id]
+        state = _state_from(event)
+
+        def apply(conn: Connection) -> str:
+            if identifier and not _first_delivery(conn, f"jira:{identifier}"):
+                return "duplicate"
+            if event.kind == "deleted":
+                return (
+                    "unlinked" if escalation.unlink_deleted(conn, event.key) is not None else "unknown issue"
+                )
+            outcome = escalation.apply_jira_update(
+                conn,
+                event.key,
+                state,
+                event.actor_name,
+                wont_do=config.is_wont_do(state.resolution),
+                ask=ask,
+            )
+            if outcome is None:
+                return "unknown issue"
+            return "updated" if outcome.changes else "unchanged"
+
+        try:
+            result = await runtime.database.transaction(apply)
+        except DatabaseUnavailable:
+            return unavailable()
+        log.info("jira webhook", extra={"result": result, "kind": event.kind})
+        if result in ("updated", "unlinked"):
+            runtime.deliverer.wake()
+        return web.json_response({"result": result})
+
+    app.router.add_post("/jira/webhook", jira_webhook)

@@ -1,0 +1,332 @@
+"""Jira webhooks: the signature check and the parsing of real-shaped payloads (tests/fixtures/jira)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+
+from integrations.jira_webhook import (
+    IGNORED_EVENTS,
+    JiraEvent,
+    MalformedWebhook,
+    is_ignored,
+    parse_event,
+    verify_signature,
+)
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
+from tests.fakes.jira_api import FakeJira
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jira"
+SECRET = "It's a Secret to Everybody"
+MARCUS = "712020:2c1f7c2a-5d4b-4a8e-9c1e-7a3b9f0d1e22"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / f"{name}.json").read_bytes()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- signature
+
+
+def test_signature_good() -> None:
+    body = fixture("issue_updated_status_change")
+    assert verify_signature(SECRET, body, sign(body))
+    assert verify_signature(SECRET, body, sign(body).upper().replace("SHA256=", "sha256="))
+    assert verify_signature(SECRET, body, " " + sign(body) + " ")
+
+
+def test_signature_known_vector() -> None:
+    # An HMAC-SHA256 computed independently of the code under test (RFC 4231, test case 2).
+    header = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert verify_signature("Jefe", b"what do ya want for nothing?", header)
+
+
+def test_signature_bad_body_secret_or_header() -> None:
+    body = fixture("issue_updated_status_change")
+    assert not verify_signature(SECRET, body + b" ", sign(body))  # body changed in transit
+    assert not verify_signature("another secret", body, sign(body))
+    assert not verify_signature(SECRET, body, sign(body)[:-2])
+    assert not verify_signature(SECRET, body, "sha256=")
+    assert not verify_signature(SECRET, body, sign(body).removeprefix("sha256="))  # no method=
+    assert not verify_signature(SECRET, body, "sha256=ünïcödé")  # not hex, not even ASCII
+    assert not verify_signature("", body, sign(body, ""))  # no secret configured: nothing passes
+
+
+def test_signature_missing() -> None:
+    body = fixture("issue_updated_status_change")
+    assert not verify_signature(SECRET, body, None)
+    assert not verify_signature(SECRET, body, "")
+
+
+def test_signature_wrong_algorithm() -> None:
+    body = fixture("issue_updated_status_change")
+    sha1 = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+    assert not verify_signature(SECRET, body, sha1)
+    # the right digest under another algorithm's name is refused too
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert not verify_signature(SECRET, body, f"sha512={digest}")
+    assert not verify_signature(SECRET, body, f"md5={digest}")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def event(**overrides: object) -> JiraEvent:
+    base: dict[str, object] = {
+        "kind": "updated",
+        "key": "SUP-128",
+        "issue_id": "10128",
+        "timestamp": None,
+        "status": "To Do",
+        "status_category": "new",
+        "assignee_name": None,
+        "assignee_account_id": None,
+        "assignee_email": None,
+        "resolution": None,
+        "fix_versions": (),
+        "labels": ("supportbridge", "supportbridge-problem-42", "billing"),
+        "summary": "Checkout fails with card declined for EU customers",
+        "changes": (),
+        "actor_name": "Priya Shah",
+    }
+    base.update(overrides)
+    return JiraEvent(**base)  # type: ignore[arg-type]
+
+
+MARCUS_FIELDS = {
+    "assignee_name": "Marcus Lee",
+    "assignee_account_id": MARCUS,
+    "assignee_email": "marcus.lee@acme.example",
+}
+
+EXPECTED = {
+    "issue_updated_status_change": event(
+        timestamp=1718712131482,
+        status="In Progress",
+        status_category="indeterminate",
+        changes=(("status", "To Do", "In Progress"),),
+        **MARCUS_FIELDS,
+    ),
+    "issue_updated_assignee_change": event(
+        timestamp=1718700000000, changes=(("assignee", None, "Marcus Lee"),), **MARCUS_FIELDS
+    ),
+    "issue_updated_resolved_done_fix_version": event(
+        timestamp=1718712131999,
+        status="Done",
+        status_category="done",
+        resolution="Done",
+        fix_versions=("2024.06.2",),
+        changes=(
+            ("resolution", None, "Done"),
+            ("status", "In Progress", "Done"),
+            ("Fix Version", None, "2024.06.2"),
+        ),
+        actor_name="Marcus Lee",
+        **MARCUS_FIELDS,
+    ),
+    "issue_updated_resolved_wont_do": event(
+        timestamp=1718712400000,
+        status="Done",
+        status_category="done",
+        resolution="Won't Do",
+        changes=(("resolution", None, "Won't Do"), ("status", "To Do", "Done")),
+    ),
+    "issue_deleted": event(
+        kind="deleted",
+        timestamp=1718713000123,
+        status="In Progress",
+        status_category="indeterminate",
+        **MARCUS_FIELDS,
+    ),
+    # much left out: what is missing is None, never an exception; untracked fields not listed
+    "issue_updated_partial": JiraEvent(
+        kind="updated",
+        key="SUP-7",
+        issue_id=None,
+        timestamp=None,
+        status="In Review",
+        status_category=None,
+        assignee_name=None,
+        assignee_account_id=None,
+        assignee_email=None,
+        resolution=None,
+        fix_versions=(),
+        labels=(),
+        summary=None,
+        changes=(("status", "In Progress", "In Review"),),
+        actor_name=None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_parses_to_the_expected_event(name: str) -> None:
+    assert parse_event(fixture(name)) == EXPECTED[name]
+
+
+def test_every_fixture_is_covered() -> None:
+    names = {path.stem for path in FIXTURES.glob("*.json")}
+    assert names == set(EXPECTED) | {"comment_created"}
+
+
+def test_ignored_events_give_none() -> None:
+    assert parse_event(fixture("comment_created")) is None
+    assert is_ignored("comment_created")
+    for name in ("worklog_updated", "sprint_started", "jira:version_released", "issuelink_created"):
+        assert name in IGNORED_EVENTS
+        assert parse_event(json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()) is None
+    # unknown (e.g. added by Atlassian later): also None, but not "ignored" - the handler logs it
+    assert parse_event(b'{"webhookEvent": "jira:issue_teleported", "issue": {}}') is None
+    assert not is_ignored("jira:issue_teleported")
+
+
+def test_created_is_parsed_as_an_update_of_state() -> None:
+    payload = json.loads(fixture("issue_updated_status_change"))
+    payload["webhookEvent"] = "jira:issue_created"
+    parsed = parse_event(json.dumps(payload).encode())
+    assert parsed is not None and (parsed.kind, parsed.status) == ("updated", "In Progress")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "body is not JSON"),
+        (b"webhookEvent=jira:issue_updated", "body is not JSON"),
+        (b"\xff\xfe{}", "body is not JSON"),
+        (b"[]", "body is not a JSON object"),
+        (b'"jira:issue_updated"', "body is not a JSON object"),
+        (b"{}", "no webhookEvent"),
+        (b'{"webhookEvent": "jira:issue_updated"}', "jira:issue_updated without issue.key"),
+        (b'{"webhookEvent": "jira:issue_deleted", "issue": {"id": "1"}}', "jira:issue_deleted without issue.key"),
+        (b'{"webhookEvent": "jira:issue_updated", "issue": {"key": ""}}', "jira:issue_updated without issue.key"),
+        (b'{"webhookEvent": "jira:issue_updated", "issue": "SUP-1"}', "jira:issue_updated without issue.key"),
+    ],
+)
+def test_malformed(body: bytes, reason: str) -> None:
+    with pytest.raises(MalformedWebhook) as raised:
+        parse_event(body)
+    assert raised.value.reason == reason
+
+
+def test_wrong_types_inside_a_known_event_are_none_not_errors() -> None:
+    body = {
+        "webhookEvent": "jira:issue_updated",
+        "timestamp": "yesterday",
+        "user": "Priya",
+        "issue": {
+            "id": 10128,
+            "key": "SUP-1",
+            "fields": {"status": "Done", "assignee": [], "fixVersions": {"name": "1.0"}, "labels": [1, "ok"]},
+        },
+        "changelog": {"items": [None, {"field": "status", "fromString": 3, "toString": "Done"}]},
+    }
+    parsed = parse_event(json.dumps(body).encode())
+    assert parsed == JiraEvent(
+        kind="updated",
+        key="SUP-1",
+        issue_id="10128",
+        timestamp=None,
+        status=None,
+        status_category=None,
+        assignee_name=None,
+        assignee_account_id=None,
+        assignee_email=None,
+        resolution=None,
+        fix_versions=(),
+        labels=("ok",),
+        summary=None,
+        changes=(("status", None, "Done"),),
+        actor_name=None,
+    )
+
+
+# --------------------------------------------------------------------------- FakeJira's payloads
+
+
+@pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+async def test_fake_webhook_payloads_round_trip() -> None:
+    async with FakeJira() as fake:
+        marcus = fake.add_user("Marcus Lee", "marcus.lee@acme.example")
+        key = fake.create_issue("PROJ", "Checkout fails", labels=["supportbridge-problem-42"])
+
+        fake.set_assignee(key, marcus)
+        assigned = parse_event(json.dumps(fake.webhook_payload("jira:issue_updated", key)).encode())
+        assert assigned is not None
+        assert (assigned.assignee_name, assigned.assignee_account_id) == ("Marcus Lee", marcus)
+        assert assigned.changes == (("assignee", None, "Marcus Lee"),)
+        assert assigned.actor_name == "Jamie Engineer"  # the fake's default person
+
+        fake.set_status(key, "In Progress", by=marcus)
+        started = parse_event(json.dumps(fake.webhook_payload("jira:issue_updated", key)).encode())
+        assert started is not None
+        assert (started.status, started.status_category) == ("In Progress", "indeterminate")
+        assert (started.changes, started.actor_name) == ((("status", "To Do", "In Progress"),), "Marcus Lee")
+
+        fake.resolve(key, "Done", fix_versions=["2.4.0"], by=marcus)
+        payload = fake.webhook_payload("jira:issue_updated", key)
+        assert payload["issue_event_type_name"] == "issue_resolved"
+        resolved = parse_event(json.dumps(payload).encode())
+        assert resolved == JiraEvent(
+            kind="updated",
+            key=key,
+            issue_id=fake.issue(key)["id"],
+            timestamp=payload["timestamp"],
+            status="Done",
+            status_category="done",
+            assignee_name="Marcus Lee",
+            assignee_account_id=marcus,
+            assignee_email="marcus.lee@acme.example",
+            resolution="Done",
+            fix_versions=("2.4.0",),
+            labels=("supportbridge-problem-42",),
+            summary="Checkout fails",
+            changes=(
+                ("status", "In Progress", "Done"),
+                ("resolution", None, "Done"),
+                ("Fix Version", None, "2.4.0"),
+            ),
+            actor_name="Marcus Lee",
+        )
+
+        # explicit changes and actor, e.g. reopened as Won't Do by someone else
+        other = fake.add_user("Priya Shah")
+        fake.resolve(key, "Won't Do")
+        custom = fake.webhook_payload(
+            "jira:issue_updated", key, changes=[("resolution", "Done", "Won't Do")], user="Priya Shah"
+        )
+        assert custom["user"]["accountId"] == other
+        assert custom["changelog"]["items"][0]["to"] == "10001"  # the resolution's id filled in
+        reopened = parse_event(json.dumps(custom).encode())
+        assert reopened is not None and reopened.resolution == "Won't Do"
+        assert reopened.changes == (("resolution", "Done", "Won't Do"),)
+
+        fake.delete_issue(key)
+        deleted = parse_event(json.dumps(fake.webhook_payload("jira:issue_deleted", key)).encode())
+        assert deleted is not None and (deleted.kind, deleted.key) == ("deleted", key)
+        assert "changelog" not in fake.webhook_payload("jira:issue_deleted", key)
+        fake.assert_no_violations()
+
+
+@pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+async def test_fake_payload_has_the_fixture_shape() -> None:
+    # The same top-level and changelog-item keys as the saved Jira Cloud payload.
+    async with FakeJira() as fake:
+        key = fake.create_issue("PROJ", "Broken")
+        fake.resolve(key, "Done", fix_versions=["1.0"])
+        built = fake.webhook_payload("jira:issue_updated", key)
+    saved = json.loads(fixture("issue_updated_resolved_done_fix_version"))
+    assert set(built) == set(saved)
+    assert {k for i in built["changelog"]["items"] for k in i} == {
+        k for i in saved["changelog"]["items"] for k in i
+    }
+    assert set(built["issue"]) == set(saved["issue"])
+    for name in ("status", "assignee", "resolution", "fixVersions", "labels", "summary"):
+        assert name in built["issue"]["fields"]
