@@ -165,6 +165,9 @@ class JiraConfig(_Strict):
     max_attempts: int = Field(default=5, ge=1)
     # New customers merged into an escalated problem are told to Jira in one comment per this window.
     comment_batch_seconds: float = Field(default=60, ge=0)
+    # After a creation whose answer was lost, wait this long before searching Jira for it again:
+    # Jira Cloud's search can take seconds to show a new issue.
+    search_lag_seconds: float = Field(default=30, ge=0)
 
     @field_validator("project")
     @classmethod

@@ -296,7 +296,11 @@ class JiraDeliveries:
                     global_id=label,
                 )
         except JiraUnavailable as exc:
-            await self._attempt_failed(facts, str(exc), final=False, retry_after=exc.retry_after)
+            retry_after = exc.retry_after
+            if exc.outcome_unknown:
+                # The issue may exist; give Jira's search time to see it before looking again.
+                retry_after = max(retry_after or 0.0, self.config.jira.search_lag_seconds)
+            await self._attempt_failed(facts, str(exc), final=False, retry_after=retry_after)
             return None
         except JiraRejected as exc:
             await self._attempt_failed(facts, str(exc), final=True, retry_after=None)

@@ -27,7 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from jira import JIRA, JIRAError
 from requests import RequestException, Response
-from requests.exceptions import Timeout
+from requests.exceptions import ConnectTimeout, Timeout
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 T = TypeVar("T")
 
@@ -55,12 +56,18 @@ class JiraError(Exception):
 class JiraUnavailable(JiraError):
     """Transient: Jira could not be reached, timed out, rate limited us or failed (5xx).
 
-    ``retry_after`` is Jira's ``Retry-After`` in seconds, when it sent one.
+    ``retry_after`` is Jira's ``Retry-After`` in seconds, when it sent one. ``outcome_unknown``:
+    a write (create, comment, link) was sent but its answer was lost (timeout, dropped
+    connection) - Jira may have carried it out. Jira Cloud's search is eventually consistent
+    (seconds, sometimes minutes), so a search straight after may not show a created issue yet.
     """
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, outcome_unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
 
 
 class JiraRejected(JiraError):
@@ -119,6 +126,14 @@ def _bounded(text: str, limit: int) -> str:
 def _jql_string(value: str) -> str:
     """A JQL string literal: double-quoted, with backslash and quote escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _maybe_sent(exc: RequestException) -> bool:
+    """False when the request surely never reached Jira (no connection was made)."""
+    if isinstance(exc, ConnectTimeout):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 def _retry_after(response: Response | None) -> float | None:
@@ -205,9 +220,20 @@ class JiraGateway:
                 self._client = client
             return self._client
 
-    async def _call(self, call: Callable[[JIRA], T], *, not_found: Callable[[], NoReturn] | None = None) -> T:
+    async def _call(
+        self,
+        call: Callable[[JIRA], T],
+        *,
+        not_found: Callable[[], NoReturn] | None = None,
+        write: bool = False,
+    ) -> T:
+        connected = False
+
         def run() -> T:
-            return call(self._connect())
+            nonlocal connected
+            client = self._connect()
+            connected = True
+            return call(client)
 
         try:
             return await asyncio.to_thread(run)
@@ -215,10 +241,14 @@ class JiraGateway:
             if exc.status_code == 404 and not_found is not None:
                 not_found()
             self._raise_for(exc)
-        except Timeout:
-            raise JiraUnavailable(f"Jira did not answer within {self._timeout:g}s") from None
         except RequestException as exc:
-            raise JiraUnavailable(f"cannot reach Jira: {type(exc).__name__}") from None
+            unknown = write and connected and _maybe_sent(exc)
+            suffix = " (it may have been carried out)" if unknown else ""
+            if isinstance(exc, Timeout):
+                message = f"Jira did not answer within {self._timeout:g}s"
+            else:
+                message = f"cannot reach Jira: {type(exc).__name__}"
+            raise JiraUnavailable(message + suffix, outcome_unknown=unknown) from None
         except ValueError:
             raise JiraUnavailable("Jira answered something that is not JSON") from None
 
@@ -296,7 +326,9 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: project {project!r} was not found") from None
 
         created = await self._call(
-            lambda client: client.create_issue(fields=fields, prefetch=False), not_found=project_missing
+            lambda client: client.create_issue(fields=fields, prefetch=False),
+            not_found=project_missing,
+            write=True,
         )
         key = str(created.key)
         try:
@@ -350,6 +382,7 @@ class JiraGateway:
                 application={"type": "supportbridge", "name": "Supportbridge"},
             ),
             not_found=issue_missing,
+            write=True,
         )
 
     async def add_comment(self, key: str, body: str) -> None:
@@ -360,7 +393,9 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
 
         await self._call(
-            lambda client: client.add_comment(checked, _bounded(body, COMMENT_MAX)), not_found=issue_missing
+            lambda client: client.add_comment(checked, _bounded(body, COMMENT_MAX)),
+            not_found=issue_missing,
+            write=True,
         )
 
 

@@ -23,6 +23,7 @@ from bot.config import AppConfig, parse_config
 from bot.settings import Settings
 from db.migrate import upgrade
 from db.session import Database
+from tests.fakes.jira_api import FakeJira
 from tests.fakes.slack_api import FakeSlack
 from tests.imap_server import DovecotServer
 
@@ -205,6 +206,44 @@ async def stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Stack]:
     from tests.harness import add_channels, running_app
 
     async with running_app(database_url, slack, add_channels(slack)) as running:
+        yield running
+
+
+JIRA_WEBHOOK_SECRET = "jira-webhook-secret-for-tests"
+
+
+@pytest.fixture
+async def jira() -> AsyncIterator[FakeJira]:
+    """A fake Jira Cloud on loopback with project PROJ; the test fails on any contract violation."""
+    async with FakeJira() as fake:
+        yield fake
+        assert not fake.violations, fake.violations
+
+
+@pytest.fixture
+async def jira_stack(database_url: str, slack: FakeSlack, jira: FakeJira) -> AsyncIterator[Stack]:
+    """The real app talking to the fake Slack and the fake Jira, with Jira's webhook configured."""
+    from tests.harness import add_channels, running_app
+
+    settings = {
+        "jira_url": jira.url,
+        "jira_email": jira.email,
+        "jira_api_token": jira.api_token,
+        "jira_webhook_secret": JIRA_WEBHOOK_SECRET,
+    }
+    config = {
+        "jira": {
+            "project": "PROJ",
+            "max_attempts": 3,
+            "comment_batch_seconds": 0.3,
+            "search_lag_seconds": 0.1,
+            "users": {"pm@example.test": "U0PMUSER01"},
+        }
+    }
+    async with running_app(
+        database_url, slack, add_channels(slack), settings_overrides=settings, config_overrides=config
+    ) as running:
+        running.extra["jira"] = jira
         yield running
 
 

@@ -3,6 +3,8 @@ sign every request with the real signing code (Slack's, Standard Webhooks', Zend
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -97,6 +99,25 @@ class Stack:
         headers = {**slack_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
         return await self.http.post(self.url("/slack/events"), data=body, headers=headers)
 
+    async def jira_webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        identifier: str | None = None,
+        secret: str | None = None,
+    ) -> ClientResponse:
+        """Jira Cloud's webhook POST: the body signed with the shared secret (X-Hub-Signature)."""
+        from tests.conftest import JIRA_WEBHOOK_SECRET
+
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        digest = hmac.new((secret or JIRA_WEBHOOK_SECRET).encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature": f"sha256={digest}",
+            "X-Atlassian-Webhook-Identifier": identifier or uuid.uuid4().hex,
+        }
+        return await self.http.post(self.url("/jira/webhook"), data=body, headers=headers)
+
     async def slash_command(self, text: str, *, user: str, channel: str) -> ClientResponse:
         body = urlencode(
             {
@@ -175,6 +196,74 @@ class Stack:
                 return await session.scalar(select(SlackMessage).where(SlackMessage.issue_id == issue_id))
 
         return await self.slack.wait_for(recorded, timeout, message=f"card of issue {issue_id} recorded")
+
+
+# -- cards: post one, use its controls as Slack would, read what it shows ---------------------------
+
+
+async def new_card(stack: Stack, **payload: Any) -> tuple[int, dict[str, Any]]:
+    response = await stack.webhook(make_issue_payload(**payload))
+    issue_id = (await response.json())["id"]
+    recorded = await stack.wait_for_recorded_card(issue_id)
+    return issue_id, stack.slack.message(recorded.channel, recorded.ts)
+
+
+def control(card: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The block and element of a control on a message (in an actions block or as an accessory)."""
+    for block in card["blocks"]:
+        for element in [*block.get("elements", []), block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return block, element
+    raise AssertionError(f"no {action_id} on the message")
+
+
+def has_control(card: dict[str, Any], action_id: str) -> bool:
+    try:
+        control(card, action_id)
+    except AssertionError:
+        return False
+    return True
+
+
+async def click(
+    stack: Stack, card: dict[str, Any], action_id: str, user: str, **chosen: Any
+) -> ClientResponse:
+    """What Slack sends when someone uses a control on the message as it now stands."""
+    block, element = control(stack.slack.message(card["channel"], card["ts"]), action_id)
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block.get("block_id") or "sl4ck",  # Slack makes one up when a block has none
+        "type": element["type"],
+        "action_ts": "1700000000.000001",
+    }
+    if "value" in element:
+        action["value"] = element["value"]
+    action.update(chosen)
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": card["channel"], "message_ts": card["ts"]},
+            "channel": {"id": card["channel"]},
+            "message": {"ts": card["ts"]},
+            "actions": [action],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+    return response
+
+
+def shown(stack: Stack, card: dict[str, Any]) -> str:
+    return json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"], ensure_ascii=False)
+
+
+def notes(stack: Stack, card: dict[str, Any]) -> list[str]:
+    return [
+        json.dumps(m["blocks"], ensure_ascii=False)
+        for m in stack.slack.thread(card["channel"], card["ts"])[1:]
+    ]
 
 
 def make_issue_payload(**overrides: Any) -> dict[str, Any]:

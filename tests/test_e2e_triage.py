@@ -4,8 +4,6 @@ in place from stored state, and who-did-what noted in its thread."""
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +11,7 @@ from sqlalchemy import func, select
 from db.models import Issue, IssueEvent
 from tests.fakes.contracts import contracts_dir, contracts_missing_reason
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Stack, make_issue_payload
+from tests.harness import Stack, click, control, new_card, notes, shown
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -21,59 +19,6 @@ pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missin
 @pytest.fixture(autouse=True)
 def people(slack: FakeSlack) -> dict[str, str]:
     return {name: slack.add_user(name) for name in ("ana", "ben", "cy", "dee", "eve")}
-
-
-async def new_card(stack: Stack, **payload: Any) -> tuple[int, dict[str, Any]]:
-    response = await stack.webhook(make_issue_payload(**payload))
-    issue_id = (await response.json())["id"]
-    recorded = await stack.wait_for_recorded_card(issue_id)
-    return issue_id, stack.slack.message(recorded.channel, recorded.ts)
-
-
-def control(card: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    for block in card["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return block, element
-    raise AssertionError(f"no {action_id} on the card")
-
-
-async def click(stack: Stack, card: dict[str, Any], action_id: str, user: str, **chosen: Any) -> None:
-    """What Slack sends when someone uses a control on the card as it now stands."""
-    block, element = control(stack.slack.message(card["channel"], card["ts"]), action_id)
-    action: dict[str, Any] = {
-        "action_id": action_id,
-        "block_id": block["block_id"],
-        "type": element["type"],
-        "action_ts": "1700000000.000001",
-    }
-    if "value" in element:
-        action["value"] = element["value"]
-    action.update(chosen)
-    response = await stack.slack_interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": user},
-            "trigger_id": stack.slack.new_trigger_id(),
-            "container": {"type": "message", "channel_id": card["channel"], "message_ts": card["ts"]},
-            "channel": {"id": card["channel"]},
-            "message": {"ts": card["ts"]},
-            "actions": [action],
-            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
-        }
-    )
-    assert response.status == 200
-
-
-def shown(stack: Stack, card: dict[str, Any]) -> str:
-    return json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"], ensure_ascii=False)
-
-
-def notes(stack: Stack, card: dict[str, Any]) -> list[str]:
-    return [
-        json.dumps(m["blocks"], ensure_ascii=False)
-        for m in stack.slack.thread(card["channel"], card["ts"])[1:]
-    ]
 
 
 async def test_claim_records_the_first_response_and_the_card_says_who(

@@ -205,8 +205,14 @@ def test_created_is_parsed_as_an_update_of_state() -> None:
         (b'"jira:issue_updated"', "body is not a JSON object"),
         (b"{}", "no webhookEvent"),
         (b'{"webhookEvent": "jira:issue_updated"}', "jira:issue_updated without issue.key"),
-        (b'{"webhookEvent": "jira:issue_deleted", "issue": {"id": "1"}}', "jira:issue_deleted without issue.key"),
-        (b'{"webhookEvent": "jira:issue_updated", "issue": {"key": ""}}', "jira:issue_updated without issue.key"),
+        (
+            b'{"webhookEvent": "jira:issue_deleted", "issue": {"id": "1"}}',
+            "jira:issue_deleted without issue.key",
+        ),
+        (
+            b'{"webhookEvent": "jira:issue_updated", "issue": {"key": ""}}',
+            "jira:issue_updated without issue.key",
+        ),
         (b'{"webhookEvent": "jira:issue_updated", "issue": "SUP-1"}', "jira:issue_updated without issue.key"),
     ],
 )

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0
 # A change committed slightly after a later-stamped one must not be missed: look back this far.
-OVERLAP = timedelta(seconds=5)
+OVERLAP = timedelta(seconds=2)
 INDEXED_BODY_MAX = 2000
 LOAD_CHUNK = 5000
 
@@ -48,6 +48,7 @@ class ProblemSearch:
         self.database = database
         self.index = ProblemIndex()
         self._since: datetime | None = None
+        self._seen: dict[int, datetime] = {}  # issue id → the version indexed (skips re-reads in the overlap)
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -65,6 +66,7 @@ class ProblemSearch:
                 self.index.upsert(
                     row.id, row.problem_id, report_text(row.subject, row.body), is_open=row.status == "open"
                 )
+                self._seen[row.id] = row.updated_at
                 newest = row.updated_at if newest is None or row.updated_at > newest else newest
             if len(rows) < LOAD_CHUNK:
                 break
@@ -97,6 +99,9 @@ class ProblemSearch:
             reports, states = await self.database.transaction(lambda conn: self._changes(conn, since))
             newest = self._since
             for row in reports:
+                if self._seen.get(row.id) == row.updated_at:  # type: ignore[attr-defined]
+                    continue
+                self._seen[row.id] = row.updated_at  # type: ignore[attr-defined]
                 self.index.upsert(
                     row.id,  # type: ignore[attr-defined]
                     row.problem_id,  # type: ignore[attr-defined]
@@ -110,7 +115,8 @@ class ProblemSearch:
             self._since = newest
 
     async def similar(self, subject: str, body: str, *, exclude_problem: int, limit: int = 3) -> list[Match]:
-        await self.refresh()
+        # Reports arriving a moment apart must see each other: look for changes every time.
+        await self.refresh(force=True)
         return self.index.similar(report_text(subject, body), limit=limit, exclude_problem=exclude_problem)
 
     async def search(

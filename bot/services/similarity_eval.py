@@ -23,7 +23,9 @@ from pathlib import Path
 
 from bot.services.similarity import ProblemIndex
 
-LABELLED_SET = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "similarity" / "labelled_reports.jsonl"
+LABELLED_SET = (
+    Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "similarity" / "labelled_reports.jsonl"
+)
 
 
 @dataclass(frozen=True)
