@@ -94,7 +94,7 @@ async def test_a_paraphrase_is_suggested_and_merged_in_one_click(
 
 
 async def test_the_same_customer_twice_counts_once(stack: Stack, people: dict[str, str]) -> None:
-    first_id, first = await new_card(stack, customer=customer("dana"), **FIRST)
+    _first_id, first = await new_card(stack, customer=customer("dana"), **FIRST)
     _, second = await new_card(stack, customer=customer("dana"), **PARAPHRASE)
     await click(stack, second, "issue.merge_suggested", people["ana"])
     await stack.slack.wait_for(

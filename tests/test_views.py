@@ -362,7 +362,7 @@ def test_search_results() -> None:
     blocks, text = render_search_results("invoice <!here>", hits)
     assert_valid_blocks(blocks)
     assert_golden("search_results", {"text": text, "blocks": blocks})
-    empty, text = render_search_results("nothing", [])
+    _empty, text = render_search_results("nothing", [])
     assert "No issues match" in text
 
 
@@ -389,6 +389,6 @@ def test_search_results() -> None:
     ],
 )
 def test_thread_notes(kind: str, detail: dict[str, object], expected: str) -> None:
-    blocks, text = render_triage_note(kind, "U0AGENT0001", detail)
+    blocks, _text = render_triage_note(kind, "U0AGENT0001", detail)
     assert_valid_blocks(blocks)
     assert expected in json.dumps(blocks, ensure_ascii=False).replace('\\"', '"')

@@ -1,0 +1,157 @@
+"""First-response SLAs on SQLite and PostgreSQL: a reminder at the target, the on-duty group at twice
+the target, each exactly once (across restarts and concurrent checkers), and claiming stops the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.domain import IntakeRequest
+from bot.services import triage
+from bot.services.intake import ingest_issue
+from db.models import Issue, IssueEvent, issues
+from db.session import Database
+from schedules.first_response import check_first_response
+from tests.fakes.contracts import contracts_dir, contracts_missing_reason
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import add_channels, new_card, notes, running_app
+
+# Tuesday 2026-11-17 10:00 in Berlin (09:00 UTC): inside business hours.
+RECEIVED = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
+SLA = {
+    "on_duty_group": "S0ONDUTY01",
+    "targets": {"urgent": "1h", "high": "4 business hours", "normal": "1 business day"},
+}
+
+
+async def new_issue(database: Database, config: Any, severity: str, received: datetime = RECEIVED) -> int:
+    request = IntakeRequest.model_validate(
+        {
+            "external_id": f"T-{severity}-{received.timestamp()}",
+            "source": "webform",
+            "subject": "Checkout fails",
+            "body": "The pay button spins forever.",
+            "customer": {"id": "c1", "email": "c1@example.test"},
+            "severity": severity,
+        }
+    )
+    result = await ingest_issue(database, config, request)
+    await database.transaction(
+        lambda conn: conn.execute(
+            update(issues).where(issues.c.id == result.issue_id).values(received_at=received)
+        )
+    )
+    return result.issue_id
+
+
+async def reminders(database: Database, issue_id: int) -> list[tuple[str, dict[str, Any]]]:
+    async with database.session() as session:
+        rows = await session.scalars(
+            select(IssueEvent)
+            .where(IssueEvent.issue_id == issue_id, IssueEvent.kind.like("sla_%"))
+            .order_by(IssueEvent.id)
+        )
+        return [(e.kind, e.detail) for e in rows]
+
+
+async def test_reminder_at_the_target_then_the_on_duty_group_at_twice(
+    database: Database, make_config: Any
+) -> None:
+    config = make_config(sla=SLA)
+    issue_id = await new_issue(database, config, "urgent")
+    assert await check_first_response(database, config, RECEIVED + timedelta(minutes=59)) == 0
+    assert await check_first_response(database, config, RECEIVED + timedelta(minutes=61)) == 1
+    assert await check_first_response(database, config, RECEIVED + timedelta(minutes=90)) == 0  # sent once
+    assert await reminders(database, issue_id) == [
+        ("sla_reminder", {"target": "1 hour", "group": "S0ONDUTY01"})
+    ]
+    assert await check_first_response(database, config, RECEIVED + timedelta(hours=2, minutes=1)) == 1
+    assert await check_first_response(database, config, RECEIVED + timedelta(hours=5)) == 0
+    assert [kind for kind, _ in await reminders(database, issue_id)] == ["sla_reminder", "sla_escalation"]
+
+
+async def test_claiming_stops_the_clock(database: Database, make_config: Any) -> None:
+    config = make_config(sla=SLA)
+    issue_id = await new_issue(database, config, "urgent")
+    await triage.run(database, triage.claim, issue_id, "U0AGENT0001")
+    assert await check_first_response(database, config, RECEIVED + timedelta(hours=3)) == 0
+    assert await reminders(database, issue_id) == []
+
+
+async def test_concurrent_checkers_send_each_reminder_once(database: Database, make_config: Any) -> None:
+    config = make_config(sla=SLA)
+    ids = [await new_issue(database, config, "urgent", RECEIVED + timedelta(seconds=i)) for i in range(5)]
+    later = RECEIVED + timedelta(minutes=70)
+    sent = await asyncio.gather(*(check_first_response(database, config, later) for _ in range(4)))
+    assert sum(sent) == 5
+    for issue_id in ids:
+        assert len(await reminders(database, issue_id)) == 1
+
+
+async def test_after_downtime_past_both_marks_only_the_escalation_is_posted(
+    database: Database, make_config: Any
+) -> None:
+    config = make_config(sla=SLA)
+    issue_id = await new_issue(database, config, "urgent")
+    assert await check_first_response(database, config, RECEIVED + timedelta(hours=6)) == 1
+    assert [kind for kind, _ in await reminders(database, issue_id)] == ["sla_escalation"]
+    async with database.session() as session:
+        issue = await session.get(Issue, issue_id)
+    assert issue is not None and issue.sla_level == 2
+
+
+async def test_business_time_targets_skip_the_weekend(database: Database, make_config: Any) -> None:
+    config = make_config(sla=SLA)
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
+    issue_id = await new_issue(database, config, "normal", friday)
+    saturday = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+    assert await check_first_response(database, config, saturday) == 0
+    monday_before = datetime(2026, 11, 23, 14, 59, tzinfo=UTC)  # due Monday 16:00 Berlin
+    assert await check_first_response(database, config, monday_before) == 0
+    assert await check_first_response(database, config, monday_before + timedelta(minutes=2)) == 1
+    assert await reminders(database, issue_id) == [
+        ("sla_reminder", {"target": "1 business day", "group": "S0ONDUTY01"})
+    ]
+
+
+async def test_no_target_for_a_severity_means_no_reminders(database: Database, make_config: Any) -> None:
+    config = make_config(sla=SLA)
+    issue_id = await new_issue(database, config, "low")
+    assert await check_first_response(database, config, RECEIVED + timedelta(days=30)) == 0
+    assert await reminders(database, issue_id) == []
+
+
+@pytest.mark.parametrize("merged", [True])
+async def test_merged_reports_follow_their_problem(
+    database: Database, make_config: Any, merged: bool
+) -> None:
+    config = make_config(sla=SLA)
+    first = await new_issue(database, config, "urgent")
+    second = await new_issue(database, config, "urgent", RECEIVED + timedelta(seconds=5))
+    problem = await database.transaction(
+        lambda conn: conn.execute(select(issues.c.problem_id).where(issues.c.id == first)).scalar_one()
+    )
+    await triage.run(database, triage.merge, second, "U0AGENT0001", problem)
+    # The merge was a first response for the merged report; the problem's own card still waits.
+    assert await check_first_response(database, config, RECEIVED + timedelta(minutes=61)) == 1
+    assert len(await reminders(database, first)) == 1 and await reminders(database, second) == []
+
+
+@pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
+async def test_the_reminders_are_posted_in_the_cards_thread(
+    database_url: str, slack: FakeSlack, make_config: Any
+) -> None:
+    channels = add_channels(slack)
+    async with running_app(database_url, slack, channels, config_overrides={"sla": SLA}) as stack:
+        issue_id, card = await new_card(stack, severity="urgent")
+        later = datetime.now(UTC) + timedelta(hours=3)
+        assert await check_first_response(stack.runtime.database, stack.config, later) == 1
+        stack.runtime.deliverer.wake()
+        await stack.slack.wait_for(lambda: notes(stack, card), message="a note in the thread")
+        assert "<!subteam^S0ONDUTY01>" in notes(stack, card)[0]
+        assert "still unclaimed at twice the first-response target (1 hour)" in notes(stack, card)[0]
+        assert issue_id
