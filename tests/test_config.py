@@ -17,6 +17,8 @@ def test_example_configuration_file_is_valid() -> None:
     config = load_config(Path(__file__).parents[1] / "supportbridge.example.yml")
     assert config.channels.default == "C0123456789"
     assert config.slack_intake.reaction == "ticket"
+    assert config.jira.project == "SUP" and config.jira.is_wont_do("won't do")
+    assert str(config.sla.targets["normal"]) == "1 business day"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -33,6 +35,19 @@ def test_example_configuration_file_is_valid() -> None:
         ({"routes": [{"match": {"source": "x"}}]}, "routes[0].channel: Field required"),
         ({"colour": "blue"}, "colour: unknown key"),
         ({"severities": ["low", "apocalyptic"]}, "severities[1]"),
+        ({"jira": {"project": "my project"}}, "jira.project: 'my project' is not a Jira project key"),
+        ({"jira": {"priority_map": {"critical": "Highest"}}}, "jira.priority_map.critical"),
+        ({"jira": {"users": {"pm@x.test": "bob"}}}, "jira.users: pm@x.test: 'bob' is not a Slack user id"),
+        ({"jira": {"max_attempts": 0}}, "jira.max_attempts"),
+        ({"jira": {"colour": "red"}}, "jira.colour: unknown key"),
+        (
+            {"routes": [{"match": {"source": "x"}, "channel": "C0123456789", "jira_project": "x y"}]},
+            "routes[0].jira_project: 'x y' is not a Jira project key",
+        ),
+        ({"sla": {"targets": {"urgent": "soon"}}}, "sla.targets.urgent"),
+        ({"sla": {"targets": {"critical": "1h"}}}, "sla.targets: unknown severity 'critical'"),
+        ({"sla": {"on_duty_group": "oncall"}}, "sla.on_duty_group"),
+        ({"sla": {"business_hours": {"start": "18:00", "end": "09:00"}}}, "sla.business_hours"),
     ],
 )
 def test_invalid_configuration_names_the_key(change: dict[str, Any], message: str) -> None:

@@ -287,6 +287,10 @@ def test_analyzer_normalises_paraphrases_to_shared_terms() -> None:
     assert analyzer.terms("app froze") == analyzer.terms("app crashes")
     assert analyzer.terms("pasword reset") == analyzer.terms("password reset")  # a typo
     assert "profit" in analyzer.terms("non-profit pricing")  # a real word, not a typo of "profile"
+    assert analyzer.terms("export fails, see https://acme.example/x or ask bob@acme.example") == [
+        "export",
+        "error",
+    ]
 
 
 def test_signature_and_quoted_reply_are_dropped() -> None:
