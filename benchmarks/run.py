@@ -458,7 +458,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--intakes", type=int, default=2000)
-    parser.add_argument("--only", choices=["ack", "intake"])
+    parser.add_argument("--only", choices=["ack", "intake", "similarity"])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], help="intake: one backend only")
     parser.add_argument(
         "--pg-serve-processes",
@@ -492,6 +492,12 @@ async def main(argv: list[str]) -> int:
                 f"all {args.intakes} cards posted once after {r['delivered_seconds']:.1f}s "
                 f"({r['cards_per_s']:.0f}/s end to end)"
             )
+    if args.only in (None, "similarity"):
+        from benchmarks import similarity
+
+        print("\n(c) similar-problem lookup at intake")
+        figures = await asyncio.to_thread(similarity.run)
+        similarity.print_figures(figures, 2_000)
     return 0
 
 

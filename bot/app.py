@@ -154,6 +154,7 @@ def create_web_app(
         # Everything built so far lives for the whole process: move it out of the collector's way, so
         # full collections stay short and do not show up as latency spikes on acks.
         gc.freeze()
+        runtime.search.start_loading()
         if run_deliveries:
             if runtime.slack is None:
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")

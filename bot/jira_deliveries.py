@@ -132,7 +132,7 @@ class JiraDeliveries:
             RouteFacts(primary.source, primary.product_area, primary.severity, tuple(tags)),
         )
         severity = primary.severity
-        priority = row.priority or self.config.jira.priority_map.get(severity)  # type: ignore[call-overload]
+        priority = row.priority or self.config.jira.priority_map.get(severity)
         summary = (
             " ".join((row.summary or primary.subject).split())[:SUMMARY_MAX]
             or f"Customer issue #{primary.id}"

@@ -7,6 +7,7 @@ Revises: 0001
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +34,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sla_level", sa.Integer(), nullable=False, server_default="0"))
         batch.create_index(batch.f("ix_issues_updated_at"), ["updated_at"], unique=False)
     with op.batch_alter_table("escalations") as batch:
-        for name, type_ in [
+        columns: list[tuple[str, sa.types.TypeEngine[Any]]] = [
             ("jira_status_category", sa.String(length=16)),
             ("jira_assignee", sa.String(length=255)),
             ("jira_assignee_account_id", sa.String(length=128)),
@@ -46,7 +47,8 @@ def upgrade() -> None:
             ("priority", sa.String(length=64)),
             ("summary", sa.String(length=255)),
             ("announced_customers", sa.JSON()),
-        ]:
+        ]
+        for name, type_ in columns:
             batch.add_column(sa.Column(name, type_, nullable=True))
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("slack_messages") as batch:
