@@ -181,32 +181,23 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         runtime.deliverer.wake()
 
-    @app.action(Action.MARK_NOTIFIED)
     async def on_mark(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """ "Mark notified" for one customer (the button names it) or, without one, for all."""
         await ack()
         state = state_of(action)
         problem, customer = state.get("problem"), state.get("customer")
-        if isinstance(problem, int) and isinstance(customer, int):
-            user = body["user"]["id"]
-            await run_action(
-                runtime,
-                body,
-                lambda conn: escalation.mark_notified(conn, problem, customer, user),
-                what="mark_notified",
-            )
+        if not isinstance(problem, int) or not isinstance(customer, int | None):
+            return
+        user = body["user"]["id"]
+        await run_action(
+            runtime,
+            body,
+            lambda conn: escalation.mark_notified(conn, problem, customer, user),
+            what="mark_notified",
+        )
 
-    @app.action(Action.MARK_ALL_NOTIFIED)
-    async def on_mark_all(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        problem = state_of(action).get("problem")
-        if isinstance(problem, int):
-            user = body["user"]["id"]
-            await run_action(
-                runtime,
-                body,
-                lambda conn: escalation.mark_notified(conn, problem, None, user),
-                what="mark_all_notified",
-            )
+    app.action(Action.MARK_NOTIFIED)(on_mark)
+    app.action(Action.MARK_ALL_NOTIFIED)(on_mark)
 
     @app.action(Action.WRITE_RATIONALE)
     async def on_write_rationale(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -114,33 +114,13 @@ def _problem_details(conn: Connection, problem_id: int) -> tuple[tuple[str, ...]
 def _suggestions(conn: Connection, stored: list[dict[str, Any]], own_problem: int) -> tuple[Suggestion, ...]:
     """Suggested problems that are still open, with their current customer counts."""
     wanted = [int(s["problem"]) for s in stored if isinstance(s, dict) and s.get("problem") != own_problem]
-    if not wanted:
-        return ()
-    same = issues.alias("member")
-    rows = conn.execute(
-        select(
-            problems.c.id,
-            problems.c.primary_issue_id,
-            issues.c.subject,
-            select(func.count(distinct(same.c.customer_id)))
-            .where(same.c.problem_id == problems.c.id)
-            .scalar_subquery()
-            .label("customers"),
-        )
-        .join(issues, issues.c.id == problems.c.primary_issue_id)
-        .where(problems.c.id.in_(wanted), problems.c.status == "open")
-    ).all()
-    by_id = {r.id: r for r in rows}
+    rows = problem_summaries(conn, wanted, open_only=True)
     return tuple(
         Suggestion(
-            problem_id=p,
-            issue_id=by_id[p].primary_issue_id,
-            subject=by_id[p].subject,
-            customers=int(by_id[p].customers),
+            problem_id=r.id, issue_id=r.primary_issue_id, subject=r.subject, customers=int(r.customers)
         )
-        for p in wanted
-        if p in by_id
-    )[:SUGGESTIONS_SHOWN]
+        for r in rows[:SUGGESTIONS_SHOWN]
+    )
 
 
 def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
