@@ -88,6 +88,10 @@ async def _check_jira(settings: Settings, results: CheckResults) -> None:
         )
     except JiraUnavailable as exc:
         results.fail(f"Jira serverInfo failed: {exc}")
+    if settings.jira_webhook_secret is None:
+        results.warn("JIRA_WEBHOOK_SECRET is not set: /jira/webhook answers 404 (Jira changes stay in Jira)")
+    else:
+        results.ok("JIRA_WEBHOOK_SECRET is set")
 
 
 async def run_checks(settings: Settings, config: AppConfig | None) -> CheckResults:

@@ -74,6 +74,7 @@ async def test_migrate_then_check_passes_with_working_slack_and_jira(
         "✓ Slack token works" in out and "✓ Jira reachable" in out and "✓ database schema is current" in out
     )
     assert "! ZENDESK_WEBHOOK_SECRET is not set" in out
+    assert "! JIRA_WEBHOOK_SECRET is not set" in out
     assert BOT_TOKEN not in out
 
 
