@@ -26,7 +26,8 @@ from db.session import Database
 from handlers import escalation, health, intake_http, jira_webhook, links, slack_intake, triage
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
-from schedules.first_response import FirstResponseWatcher
+from schedules import first_response
+from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         from bot.mail_poller import MailPoller
 
         mail = MailPoller(database, config, settings.imap_password.get_secret_value(), wake=deliverer.wake)
+    scheduler = Scheduler(database, config.zone)
+    first_response.register(scheduler, database, config, deliverer.wake)
     return Runtime(
         settings=settings,
         config=config,
@@ -72,7 +75,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         slack=slack,
         jira=jira,
         mail=mail,
-        first_response=FirstResponseWatcher(database, config, wake=deliverer.wake),
+        scheduler=scheduler,
     )
 
 

@@ -15,7 +15,7 @@ from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
     from bot.mail_poller import MailPoller
-    from schedules.first_response import FirstResponseWatcher
+    from schedules.scheduler import Scheduler
 
 
 @dataclass
@@ -28,20 +28,20 @@ class Runtime:
     slack: SlackGateway | None = None
     jira: JiraGateway | None = None
     mail: MailPoller | None = None
-    first_response: FirstResponseWatcher | None = None
+    scheduler: Scheduler | None = None
 
     def start_background(self) -> None:
-        """Deliveries, the mailbox and the SLA clock: in `serve` (one process) or in `worker`."""
+        """Deliveries, the mailbox and the scheduler: in `serve` (one process) or in `worker`."""
         if self.slack is not None:
             self.deliverer.start()
         if self.mail is not None:
             self.mail.start()
-        if self.first_response is not None:
-            self.first_response.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     async def stop_background(self) -> None:
-        if self.first_response is not None:
-            await self.first_response.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.mail is not None:
             await self.mail.stop()
         await self.deliverer.stop()

@@ -273,6 +273,16 @@ class InboundDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ScheduledRun(Base):
+    """A scheduled job's run for one period or target (`once`): what makes scheduled sends exactly once."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -284,3 +294,4 @@ customer_notices = cast(Table, CustomerNotice.__table__)
 slack_messages = cast(Table, SlackMessage.__table__)
 outbox_items = cast(Table, OutboxItem.__table__)
 inbound_deliveries = cast(Table, InboundDelivery.__table__)
+scheduled_runs = cast(Table, ScheduledRun.__table__)

@@ -8,9 +8,8 @@ update in the same transaction that enqueues the post, so only one process wins 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +21,7 @@ from bot.services.triage import note
 from bot.sla import SlaTarget, due_at
 from db.models import issues, problems, utcnow
 from db.session import Database, DatabaseUnavailable
+from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -116,39 +116,19 @@ async def check_first_response(database: Database, config: AppConfig, now: datet
     return await database.transaction(lambda conn: send_reminders(conn, config, moment))
 
 
-class FirstResponseWatcher:
-    """Runs the check every `interval` seconds in the background of `serve` and `worker`."""
+def register(scheduler: Scheduler, database: Database, config: AppConfig, wake: Callable[[], None]) -> None:
+    """Check every `CHECK_SECONDS` (in the process that runs the scheduler), when SLAs are configured."""
+    if not config.sla.targets:
+        return
 
-    def __init__(
-        self, database: Database, config: AppConfig, wake: object = None, *, interval: float = CHECK_SECONDS
-    ) -> None:
-        self.database = database
-        self.config = config
-        self.interval = interval
-        self._wake = wake
-        self._task: asyncio.Task[None] | None = None
+    async def first_response_check() -> None:
+        try:
+            sent = await check_first_response(database, config)
+        except DatabaseUnavailable:
+            log.warning("first-response check skipped: database unavailable")
+            return
+        if sent:
+            log.info("first-response reminders sent", extra={"count": sent})
+            wake()
 
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                sent = await check_first_response(self.database, self.config)
-                if sent:
-                    log.info("first-response reminders sent", extra={"count": sent})
-                    if callable(self._wake):
-                        self._wake()
-            except DatabaseUnavailable:
-                log.warning("first-response check skipped: database unavailable")
-            except Exception:
-                log.exception("first-response check failed")
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        if self.config.sla.targets and self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name="first-response-sla")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    scheduler.add_job(first_response_check, "interval", seconds=CHECK_SECONDS)

@@ -1,0 +1,157 @@
+"""The clock: APScheduler 3 (AsyncIOScheduler) in the configured time zone, active in one process only.
+
+`serve` runs it for a single-process install; `worker` runs it when `serve` runs in several processes.
+On PostgreSQL any number of processes may start it, but only the one holding a session-level advisory
+lock runs jobs; the others keep trying, so one takes over within `LEADER_POLL_SECONDS` when the leader
+goes away (its lock is released with its connection). On SQLite there is one process by design.
+
+Jobs are thin and idempotent, and record what they sent (`once`): a restart, a second process or a late
+start never sends twice. A job whose time passed while no process ran it still runs, once, within
+`MISFIRE_GRACE_SECONDS` (APScheduler's misfire grace, with coalescing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.models import scheduled_runs, utcnow
+from db.session import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# An arbitrary 64-bit key naming "the Supportbridge scheduler" among advisory locks on the database.
+ADVISORY_LOCK_KEY = 0x5B_5C_4E_D0_1E
+LEADER_POLL_SECONDS = 15.0
+MISFIRE_GRACE_SECONDS = 600
+
+
+def once(conn: Connection, job: str, period: str) -> bool:
+    """Claim `(job, period)` in the caller's transaction: True the first time only. What the job sends
+    is enqueued in the same transaction, so a claim always comes with its sending and vice versa."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return bool(
+        conn.execute(
+            dialect.insert(scheduled_runs)
+            .values(job=job[:64], period=period[:128], ran_at=utcnow())
+            .on_conflict_do_nothing()
+        ).rowcount
+    )
+
+
+class Scheduler:
+    def __init__(
+        self, database: Database, timezone: Any, *, poll_seconds: float = LEADER_POLL_SECONDS
+    ) -> None:
+        self.database = database
+        self.poll_seconds = poll_seconds
+        self.scheduler = AsyncIOScheduler(
+            timezone=timezone,
+            job_defaults={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True, "max_instances": 1},
+        )
+        self._jobs: list[tuple[Callable[[], Awaitable[Any]], dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._lock_connection: AsyncConnection | None = None
+        self.is_leader = False
+
+    def add_job(self, func: Callable[[], Awaitable[Any]], trigger: str, **trigger_args: Any) -> None:
+        """Register a job (APScheduler trigger arguments); it runs only while this process leads."""
+        self._jobs.append((func, {"trigger": trigger, **trigger_args}))
+
+    async def _try_lead(self) -> bool:
+        if self.database.dialect != "postgresql":
+            return True
+        connection = await self.database.engine.connect()
+        try:
+            taken = (
+                await connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+            ).scalar()
+            await connection.commit()  # the lock is the session's, not the transaction's
+        except Exception:
+            await connection.close()
+            raise
+        if not taken:
+            await connection.close()
+            return False
+        self._lock_connection = connection
+        return True
+
+    async def _still_leading(self) -> bool:
+        if self._lock_connection is None:
+            return self.database.dialect != "postgresql"
+        try:
+            await self._lock_connection.execute(text("SELECT 1"))
+            await self._lock_connection.commit()
+            return True
+        except Exception:
+            log.warning("scheduler lost its database connection: stepping down")
+            with contextlib.suppress(Exception):
+                await self._lock_connection.invalidate()  # never back into the pool holding the lock
+                await self._lock_connection.close()
+            self._lock_connection = None
+            return False
+
+    def _start_jobs(self) -> None:
+        for func, spec in self._jobs:
+            self.scheduler.add_job(func, replace_existing=True, id=getattr(func, "__name__", None), **spec)
+        if not self.scheduler.running:
+            self.scheduler.start()
+        else:
+            self.scheduler.resume()
+
+    def _stop_jobs(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.remove_all_jobs()
+            self.scheduler.pause()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if self.is_leader and not await self._still_leading():
+                    self.is_leader = False
+                    self._stop_jobs()
+                if not self.is_leader and await self._try_lead():
+                    self.is_leader = True
+                    log.info("this process runs the scheduled jobs")
+                    self._start_jobs()
+            except Exception:
+                log.warning("scheduler could not check its leadership; will retry", exc_info=True)
+            await asyncio.sleep(self.poll_seconds)
+
+    def start(self) -> None:
+        if self._jobs and self._task is None:
+            self._task = asyncio.create_task(self.run_forever(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._lock_connection is not None:
+            # The connection goes back to a pool, not away: give the lock up explicitly.
+            with contextlib.suppress(Exception):
+                await self._lock_connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+                await self._lock_connection.commit()
+            with contextlib.suppress(Exception):
+                await self._lock_connection.invalidate()
+                await self._lock_connection.close()
+            self._lock_connection = None
+        self.is_leader = False
