@@ -63,7 +63,9 @@ async def escalation_row(stack: Stack) -> Escalation:
 async def escalated(stack: Stack, card: dict[str, Any], user: str) -> str:
     """Click Escalate and wait for the card to show the Jira key; returns it."""
     await click(stack, card, "issue.escalate", user)
-    await stack.slack.wait_for(lambda: "PROJ-" in shown(stack, card), message="the card shows the Jira key")
+    await stack.slack.wait_for(
+        lambda: "PROJ-" in shown(stack, card), timeout=15, message="the card shows the Jira key"
+    )
     return (await escalation_row(stack)).jira_key or ""
 
 
