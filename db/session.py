@@ -12,6 +12,7 @@ SQLite is the single-process default. Two of its habits matter here:
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
@@ -26,6 +27,19 @@ from db.sqlite_writer import SQLiteWriter
 
 READ_ONLY = "supportbridge_read_only"
 T = TypeVar("T")
+
+
+DEADLOCK_RETRIES = 4
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def is_retryable_conflict(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code is None:
+        cause = getattr(exc.orig, "__cause__", None)
+        code = getattr(cause, "sqlstate", None)
+    return code in RETRYABLE_SQLSTATES
 
 
 class DatabaseUnavailable(Exception):
@@ -150,11 +164,20 @@ class Database:
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` — synchronous SQLAlchemy Core — in one transaction, committed when it
         returns. On SQLite it runs whole on the writer thread; on PostgreSQL on the event loop through
-        the async driver. For hot paths whose statements are known up front (intake, the outbox)."""
+        the async driver. For hot paths whose statements are known up front (intake, the outbox).
+
+        `work` only touches the database, so on PostgreSQL a transaction chosen as a deadlock victim
+        (two transactions locking the same outbox rows in different orders, say) is simply run again."""
         try:
             if self._sqlite_engine is None:
-                async with self.engine.begin() as conn:
-                    return await conn.run_sync(work)
+                for attempt in range(1, DEADLOCK_RETRIES + 1):
+                    try:
+                        async with self.engine.begin() as conn:
+                            return await conn.run_sync(work)
+                    except DBAPIError as exc:
+                        if attempt == DEADLOCK_RETRIES or not is_retryable_conflict(exc):
+                            raise
+                        await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
             assert self._sqlite_writer is not None
             return cast(T, await self._sqlite_writer.run(work))
         except Exception as exc:
