@@ -10,7 +10,8 @@ from bot.runtime import Runtime
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    @app.action(Action.OPEN_LINK)
-    @app.action(Action.OPEN_SLACK_MESSAGE)
     async def link_opened(ack: AsyncAck) -> None:
         await ack()
+
+    for action_id in (Action.OPEN_LINK, Action.OPEN_SLACK_MESSAGE, Action.OPEN_JIRA, Action.OPEN_PROBLEM):
+        app.action(action_id)(link_opened)
