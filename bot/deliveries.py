@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
@@ -19,6 +19,7 @@ from bot.services import outbox
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
+from bot.services.triage import customers_of
 from bot.views.blocks import truncate
 from bot.views.escalation import render_customer_list, render_rationale_request
 from bot.views.issue_card import IssueCard, render_issue_card
@@ -340,10 +341,6 @@ class SlackDeliveries:
                     issues.c.subject,
                     slack_messages.c.channel,
                     slack_messages.c.ts,
-                    select(func.count(distinct(issues.c.customer_id)))
-                    .where(issues.c.problem_id == problem_id)
-                    .scalar_subquery()
-                    .label("customers"),
                 )
                 .join(issues, issues.c.id == problems.c.primary_issue_id)
                 .join(
@@ -353,7 +350,10 @@ class SlackDeliveries:
                 .where(problems.c.id == problem_id)
             ).first()
 
-        row = await self.database.transaction(load)
+        loaded = await self.database.transaction(
+            lambda conn: (load(conn), len(customers_of(conn, problem_id)))
+        )
+        row, customer_count = loaded
         if row is None:
             return
         blocks, text = render_rationale_request(
@@ -362,7 +362,7 @@ class SlackDeliveries:
             row.subject,
             str(payload.get("key") or ""),
             payload.get("resolution"),
-            int(row.customers),
+            customer_count,
             str(ask) if ask else None,
         )
         try:

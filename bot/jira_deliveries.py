@@ -122,11 +122,7 @@ class JiraDeliveries:
             for r in reports[:QUOTED_REPORTS]
         ]
         sources = list(dict.fromkeys(source_label(r.source) for r in reports))
-        customer_count = conn.execute(
-            select(func.count(func.distinct(issues.c.customer_id))).where(
-                issues.c.problem_id == row.problem_id
-            )
-        ).scalar_one()
+        customer_count = len(customers_of(conn, row.problem_id))
         route = route_issue(
             self.config,
             RouteFacts(primary.source, primary.product_area, primary.severity, tuple(tags)),

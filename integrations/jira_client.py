@@ -16,6 +16,7 @@ and Jira's own error text, never from ``str(JIRAError)``, which dumps request he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import re
 import threading
@@ -140,10 +141,8 @@ def _retry_after(response: Response | None) -> float | None:
     value = response.headers.get("Retry-After") if response is not None else None
     if not value:
         return None
-    try:
+    with contextlib.suppress(ValueError):  # seconds; otherwise an HTTP date
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

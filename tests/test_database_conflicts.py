@@ -37,9 +37,11 @@ async def deadlock_error(database: Database) -> DBAPIError:
         await two.close()
 
 
+# PostgreSQL only: SQLite writes are serialized on one thread, so they cannot deadlock.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_a_deadlock_victim_is_recognised_and_its_transaction_run_again(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite writes are serialized on one thread: no deadlocks")
     database = Database(database_url)
     try:
         error = await deadlock_error(database)

@@ -24,9 +24,11 @@ async def test_once_is_true_the_first_time_only(database: Database) -> None:
     assert sorted(claims) == [False, False, False, False, True]
 
 
+# PostgreSQL only: the advisory lock is PostgreSQL's (on SQLite there is one process by design, below).
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_jobs_run_in_one_process_and_another_takes_over(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("one process on SQLite by design: the advisory lock is PostgreSQL's")
     ran: dict[str, int] = {"a": 0, "b": 0}
     databases = [Database(database_url), Database(database_url)]
     schedulers = [Scheduler(db, BERLIN, poll_seconds=0.1) for db in databases]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -22,6 +22,7 @@ from bot.services import outbox
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import (
     TriageError,
+    customers_of,
     load_primary,
     note,
     set_problem_status,
@@ -96,17 +97,6 @@ def _insert_ignore(conn: Connection) -> Any:
 
 def _escalation(conn: Connection, problem_id: int) -> Any:
     return conn.execute(select(escalations).where(escalations.c.problem_id == problem_id)).first()
-
-
-def customers_of(conn: Connection, problem_id: int) -> list[int]:
-    return list(
-        conn.execute(
-            select(issues.c.customer_id)
-            .where(issues.c.problem_id == problem_id)
-            .group_by(issues.c.customer_id)
-            .order_by(func.min(issues.c.id))
-        ).scalars()
-    )
 
 
 def escalate(

@@ -265,7 +265,7 @@ def merge(
         target.primary_issue_id,
         "merged_in",
         actor,
-        {"issues": moved, "customers": _customer_count(conn, target.id)},
+        {"issues": moved, "customers": len(customers_of(conn, target.id))},
     )
     sync_problem_cards(conn, target.id)
     if source_jira is not None or target_jira is not None:
@@ -300,17 +300,21 @@ def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         current.primary_issue_id,
         "unmerged_out",
         actor,
-        {"issue": issue_id, "customers": _customer_count(conn, current.id)},
+        {"issue": issue_id, "customers": len(customers_of(conn, current.id))},
     )
     sync_problem_cards(conn, current.id)
     return TriageResult(issue_id, changed=True)
 
 
-def _customer_count(conn: Connection, problem_id: int) -> int:
-    return int(
+def customers_of(conn: Connection, problem_id: int) -> list[int]:
+    """The distinct customers behind a problem (across every merged report), first reporter first."""
+    return list(
         conn.execute(
-            select(func.count(func.distinct(issues.c.customer_id))).where(issues.c.problem_id == problem_id)
-        ).scalar_one()
+            select(issues.c.customer_id)
+            .where(issues.c.problem_id == problem_id)
+            .group_by(issues.c.customer_id)
+            .order_by(func.min(issues.c.id))
+        ).scalars()
     )
 
 
