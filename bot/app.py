@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import AppConfig
 from bot.deliveries import SlackDeliveries
 from bot.jira_deliveries import JiraDeliveries
+from bot.posts import PostDeliveries
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
@@ -51,6 +52,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     if settings.jira_url and settings.jira_email and settings.jira_api_token is not None:
         jira = JiraGateway(settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value())
     slack = None
+    posts = None
     if settings.slack_bot_token is not None:
         client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         slack = SlackGateway(client)
@@ -59,6 +61,8 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         )
         slack_deliveries.register(deliverer)
         JiraDeliveries(database, config, jira, slack_deliveries.card_permalink).register(deliverer)
+        posts = PostDeliveries(database, slack)
+        posts.register(deliverer)
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -73,6 +77,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         deliverer=deliverer,
         search=search,
         slack=slack,
+        posts=posts,
         jira=jira,
         mail=mail,
         scheduler=scheduler,

@@ -7,6 +7,8 @@ once at start-up; an invalid file stops the start with one message naming the ke
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
+from datetime import time as Time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,11 +17,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain import Severity
-from bot.sla import SlaConfig
+from bot.sla import USER_GROUP_ID, SlaConfig, Weekday, _parse_hh_mm
+from bot.when import Duration, WeeklyAt, parse_weekday
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{1,9}")
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,}")
+PROGRAMME_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 class ConfigError(Exception):
@@ -192,6 +196,145 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
+def _people(value: Any) -> Any:
+    """Slack users (U…/W…) and user groups (S…), as one id or a list."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if not (SLACK_USER.fullmatch(text) or USER_GROUP_ID.match(text)):
+            raise ValueError(f"{text!r} is not a Slack user id (U0123ABCD) or user group id (S0123ABCD)")
+        out.append(text)
+    return out
+
+
+class SessionRule(_Strict):
+    """A recurring session: every `weekday` at `time` (wall clock, configured zone) for `duration`."""
+
+    weekday: Weekday
+    time: Time
+    duration: Duration = timedelta(hours=1)
+
+    @field_validator("weekday", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        return parse_weekday(value)
+
+    _time = field_validator("time", mode="before")(_parse_hh_mm)
+
+    @field_validator("duration")
+    @classmethod
+    def _sensible(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=5) <= value <= timedelta(hours=12):
+            raise ValueError("a session lasts between 5 minutes and 12 hours")
+        return value
+
+
+class Programme(_Strict):
+    """A shadowing programme: who hosts, when, how many seats, where, and where it is announced."""
+
+    id: str
+    name: str
+    hosts: list[str]
+    sessions: list[SessionRule] = Field(default_factory=list)
+    capacity: int = Field(default=2, ge=1, le=100)
+    where: str | None = Field(default=None, max_length=500)
+    channel: str
+    waitlist: bool = True
+    onboarding: bool = True  # offered in new hires' first-week plans
+
+    _hosts = field_validator("hosts", mode="before")(_people)
+    _channel_id = field_validator("channel")(_channel)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _slug(cls, value: Any) -> Any:
+        text = str(value).strip().lower()
+        if not PROGRAMME_ID.fullmatch(text):
+            raise ValueError(f"{value!r}: use lower-case letters, digits and dashes (like support-l1)")
+        return text
+
+    @field_validator("hosts")
+    @classmethod
+    def _some_hosts(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one host (Slack user ids or a user group id)")
+        return value
+
+
+class Fairness(_Strict):
+    """Everyone in `group` shadows `target_hours` a quarter; `teams` groups the stats."""
+
+    group: list[str]
+    target_hours: float = Field(default=2, gt=0, le=500)
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+    nudge_day: int = Field(default=1, ge=1, le=28)  # day of the month for the nudge DMs
+    nudge_time: Time = time(10, 0)
+
+    _group = field_validator("group", mode="before")(_people)
+    _nudge_time = field_validator("nudge_time", mode="before")(_parse_hh_mm)
+
+    @field_validator("teams", mode="before")
+    @classmethod
+    def _team_people(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {str(name): _people(members) for name, members in value.items()}
+
+
+class Onboarding(_Strict):
+    days: int = Field(default=5, ge=1, le=10)  # working days in a first-week plan
+
+
+class ShadowingConfig(_Strict):
+    """The `shadowing` section: programmes, the weekly open-sessions post, reminders, fairness."""
+
+    programmes: list[Programme] = Field(default_factory=list)
+    weekly_post: WeeklyAt = WeeklyAt(weekday="mon", time=time(9, 0))
+    horizon_days: int = Field(default=28, ge=7, le=120)  # how far ahead recurring sessions are listed
+    reminders: list[Duration] = Field(default_factory=lambda: [timedelta(hours=24), timedelta(minutes=15)])
+    fairness: Fairness | None = None
+    onboarding: Onboarding = Field(default_factory=Onboarding)
+
+    @field_validator("programmes")
+    @classmethod
+    def _unique_ids(cls, value: list[Programme]) -> list[Programme]:
+        seen: set[str] = set()
+        for programme in value:
+            if programme.id in seen:
+                raise ValueError(f"programme id {programme.id!r} is used twice")
+            seen.add(programme.id)
+        return value
+
+    def programme(self, programme_id: str) -> Programme | None:
+        return next((p for p in self.programmes if p.id == programme_id), None)
+
+
+class ReleasesConfig(_Strict):
+    """The `releases` section: when the heads-up and the watch come, and which Jira projects feed it."""
+
+    heads_up: Duration = timedelta(hours=24)
+    watch: Duration = timedelta(hours=48)
+    jira_projects: list[str] = Field(default_factory=list)
+    release_time: Time = time(10, 0)  # the time of day for a Jira version that only has a date
+    # An area "rose" when it had at least `rise_min` new complaints since the release and at least
+    # `rise_ratio` times as many as in the same period before it.
+    rise_ratio: float = Field(default=1.5, gt=1)
+    rise_min: int = Field(default=3, ge=1)
+
+    _release_time = field_validator("release_time", mode="before")(_parse_hh_mm)
+
+    @field_validator("jira_projects")
+    @classmethod
+    def _project_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not PROJECT_KEY.fullmatch(key):
+                raise ValueError(f"{key!r} is not a Jira project key (like SUP or WEB2)")
+        return value
+
+
 class AppConfig(_Strict):
     timezone: str = "UTC"
     channels: Channels
@@ -203,6 +346,12 @@ class AppConfig(_Strict):
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
+    shadowing: ShadowingConfig = Field(default_factory=ShadowingConfig)
+    releases: ReleasesConfig = Field(default_factory=ReleasesConfig)
+    # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
+    admins: list[str] = Field(default_factory=list)
+
+    _admins = field_validator("admins", mode="before")(_people)
 
     @field_validator("timezone")
     @classmethod

@@ -15,6 +15,7 @@ from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
     from bot.mail_poller import MailPoller
+    from bot.posts import PostDeliveries
     from schedules.scheduler import Scheduler
 
 
@@ -26,6 +27,7 @@ class Runtime:
     deliverer: Deliverer
     search: ProblemSearch
     slack: SlackGateway | None = None
+    posts: PostDeliveries | None = None
     jira: JiraGateway | None = None
     mail: MailPoller | None = None
     scheduler: Scheduler | None = None

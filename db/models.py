@@ -283,6 +283,86 @@ class ScheduledRun(Base):
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ShadowSession(Base):
+    """One shadowing session: from a programme's recurring rule (made ahead of time) or added by hand."""
+
+    __tablename__ = "shadow_sessions"
+    __table_args__ = (UniqueConstraint("programme", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    capacity: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str | None] = mapped_column(String(500))
+    hosts: Mapped[list[str] | None] = mapped_column(JSON)  # None: the programme's hosts
+    origin: Mapped[str] = mapped_column(String(16), default="recurring")  # recurring | added
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | cancelled
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    cancelled_by: Mapped[str | None] = mapped_column(String(32))
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ShadowBooking(Base):
+    """A person's place in a session: booked, on the waitlist (in `queued_at` order) or cancelled.
+    One row per person and session; signing up again after cancelling reuses it."""
+
+    __tablename__ = "shadow_bookings"
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        Index("ix_shadow_bookings_user_id_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("shadow_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # booked | waitlisted | cancelled
+    booked_by: Mapped[str | None] = mapped_column(String(32))  # someone else: an onboarding plan
+    plan: Mapped[str | None] = mapped_column(String(16))  # "onboarding" for a first-week plan
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    offered_at: Mapped[datetime | None]  # the seat is offered to anyone who takes it ("swap")
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    feedback_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Release(Base):
+    """A release support should know about: announced ahead, on the day, and watched afterwards."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(128))
+    release_at: Mapped[datetime] = mapped_column(index=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    highlights: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2000))
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(16), default="slack")  # slack | jira
+    jira_project: Mapped[str | None] = mapped_column(String(64))
+    jira_version_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | released | cancelled
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PostedMessage(Base):
+    """A message a scheduled job or a feature posted outside issue cards, by a key naming what it is
+    ("shadow-week:l1:2026-11-23", "release:4:day:C0123"), so it is posted once and can be edited or
+    replied to later."""
+
+    __tablename__ = "posted_messages"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -295,3 +375,7 @@ slack_messages = cast(Table, SlackMessage.__table__)
 outbox_items = cast(Table, OutboxItem.__table__)
 inbound_deliveries = cast(Table, InboundDelivery.__table__)
 scheduled_runs = cast(Table, ScheduledRun.__table__)
+shadow_sessions = cast(Table, ShadowSession.__table__)
+shadow_bookings = cast(Table, ShadowBooking.__table__)
+releases = cast(Table, Release.__table__)
+posted_messages = cast(Table, PostedMessage.__table__)

@@ -130,8 +130,13 @@ class SlackGateway:
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 
-    async def post_ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            args["blocks"] = blocks
+        await self._call("chat.postEphemeral", **args)
 
     async def join_channel(self, channel: str) -> None:
         await self._form("conversations.join", channel=channel)
@@ -160,6 +165,14 @@ class SlackGateway:
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", trigger_id=trigger_id, view=view)
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        await self._call("views.publish", user_id=user, view=view)
+
+    async def usergroup_members(self, group: str) -> list[str]:
+        """The members of a user group (needs the usergroups:read scope)."""
+        data = await self._form("usergroups.users.list", usergroup=group)
+        return [str(user) for user in data.get("users", [])]
 
     async def auth_test(self) -> dict[str, Any]:
         return await self._form("auth.test")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from tests.harness import Stack
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-PG_TEMPLATE = "supportbridge_test_template"
+# Two test runs at once on one server (two checkouts, two agents) each need their own template.
+PG_TEMPLATE = os.environ.get("TEST_PG_TEMPLATE", "supportbridge_test_template")
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 
 _pg_state: dict[str, Any] = {}

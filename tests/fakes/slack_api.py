@@ -285,6 +285,7 @@ class FakeSlack(FakeServer):
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> published Home tab
+        self.usergroups: dict[str, list[str]] = {}  # user group id ("S...") -> member user ids
         self._views: dict[str, dict[str, Any]] = {}
         self._used_triggers: set[str] = set()
         self._ts_counter = itertools.count(1)
@@ -302,6 +303,7 @@ class FakeSlack(FakeServer):
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
@@ -816,6 +818,18 @@ class FakeSlack(FakeServer):
         if users[0] not in self.users:
             raise SlackError("user_not_found")
         return {"channel": {"id": self._im_with(users[0]).id}}
+
+    def add_usergroup(self, members: list[str]) -> str:
+        """A user group (``<!subteam^S...>``) with these members; returns its id."""
+        group_id = self._next_id("S")
+        self.usergroups[group_id] = list(members)
+        return group_id
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(str(args.get("usergroup", "")))
+        if group is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(group)}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user", "")))
