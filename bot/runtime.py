@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
+from bot.people import People
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     database: Database
     deliverer: Deliverer
     search: ProblemSearch
+    people: People
     slack: SlackGateway | None = None
     posts: PostDeliveries | None = None
     jira: JiraGateway | None = None

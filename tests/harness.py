@@ -118,7 +118,9 @@ class Stack:
         }
         return await self.http.post(self.url("/jira/webhook"), data=body, headers=headers)
 
-    async def slash_command(self, text: str, *, user: str, channel: str) -> ClientResponse:
+    async def slash_command(
+        self, text: str, *, user: str, channel: str, command: str = "/support"
+    ) -> ClientResponse:
         body = urlencode(
             {
                 "token": "legacy-verification-token",
@@ -128,7 +130,7 @@ class Stack:
                 "channel_name": "support",
                 "user_id": user,
                 "user_name": "agent",
-                "command": "/support",
+                "command": command,
                 "text": text,
                 "api_app_id": self.slack.app_id,
                 "response_url": "https://hooks.slack.com/commands/T0/1/abc",

@@ -1,0 +1,100 @@
+"""Outbox work for shadowing: telling a session's hosts (user groups are expanded when sent) and the
+renderers of posts that show current seats (the weekly post) or stored answers (feedback)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from bot.config import AppConfig
+from bot.people import People
+from bot.posts import PostDeliveries, enqueue_post
+from bot.services import outbox
+from bot.services import shadowing as svc
+from bot.views import shadowing as views
+from db.models import issues, problems, shadow_bookings
+from db.session import Database
+
+log = logging.getLogger(__name__)
+
+
+class ShadowDeliveries:
+    def __init__(self, database: Database, config: AppConfig, people: People) -> None:
+        self.database = database
+        self.config = config
+        self.people = people
+
+    def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
+        deliverer.register(svc.TELL_HOSTS, self.tell_hosts)
+        posts.add_renderer(svc.WEEK_RENDERER, self.render_week)
+        posts.add_renderer(svc.FEEDBACK_RENDERER, self.render_feedback)
+
+    async def tell_hosts(self, payload: dict[str, Any]) -> None:
+        """One direct message per host, enqueued together (a retry never repeats a sent one)."""
+        session_id = int(payload["session"])
+        try:
+            session = await self.database.transaction(
+                lambda conn: svc.load_session(conn, self.config, session_id)
+            )
+        except svc.ShadowError:
+            return
+        hosts = await self.people.expand(session.hosts)
+        what = str(payload["what"])
+        if what == "reminder":
+            rendered = views.reminder(
+                session, self.config.zone, timedelta(minutes=int(payload["lead_minutes"])), host=True
+            )
+        else:
+            rendered = views.host_note(session, self.config.zone, what, str(payload["user"]), payload)
+        blocks, text = rendered
+
+        def enqueue(conn: Connection) -> None:
+            for host in hosts:
+                if host != payload.get("user"):
+                    enqueue_post(conn, channel=host, text=text, blocks=blocks)
+
+        await self.database.transaction(enqueue)
+
+    async def render_week(self, args: dict[str, Any]) -> views.Rendered | None:
+        programme = self.config.shadowing.programme(str(args["programme"]))
+        if programme is None:
+            return None
+        start = datetime.fromisoformat(str(args["from"]))
+        sessions = await self.database.transaction(
+            lambda conn: svc.sessions_between(
+                conn, self.config, start, start + timedelta(days=7), programme=programme.id
+            )
+        )
+        return views.week_post(programme.name, sessions, self.config.zone, programme.where)
+
+    async def render_feedback(self, args: dict[str, Any]) -> views.Rendered | None:
+        session_id, user = int(args["session"]), str(args["user"])
+
+        def load(conn: Connection) -> tuple[svc.Session, Any, list[tuple[int, str]]] | None:
+            session = svc.load_session(conn, self.config, session_id)
+            feedback = conn.execute(
+                select(shadow_bookings.c.feedback).where(
+                    shadow_bookings.c.session_id == session_id, shadow_bookings.c.user_id == user
+                )
+            ).scalar()
+            if not feedback:
+                return None
+            ids = [int(p) for p in feedback.get("problems") or []]
+            rows = conn.execute(
+                select(problems.c.id, problems.c.primary_issue_id, issues.c.subject)
+                .join(issues, issues.c.id == problems.c.primary_issue_id)
+                .where(problems.c.id.in_(ids))
+            ).all()
+            # Shown as the problem's card number (#primary issue), as on the cards themselves.
+            shown = {r.id: (r.primary_issue_id, r.subject) for r in rows}
+            return session, feedback, [shown[p] for p in ids if p in shown]
+
+        loaded = await self.database.transaction(load)
+        if loaded is None:
+            return None
+        session, feedback, seen = loaded
+        return views.feedback_post(session, self.config.zone, user, str(feedback.get("learned") or ""), seen)

@@ -1,0 +1,387 @@
+"""Block Kit for shadowing: the weekly open-sessions post, lists, confirmations, reminders, the
+feedback prompt and modal, stats and first-week plans. Pure: sessions in, (blocks, text) out.
+
+Times are shown twice: as Slack's `<!date^…>` token (each reader sees their own time zone) with the
+programme's wall time in the configured zone as the fallback and in plain-text places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.ids import INPUT, Action, Block, Callback
+from bot.views.blocks import (
+    Blocks,
+    actions,
+    button,
+    context,
+    divider,
+    encode_state,
+    escape,
+    header,
+    link_button,
+    plain,
+    section,
+    slack_date,
+    truncate,
+)
+from bot.when import format_duration
+
+if TYPE_CHECKING:
+    from bot.services.shadowing import Plan, Session
+
+Rendered = tuple[Blocks, str]
+MAX_LISTED = 20  # sessions in one message: each takes two blocks, Slack allows 50
+
+
+def when(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+
+
+def session_title(session: Session, zone: ZoneInfo) -> str:
+    return f"{session.name}, {when(session.starts_at, zone)}"
+
+
+def _people(users: Sequence[str]) -> str:
+    return ", ".join(f"<@{u}>" for u in users)
+
+
+def _hosts(session: Session) -> str:
+    return ", ".join(f"<!subteam^{h}>" if h.startswith("S") else f"<@{h}>" for h in session.hosts)
+
+
+def _where(session: Session) -> str:
+    return escape(truncate(session.location, 300)) if session.location else "to be announced"
+
+
+def _seats(session: Session) -> str:
+    if session.seats_left:
+        return f"{session.seats_left} of {session.capacity} seats free"
+    waiting = f", {len(session.waitlisted)} waiting" if session.waitlisted else ""
+    return f"full{waiting}"
+
+
+def line(session: Session, zone: ZoneInfo) -> str:
+    start = slack_date(
+        int(session.starts_at.timestamp()), when(session.starts_at, zone), "{date_short_pretty} {time}"
+    )
+    length = format_duration(session.ends_at - session.starts_at)
+    return (
+        f"*{escape(session.name)}* · {start} ({length}) · #{session.id}\n"
+        f"Host {_hosts(session)} · {_where(session)} · {_seats(session)}"
+    )
+
+
+def _state(session: Session, **extra: Any) -> str:
+    return encode_state(session=session.id, **extra)
+
+
+def sign_up_button(session: Session) -> dict[str, Any]:
+    if session.seats_left:
+        return button("Sign up", Action.SHADOW_SIGN_UP, _state(session), style="primary")
+    return button("Join waitlist", Action.SHADOW_SIGN_UP, _state(session))
+
+
+def _more_menu(session: Session) -> dict[str, Any]:
+    return {
+        "type": "overflow",
+        "action_id": Action.SHADOW_MORE,
+        "options": [
+            {"text": plain("Cancel my booking", 75), "value": _state(session, do="cancel")},
+            {"text": plain("Offer my seat to someone", 75), "value": _state(session, do="offer")},
+        ],
+    }
+
+
+def listed(session: Session, zone: ZoneInfo, *, coming: bool = True) -> Blocks:
+    text = line(session, zone)
+    if coming and session.booked:
+        text += f"\nComing: {_people(session.booked)}"
+    return [
+        section(text),
+        actions([sign_up_button(session), _more_menu(session)], block_id=f"shadow.session.{session.id}"),
+    ]
+
+
+def mine_controls(session: Session, status: str) -> dict[str, Any]:
+    elements = [button("Cancel", Action.SHADOW_CANCEL, _state(session), style="danger")]
+    if status == "booked":
+        elements.append(button("Offer my seat", Action.SHADOW_OFFER, _state(session)))
+    return actions(elements, block_id=f"shadow.mine.{session.id}")
+
+
+def week_post(
+    programme_name: str, sessions: Sequence[Session], zone: ZoneInfo, where: str | None
+) -> Rendered:
+    blocks: Blocks = [header(f"Shadow support this week: {programme_name}")]
+    intro = "Sit with support for an hour and see what customers run into. Pick a session:"
+    blocks.append(section(intro))
+    if not sessions:
+        blocks.append(section("_No sessions this week._ Hosts can add one with `/shadow add`."))
+    for session in sessions[:MAX_LISTED]:
+        blocks.extend(listed(session, zone))
+    if len(sessions) > MAX_LISTED:
+        blocks.append(context(f"and {len(sessions) - MAX_LISTED} more: `/shadow`"))
+    blocks.append(
+        context(
+            "Sign up here, in the app's Home tab or with `/shadow`. "
+            "Can't make it? Use ⋯ to cancel or offer your seat."
+        )
+    )
+    text = f"Shadow support this week: {programme_name}, {len(sessions)} session(s)"
+    return blocks, truncate(text, 300)
+
+
+def session_list(
+    user: str, mine: Sequence[tuple[Session, str]], open_: Sequence[Session], zone: ZoneInfo
+) -> Rendered:
+    """`/shadow`: your sessions (with cancel and offer) and open ones (with sign-up)."""
+    blocks: Blocks = []
+    if mine:
+        blocks.append(section("*Your sessions*"))
+        for session, status in mine[:10]:
+            if status == "booked":
+                label = "booked"
+            else:
+                label = f"#{session.waitlisted.index(user) + 1} on the waitlist"
+            blocks.append(section(f"{line(session, zone)}\nYou: *{label}*"))
+            blocks.append(mine_controls(session, status))
+        blocks.append(divider())
+    mine_ids = {s.id for s, _ in mine}
+    others = [s for s in open_ if s.id not in mine_ids]
+    blocks.append(section("*Open sessions*" if others else "_No open sessions in the next two weeks._"))
+    for session in others[:10]:
+        blocks.extend(listed(session, zone, coming=False))
+    blocks.append(context("`/shadow stats` · `/shadow help`"))
+    text = f"{len(mine)} of your sessions, {len(others)} open"
+    return blocks[:50], text
+
+
+def _session_block(session: Session, zone: ZoneInfo, lead: str) -> Blocks:
+    blocks: Blocks = [section(f"{lead}\n{line(session, zone)}")]
+    if session.location and session.location.startswith(("https://", "http://")):
+        blocks.append(actions([link_button("Join the call", session.location, Action.OPEN_SESSION_LINK)]))
+    return blocks
+
+
+def booked(session: Session, zone: ZoneInfo, by: str | None) -> Rendered:
+    who = f"<@{by}> booked you a seat" if by else "You're booked"
+    blocks = _session_block(session, zone, f":white_check_mark: {who}:")
+    blocks.append(mine_controls(session, "booked"))
+    blocks.append(context("You'll get a reminder the day before and 15 minutes before."))
+    return blocks, f"{'Booked for you' if by else 'Booked'}: {session_title(session, zone)}"
+
+
+def waitlisted(session: Session, zone: ZoneInfo, position: int) -> Rendered:
+    blocks = _session_block(
+        session, zone, f":hourglass_flowing_sand: That session is full; you're *#{position}* on the waitlist:"
+    )
+    blocks.append(mine_controls(session, "waitlisted"))
+    blocks.append(context("If a seat frees up, it's yours and you'll be told here."))
+    return blocks, f"Waitlist #{position}: {session_title(session, zone)}"
+
+
+def promoted(session: Session, zone: ZoneInfo) -> Rendered:
+    blocks = _session_block(session, zone, ":tada: A seat opened up and it's yours:")
+    blocks.append(mine_controls(session, "booked"))
+    return blocks, f"A seat opened up for you: {session_title(session, zone)}"
+
+
+def swap(session: Session, zone: ZoneInfo, owner: str, booking_id: int, taken_by: str | None) -> Rendered:
+    if taken_by:
+        text = f":handshake: <@{taken_by}> took <@{owner}>'s seat:\n{line(session, zone)}"
+        return [section(text)], f"Seat taken: {session_title(session, zone)}"
+    blocks = [
+        section(
+            f":arrows_counterclockwise: <@{owner}> can't make it and offers their seat:\n"
+            + line(session, zone)
+        ),
+        actions(
+            [button("Take this seat", Action.SHADOW_TAKE, encode_state(booking=booking_id), style="primary")]
+        ),
+    ]
+    return blocks, f"Seat on offer: {session_title(session, zone)}"
+
+
+def seat_taken(session: Session, zone: ZoneInfo, taker: str) -> Rendered:
+    text = f":handshake: <@{taker}> took your seat for {escape(session_title(session, zone))}. You're free."
+    return [section(text)], f"Your seat was taken: {session_title(session, zone)}"
+
+
+def session_cancelled(session: Session, zone: ZoneInfo, by: str) -> Rendered:
+    text = f":x: <@{by}> cancelled {escape(session_title(session, zone))}. Pick another with `/shadow`."
+    return [section(text)], f"Cancelled: {session_title(session, zone)}"
+
+
+def host_note(session: Session, zone: ZoneInfo, what: str, user: str, detail: dict[str, Any]) -> Rendered:
+    title = escape(session_title(session, zone))
+    if what == "joined":
+        line = f":wave: <@{user}> is coming to {title}."
+    elif what == "left":
+        line = f"<@{user}> cancelled their seat for {title}."
+    else:
+        line = f":arrows_counterclockwise: <@{user}> took <@{detail.get('from')}>'s seat for {title}."
+    coming = _people(session.booked) or "nobody yet"
+    return [section(line), context(f"Coming: {coming} · {_seats(session)}")], line
+
+
+def reminder(session: Session, zone: ZoneInfo, lead: timedelta, *, host: bool) -> Rendered:
+    soon = "tomorrow" if lead >= timedelta(hours=20) else f"in {format_duration(lead)}"
+    if host:
+        coming = _people(session.booked) or "nobody yet"
+        lead_text = f":alarm_clock: You host a shadowing session {soon}. Coming: {coming}."
+    else:
+        lead_text = f":alarm_clock: Your shadowing session starts {soon}."
+    blocks = _session_block(session, zone, lead_text)
+    if not host:
+        blocks.append(mine_controls(session, "booked"))
+    return blocks, f"Reminder: {session_title(session, zone)} {soon}"
+
+
+def feedback_prompt(session: Session, zone: ZoneInfo) -> Rendered:
+    blocks = [
+        section(
+            f":speech_balloon: Thanks for shadowing *{escape(session.name)}*! Two questions, one minute: "
+            "what did you learn, and which customer problems did you see?"
+        ),
+        actions(
+            [
+                button(
+                    "Share feedback",
+                    Action.SHADOW_FEEDBACK,
+                    encode_state(session=session.id),
+                    style="primary",
+                )
+            ]
+        ),
+    ]
+    return blocks, f"How was shadowing {session.name}?"
+
+
+def feedback_modal(session: Session, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": Callback.SHADOW_FEEDBACK_MODAL,
+        "private_metadata": encode_state(session=session.id),
+        "title": plain("Shadowing feedback", 24),
+        "submit": plain("Share", 24),
+        "close": plain("Cancel", 24),
+        "blocks": [
+            section(f"*{escape(session_title(session, zone))}*"),
+            {
+                "type": "input",
+                "block_id": Block.SHADOW_LEARNED,
+                "label": plain("What did you learn?", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": INPUT,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": Block.SHADOW_PROBLEMS,
+                "optional": True,
+                "label": plain("Which customer problems did you see?", 2000),
+                "hint": plain("They get a note in their card's thread.", 2000),
+                "element": {
+                    "type": "multi_external_select",
+                    "action_id": Action.SHADOW_FEEDBACK_PROBLEMS,
+                    "placeholder": plain("Search problems", 150),
+                    "min_query_length": 0,
+                    "max_selected_items": 10,
+                },
+            },
+        ],
+    }
+
+
+def feedback_post(
+    session: Session, zone: ZoneInfo, user: str, learned: str, problems: Sequence[tuple[int, str]]
+) -> Rendered:
+    quoted = "\n".join(f">{line}" for line in escape(truncate(learned, 2000)).splitlines() or [""])
+    blocks: Blocks = [
+        section(f":speech_balloon: <@{user}> shadowed {escape(session_title(session, zone))}:\n{quoted}")
+    ]
+    if problems:
+        listed = "\n".join(f"• #{pid} {escape(truncate(subject, 120))}" for pid, subject in problems[:10])
+        blocks.append(section(f"*Problems seen*\n{listed}"))
+    return blocks, f"Shadowing feedback from a {session.name} session"
+
+
+def plan(p: Plan, zone: ZoneInfo, by: str) -> Rendered:
+    blocks: Blocks = [
+        header("Your first week: shadowing support"),
+        section(
+            f"Welcome! <@{by}> set you up to sit with support once a day this week — "
+            "the fastest way to learn what customers run into."
+        ),
+    ]
+    for day in p.days:
+        if day.session is not None:
+            blocks.append(section(f"*{day.day:%A %d %b}*\n{line(day.session, zone)}"))
+            blocks.append(mine_controls(day.session, "booked"))
+        else:
+            blocks.append(section(f"*{day.day:%A %d %b}*\n_{escape(day.reason or 'no session')}_"))
+    blocks.append(context("You'll get a reminder before each session. Cancel any you can't make."))
+    return blocks[:50], f"Your first-week shadowing plan: {len(p.booked)} session(s)"
+
+
+def plan_summary(p: Plan, zone: ZoneInfo) -> str:
+    lines = [f"First-week plan for <@{p.person}>: {len(p.booked)} of {len(p.days)} days booked."]
+    for day in p.days:
+        if day.session is not None:
+            lines.append(f"• {day.day:%a %d %b}: {escape(session_title(day.session, zone))}")
+        else:
+            lines.append(f"• {day.day:%a %d %b}: {escape(day.reason or 'no session')}")
+    return "\n".join(lines)
+
+
+def nudge(done: float, target: float, label: str, sessions: Sequence[Session], zone: ZoneInfo) -> Rendered:
+    blocks: Blocks = [
+        section(
+            f":wave: A friendly nudge: you've shadowed support for *{done:g} h* of the *{target:g} h* "
+            f"everyone on the product side aims for in {label}. Here are the next open sessions:"
+        )
+    ]
+    for session in sessions[:5]:
+        blocks.extend(listed(session, zone, coming=False))
+    if not sessions:
+        blocks.append(section("_No open sessions right now; new ones are posted every week._"))
+    return blocks, f"Shadowing: {done:g} of {target:g} hours in {label}"
+
+
+def stats(
+    label: str,
+    target: float,
+    people: Sequence[tuple[str, str, float, float]],
+    teams: Sequence[tuple[str, int, float, int]],
+) -> Rendered:
+    """people: (user, team, held, booked); teams: (team, members, hours, on target)."""
+    blocks: Blocks = [header(f"Shadowing in {label}")]
+    if teams:
+        lines = [
+            f"• *{escape(name)}*: {hours:g} h over {members} people · {ok}/{members} on target"
+            for name, members, hours, ok in teams
+        ]
+        blocks.append(section("*By team*\n" + "\n".join(lines)))
+    if not people:
+        blocks.append(section("_Nobody in the fairness group yet: set `shadowing.fairness.group`._"))
+    chunk: list[str] = []
+    for user, team, held, ahead in people:
+        mark = ":white_check_mark:" if held + ahead >= target else ":small_orange_diamond:"
+        extra = f" (+{ahead:g} h booked)" if ahead else ""
+        chunk.append(f"{mark} <@{user}> · {escape(team)} · {held:g} h{extra}")
+        if len(chunk) == 25:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    blocks.append(
+        context(f"Target: {target:g} h per person per quarter, held or booked. Executives included.")
+    )
+    return blocks[:50], f"Shadowing in {label}"
