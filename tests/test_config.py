@@ -141,3 +141,63 @@ def test_email_section_is_validated_and_needs_its_password() -> None:
     assert config.email is not None and config.email.effective_port == 993
     with pytest.raises(SettingsError, match="IMAP_PASSWORD is missing"):
         check_combination(Settings(_env_file=None), config)  # type: ignore[call-arg]
+
+
+def _programme(**overrides: Any) -> dict[str, Any]:
+    programme: dict[str, Any] = {"id": "l1", "name": "L1", "hosts": ["U0HOST0001"], "channel": "C0123456789"}
+    programme.update(overrides)
+    return programme
+
+
+@pytest.mark.parametrize(
+    ("shadowing", "message"),
+    [
+        (
+            {"programmes": [_programme(id="L1 support")]},
+            "shadowing.programmes[0].id: 'L1 support': use lower-case",
+        ),
+        ({"programmes": [_programme(), _programme()]}, "programme id 'l1' is used twice"),
+        ({"programmes": [_programme(hosts=["bob"])]}, "'bob' is not a Slack user id"),
+        ({"programmes": [_programme(hosts=[])]}, "needs at least one host"),
+        ({"programmes": [_programme(channel="#support")]}, "is not a Slack channel ID"),
+        (
+            {"programmes": [_programme(sessions=[{"weekday": "someday", "time": "10:00"}])]},
+            "'someday' is not a weekday",
+        ),
+        (
+            {
+                "programmes": [
+                    _programme(sessions=[{"weekday": "mon", "time": "10:00", "duration": "1 business day"}])
+                ]
+            },
+            "not business time",
+        ),
+        ({"programmes": [_programme(sessions=[{"weekday": "mon", "time": 600}])]}, "write it in quotes"),
+        ({"weekly_post": "every monday"}, 'write a weekday and a time, like "mon 09:00"'),
+        ({"fairness": {"group": ["U0ANA00001"], "target_hours": 0}}, "shadowing.fairness.target_hours"),
+    ],
+)
+def test_shadowing_mistakes_name_the_key(shadowing: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(make_config_data(shadowing=shadowing))
+    assert message in str(error.value)
+
+
+def test_shadowing_reads_weekdays_times_and_durations_as_people_write_them() -> None:
+    config = parse_config(
+        make_config_data(
+            admins="S0ADMINS01",
+            shadowing={
+                "weekly_post": "Mondays at 08:30",
+                "reminders": ["2 days", "1h"],
+                "programmes": [
+                    _programme(sessions=[{"weekday": "Thursday", "time": "9:15", "duration": "90 minutes"}])
+                ],
+            },
+        )
+    )
+    rule = config.shadowing.programmes[0].sessions[0]
+    assert (rule.weekday, f"{rule.time:%H:%M}", rule.duration.total_seconds()) == ("thu", "09:15", 5400)
+    assert str(config.shadowing.weekly_post) == "mon 08:30"
+    assert [r.total_seconds() for r in config.shadowing.reminders] == [172800, 3600]
+    assert config.admins == ["S0ADMINS01"] and config.shadowing.programme("l1") is not None

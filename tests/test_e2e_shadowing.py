@@ -1,0 +1,377 @@
+"""Shadowing end to end: really signed Slack requests through the real app, the fake Slack checking
+every call against the published contract. Sign-up, waitlist, cancel, swap from the weekly post;
+`/shadow` commands; onboarding; the App Home; the feedback modal."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.ids import Action, Block, Callback
+from bot.services import shadowing as svc
+from bot.when import format_duration
+from db.models import utcnow
+from schedules import shadowing as jobs
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Stack, add_channels, click, running_app
+
+pytestmark = pytest.mark.skipif(
+    not (Path(__file__).parents[2] / "shared" / "contracts").is_dir(),
+    reason="../shared/contracts is absent: the fake Slack checks calls against it",
+)
+
+
+@pytest.fixture
+async def shadow_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Stack]:
+    channels = add_channels(slack)
+    channels["shadowing"] = slack.add_channel("shadowing")
+    people = {name: slack.add_user(name) for name in ("host", "ana", "ben", "cat", "dan", "admin")}
+    now_local = utcnow().astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    weekly = (now_local - timedelta(minutes=1)).strftime("%a %H:%M").lower()  # "just now", this week
+    config = {
+        "admins": [people["admin"]],
+        "shadowing": {
+            "weekly_post": weekly,
+            "programmes": [
+                {
+                    "id": "l1",
+                    "name": "L1 support",
+                    "hosts": [people["host"]],
+                    "channel": channels["shadowing"],
+                    "capacity": 1,
+                    "where": "https://meet.example.test/l1",
+                }
+            ],
+            "fairness": {"group": [people["ana"], people["ben"]], "target_hours": 2},
+        },
+    }
+    async with running_app(database_url, slack, channels, config_overrides=config) as stack:
+        stack.extra["people"] = people
+        yield stack
+
+
+async def answer_of(response: Any) -> dict[str, Any]:
+    """A slash command's answer: Bolt sends text alone as text/plain, text with blocks as JSON."""
+    assert response.status == 200
+    if response.content_type == "application/json":
+        return await response.json()  # type: ignore[no-any-return]
+    return {"text": await response.text()}
+
+
+def dm_messages(slack: FakeSlack, user: str) -> list[dict[str, Any]]:
+    return [m for ch in slack.channels.values() if ch.is_im and ch.im_user == user for m in ch.messages]
+
+
+def dm_texts(slack: FakeSlack, user: str) -> list[str]:
+    return [str(m.get("text")) for m in dm_messages(slack, user)]
+
+
+async def wait_dm(stack: Stack, user: str, starts: str) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        return next(
+            (m for m in dm_messages(stack.slack, user) if str(m.get("text")).startswith(starts)), None
+        )
+
+    return await stack.slack.wait_for(found, 10, message=f"a DM to {user} starting {starts!r}")  # type: ignore[no-any-return]
+
+
+async def add_session(stack: Stack, user: str, days: int = 2, extra: str = "") -> tuple[int, Any]:
+    starts = (utcnow() + timedelta(days=days)).astimezone(stack.config.zone)
+    response = await stack.slash_command(
+        f"add l1 {starts:%Y-%m-%d} {starts:%H:%M} 45m {extra}".strip(),
+        user=user,
+        channel=stack.channels["shadowing"],
+        command="/shadow",
+    )
+    answer = await answer_of(response)
+    assert "Added session #" in answer["text"], answer
+    session_id = int(answer["text"].split("#")[1].split(":")[0])
+    return session_id, starts
+
+
+def post_of(stack: Stack) -> dict[str, Any]:
+    posts = stack.slack.messages(stack.channels["shadowing"])
+    return next(m for m in posts if str(m.get("text")).startswith("Shadow support this week"))
+
+
+async def weekly_post(stack: Stack) -> dict[str, Any]:
+    runtime = stack.runtime
+    await jobs.tick(runtime.database, runtime.config, runtime.people)
+    runtime.deliverer.wake()
+    await stack.slack.wait_for(
+        lambda: any(
+            str(m.get("text")).startswith("Shadow support")
+            for m in stack.slack.messages(stack.channels["shadowing"])
+        ),
+        10,
+        message="the weekly post",
+    )
+    post = post_of(stack)
+    return {"channel": stack.channels["shadowing"], "ts": post["ts"]}
+
+
+def shown(stack: Stack, message: dict[str, Any]) -> str:
+    return json.dumps(stack.slack.message(message["channel"], message["ts"])["blocks"])
+
+
+async def test_sign_up_waitlist_cancel_and_swap_from_the_weekly_post(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    session_id, _ = await add_session(stack, p["host"])
+    post = await weekly_post(stack)
+    assert "L1 support" in shown(stack, post) and "1 of 1 seats free" in shown(stack, post)
+
+    await click(stack, post, Action.SHADOW_SIGN_UP, p["ana"])
+    await wait_dm(stack, p["ana"], "Booked: L1 support")
+    await wait_dm(stack, p["host"], f":wave: <@{p['ana']}> is coming")
+    await stack.slack.wait_for(
+        lambda: f"Coming: <@{p['ana']}>" in shown(stack, post), 10, message="post updated"
+    )
+    assert "Join waitlist" in shown(stack, post)
+
+    await click(stack, post, Action.SHADOW_SIGN_UP, p["ben"])
+    await wait_dm(stack, p["ben"], "Waitlist #1: L1 support")
+
+    # ANA can't make it: "Cancel my booking" in the post's menu; BEN moves up and is told.
+    cancel = json.dumps({"v": 1, "session": session_id, "do": "cancel"}, separators=(",", ":"))
+    await click(stack, post, Action.SHADOW_MORE, p["ana"], selected_option={"value": cancel})
+    await wait_dm(stack, p["ben"], "A seat opened up for you")
+    await stack.slack.wait_for(
+        lambda: any(
+            "no longer signed up" in e["text"] for e in stack.slack.ephemerals(post["channel"], p["ana"])
+        ),
+        10,
+        message="ANA told her booking is cancelled",
+    )
+
+    # BEN offers his seat; CAT takes it in one click; a second taker is told it's gone.
+    offer = json.dumps({"v": 1, "session": session_id, "do": "offer"}, separators=(",", ":"))
+    await click(stack, post, Action.SHADOW_MORE, p["ben"], selected_option={"value": offer})
+    swap_post = await stack.slack.wait_for(
+        lambda: next(
+            (
+                m
+                for m in stack.slack.messages(post["channel"])
+                if str(m.get("text")).startswith("Seat on offer")
+            ),
+            None,
+        ),
+        10,
+        message="the swap post",
+    )
+    swap = {"channel": post["channel"], "ts": swap_post["ts"]}
+    await click(stack, swap, Action.SHADOW_TAKE, p["cat"])
+    await wait_dm(stack, p["ben"], "Your seat was taken")
+    await wait_dm(stack, p["cat"], "Booked: L1 support")
+    await stack.slack.wait_for(lambda: "took" in shown(stack, swap), 10, message="swap post edited")
+    assert Action.SHADOW_TAKE not in shown(stack, swap)  # no dead button left behind
+
+    session = await stack.runtime.database.transaction(
+        lambda c: svc.load_session(c, stack.runtime.config, session_id)
+    )
+    assert session.booked == (p["cat"],) and session.waitlisted == ()
+
+
+async def test_shadow_commands_add_list_join_cancel_stats(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    channel = stack.channels["shadowing"]
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    starts = (utcnow() + timedelta(days=3)).astimezone(stack.config.zone)
+    refused = await shadow(f"add l1 {starts:%Y-%m-%d} 10:00", p["ana"])
+    assert "Only hosts of L1 support and admins" in refused["text"]
+    assert "Couldn't read the date" in (await shadow("add l1 tomorrow 10:00", p["admin"]))["text"]
+    session_id, _ = await add_session(stack, p["admin"], days=3, extra="capacity 2 Room 4")
+
+    listing = await shadow("", p["ana"])
+    blocks = json.dumps(listing["blocks"])
+    assert f"#{session_id}" in blocks and "Room 4" in blocks and Action.SHADOW_SIGN_UP in blocks
+    assert f"{format_duration(timedelta(minutes=45))}" in blocks
+
+    assert "You're booked" in (await shadow(f"join #{session_id}", p["ana"]))["text"]
+    assert "already booked" in (await shadow(f"join {session_id}", p["ana"]))["text"]
+    mine = json.dumps((await shadow("list", p["ana"]))["blocks"])
+    assert "Your sessions" in mine and Action.SHADOW_CANCEL in mine
+
+    # Someone who is neither host nor admin gives up their own seat with /shadow cancel.
+    assert "no longer signed up" in (await shadow(f"cancel {session_id}", p["ana"]))["text"]
+    assert "Only the session's hosts" in (await shadow(f"cancel {session_id}", p["ben"]))["text"]
+    await shadow(f"join {session_id}", p["ben"])
+    answer = await shadow(f"cancel {session_id}", p["host"])
+    assert "Cancelled L1 support" in answer["text"] and "1 people told" in answer["text"]
+    await wait_dm(stack, p["ben"], "Cancelled: L1 support")
+
+    stats = await shadow("stats", p["cat"])
+    assert "Shadowing in Q" in stats["text"] and f"<@{p['ana']}>" in json.dumps(stats["blocks"])
+    assert "I don't know `/shadow dance`" in (await shadow("dance", p["cat"]))["text"]
+
+
+async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    runtime = stack.runtime
+    config = runtime.config
+    today = utcnow().astimezone(config.zone).date()
+    first = svc.next_working_day(config, today)
+    # Sessions on the first two working days of the plan (a host added them).
+    for day in svc.working_days(config, first, 2):
+        starts = f"{day:%Y-%m-%d} 11:00"
+        response = await stack.slash_command(
+            f"add l1 {starts} 1h", user=p["host"], channel=stack.channels["shadowing"], command="/shadow"
+        )
+        assert "Added session" in (await answer_of(response))["text"]
+
+    response = await stack.slash_command(
+        f"onboard <@{p['dan']}|dan>", user=p["host"], channel=stack.channels["shadowing"], command="/shadow"
+    )
+    answer = (await answer_of(response))["text"]
+    assert f"First-week plan for <@{p['dan']}>: 2 of 5 days booked" in answer
+    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 session(s)")
+    assert f"<@{p['host']}> set you up" in json.dumps(plan["blocks"])
+    assert "no open session that day" in json.dumps(plan["blocks"])
+    await wait_dm(stack, p["dan"], "Booked for you: L1 support")
+    bad = await stack.slash_command(
+        "onboard dan", user=p["host"], channel=stack.channels["shadowing"], command="/shadow"
+    )
+    assert "Who?" in (await answer_of(bad))["text"]
+
+
+async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    session_id, _ = await add_session(stack, p["host"])
+    event = {"type": "app_home_opened", "user": p["ana"], "channel": "D0HOME0001", "tab": "home"}
+    assert (await stack.slack_event(event)).status == 200
+    home = await stack.slack.wait_for(
+        lambda: stack.slack.home_views.get(p["ana"]), 10, message="home published"
+    )
+    text = json.dumps(home["blocks"])
+    assert "Your shadowing sessions" in text and "No sessions booked yet" in text and f"#{session_id}" in text
+    assert "Issues you're on" in text and "Upcoming releases" in text
+
+    # Sign up from the Home tab: a view, not a channel, so any answer goes by DM.
+    block = next(b for b in home["blocks"] if b.get("block_id") == f"shadow.session.{session_id}")
+    button = next(e for e in block["elements"] if e.get("action_id") == Action.SHADOW_SIGN_UP)
+    payload = {
+        "type": "block_actions",
+        "user": {"id": p["ana"]},
+        "trigger_id": stack.slack.new_trigger_id(),
+        "container": {"type": "view", "view_id": home["id"]},
+        "view": {"id": home["id"], "type": "home"},
+        "actions": [
+            {
+                "action_id": Action.SHADOW_SIGN_UP,
+                "block_id": block["block_id"],
+                "type": "button",
+                "value": button["value"],
+                "action_ts": "1700000000.000002",
+            }
+        ],
+    }
+    assert (await stack.slack_interaction(payload)).status == 200
+    await wait_dm(stack, p["ana"], "Booked: L1 support")
+    await stack.slack.wait_for(
+        lambda: "You: *booked*" in json.dumps(stack.slack.home_views[p["ana"]]["blocks"]),
+        10,
+        message="home refreshed",
+    )
+    # The same click again: refused, told by DM since the Home tab has no channel.
+    payload["trigger_id"] = stack.slack.new_trigger_id()
+    await stack.slack_interaction(payload)
+    await wait_dm(stack, p["ana"], "You're already booked")
+
+
+async def test_feedback_after_a_session_is_posted_in_the_programme_channel(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    runtime = stack.runtime
+    config = runtime.config
+    programme = config.shadowing.programme("l1")
+    assert programme is not None
+    earlier = utcnow() - timedelta(hours=3)
+
+    def held_session(conn: Any) -> int:
+        session = svc.add_session(
+            conn,
+            config,
+            programme,
+            earlier + timedelta(hours=1),
+            timedelta(hours=1),
+            capacity=None,
+            location=None,
+            by=p["host"],
+            now=earlier,
+        )
+        svc.sign_up(conn, config, session.id, p["ana"], earlier)
+        return session.id
+
+    session_id = await runtime.database.transaction(held_session)
+    await jobs.tick(runtime.database, config, runtime.people)
+    runtime.deliverer.wake()
+    prompt = await wait_dm(stack, p["ana"], "How was shadowing L1 support?")
+    await click(stack, {"channel": prompt["channel"], "ts": prompt["ts"]}, Action.SHADOW_FEEDBACK, p["ana"])
+    modal = await stack.slack.wait_for(
+        lambda: next(
+            (v for v in stack.slack.views if v.get("callback_id") == Callback.SHADOW_FEEDBACK_MODAL), None
+        ),
+        10,
+        message="the feedback modal",
+    )
+    empty = {
+        "type": "view_submission",
+        "user": {"id": p["ana"]},
+        "view": {
+            **modal,
+            "state": {
+                "values": {Block.SHADOW_LEARNED: {"value": {"type": "plain_text_input", "value": " "}}}
+            },
+        },
+    }
+    refused = await stack.slack_interaction(empty)
+    assert (await refused.json())["errors"][Block.SHADOW_LEARNED]
+    learned = f"Customers <!channel> can't find the export button {uuid.uuid4().hex[:6]}"
+    filled = {
+        **empty,
+        "view": {
+            **modal,
+            "state": {
+                "values": {
+                    Block.SHADOW_LEARNED: {"value": {"type": "plain_text_input", "value": learned}},
+                    Block.SHADOW_PROBLEMS: {
+                        Action.SHADOW_FEEDBACK_PROBLEMS: {
+                            "type": "multi_external_select",
+                            "selected_options": [],
+                        }
+                    },
+                }
+            },
+        },
+    }
+    response = await stack.slack_interaction(filled)
+    assert response.status == 200
+    feedback = await stack.slack.wait_for(
+        lambda: next(
+            (
+                m
+                for m in stack.slack.messages(stack.channels["shadowing"])
+                if "Shadowing feedback" in str(m.get("text"))
+            ),
+            None,
+        ),
+        10,
+        message="the feedback post",
+    )
+    text = json.dumps(feedback["blocks"])
+    assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
+    booking = await runtime.database.transaction(lambda c: svc.load_session(c, config, session_id))
+    assert booking.booked == (p["ana"],)
