@@ -402,6 +402,24 @@ async def test_an_offered_seat_goes_to_the_first_who_takes_it(database: Database
     assert len(swap) == 2 and swap[1].get("edit") is True  # the offer, then "taken by"
 
 
+async def test_cancelling_an_offered_seat_withdraws_the_offer(database: Database, make_config: Any) -> None:
+    config = shadow_config(make_config)
+    monday = utc(2026, 12, 7, 9, 0)
+    session_id = await _one_session(database, config, "l1", monday)
+    now = monday - timedelta(days=1)
+    await in_tx(database, lambda c: svc.sign_up(c, config, session_id, ANA, now))
+    offered = await in_tx(database, lambda c: svc.offer_seat(c, config, session_id, ANA, now))
+    ((booking_id, _),) = offered.offered
+    await in_tx(database, lambda c: svc.cancel(c, config, session_id, ANA, now))
+    swap = [p for p in await in_tx(database, posts) if p.get("key") == svc.swap_key(booking_id)]
+    assert [p["text"] for p in swap] == [
+        "Seat on offer: L1 support, Mon 07 Dec 10:00",
+        "Offer withdrawn: L1 support, Mon 07 Dec 10:00",
+    ]
+    with pytest.raises(svc.ShadowError, match="took that seat already \\(or it was withdrawn\\)"):
+        await in_tx(database, lambda c: svc.take_seat(c, config, booking_id, BEN, now))
+
+
 async def test_cancelling_a_session_tells_everyone_signed_up(database: Database, make_config: Any) -> None:
     config = shadow_config(make_config)
     monday = utc(2026, 12, 7, 9, 0)

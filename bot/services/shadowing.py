@@ -360,9 +360,18 @@ def cancel(conn: Connection, config: AppConfig, session_id: int, user: str, now:
         raise ShadowError("You're not signed up for that session.")
     if session.starts_at <= now:
         raise ShadowError("That session has already started; nothing to cancel.")
+    offered = dict((owner, booking) for booking, owner in session.offered).get(user)
     _set_booking(conn, session.id, user, CANCELLED, now)
     promoted = _promote(conn, config, session.id, now) if was == BOOKED else None
     after = load_session(conn, config, session.id)
+    if offered is not None:  # the seat was on offer: the swap post must not offer it any more
+        enqueue_post(
+            conn,
+            channel=after_programme_channel(config, after),
+            key=swap_key(offered),
+            **_content(views.swap_withdrawn(after, config.zone, user)),
+            edit=True,
+        )
     _after_change(conn, config, after, [user, *([promoted] if promoted else [])])
     if was == BOOKED:
         _tell_hosts(conn, after, "left", user)

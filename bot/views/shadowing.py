@@ -206,6 +206,11 @@ def swap(session: Session, zone: ZoneInfo, owner: str, booking_id: int, taken_by
     return blocks, f"Seat on offer: {session_title(session, zone)}"
 
 
+def swap_withdrawn(session: Session, zone: ZoneInfo, owner: str) -> Rendered:
+    text = f"~<@{owner}> offered a seat~ — withdrawn: they cancelled instead.\n{line(session, zone)}"
+    return [section(text)], f"Offer withdrawn: {session_title(session, zone)}"
+
+
 def seat_taken(session: Session, zone: ZoneInfo, taker: str) -> Rendered:
     text = f":handshake: <@{taker}> took your seat for {escape(session_title(session, zone))}. You're free."
     return [section(text)], f"Your seat was taken: {session_title(session, zone)}"
