@@ -16,18 +16,24 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import AppConfig
 from bot.deliveries import SlackDeliveries
+from bot.home import HomeDeliveries
 from bot.jira_deliveries import JiraDeliveries
+from bot.people import People
 from bot.posts import PostDeliveries
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings, SettingsError
+from bot.shadow_deliveries import ShadowDeliveries
 from db.migrate import upgrade
 from db.session import Database
-from handlers import escalation, health, intake_http, jira_webhook, links, slack_intake, triage
+from handlers import escalation, health, intake_http, jira_webhook, links, shadowing, slack_intake, triage
+from handlers import releases as release_commands
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
 from schedules import first_response
+from schedules import releases as release_schedule
+from schedules import shadowing as shadowing_schedule
 from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     if settings.slack_bot_token is not None:
         client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         slack = SlackGateway(client)
+    people = People(slack)
+    if slack is not None:
         slack_deliveries = SlackDeliveries(
             database, config, slack, wake=deliverer.wake, search=search, jira_enabled=jira is not None
         )
@@ -63,6 +71,8 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         JiraDeliveries(database, config, jira, slack_deliveries.card_permalink).register(deliverer)
         posts = PostDeliveries(database, slack)
         posts.register(deliverer)
+        ShadowDeliveries(database, config, people).register(deliverer, posts)
+        HomeDeliveries(database, config, slack).register(deliverer)
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -70,12 +80,16 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         mail = MailPoller(database, config, settings.imap_password.get_secret_value(), wake=deliverer.wake)
     scheduler = Scheduler(database, config.zone)
     first_response.register(scheduler, database, config, deliverer.wake)
+    release_schedule.register(scheduler, database, config, deliverer.wake, jira)
+    release_schedule.add_renderers(posts, database, config)
+    shadowing_schedule.register(scheduler, database, config, people, deliverer.wake)
     return Runtime(
         settings=settings,
         config=config,
         database=database,
         deliverer=deliverer,
         search=search,
+        people=people,
         slack=slack,
         posts=posts,
         jira=jira,
@@ -92,7 +106,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
         signing_secret=settings.slack_signing_secret.get_secret_value(),
     )
-    for feature in (slack_intake, triage, escalation, links):
+    for feature in (slack_intake, triage, escalation, links, shadowing, release_commands):
         feature.register(bolt, runtime)
 
     @bolt.error

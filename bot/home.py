@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.services import outbox
 from bot.services import shadowing as shadow
-from bot.views.home import ClaimedIssue, Home, render_home
+from bot.services.releases import upcoming_releases
+from bot.views.home import ClaimedIssue, Home, releases_of, render_home
 from db.models import issues, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
@@ -33,6 +34,7 @@ def load_home(conn: Connection, config: AppConfig, user: str) -> Home:
         .limit(10)
     ).all()
     home.claimed = [ClaimedIssue(r.id, r.subject, r.channel_id, r.severity) for r in rows]
+    home.releases = releases_of(upcoming_releases(conn, now, limit=8), config.zone)
     return home
 
 

@@ -15,6 +15,8 @@ class Callback(StrEnum):
     ESCALATE_MODAL = "issue.escalate_details"  # "Escalate with details…"
     LINK_JIRA_MODAL = "issue.link_jira"  # "Link an existing Jira issue"
     RATIONALE_MODAL = "problem.rationale"  # why a problem won't be done
+    SHADOW_FEEDBACK_MODAL = "shadow.feedback"  # what a shadow learned, which problems they saw
+    RELEASE_MODAL = "release.new"  # `/release new`: announce a release
 
 
 class Action(StrEnum):
@@ -37,6 +39,15 @@ class Action(StrEnum):
     MARK_NOTIFIED = "problem.mark_notified"  # one customer told of the fix
     MARK_ALL_NOTIFIED = "problem.mark_all_notified"
     WRITE_RATIONALE = "problem.write_rationale"  # opens the won't-do rationale modal
+    SHADOW_SIGN_UP = "shadow.sign_up"  # book a seat (or join the waitlist when full)
+    SHADOW_MORE = "shadow.more"  # overflow on a listed session: cancel my booking / offer my seat
+    SHADOW_CANCEL = "shadow.cancel"  # give up my seat or waitlist place
+    SHADOW_OFFER = "shadow.offer"  # put my seat on offer for anyone to take
+    SHADOW_TAKE = "shadow.take"  # take a seat someone offered
+    SHADOW_FEEDBACK = "shadow.give_feedback"  # opens the feedback modal after a session
+    SHADOW_FEEDBACK_PROBLEMS = "shadow.feedback_problems"  # problems seen: external multi-select
+    OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
+    OPEN_RELEASE_LINK = "release.open_link"  # URL button to a release's notes
 
 
 class Block(StrEnum):
@@ -54,6 +65,15 @@ class Block(StrEnum):
     ESCALATE_SUMMARY = "escalate.summary"
     LINK_JIRA_KEY = "link_jira.key"
     RATIONALE_TEXT = "rationale.text"
+    SHADOW_LEARNED = "shadow.learned"
+    SHADOW_PROBLEMS = "shadow.problems"
+    RELEASE_VERSION = "release.version"
+    RELEASE_DATE = "release.date"
+    RELEASE_TIME = "release.time"
+    RELEASE_SUMMARY = "release.summary"
+    RELEASE_HIGHLIGHTS = "release.highlights"
+    RELEASE_LINK = "release.link"
+    RELEASE_CHANNELS = "release.channels"
 
 
 # Options of the escalation overflow menu.

@@ -2,13 +2,17 @@
 
 Size (413) → signature, `X-Hub-Signature: sha256=…` over the raw body with JIRA_WEBHOOK_SECRET (401) →
 JSON (400) → dispatch: `jira:issue_updated` re-renders the problem's cards and notes the change,
-`jira:issue_deleted` unlinks; any other event, or one about an issue we never linked, is answered 200
-and ignored. Each delivery is taken once: its `X-Atlassian-Webhook-Identifier` (the same on Jira's
-retries) is stored in the transaction that applies it, so a replay has no second effect.
+`jira:issue_deleted` unlinks, `jira:version_released` makes (or marks) a release released now, so its
+release-day post goes out (versions of projects outside `releases.jira_projects`, when that is set, and
+any version without `channels.releases` are ignored); any other event, or one about an issue we never
+linked, is answered 200 and ignored. Each delivery is taken once: its `X-Atlassian-Webhook-Identifier`
+(the same on Jira's retries) is stored in the transaction that applies it, so a replay has no second
+effect.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -16,16 +20,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.runtime import Runtime
-from bot.services import escalation
+from bot.services import escalation, releases
 from db.models import inbound_deliveries, utcnow
 from db.session import DatabaseUnavailable
 from handlers.intake_http import error, read_body, unavailable
-from integrations.jira_webhook import JiraEvent, MalformedWebhook, parse_event, verify_signature
+from integrations.jira_client import JiraError
+from integrations.jira_webhook import (
+    JiraEvent,
+    JiraVersionEvent,
+    MalformedWebhook,
+    parse_event,
+    verify_signature,
+)
+from schedules.releases import send_due_posts
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
+# A version webhook names its project by id; looking the key up must leave time to answer Jira.
+PROJECT_LOOKUP_SECONDS = 5.0
 
 
 def _first_delivery(conn: Connection, key: str) -> bool:
@@ -62,6 +76,57 @@ def _state_from(event: JiraEvent) -> escalation.JiraState:
     )
 
 
+class ProjectUnknown(Exception):
+    """The version's project could not be looked up in Jira (answered 503: Jira retries)."""
+
+
+async def _project_key(runtime: Runtime, project_id: str | None) -> str | None:
+    """The key of a version's project; None when Jira is not configured or the payload names none."""
+    if project_id is None or runtime.jira is None:
+        return None
+    try:
+        project = await asyncio.wait_for(runtime.jira.project(project_id), PROJECT_LOOKUP_SECONDS)
+    except (JiraError, TimeoutError) as exc:
+        raise ProjectUnknown(type(exc).__name__) from exc
+    return project.key if project is not None else None
+
+
+async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier: str) -> web.Response:
+    channel = runtime.config.channels.releases
+    if channel is None:
+        return web.json_response({"ignored": True, "reason": "no channels.releases configured"})
+    wanted = runtime.config.releases.jira_projects
+    try:
+        project = await _project_key(runtime, event.version.project_id)
+    except ProjectUnknown:
+        if wanted:
+            log.warning("jira version webhook: project lookup failed; Jira will retry")
+            return error(503, "could not look up the version's project in Jira; retry later")
+        project = None
+    if wanted and project not in wanted:
+        return web.json_response({"ignored": True, "reason": "project not in releases.jira_projects"})
+    now = utcnow()
+    config = runtime.config
+
+    def apply(conn: Connection) -> str:
+        if identifier and not _first_delivery(conn, f"jira:{identifier}"):
+            return "duplicate"
+        change = releases.apply_version_released(
+            conn, event.version, project=project, channel=channel, now=now
+        )
+        send_due_posts(conn, config, now)  # the release-day post now, not at the next check
+        return change.outcome
+
+    try:
+        result = await runtime.database.transaction(apply)
+    except DatabaseUnavailable:
+        return unavailable()
+    log.info("jira webhook", extra={"result": result, "kind": event.kind})
+    if result in ("created", "released"):
+        runtime.deliverer.wake()
+    return web.json_response({"result": result})
+
+
 def register(app: web.Application, runtime: Runtime) -> None:
     config = runtime.config.jira
 
@@ -79,6 +144,8 @@ def register(app: web.Application, runtime: Runtime) -> None:
         if event is None:
             return web.json_response({"ignored": True})
         identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
+        if isinstance(event, JiraVersionEvent):
+            return await version_released(runtime, event, identifier)
         ask = None
         if event.assignee_email and event.assignee_email.lower() in config.users:
             ask = config.users[event.assignee_email.lower()]

@@ -13,5 +13,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def link_opened(ack: AsyncAck) -> None:
         await ack()
 
-    for action_id in (Action.OPEN_LINK, Action.OPEN_SLACK_MESSAGE, Action.OPEN_JIRA, Action.OPEN_PROBLEM):
+    for action_id in (
+        Action.OPEN_LINK,
+        Action.OPEN_SLACK_MESSAGE,
+        Action.OPEN_JIRA,
+        Action.OPEN_PROBLEM,
+        Action.OPEN_RELEASE_LINK,
+    ):
         app.action(action_id)(link_opened)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -88,6 +89,57 @@ class JiraIssue:
     resolution: str | None
     fix_versions: tuple[str, ...]
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JiraVersion:
+    """A project's version (a release in Jira's terms)."""
+
+    id: str
+    name: str
+    released: bool
+    archived: bool
+    release_date: date | None  # Jira's releaseDate: a day, no time
+    description: str | None
+    project_id: str | None
+
+
+@dataclass(frozen=True)
+class JiraProject:
+    id: str
+    key: str
+    name: str
+
+
+def _day(value: Any) -> date | None:
+    """Jira's ``releaseDate`` (``2026-11-24``); anything else is None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def version_from_raw(raw: Mapping[str, Any]) -> JiraVersion | None:
+    """A version as Jira's REST API and its ``jira:version_*`` webhooks describe it; None without an
+    id or a name."""
+    version_id, name = raw.get("id"), raw.get("name")
+    if not isinstance(version_id, str | int) or isinstance(version_id, bool) or str(version_id) == "":
+        return None
+    if not isinstance(name, str) or not name.strip():
+        return None
+    project_id = raw.get("projectId")
+    description = raw.get("description")
+    return JiraVersion(
+        id=str(version_id),
+        name=name.strip(),
+        released=raw.get("released") is True,
+        archived=raw.get("archived") is True,
+        release_date=_day(raw.get("releaseDate")),
+        description=(description.strip() or None) if isinstance(description, str) else None,
+        project_id=str(project_id) if isinstance(project_id, str | int) and project_id != "" else None,
+    )
 
 
 def parse_key(text: str) -> str | None:
@@ -396,6 +448,48 @@ class JiraGateway:
             not_found=issue_missing,
             write=True,
         )
+
+    async def project_versions(self, project: str) -> list[JiraVersion]:
+        """Every version of ``project`` (a key or an id), released or not, in Jira's order."""
+        checked = _checked_project(project)
+
+        def project_missing() -> NoReturn:
+            raise JiraRejected(f"Jira answered HTTP 404: project {checked!r} was not found") from None
+
+        raws = await self._call(
+            lambda client: [dict(v.raw) for v in client.project_versions(checked)], not_found=project_missing
+        )
+        return [v for v in map(version_from_raw, raws) if v is not None]
+
+    async def project(self, project: str) -> JiraProject | None:
+        """A project by key or id (a version webhook names its project by id only), or None."""
+        checked = _checked_project(project)
+
+        def fetch(client: JIRA) -> dict[str, Any] | None:
+            try:
+                return dict(client.project(checked).raw)
+            except JIRAError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+        raw = await self._call(fetch)
+        if raw is None:
+            return None
+        return JiraProject(
+            id=str(raw.get("id") or ""), key=str(raw.get("key") or ""), name=str(raw.get("name") or "")
+        )
+
+
+_PROJECT_REF = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]{0,99}|[0-9]{1,18})$")
+
+
+def _checked_project(project: str) -> str:
+    """A project key or id safe to put in a URL path."""
+    checked = project.strip()
+    if not _PROJECT_REF.match(checked):
+        raise ValueError(f"not a Jira project key or id: {project!r}")
+    return checked
 
 
 def _checked_key(key: str) -> str:

@@ -6,10 +6,12 @@ Payloads: https://developer.atlassian.com/server/jira/platform/webhooks/ - ``web
 ``timestamp`` (ms), ``user`` (the actor), ``issue`` (``id``, ``key``, ``fields``) and, for updates,
 ``changelog.items[{field, fieldtype, fieldId, from, fromString, to, toString}]``.
 
-Dispatch: the issue events below are parsed; events we know and do not need are listed by name
-in :data:`IGNORED_EVENTS` and give None, as do unknown ones (the handler answers 2xx and logs
-those); a body that is not a JSON object, or an issue event without ``issue.key``, raises
-:class:`MalformedWebhook` (answered 400).
+Dispatch: the issue events below are parsed into :class:`JiraEvent`, and ``jira:version_released``
+(body ``{"timestamp", "webhookEvent", "version": {"id", "name", "releaseDate", "projectId", ...}}``;
+the project is named by id only) into :class:`JiraVersionEvent`; events we know and do not need are
+listed by name in :data:`IGNORED_EVENTS` and give None, as do unknown ones (the handler answers 2xx
+and logs those); a body that is not a JSON object, an issue event without ``issue.key`` or a version
+event without ``version.id`` and ``version.name`` raises :class:`MalformedWebhook` (answered 400).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from integrations.jira_client import JiraVersion, version_from_raw
 
 EventKind = Literal["updated", "deleted"]
 
@@ -59,7 +63,6 @@ IGNORED_EVENTS = frozenset(
         "jira:version_created",
         "jira:version_updated",
         "jira:version_deleted",
-        "jira:version_released",
         "jira:version_unreleased",
         "jira:version_moved",
         "jira:version_merged",
@@ -107,6 +110,15 @@ class JiraEvent:
     summary: str | None
     changes: tuple[tuple[str, str | None, str | None], ...]  # (field, fromString, toString)
     actor_name: str | None
+
+
+@dataclass(frozen=True)
+class JiraVersionEvent:
+    """A version (a release) changed in Jira: for now only ``released``."""
+
+    kind: Literal["released"]
+    version: JiraVersion
+    timestamp: int | None  # ms since the epoch
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -185,16 +197,29 @@ def _issue_event(kind: EventKind) -> Callable[[Mapping[str, Any]], JiraEvent]:
     return parse
 
 
+def _version_released(payload: Mapping[str, Any]) -> JiraVersionEvent:
+    version = version_from_raw(_object(payload.get("version")))
+    if version is None:
+        raise MalformedWebhook(f"{payload.get('webhookEvent')} without version.id and version.name")
+    timestamp = payload.get("timestamp")
+    return JiraVersionEvent(
+        kind="released",
+        version=version,
+        timestamp=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
+    )
+
+
 # Events we act on. A created issue is treated as its current state (as an update): an issue
 # created in Jira is only ours once linked, and then its state is what matters.
-HANDLED_EVENTS: dict[str, Callable[[Mapping[str, Any]], JiraEvent]] = {
+HANDLED_EVENTS: dict[str, Callable[[Mapping[str, Any]], JiraEvent | JiraVersionEvent]] = {
     "jira:issue_created": _issue_event("updated"),
     "jira:issue_updated": _issue_event("updated"),
     "jira:issue_deleted": _issue_event("deleted"),
+    "jira:version_released": _version_released,
 }
 
 
-def parse_event(body: bytes) -> JiraEvent | None:
+def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | None:
     """The event in a webhook body; None for an event we do not handle (listed or unknown)."""
     try:
         payload = json.loads(body)

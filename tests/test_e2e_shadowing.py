@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from bot.ids import Action, Block, Callback
 from bot.services import shadowing as svc
 from bot.when import format_duration
-from db.models import utcnow
+from db.models import releases, utcnow
 from schedules import shadowing as jobs
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, click, running_app
@@ -250,6 +251,21 @@ async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None
     stack = shadow_stack
     p = stack.extra["people"]
     session_id, _ = await add_session(stack, p["host"])
+    release_at = utcnow() + timedelta(days=4)
+    await stack.runtime.database.transaction(
+        lambda c: c.execute(
+            insert(releases).values(
+                version="2.7 <beta>",
+                release_at=release_at,
+                summary="Faster exports",
+                channels=[],
+                source="slack",
+                status="scheduled",
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+    )
     event = {"type": "app_home_opened", "user": p["ana"], "channel": "D0HOME0001", "tab": "home"}
     assert (await stack.slack_event(event)).status == 200
     home = await stack.slack.wait_for(
@@ -257,7 +273,8 @@ async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None
     )
     text = json.dumps(home["blocks"])
     assert "Your shadowing sessions" in text and "No sessions booked yet" in text and f"#{session_id}" in text
-    assert "Issues you're on" in text and "Upcoming releases" in text
+    assert "Issues you're on" in text and "Nothing claimed" in text
+    assert "2.7 &lt;beta&gt;" in text and "Faster exports" in text  # upcoming releases, escaped
 
     # Sign up from the Home tab: a view, not a channel, so any answer goes by DM.
     block = next(b for b in home["blocks"] if b.get("block_id") == f"shadow.session.{session_id}")

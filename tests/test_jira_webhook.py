@@ -180,7 +180,7 @@ def test_every_fixture_is_covered() -> None:
 def test_ignored_events_give_none() -> None:
     assert parse_event(fixture("comment_created")) is None
     assert is_ignored("comment_created")
-    for name in ("worklog_updated", "sprint_started", "jira:version_released", "issuelink_created"):
+    for name in ("worklog_updated", "sprint_started", "jira:version_unreleased", "issuelink_created"):
         assert name in IGNORED_EVENTS
         assert parse_event(json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()) is None
     # unknown (e.g. added by Atlassian later): also None, but not "ignored" - the handler logs it

@@ -34,7 +34,9 @@ Failures (``target`` is ``"METHOD api/path"`` with shell wildcards, e.g. ``"POST
 People's changes, as Jira's UI makes them: ``set_status``, ``resolve(key, "Won't Do",
 fix_versions=[...])``, ``set_assignee``, ``set_fix_versions``, ``delete_issue``; each is kept as a
 changelog entry, and ``webhook_payload("jira:issue_updated", key)`` turns the latest one into the body
-Jira Cloud would POST to the bot (shaped like ``tests/fixtures/jira/*.json``).
+Jira Cloud would POST to the bot (shaped like ``tests/fixtures/jira/*.json``). Versions (releases):
+``add_version(project, name, release_date=...)``, ``release_version``, and
+``version_webhook_payload("jira:version_released", project, name)``.
 """
 
 from __future__ import annotations
@@ -278,14 +280,64 @@ class FakeJira(FakeServer):
         self.users[account_id] = {"accountId": account_id, "displayName": display_name, "email": email or ""}
         return account_id
 
-    def add_version(self, project: str, name: str, *, released: bool = False) -> str:
-        """Create a version (a release) in ``project``; returns its id."""
+    def add_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        released: bool = False,
+        release_date: datetime.date | None = None,
+        description: str = "",
+    ) -> str:
+        """Create a version (a release) in ``project``, optionally with a release date; returns its id."""
         target = self.projects[project.upper()]
         if target.version(name) is not None:
             raise ValueError(f"version {name!r} already exists in {target.key}")
-        version = {"id": str(next(self._version_ids)), "name": name, "released": released, "archived": False}
+        version = {
+            "id": str(next(self._version_ids)),
+            "name": name,
+            "released": released,
+            "archived": False,
+            "releaseDate": release_date.isoformat() if release_date else None,
+            "description": description,
+        }
         target.versions.append(version)
         return version["id"]
+
+    def release_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        release_date: datetime.date | None = None,
+        released: bool = True,
+    ) -> str:
+        """Mark a version released, as "Release" in Jira's UI does (setting its date when given), or
+        with ``released=False`` only move its date; returns its id. :meth:`version_webhook_payload`
+        then describes it."""
+        version = self.projects[project.upper()].version(name)
+        if version is None:
+            raise KeyError(f"no version {name!r} in {project}")
+        version["released"] = released
+        if release_date is not None:
+            version["releaseDate"] = release_date.isoformat()
+        return str(version["id"])
+
+    def version_webhook_payload(self, event: str, project: str, name: str) -> dict[str, Any]:
+        """A Jira Cloud ``jira:version_*`` webhook body for the version as the fake now holds it:
+        ``{"timestamp", "webhookEvent", "version": {...}}`` - the version as REST v2 renders it
+        (``projectId``, no project key), as Atlassian's webhook documentation shows."""
+        if not event.startswith("jira:version_"):
+            raise ValueError(f"version_webhook_payload builds version events only, not {event!r}")
+        target = self.projects[project.upper()]
+        version = target.version(name)
+        if version is None:
+            raise KeyError(f"no version {name!r} in {project}")
+        return {
+            "timestamp": self._epoch_ms(),
+            "webhookEvent": event,
+            "version": self._version("2", target, version),
+        }
 
     def create_issue(self, project: str, summary: str, **fields: Any) -> str:
         """Seed an issue directly (friendly values: status="Done", priority="High",
@@ -647,15 +699,22 @@ class FakeJira(FakeServer):
         }
 
     def _version(self, api_version: str, project: Project, version: dict[str, Any]) -> dict[str, Any]:
-        return {
+        shown = {
             "self": self._api(api_version, f"version/{version['id']}"),
             "id": version["id"],
-            "description": "",
+            "description": version.get("description", ""),
             "name": version["name"],
             "archived": version["archived"],
             "released": version["released"],
             "projectId": int(project.id),
         }
+        if version.get("releaseDate"):
+            day = datetime.date.fromisoformat(version["releaseDate"])
+            shown["releaseDate"] = version["releaseDate"]
+            shown["userReleaseDate"] = f"{day.day}/{day:%b/%y}"  # how Jira shows it: 24/Nov/26
+            if not version["released"]:
+                shown["overdue"] = day < datetime.datetime.now(datetime.UTC).date()
+        return shown
 
     def _project_ref(self, version: str, project: Project) -> dict[str, Any]:
         return {

@@ -1,0 +1,251 @@
+"""`/release new`, `/release list` and the new-release modal. Thin: ack, parse into a `ReleaseDraft`,
+call the releases service, render. The posts themselves come from `schedules/releases.py`.
+
+Who may announce a release: anyone in `admins` (users, or members of its user groups) when admins
+are configured, else anyone. The same check runs when the modal is opened and when it is submitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlalchemy.engine import Connection
+
+from bot.config import CHANNEL_ID, AppConfig
+from bot.ids import INPUT, Block, Callback
+from bot.people import People
+from bot.runtime import Runtime
+from bot.services.releases import (
+    ReleaseDraft,
+    ReleaseError,
+    ReleaseSummary,
+    create_release,
+    load_release,
+    recent_releases,
+    upcoming_releases,
+)
+from bot.views.releases import (
+    LINK_MAX,
+    RELEASE_USAGE,
+    VERSION_MAX,
+    render_release_list,
+    render_release_modal,
+    render_release_scheduled,
+    unknown_release_subcommand,
+)
+from bot.when import local_at
+from db.models import inbound_deliveries, utcnow
+from db.queries import upsert_for
+from db.session import DatabaseUnavailable
+from schedules.releases import heads_up_at, send_due_posts, watch_at
+
+log = logging.getLogger(__name__)
+
+# Slack wants an answer within 3 s, and a modal can only be opened within 3 s of the command.
+ADMIN_CHECK_SECONDS = 1.0
+STORE_SECONDS = 1.5
+UNAVAILABLE = "Couldn't save it in time (database slow or unavailable). Check `/release list`, then retry."
+NOT_CHECKED = "I couldn't check who may announce releases (Slack did not answer). Try again in a moment."
+ADMINS_ONLY = "Only the Supportbridge admins can announce releases."
+
+
+def not_allowed(admins: list[str]) -> str:
+    named = ", ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in admins[:5])
+    return f"{ADMINS_ONLY[:-1]} ({named}). Ask one of them, or see what is coming with `/release list`."
+
+
+async def refusal(admins: list[str], user: str, people: People) -> str | None:
+    """Why `user` may not announce a release, or None when they may (user groups are expanded
+    through Slack and remembered a few minutes, so the modal's submission asks no one again)."""
+    if not admins:
+        return None
+    try:
+        async with asyncio.timeout(ADMIN_CHECK_SECONDS):
+            if await people.includes(admins, user):
+                return None
+    except TimeoutError:
+        log.warning("release admins not checked: Slack user groups did not answer in time")
+        return NOT_CHECKED
+    return not_allowed(admins)
+
+
+# -- the modal's answers --------------------------------------------------------------------------------
+
+
+def _element(values: dict[str, Any], block: str) -> dict[str, Any]:
+    element = values.get(block, {}).get(INPUT, {})
+    return element if isinstance(element, dict) else {}
+
+
+def _text(values: dict[str, Any], block: str) -> str | None:
+    value = _element(values, block).get("value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _time(value: Any) -> time | None:
+    try:
+        return time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
+    except ValueError:
+        return None
+
+
+def _is_web_link(link: str) -> bool:
+    parts = urlsplit(link)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(link) <= LINK_MAX
+
+
+def parse_release_submission(
+    view: dict[str, Any], zone: ZoneInfo, now: datetime
+) -> ReleaseDraft | dict[str, str]:
+    """The modal's values as a draft, or Slack `errors` keyed by block id."""
+    values = view.get("state", {}).get("values", {})
+    version = " ".join((_text(values, Block.RELEASE_VERSION) or "").split())
+    day = _day(_element(values, Block.RELEASE_DATE).get("selected_date"))
+    at = _time(_element(values, Block.RELEASE_TIME).get("selected_time"))
+    link = _text(values, Block.RELEASE_LINK)
+    chosen = _element(values, Block.RELEASE_CHANNELS).get("selected_conversations") or []
+    channels = tuple(dict.fromkeys(str(c) for c in chosen if isinstance(c, str)))
+    errors: dict[str, str] = {}
+    if not version:
+        errors[Block.RELEASE_VERSION] = "Name the version, like 2.4.0."
+    elif len(version) > VERSION_MAX:
+        errors[Block.RELEASE_VERSION] = f"At most {VERSION_MAX} characters."
+    if day is None:
+        errors[Block.RELEASE_DATE] = "Pick the release date."
+    if at is None:
+        errors[Block.RELEASE_TIME] = "Pick the release time."
+    if link and not _is_web_link(link):
+        errors[Block.RELEASE_LINK] = "Give a web link starting with https:// (or http://)."
+    if not channels:
+        errors[Block.RELEASE_CHANNELS] = "Pick at least one channel to announce it in."
+    elif not all(CHANNEL_ID.match(c) for c in channels):
+        errors[Block.RELEASE_CHANNELS] = "Pick channels, not people."
+    if day is not None and at is not None:
+        release_at = local_at(day, at, zone)
+        if release_at <= now:
+            block = Block.RELEASE_TIME if day == now.astimezone(zone).date() else Block.RELEASE_DATE
+            errors[block] = f"That is in the past ({zone.key} time): pick a moment ahead."
+    if errors:
+        return errors
+    assert day is not None and at is not None
+    return ReleaseDraft(
+        version=version,
+        release_at=local_at(day, at, zone),
+        summary=_text(values, Block.RELEASE_SUMMARY),
+        highlights=_text(values, Block.RELEASE_HIGHLIGHTS),
+        link=link,
+        channels=channels,
+    )
+
+
+def store_release(
+    conn: Connection, draft: ReleaseDraft, user: str, view_id: str, config: AppConfig, now: datetime
+) -> ReleaseSummary | None:
+    """Create the release once per modal (a retried submission of the same view finds it taken); a
+    heads-up already due (a release less than `releases.heads_up` ahead) is enqueued with it."""
+    if view_id:
+        taken = conn.execute(
+            upsert_for(conn, inbound_deliveries)
+            .values(key=f"slack:view:{view_id}"[:255], received_at=now)
+            .on_conflict_do_nothing()
+            .returning(inbound_deliveries.c.key)
+        ).scalar()
+        if taken is None:
+            return None
+    release_id = create_release(conn, draft, user, now)
+    send_due_posts(conn, config, now)
+    return load_release(conn, release_id)
+
+
+def register(app: AsyncApp, runtime: Runtime) -> None:
+    config = runtime.config
+    assert runtime.slack is not None
+    slack = runtime.slack
+
+    async def open_new_release(ack: AsyncAck, command: dict[str, Any]) -> None:
+        reason = await refusal(config.admins, str(command.get("user_id")), runtime.people)
+        if reason:
+            await ack(text=reason)
+            return
+        await ack()
+        default = [config.channels.releases] if config.channels.releases else []
+        view = render_release_modal(config.zone, config.releases.release_time, default)
+        await slack.open_view(command["trigger_id"], view)
+
+    async def list_releases(ack: AsyncAck) -> None:
+        now = utcnow()
+        try:
+            upcoming, recent = await runtime.database.transaction(
+                lambda conn: (upcoming_releases(conn, now), recent_releases(conn, now))
+            )
+        except DatabaseUnavailable:
+            await ack(text="Releases are unavailable right now (database unavailable). Try again shortly.")
+            return
+        blocks, text = render_release_list(upcoming, recent, config.zone)
+        await ack(text=text, blocks=blocks)  # a command's answer is seen only by who asked
+
+    @app.command("/release")
+    async def release_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        words = str(command.get("text") or "").split()
+        sub = words[0].lower() if words else "help"
+        if sub == "new":
+            await open_new_release(ack, command)
+        elif sub == "list":
+            await list_releases(ack)
+        elif sub == "help":
+            await ack(text=RELEASE_USAGE)
+        else:
+            await ack(text=unknown_release_subcommand(sub))
+
+    @app.view(Callback.RELEASE_MODAL)
+    async def release_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        now = utcnow()
+        parsed = parse_release_submission(view, config.zone, now)
+        if isinstance(parsed, dict):
+            await ack(response_action="errors", errors=parsed)
+            return
+        reason = await refusal(config.admins, user, runtime.people)
+        if reason:
+            shown = reason if reason == NOT_CHECKED else ADMINS_ONLY
+            await ack(response_action="errors", errors={Block.RELEASE_VERSION: shown})
+            return
+        draft = parsed
+        try:
+            release = await asyncio.wait_for(
+                runtime.database.transaction(
+                    lambda conn: store_release(conn, draft, user, str(view.get("id") or ""), config, now)
+                ),
+                timeout=STORE_SECONDS,
+            )
+        except ReleaseError as exc:
+            await ack(response_action="errors", errors={Block.RELEASE_VERSION: str(exc)})
+            return
+        except (DatabaseUnavailable, TimeoutError):
+            log.warning("release not stored: database unavailable")
+            await ack(response_action="errors", errors={Block.RELEASE_VERSION: UNAVAILABLE})
+            return
+        if release is None:
+            await ack()  # Slack sent the same submission again: it is stored already
+            return
+        # A heads-up whose time has passed already goes out at the next check.
+        heads_up = max(heads_up_at(release.release_at, config), now)
+        scheduled = render_release_scheduled(
+            release, heads_up, watch_at(release.release_at, config), config.zone
+        )
+        await ack(response_action="update", view=scheduled)
+        runtime.deliverer.wake()
+        log.info("release scheduled", extra={"release": release.id, "channels": len(release.channels)})

@@ -1,0 +1,322 @@
+"""Release announcements on the clock: the heads-up, the release-day post and the post-release watch,
+each once per release and channel; and the Jira versions of the configured projects, read every
+15 minutes.
+
+The check is level-triggered: every `CHECK_SECONDS` it works out what is due *now* and claims each post
+with `once` in the transaction that enqueues it, so a restart, a second process or a late start never
+sends anything twice, and nothing due is lost to a missed tick. When each post is due:
+
+- heads-up: from `releases.heads_up` before the release until the release itself. A heads-up whose
+  time passed while no process ran (or a release added later than that) still goes out, as long as
+  the release is ahead: "what ships" is still news. Once the release time has come, the release-day
+  post says it instead;
+- release day: from the release time until the watch is due (`releases.watch` after it). It marks
+  the release released;
+- watch: from `releases.watch` after the release for a day, in the thread of the release-day post of
+  each channel where that post went out. Its two windows are fixed by the release time, so a late
+  watch still compares the right periods.
+
+Whole days (24h, 48h) are counted on the calendar in the configured zone, keeping the wall time
+across daylight-saving changes (`bot.when.before` / `after`).
+
+Posts are rendered when they are sent (`bot.posts`), from the state at that moment: a heads-up that
+waited in the outbox shows the current problems and customers to tell.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from bot.config import AppConfig
+from bot.posts import PostDeliveries, Rendered, enqueue_post, posted
+from bot.services import releases as service
+from bot.views import releases as views
+from bot.when import after, before
+from db.models import releases, utcnow
+from db.session import Database, DatabaseUnavailable
+from integrations.jira_client import JiraError, JiraGateway, JiraVersion
+from schedules.scheduler import Scheduler, once
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 30.0
+SYNC_SECONDS = 15 * 60.0
+WATCH_LATE = timedelta(days=1)  # a watch that could not go out within a day of its time is dropped
+
+HEADS_UP = "release.heads_up"
+DAY = "release.day"
+WATCH = "release.watch"
+JOBS = (HEADS_UP, DAY, WATCH)
+
+
+def post_key(job: str, release_id: int, channel: str) -> str:
+    """`release:4:heads-up:C0123`, `release:4:day:C0123`, `release:4:watch:C0123`."""
+    kind = {HEADS_UP: "heads-up", DAY: "day", WATCH: "watch"}[job]
+    return f"release:{release_id}:{kind}:{channel}"
+
+
+def heads_up_at(release_at: datetime, config: AppConfig) -> datetime:
+    return before(release_at, config.releases.heads_up, config.zone)
+
+
+def watch_at(release_at: datetime, config: AppConfig) -> datetime:
+    return after(release_at, config.releases.watch, config.zone)
+
+
+@dataclass(frozen=True)
+class DuePost:
+    job: str  # HEADS_UP | DAY | WATCH
+    release_id: int
+    channel: str
+
+    @property
+    def period(self) -> str:
+        return f"{self.release_id}:{self.channel}"
+
+    @property
+    def key(self) -> str:
+        return post_key(self.job, self.release_id, self.channel)
+
+
+def _due_jobs(release_at: datetime, status: str, config: AppConfig, now: datetime) -> list[str]:
+    due: list[str] = []
+    if status == "scheduled" and heads_up_at(release_at, config) <= now < release_at:
+        due.append(HEADS_UP)
+    watch = watch_at(release_at, config)
+    if release_at <= now < watch:
+        due.append(DAY)
+    if watch <= now < watch + WATCH_LATE:
+        due.append(WATCH)
+    return due
+
+
+def due_posts(conn: Connection, config: AppConfig, now: datetime) -> list[DuePost]:
+    """Every post due at `now` (claimed or not: `once` decides)."""
+    # A day of slack either side covers calendar days that are 23 or 25 hours long.
+    slack = timedelta(days=1)
+    rows = conn.execute(
+        select(releases.c.id, releases.c.release_at, releases.c.status, releases.c.channels).where(
+            releases.c.status.in_(service.ACTIVE),
+            releases.c.release_at <= now + config.releases.heads_up + slack,
+            releases.c.release_at > now - config.releases.watch - WATCH_LATE - slack,
+        )
+    ).all()
+    found: list[DuePost] = []
+    for row in rows:
+        for job in _due_jobs(row.release_at, row.status, config, now):
+            found.extend(DuePost(job, row.id, channel) for channel in row.channels or [])
+    return found
+
+
+def _enqueue(conn: Connection, due: DuePost) -> None:
+    thread = post_key(DAY, due.release_id, due.channel) if due.job == WATCH else None
+    enqueue_post(
+        conn,
+        channel=due.channel,
+        key=due.key,
+        render=due.job,
+        args={"release": due.release_id},
+        thread=thread,
+    )
+
+
+def send_due_posts(conn: Connection, config: AppConfig, now: datetime) -> int:
+    """Claim and enqueue every post due at `now`; returns how many."""
+    sent = 0
+    for due in due_posts(conn, config, now):
+        if due.job == WATCH and posted(conn, post_key(DAY, due.release_id, due.channel)) is None:
+            continue  # the watch replies to the release-day post: not there (yet), no watch
+        if not once(conn, due.job, due.period):
+            continue
+        _enqueue(conn, due)
+        if due.job == DAY:
+            service.mark_released(conn, due.release_id, now)
+        sent += 1
+    return sent
+
+
+async def check_releases(database: Database, config: AppConfig, now: datetime | None = None) -> int:
+    moment = now or utcnow()
+    return await database.transaction(lambda conn: send_due_posts(conn, config, moment))
+
+
+# -- Jira versions ---------------------------------------------------------------------------------
+
+
+def refresh_announcements(conn: Connection, release_id: int) -> None:
+    """Re-render a release's heads-ups already posted (moved or cancelled); none posted, no effect."""
+    release = service.load_release(conn, release_id)
+    for channel in release.channels if release is not None else ():
+        enqueue_post(
+            conn,
+            channel=channel,
+            key=post_key(HEADS_UP, release_id, channel),
+            render=HEADS_UP,
+            args={"release": release_id, "edit": True},
+            edit=True,
+        )
+
+
+def apply_project_versions(
+    conn: Connection,
+    project: str,
+    versions: list[JiraVersion],
+    *,
+    channel: str,
+    config: AppConfig,
+    now: datetime,
+) -> list[service.JiraChange]:
+    changes = service.sync_project_versions(conn, project, versions, channel=channel, config=config, now=now)
+    for change in changes:
+        if change.outcome in ("rescheduled", "cancelled"):
+            refresh_announcements(conn, change.release_id)
+    return changes
+
+
+async def sync_jira_releases(
+    database: Database,
+    config: AppConfig,
+    jira: JiraGateway | None,
+    now: datetime | None = None,
+) -> int:
+    """Read the versions of each `releases.jira_projects` project and follow them; returns how many
+    releases changed. Nothing to do without Jira credentials or a `channels.releases` channel."""
+    channel = config.channels.releases
+    if jira is None or channel is None:
+        return 0
+    changed = 0
+    for project in config.releases.jira_projects:
+        try:
+            versions = await jira.project_versions(project)
+        except JiraError as exc:
+            log.warning("jira versions not read", extra={"project": project, "error": str(exc)})
+            continue
+        work = partial(
+            apply_project_versions,
+            project=project,
+            versions=versions,
+            channel=channel,
+            config=config,
+            now=now or utcnow(),
+        )
+        changes = await database.transaction(work)
+        changed += len(changes)
+        if changes:
+            log.info(
+                "jira versions followed",
+                extra={"project": project, "outcomes": sorted({c.outcome for c in changes})},
+            )
+    return changed
+
+
+# -- rendering when sent -----------------------------------------------------------------------------
+
+
+class ReleaseRenderers:
+    """The renderers of the three posts, reading the release as it is when the post is sent."""
+
+    def __init__(self, database: Database, config: AppConfig) -> None:
+        self.database = database
+        self.config = config
+
+    def register(self, posts: PostDeliveries) -> None:
+        posts.add_renderer(HEADS_UP, self.heads_up)
+        posts.add_renderer(DAY, self.release_day)
+        posts.add_renderer(WATCH, self.watch)
+
+    async def _load(
+        self, args: dict[str, Any]
+    ) -> tuple[service.ReleaseSummary, list[service.FixedProblem]] | None:
+        release_id = int(args["release"])
+
+        def load(conn: Connection) -> tuple[service.ReleaseSummary, list[service.FixedProblem]] | None:
+            release = service.load_release(conn, release_id)
+            if release is None:
+                return None
+            return release, service.fixed_problems(conn, release.version, release.jira_project)
+
+        return await self.database.transaction(load)
+
+    async def heads_up(self, args: dict[str, Any]) -> Rendered | None:
+        loaded = await self._load(args)
+        if loaded is None:
+            return None
+        release, problems = loaded
+        if release.status == "cancelled":
+            # A heads-up still waiting is dropped; one already posted says the release is off.
+            return views.render_release_cancelled(release, self.config.zone) if args.get("edit") else None
+        return views.render_heads_up(release, problems, self.config.zone)
+
+    async def release_day(self, args: dict[str, Any]) -> Rendered | None:
+        loaded = await self._load(args)
+        if loaded is None or loaded[0].status == "cancelled":
+            return None
+        release, problems = loaded
+        return views.render_release_day(release, problems, self.config.releases, self.config.zone)
+
+    async def watch(self, args: dict[str, Any]) -> Rendered | None:
+        release_id = int(args["release"])
+        config = self.config
+
+        def load(conn: Connection) -> service.WatchReport | None:
+            release = service.load_release(conn, release_id)
+            if release is None or release.status == "cancelled":
+                return None
+            end = watch_at(release.release_at, config)
+            return service.watch_report(conn, release, end, config.releases)
+
+        report = await self.database.transaction(load)
+        return views.render_watch(report, config.releases) if report is not None else None
+
+
+# -- registration ------------------------------------------------------------------------------------
+
+
+def register(
+    scheduler: Scheduler,
+    database: Database,
+    config: AppConfig,
+    wake: Callable[[], None],
+    jira: JiraGateway | None,
+) -> None:
+    """The release check every `CHECK_SECONDS`; the Jira sync every `SYNC_SECONDS` when Jira, a
+    releases channel and projects are configured. Both run only in the process leading the scheduler."""
+
+    async def release_check() -> None:
+        try:
+            sent = await check_releases(database, config)
+        except DatabaseUnavailable:
+            log.warning("release check skipped: database unavailable")
+            return
+        if sent:
+            log.info("release posts enqueued", extra={"count": sent})
+            wake()
+
+    scheduler.add_job(release_check, "interval", seconds=CHECK_SECONDS)
+    if jira is None or config.channels.releases is None or not config.releases.jira_projects:
+        return
+
+    async def jira_release_sync() -> None:
+        try:
+            changed = await sync_jira_releases(database, config, jira)
+        except DatabaseUnavailable:
+            log.warning("jira release sync skipped: database unavailable")
+            return
+        if changed:
+            wake()
+
+    scheduler.add_job(jira_release_sync, "interval", seconds=SYNC_SECONDS)
+
+
+def add_renderers(posts: PostDeliveries | None, database: Database, config: AppConfig) -> None:
+    """The posts' renderers, in the process that sends posts (only where Slack is configured)."""
+    if posts is not None:
+        ReleaseRenderers(database, config).register(posts)
