@@ -308,26 +308,21 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         session = state_of(action).get("session")
         return session if isinstance(session, int) else None
 
-    @app.action(Action.SHADOW_SIGN_UP)
-    async def on_sign_up(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        session_id = session_in(action)
-        if session_id is not None:
-            await sign_up_clicked(body, session_id)
+    def session_listener(operation: Callable[[dict[str, Any], int], Any]) -> Any:
+        async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            session_id = session_in(action)
+            if session_id is not None:
+                await operation(body, session_id)
 
-    @app.action(Action.SHADOW_CANCEL)
-    async def on_cancel(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        session_id = session_in(action)
-        if session_id is not None:
-            await cancel_clicked(body, session_id)
+        return on_click
 
-    @app.action(Action.SHADOW_OFFER)
-    async def on_offer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        session_id = session_in(action)
-        if session_id is not None:
-            await offer_clicked(body, session_id)
+    for action_id, operation in (
+        (Action.SHADOW_SIGN_UP, sign_up_clicked),
+        (Action.SHADOW_CANCEL, cancel_clicked),
+        (Action.SHADOW_OFFER, offer_clicked),
+    ):
+        app.action(action_id)(session_listener(operation))
 
     @app.action(Action.SHADOW_MORE)
     async def on_more(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -233,6 +233,15 @@ async def test_two_schedulers_on_postgresql_post_once(database: Database, make_c
 # -- signing up ------------------------------------------------------------------------------------
 
 
+def add_billing(conn: Connection, config: AppConfig, starts: datetime, now: datetime) -> svc.Session:
+    """A one-hour session added by the host to the billing programme."""
+    billing = config.shadowing.programme("billing")
+    assert billing is not None
+    return svc.add_session(
+        conn, config, billing, starts, timedelta(hours=1), capacity=None, location=None, by=HOST, now=now
+    )
+
+
 async def _one_session(database: Database, config: AppConfig, programme: str, starts: datetime) -> int:
     await in_tx(database, lambda c: svc.materialize(c, config, starts - timedelta(days=3)))
     return int(await in_tx(database, lambda c: session_at(c, programme, starts)))
@@ -290,21 +299,9 @@ async def test_refusals_say_why(database: Database, make_config: Any) -> None:
         await in_tx(database, lambda c: svc.sign_up(c, config, session_id, ANA, now))
 
     # A session added at the same time in another programme: a double booking.
-    billing = config.shadowing.programme("billing")
-    assert billing is not None
     added = await in_tx(
         database,
-        lambda c: svc.add_session(
-            c,
-            config,
-            billing,
-            monday + timedelta(minutes=30),
-            timedelta(hours=1),
-            capacity=None,
-            location=None,
-            by=HOST,
-            now=now,
-        ),
+        lambda c: add_billing(c, config, monday + timedelta(minutes=30), now),
     )
     with pytest.raises(svc.ShadowError, match="another session at that time"):
         await in_tx(database, lambda c: svc.sign_up(c, config, added.id, ANA, now))
@@ -312,32 +309,12 @@ async def test_refusals_say_why(database: Database, make_config: Any) -> None:
     with pytest.raises(svc.ShadowError, match="already has a session"):
         await in_tx(
             database,
-            lambda c: svc.add_session(
-                c,
-                config,
-                billing,
-                monday + timedelta(minutes=30),
-                timedelta(hours=1),
-                capacity=None,
-                location=None,
-                by=HOST,
-                now=now,
-            ),
+            lambda c: add_billing(c, config, monday + timedelta(minutes=30), now),
         )
     with pytest.raises(svc.ShadowError, match="has passed"):
         await in_tx(
             database,
-            lambda c: svc.add_session(
-                c,
-                config,
-                billing,
-                now - timedelta(hours=1),
-                timedelta(hours=1),
-                capacity=None,
-                location=None,
-                by=HOST,
-                now=now,
-            ),
+            lambda c: add_billing(c, config, now - timedelta(hours=1), now),
         )
 
 
@@ -354,14 +331,7 @@ async def test_a_cancellation_promotes_the_first_in_line_who_is_free(
             lambda c, u=user, m=minute: svc.sign_up(c, config, session_id, u, t0 + timedelta(minutes=m)),
         )
     # CAT (first in line) has meanwhile booked another session at the same time.
-    billing = config.shadowing.programme("billing")
-    assert billing is not None
-    clash = await in_tx(
-        database,
-        lambda c: svc.add_session(
-            c, config, billing, monday, timedelta(hours=1), capacity=None, location=None, by=HOST, now=t0
-        ),
-    )
+    clash = await in_tx(database, lambda c: add_billing(c, config, monday, t0))
     await in_tx(database, lambda c: svc.sign_up(c, config, clash.id, CAT, t0 + timedelta(minutes=10)))
 
     result = await in_tx(database, lambda c: svc.cancel(c, config, session_id, ANA, t0 + timedelta(hours=1)))
