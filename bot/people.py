@@ -4,6 +4,7 @@ jobs do not call Slack for every click."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -13,6 +14,8 @@ from integrations.slack import SlackError, SlackGateway
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300.0
+# Inside a Slack request (answered within 3 s) a lookup may take this long; past it, `TimeoutError`.
+REQUEST_BUDGET_SECONDS = 1.0
 
 
 class People:
@@ -36,8 +39,12 @@ class People:
         self._groups[group] = (time.monotonic(), found)
         return found
 
-    async def expand(self, ids: Iterable[str]) -> list[str]:
-        """Users in order of first appearance, groups expanded, no duplicates."""
+    async def expand(self, ids: Iterable[str], *, within: float | None = None) -> list[str]:
+        """Users in order of first appearance, groups expanded, no duplicates. `within` bounds the
+        whole lookup (seconds): past it, `TimeoutError`."""
+        if within is not None:
+            async with asyncio.timeout(within):
+                return await self.expand(ids)
         seen: dict[str, None] = {}
         for item in ids:
             if item.startswith("S"):
@@ -47,8 +54,8 @@ class People:
                 seen.setdefault(item, None)
         return list(seen)
 
-    async def includes(self, ids: Iterable[str], user: str) -> bool:
+    async def includes(self, ids: Iterable[str], user: str, *, within: float | None = None) -> bool:
         ids = list(ids)
         if user in ids:
             return True
-        return user in await self.expand(i for i in ids if i.startswith("S"))
+        return user in await self.expand((i for i in ids if i.startswith("S")), within=within)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import CHANNEL_ID, AppConfig
 from bot.ids import INPUT, Block, Callback
-from bot.people import People
+from bot.people import REQUEST_BUDGET_SECONDS, People
 from bot.runtime import Runtime
 from bot.services.releases import (
     ReleaseDraft,
@@ -48,7 +48,6 @@ from schedules.releases import heads_up_at, send_due_posts, watch_at
 log = logging.getLogger(__name__)
 
 # Slack wants an answer within 3 s, and a modal can only be opened within 3 s of the command.
-ADMIN_CHECK_SECONDS = 1.0
 STORE_SECONDS = 1.5
 UNAVAILABLE = "Couldn't save it in time (database slow or unavailable). Check `/release list`, then retry."
 NOT_CHECKED = "I couldn't check who may announce releases (Slack did not answer). Try again in a moment."
@@ -66,9 +65,8 @@ async def refusal(admins: list[str], user: str, people: People) -> str | None:
     if not admins:
         return None
     try:
-        async with asyncio.timeout(ADMIN_CHECK_SECONDS):
-            if await people.includes(admins, user):
-                return None
+        if await people.includes(admins, user, within=REQUEST_BUDGET_SECONDS):
+            return None
     except TimeoutError:
         log.warning("release admins not checked: Slack user groups did not answer in time")
         return NOT_CHECKED

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import Programme
 from bot.ids import INPUT, Action, Block, Callback
+from bot.people import REQUEST_BUDGET_SECONDS
 from bot.posts import enqueue_post
 from bot.runtime import Runtime
 from bot.services import outbox
@@ -43,6 +44,7 @@ USAGE = (
 )
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SESSION_REF = re.compile(r"^#?(\d{1,9})$")
+NOT_CHECKED = "I couldn't check who hosts this programme (Slack did not answer). Try again in a moment."
 UNAVAILABLE = "Couldn't do that right now (the database is unavailable). Please try again in a minute."
 
 
@@ -95,7 +97,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         runtime.deliverer.wake()
 
     async def may_manage(user: str, programme: Programme) -> bool:
-        return await people.includes(config.admins, user) or await people.includes(programme.hosts, user)
+        """Admins and the programme's hosts; user groups are asked of Slack within the request's budget
+        (raises TimeoutError past it)."""
+        return await people.includes([*config.admins, *programme.hosts], user, within=REQUEST_BUDGET_SECONDS)
 
     # -- /shadow ------------------------------------------------------------------------------------------
 
@@ -116,7 +120,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if programme is None:
             known = ", ".join(f"`{p.id}`" for p in config.shadowing.programmes) or "none configured"
             return f"No programme `{escape(words[0])}`. Programmes: {known}."
-        if not await may_manage(user, programme):
+        try:
+            allowed = await may_manage(user, programme)
+        except TimeoutError:
+            return NOT_CHECKED
+        if not allowed:
             return f"Only hosts of {escape(programme.name)} and admins can add sessions."
         try:
             day = date.fromisoformat(words[1])
@@ -162,7 +170,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if isinstance(loaded, str):
             return loaded
         programme = config.shadowing.programme(loaded.programme)
-        if programme is not None and await may_manage(user, programme):
+        try:
+            manages = programme is not None and await may_manage(user, programme)
+        except TimeoutError:
+            return NOT_CHECKED
+        if programme is not None and manages:
             result = await run(lambda conn: svc.cancel_session(conn, config, session_id, user, utcnow()))
             if isinstance(result, str):
                 return result
@@ -213,11 +225,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             )
         now = utcnow()
         start, end, label = svc.quarter_of(now, config)
-        group = await people.expand(fairness.group)
-        team_of: dict[str, str] = {}
-        for team, members in fairness.teams.items():
-            for member in await people.expand(members):
-                team_of.setdefault(member, team)
+        try:
+            group = await people.expand(fairness.group, within=REQUEST_BUDGET_SECONDS)
+            team_of: dict[str, str] = {}
+            for team, members in fairness.teams.items():
+                for member in await people.expand(members, within=REQUEST_BUDGET_SECONDS):
+                    team_of.setdefault(member, team)
+        except TimeoutError:
+            return "Slack did not list the fairness group in time. Try again in a moment."
         hours = await run(lambda conn: svc.hours_by_person(conn, start, end, now, group))
         if isinstance(hours, str):
             return hours

@@ -392,3 +392,28 @@ async def test_feedback_after_a_session_is_posted_in_the_programme_channel(shado
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
     booking = await runtime.database.transaction(lambda c: svc.load_session(c, config, session_id))
     assert booking.booked == (p["ana"],)
+
+
+async def test_hosts_in_a_user_group_are_checked_within_the_request(
+    database_url: str, slack: FakeSlack
+) -> None:
+    channels = add_channels(slack)
+    host, other = slack.add_user("host"), slack.add_user("other")
+    group = slack.add_usergroup([host])
+    programme = {"id": "l1", "name": "L1 support", "hosts": group, "channel": channels["default"]}
+    config = {"shadowing": {"programmes": [programme]}}
+    async with running_app(database_url, slack, channels, config_overrides=config) as stack:
+        starts = (utcnow() + timedelta(days=2)).astimezone(stack.config.zone)
+        command = f"add l1 {starts:%Y-%m-%d} {starts:%H:%M}"
+
+        async def shadow(user: str) -> str:
+            response = await stack.slash_command(
+                command, user=user, channel=channels["default"], command="/shadow"
+            )
+            return str((await answer_of(response))["text"])
+
+        # Slack's user groups answer slowly: the command still answers in time, saying so.
+        slack.fail("usergroups.users.list", slow=2.5)
+        assert "couldn't check who hosts this programme" in await shadow(host)
+        assert "Only hosts of L1 support and admins" in await shadow(other)
+        assert "Added session #" in await shadow(host)

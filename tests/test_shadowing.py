@@ -511,6 +511,8 @@ async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
         database,
         lambda c: svc.record_feedback(c, config, session_id, ANA, "Exports hurt.", [problem_id, 999]),
     )
+    with pytest.raises(svc.ShadowError, match="already shared feedback"):  # a second submit posts nothing
+        await in_tx(database, lambda c: svc.record_feedback(c, config, session_id, ANA, "Again.", []))
     feedback_posts = [p for p in await in_tx(database, posts) if p.get("render") == svc.FEEDBACK_RENDERER]
     assert feedback_posts == [
         {"channel": CHANNEL, "render": svc.FEEDBACK_RENDERER, "args": {"session": session_id, "user": ANA}}

@@ -553,12 +553,14 @@ def record_feedback(
 ) -> Session:
     session = load_session(conn, config, session_id)
     booking = conn.execute(
-        select(shadow_bookings.c.id, shadow_bookings.c.status).where(
+        select(shadow_bookings.c.id, shadow_bookings.c.status, shadow_bookings.c.feedback).where(
             shadow_bookings.c.session_id == session_id, shadow_bookings.c.user_id == user
         )
     ).first()
     if booking is None or booking.status != BOOKED:
         raise ShadowError("You weren't booked for that session, so there's no feedback to give.")
+    if booking.feedback:
+        raise ShadowError("You already shared feedback for that session. Thank you!")
     known = set(
         conn.execute(select(problems.c.id).where(problems.c.id.in_(problem_ids))).scalars().all()
         if problem_ids
