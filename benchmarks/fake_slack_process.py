@@ -17,7 +17,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.slack_api import FakeSlack
 
 
 class BenchFakeSlack(FakeSlack):

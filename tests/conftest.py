@@ -23,8 +23,8 @@ from bot.config import AppConfig, parse_config
 from bot.settings import Settings
 from db.migrate import upgrade
 from db.session import Database
-from tests.fakes.jira_api import FakeJira
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.jira_api import FakeJira
+from sandbox.fakes.slack_api import FakeSlack
 from tests.imap_server import DovecotServer
 
 if TYPE_CHECKING:

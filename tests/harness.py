@@ -33,7 +33,7 @@ from tests.conftest import (
     ZENDESK_SECRET,
     make_config_data,
 )
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.slack_api import FakeSlack
 
 
 def slack_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:

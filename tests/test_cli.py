@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
+from sandbox.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
 

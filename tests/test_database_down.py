@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.ids import Block
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, make_issue_payload, running_app
 
 # A PostgreSQL URL whose port has nothing listening: connecting fails at once, like a server that is down.

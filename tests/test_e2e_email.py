@@ -20,8 +20,8 @@ from db.models import Issue
 from db.session import Database
 from integrations.email import ParsedEmail, parse_email
 from tests.conftest import make_config_data
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, running_app
 from tests.imap_server import DovecotServer, dovecot_available
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from bot.ids import INPUT, Block
 from db.models import CustomerNotice, Escalation, Problem
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, click, has_control, new_card, notes, shown
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())

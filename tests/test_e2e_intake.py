@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from bot.services import outbox
 from db.models import Issue, OutboxItem
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, make_issue_payload, running_app
 
 FIXTURES = Path(__file__).parent / "fixtures"

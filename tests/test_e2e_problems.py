@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Issue, Problem
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, click, has_control, new_card, notes, shown
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())

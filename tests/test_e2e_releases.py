@@ -20,9 +20,9 @@ from bot.when import local_at
 from db.models import escalations, issues, releases, utcnow
 from schedules.releases import check_releases, sync_jira_releases
 from tests.conftest import JIRA_WEBHOOK_SECRET
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, click, new_card, running_app
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())

@@ -19,7 +19,7 @@ from bot.services import shadowing as svc
 from bot.when import format_duration
 from db.models import releases, utcnow
 from schedules import shadowing as jobs
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, click, running_app
 
 pytestmark = pytest.mark.skipif(

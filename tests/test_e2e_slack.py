@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.ids import INPUT, Block, Callback
 from db.models import Issue
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, running_app, slack_headers
 
 # The fake numbers workspace members in order of creation: the bot, then these two.

@@ -1,4 +1,4 @@
-"""Tests of the fake Slack and Jira servers themselves (tests/fakes/).
+"""Tests of the fake Slack and Jira servers themselves (sandbox/fakes/).
 
 The fakes are only worth something if they behave like the real services and catch
 contract violations, so these tests drive them with the real client libraries:
@@ -25,9 +25,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
-from tests.fakes.slack_api import FakeSlack
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
+from sandbox.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 

@@ -14,8 +14,8 @@ from integrations.jira_client import (
     JiraRejected,
     JiraUnavailable,
 )
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 

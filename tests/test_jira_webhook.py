@@ -17,8 +17,8 @@ from integrations.jira_webhook import (
     parse_event,
     verify_signature,
 )
-from tests.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.fakes.jira_api import FakeJira
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
+from sandbox.fakes.jira_api import FakeJira
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jira"
 SECRET = "It's a Secret to Everybody"

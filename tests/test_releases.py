@@ -64,8 +64,8 @@ from schedules.releases import (
 )
 from schedules.scheduler import MISFIRE_GRACE_SECONDS
 from tests.conftest import CHANNEL_DEFAULT
-from tests.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
-from tests.fakes.jira_api import FakeJira
+from sandbox.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
+from sandbox.fakes.jira_api import FakeJira
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Tuesday 24 November 2026, 10:00 in Berlin (09:00 UTC).

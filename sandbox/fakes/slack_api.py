@@ -13,7 +13,7 @@ in ``slack.violations``.  Success responses are checked too (``slack.response_vi
 then points at a bug in this fake).
 
 The module also holds :class:`FakeServer`, the loopback server / failure-injection machinery
-that :class:`~tests.fakes.jira_api.FakeJira` shares.
+that :class:`~sandbox.fakes.jira_api.FakeJira` shares.
 """
 
 from __future__ import annotations
