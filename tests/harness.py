@@ -25,6 +25,7 @@ from bot.config import AppConfig, parse_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from integrations.helpdesks import sign_intercom, sign_zendesk
+from sandbox.fakes.slack_api import FakeSlack
 from tests.conftest import (
     BOT_TOKEN,
     INTAKE_SECRET,
@@ -33,7 +34,6 @@ from tests.conftest import (
     ZENDESK_SECRET,
     make_config_data,
 )
-from sandbox.fakes.slack_api import FakeSlack
 
 
 def slack_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.jira_api import FakeJira
 from sandbox.fakes.slack_api import FakeSlack
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ from bot.services.email_intake import take_email
 from db.models import Issue
 from db.session import Database
 from integrations.email import ParsedEmail, parse_email
-from tests.conftest import make_config_data
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
+from tests.conftest import make_config_data
 from tests.harness import Stack, add_channels, running_app
 from tests.imap_server import DovecotServer, dovecot_available
 

@@ -18,11 +18,11 @@ from sqlalchemy import insert, select, update
 from bot.ids import INPUT, Action, Block
 from bot.when import local_at
 from db.models import escalations, issues, releases, utcnow
-from schedules.releases import check_releases, sync_jira_releases
-from tests.conftest import JIRA_WEBHOOK_SECRET
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.jira_api import FakeJira
 from sandbox.fakes.slack_api import FakeSlack
+from schedules.releases import check_releases, sync_jira_releases
+from tests.conftest import JIRA_WEBHOOK_SECRET
 from tests.harness import Stack, add_channels, click, new_card, running_app
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())

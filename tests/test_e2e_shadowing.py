@@ -18,8 +18,8 @@ from bot.ids import Action, Block, Callback
 from bot.services import shadowing as svc
 from bot.when import format_duration
 from db.models import releases, utcnow
-from schedules import shadowing as jobs
 from sandbox.fakes.slack_api import FakeSlack
+from schedules import shadowing as jobs
 from tests.harness import Stack, add_channels, click, running_app
 
 pytestmark = pytest.mark.skipif(

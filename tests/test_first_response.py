@@ -15,9 +15,9 @@ from bot.services import triage
 from bot.services.intake import ingest_issue
 from db.models import Issue, IssueEvent, issues
 from db.session import Database
-from schedules.first_response import check_first_response
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
+from schedules.first_response import check_first_response
 from tests.harness import add_channels, new_card, notes, running_app
 
 # Tuesday 2026-11-17 10:00 in Berlin (09:00 UTC): inside business hours.

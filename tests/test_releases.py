@@ -53,6 +53,8 @@ from db.session import Database
 from handlers.releases import parse_release_submission
 from integrations.jira_client import JiraGateway, JiraVersion
 from integrations.jira_webhook import JiraVersionEvent, MalformedWebhook, is_ignored, parse_event
+from sandbox.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
+from sandbox.fakes.jira_api import FakeJira
 from schedules.releases import (
     DAY,
     HEADS_UP,
@@ -64,8 +66,6 @@ from schedules.releases import (
 )
 from schedules.scheduler import MISFIRE_GRACE_SECONDS
 from tests.conftest import CHANNEL_DEFAULT
-from sandbox.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
-from sandbox.fakes.jira_api import FakeJira
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Tuesday 24 November 2026, 10:00 in Berlin (09:00 UTC).
