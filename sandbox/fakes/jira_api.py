@@ -293,8 +293,9 @@ class FakeJira(FakeServer):
         target = self.projects[project.upper()]
         if target.version(name) is not None:
             raise ValueError(f"version {name!r} already exists in {target.key}")
+        version_id = str(next(self._version_ids))
         version = {
-            "id": str(next(self._version_ids)),
+            "id": version_id,
             "name": name,
             "released": released,
             "archived": False,
@@ -302,7 +303,7 @@ class FakeJira(FakeServer):
             "description": description,
         }
         target.versions.append(version)
-        return version["id"]
+        return version_id
 
     def release_version(
         self,
