@@ -335,6 +335,24 @@ class ReleasesConfig(_Strict):
         return value
 
 
+class SpikeRule(_Strict):
+    """A product area or tag "spikes" when its volume in the last 24 hours or 7 days is at least
+    `min_count`, at least `ratio` times what its trailing 8-week baseline predicts for that span, and
+    at least `z` standard deviations above it (Poisson: the deviation of a count is its square root)."""
+
+    min_count: int = Field(default=5, ge=1)
+    ratio: float = Field(default=3.0, gt=1)
+    z: float = Field(default=3.0, gt=0)
+
+
+class DigestConfig(_Strict):
+    """The `digest` section: when the weekly digest is posted (to `channels.digest`) and how it reads."""
+
+    schedule: WeeklyAt = WeeklyAt(weekday="mon", time=time(9, 0))
+    top_problems: int = Field(default=10, ge=1, le=20)
+    spike: SpikeRule = Field(default_factory=SpikeRule)
+
+
 class AppConfig(_Strict):
     timezone: str = "UTC"
     channels: Channels
@@ -348,6 +366,9 @@ class AppConfig(_Strict):
     sla: SlaConfig = Field(default_factory=SlaConfig)
     shadowing: ShadowingConfig = Field(default_factory=ShadowingConfig)
     releases: ReleasesConfig = Field(default_factory=ReleasesConfig)
+    digest: DigestConfig = Field(default_factory=DigestConfig)
+    # Distinct customers at which a problem raises an alert in `channels.alerts`, once per threshold.
+    thresholds: list[int] = Field(default_factory=list)
     # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
     admins: list[str] = Field(default_factory=list)
 
@@ -361,6 +382,13 @@ class AppConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
         return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[int]) -> list[int]:
+        if any(n < 1 for n in value):
+            raise ValueError("thresholds are numbers of customers, 1 or more (like [5, 20])")
+        return sorted(set(value))
 
     @field_validator("tags", mode="before")
     @classmethod

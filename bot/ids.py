@@ -48,6 +48,7 @@ class Action(StrEnum):
     SHADOW_FEEDBACK_PROBLEMS = "shadow.feedback_problems"  # problems seen: external multi-select
     OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
     OPEN_RELEASE_LINK = "release.open_link"  # URL button to a release's notes
+    DIGEST_POST = "digest.post"  # on a `/support digest` preview: post it to the digest channel
 
 
 class Block(StrEnum):

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -121,12 +122,28 @@ class Issue(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_issues_status_received_at", "status", "received_at"),
+        # A problem's first report and its reports in a window (the digest, thresholds) from the index.
+        # It also serves every lookup by problem_id alone.
+        Index("ix_issues_problem_id_received_at", "problem_id", "received_at"),
+        # Partial: an issue is inserted without either moment, and intake pays nothing for these.
+        Index(
+            "ix_issues_first_response_at",
+            "first_response_at",
+            postgresql_where=text("first_response_at IS NOT NULL"),
+            sqlite_where=text("first_response_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_issues_resolved_at",
+            "resolved_at",
+            postgresql_where=text("resolved_at IS NOT NULL"),
+            sqlite_where=text("resolved_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(255))
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
@@ -363,6 +380,26 @@ class PostedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Alert(Base):
+    """An alert raised once: a problem reaching a threshold of distinct customers (`threshold`,
+    subject "problem:42", level "5"), or a product area or tag spiking (`spike`, subject "area:billing"
+    or "tag:export", level "24h" or "7d"). A spike's row is kept and `cleared_at` set when the volume is
+    back to normal, so the next spike of the same subject is a new alert."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("kind", "subject", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
+    observed: Mapped[int] = mapped_column(Integer)  # customers (threshold) or reports (spike)
+    expected: Mapped[float | None]  # a spike's baseline expectation for the span
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    cleared_at: Mapped[datetime | None]
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -379,3 +416,4 @@ shadow_sessions = cast(Table, ShadowSession.__table__)
 shadow_bookings = cast(Table, ShadowBooking.__table__)
 releases = cast(Table, Release.__table__)
 posted_messages = cast(Table, PostedMessage.__table__)
+alerts = cast(Table, Alert.__table__)

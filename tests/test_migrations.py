@@ -28,12 +28,12 @@ async def test_downgrade_to_the_previous_revision_and_back(database: Database) -
 
     def down_and_up(connection: Connection) -> tuple[set[str], set[str]]:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
+        command.downgrade(config, "0004")
         after_down = set(inspect(connection).get_table_names())
         command.upgrade(config, "head")
         return after_down, set(inspect(connection).get_table_names())
 
     async with database.engine.begin() as connection:
         down, up = await connection.run_sync(down_and_up)
-    assert "shadow_sessions" not in down and "releases" not in down
-    assert {"shadow_sessions", "shadow_bookings", "releases", "posted_messages"} <= up
+    assert "alerts" not in down and "shadow_sessions" in down
+    assert {"alerts", "shadow_sessions", "shadow_bookings", "releases", "posted_messages"} <= up

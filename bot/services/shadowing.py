@@ -27,7 +27,7 @@ from bot.sla import WEEKDAYS
 from bot.views import shadowing as views
 from bot.when import local_at, local_date
 from db.models import problems, shadow_bookings, shadow_sessions, utcnow
-from db.queries import upsert_for
+from db.queries import seconds_between, upsert_for
 
 HOME = "home"  # outbox kind: re-render one person's App Home
 TELL_HOSTS = "shadow_tell_hosts"  # outbox kind: DM a session's hosts (user groups resolved at send time)
@@ -705,10 +705,7 @@ def hours_by_person(
 
 
 def _duration_seconds(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return func.extract("epoch", shadow_sessions.c.ends_at - shadow_sessions.c.starts_at)
-    # SQLite stores UTC text; julianday() differences are days.
-    return (func.julianday(shadow_sessions.c.ends_at) - func.julianday(shadow_sessions.c.starts_at)) * 86400
+    return seconds_between(conn, shadow_sessions.c.starts_at, shadow_sessions.c.ends_at)
 
 
 def expected_hours(config: AppConfig, now: datetime) -> float:

@@ -1,0 +1,436 @@
+"""The complaint-frequency digest: every figure for a window [start, end) and the previous window of the
+same length, each from a SQL aggregate (counts, distinct customers, medians by window functions), never
+from a Python loop over issues. Pure queries: a Connection in, a Digest out.
+
+Definitions (also in the README):
+- a new issue is one received in the window; a resolved issue one resolved in it;
+- a problem's customers are the distinct customers of its reports received in the window; the top
+  problems rank by that, then by reports; its first-seen date is its earliest report ever;
+- a new problem is one whose first report ever is in the window; a rising problem had customers in the
+  previous window too and now has at least twice as many and at least `RISING_MIN_GAIN` more;
+- time to first response runs from receipt to the first claim/resolve/merge, over the issues first
+  answered in the window; time to resolution from receipt to resolution, over the issues resolved in it;
+- an SLA breach is an issue whose first-response reminder (its target passed unanswered) fired in the
+  window; the backlog is every issue open at the end, by age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
+from sqlalchemy.engine import Connection
+
+from bot.config import AppConfig
+from bot.services.alerts import CrossedThreshold, Spike, find_spikes, thresholds_crossed
+from bot.services.cards import problem_summaries
+from db.models import escalations, issue_events, issue_tags, issues
+from db.queries import seconds_between
+
+RISING_MIN_GAIN = 3
+LIST_LIMIT = 5  # new and rising problems listed by name
+DIMENSION_LIMIT = 8  # sources, areas and tags listed by name
+TREND_WEEKS = 8
+TREND_SERIES = 5
+NO_AREA = "no area"
+BACKLOG_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("under 1 day", timedelta(days=1)),
+    ("1\u20137 days", timedelta(days=7)),
+    ("7\u201330 days", timedelta(days=30)),
+    ("over 30 days", None),
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A count in the window and in the previous one."""
+
+    label: str
+    now: int
+    before: int
+
+    @property
+    def delta(self) -> int:
+        return self.now - self.before
+
+
+@dataclass(frozen=True)
+class ProblemLine:
+    problem_id: int
+    issue_id: int | None
+    title: str
+    status: str
+    customers: int  # in the window
+    customers_before: int  # in the previous window
+    reports: int  # in the window
+    total_customers: int  # ever
+    first_seen: datetime
+    jira_key: str | None
+    jira_url: str | None
+    jira_status: str | None
+    channel: str | None
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class Timing:
+    severity: str  # a severity, or "all"
+    first_response: float | None  # median seconds
+    first_response_n: int
+    resolution: float | None
+    resolution_n: int
+
+
+@dataclass(frozen=True)
+class Backlog:
+    total: int
+    buckets: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Trend:
+    week_starts: tuple[datetime, ...]
+    series: tuple[tuple[str, tuple[int, ...]], ...]  # (product area, reports per week), biggest first
+
+    @property
+    def empty(self) -> bool:
+        return not any(sum(counts) for _, counts in self.series)
+
+
+@dataclass(frozen=True)
+class Digest:
+    start: datetime
+    end: datetime
+    new_issues: Change
+    by_source: tuple[Change, ...]
+    by_area: tuple[Change, ...]
+    by_tag: tuple[Change, ...]
+    problems: Change  # problems with reports in the window
+    top: tuple[ProblemLine, ...]
+    new_problems: tuple[ProblemLine, ...]
+    new_problems_total: int
+    rising: tuple[ProblemLine, ...]
+    rising_total: int
+    crossed: tuple[CrossedThreshold, ...]
+    spikes: tuple[Spike, ...]
+    resolved: Change
+    backlog: Backlog
+    timings: tuple[Timing, ...]
+    sla_breaches: Change
+    escalations_opened: Change
+    escalations_resolved: Change
+    trend: Trend
+
+    @property
+    def days(self) -> int:
+        return round((self.end - self.start) / timedelta(days=1))
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing happened in the window: no new issue, none resolved, no escalation."""
+        return not (
+            self.new_issues.now
+            or self.resolved.now
+            or self.escalations_opened.now
+            or self.escalations_resolved.now
+        )
+
+
+def _split(column: Any, start: datetime) -> tuple[Any, Any]:
+    """sum() of rows in the window and in the previous one, for rows already bounded to both."""
+    return (
+        func.coalesce(func.sum(case((column >= start, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((column < start, 1), else_=0)), 0),
+    )
+
+
+def _total(
+    conn: Connection, label: str, column: Any, prev: datetime, start: datetime, end: datetime
+) -> Change:
+    now, before = _split(column, start)
+    row = conn.execute(select(now, before).where(column >= prev, column < end)).one()
+    return Change(label, int(row[0]), int(row[1]))
+
+
+def _by(
+    conn: Connection, column: Any, source: Any, prev: datetime, start: datetime, end: datetime, blank: str
+) -> tuple[Change, ...]:
+    now, before = _split(issues.c.received_at, start)
+    rows = conn.execute(
+        select(column.label("name"), now.label("now"), before.label("before"))
+        .select_from(source)
+        .where(issues.c.received_at >= prev, issues.c.received_at < end)
+        .group_by(column)
+        .order_by(now.desc(), before.desc(), column)
+    ).all()
+    return tuple(
+        Change(str(r.name) if r.name is not None else blank, int(r.now), int(r.before)) for r in rows
+    )
+
+
+def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
+    """Per problem with reports in either window: distinct customers now and before, reports now."""
+    in_window = issues.c.received_at >= start
+    return (
+        select(
+            issues.c.problem_id.label("problem_id"),
+            func.count(distinct(case((in_window, issues.c.customer_id)))).label("customers"),
+            func.count(distinct(case((~in_window, issues.c.customer_id)))).label("before"),
+            func.coalesce(func.sum(case((in_window, 1), else_=0)), 0).label("reports"),
+        )
+        .where(issues.c.received_at >= prev, issues.c.received_at < end)
+        .group_by(issues.c.problem_id)
+        .cte("window_problems")
+    )
+
+
+def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
+    """Problem lines for aggregated rows (problem_id, customers, before, reports), in their order."""
+    ids = [int(r.problem_id) for r in rows]
+    if not ids:
+        return ()
+    first = issues.alias("first_report")
+    first_seen = dict(
+        conn.execute(
+            select(first.c.problem_id, func.min(first.c.received_at))
+            .where(first.c.problem_id.in_(ids))
+            .group_by(first.c.problem_id)
+        ).all()
+    )
+    summaries = {s.id: s for s in problem_summaries(conn, ids)}
+    lines = []
+    for row in rows:
+        summary = summaries.get(row.problem_id)
+        if summary is None:  # merged away between the two statements
+            continue
+        lines.append(
+            ProblemLine(
+                problem_id=int(row.problem_id),
+                issue_id=summary.primary_issue_id,
+                title=summary.subject,
+                status=summary.status,
+                customers=int(row.customers),
+                customers_before=int(row.before),
+                reports=int(row.reports),
+                total_customers=int(summary.customers),
+                first_seen=first_seen[row.problem_id],
+                jira_key=summary.jira_key,
+                jira_url=summary.jira_url,
+                jira_status=summary.jira_status,
+                channel=summary.channel,
+                permalink=summary.permalink,
+            )
+        )
+    return tuple(lines)
+
+
+def top_problems(conn: Connection, start: datetime, end: datetime, limit: int) -> tuple[ProblemLine, ...]:
+    """The problems with the most distinct customers in [start, end), with their change."""
+    window = _window_problems(start - (end - start), start, end)
+    rows = conn.execute(
+        select(window)
+        .where(window.c.customers > 0)
+        .order_by(window.c.customers.desc(), window.c.reports.desc(), window.c.problem_id)
+        .limit(limit)
+    ).all()
+    return _lines(conn, rows)
+
+
+def _problem_figures(
+    conn: Connection, prev: datetime, start: datetime, end: datetime, limit: int
+) -> tuple[Change, tuple[ProblemLine, ...], tuple[ProblemLine, ...], int, tuple[ProblemLine, ...], int]:
+    window = _window_problems(prev, start, end)
+    ranked = (window.c.customers.desc(), window.c.reports.desc(), window.c.problem_id)
+    counted = conn.execute(
+        select(
+            func.coalesce(func.sum(case((window.c.customers > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((window.c.before > 0, 1), else_=0)), 0),
+        )
+    ).one()
+    top = conn.execute(select(window).where(window.c.customers > 0).order_by(*ranked).limit(limit)).all()
+
+    earlier = issues.alias("earlier")
+    is_new = and_(
+        window.c.customers > 0,
+        window.c.before == 0,
+        ~exists().where(earlier.c.problem_id == window.c.problem_id, earlier.c.received_at < prev),
+    )
+    is_rising = and_(
+        window.c.before > 0,
+        window.c.customers >= 2 * window.c.before,
+        window.c.customers - window.c.before >= RISING_MIN_GAIN,
+    )
+    new_count, rising_count = conn.execute(
+        select(
+            func.coalesce(func.sum(case((is_new, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((is_rising, 1), else_=0)), 0),
+        )
+    ).one()
+    new = conn.execute(select(window).where(is_new).order_by(*ranked).limit(LIST_LIMIT)).all()
+    rising = conn.execute(
+        select(window)
+        .where(is_rising)
+        .order_by((window.c.customers - window.c.before).desc(), *ranked)
+        .limit(LIST_LIMIT)
+    ).all()
+    return (
+        Change("problems", int(counted[0]), int(counted[1])),
+        _lines(conn, top),
+        _lines(conn, new),
+        int(new_count),
+        _lines(conn, rising),
+        int(rising_count),
+    )
+
+
+def _medians(
+    conn: Connection, moment: Any, start: datetime, end: datetime, by_severity: bool
+) -> dict[str, tuple[float, int]]:
+    """Median seconds from receipt to `moment`, over the issues whose `moment` is in [start, end):
+    the middle row (or the mean of the two middle rows) by window functions, per severity or overall."""
+    group = issues.c.severity if by_severity else literal("all")
+    durations = (
+        select(group.label("grp"), seconds_between(conn, issues.c.received_at, moment).label("secs"))
+        .where(moment >= start, moment < end)
+        .subquery()
+    )
+    ranked = select(
+        durations.c.grp,
+        durations.c.secs,
+        func.row_number().over(partition_by=durations.c.grp, order_by=durations.c.secs).label("rn"),
+        func.count().over(partition_by=durations.c.grp).label("n"),
+    ).subquery()
+    rows = conn.execute(
+        select(ranked.c.grp, func.avg(ranked.c.secs), func.max(ranked.c.n))
+        .where(or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2))
+        .group_by(ranked.c.grp)
+    ).all()
+    return {str(r[0]): (max(float(r[1]), 0.0), int(r[2])) for r in rows}
+
+
+def _timings(conn: Connection, config: AppConfig, start: datetime, end: datetime) -> tuple[Timing, ...]:
+    first = {
+        **_medians(conn, issues.c.first_response_at, start, end, True),
+        **_medians(conn, issues.c.first_response_at, start, end, False),
+    }
+    done = {
+        **_medians(conn, issues.c.resolved_at, start, end, True),
+        **_medians(conn, issues.c.resolved_at, start, end, False),
+    }
+    order = [str(s) for s in config.severities]
+    order += [*sorted((set(first) | set(done)) - set(order) - {"all"}), "all"]
+    timings = []
+    for severity in order:
+        if severity not in first and severity not in done:
+            continue
+        response, response_n = first.get(severity, (None, 0))
+        resolution, resolution_n = done.get(severity, (None, 0))
+        timings.append(Timing(severity, response, response_n, resolution, resolution_n))
+    return tuple(timings)
+
+
+def _backlog(conn: Connection, end: datetime) -> Backlog:
+    columns = []
+    lower: datetime | None = None
+    for _label, age in BACKLOG_BUCKETS:
+        newer_than = end - age if age is not None else None
+        condition = []
+        if newer_than is not None:
+            condition.append(issues.c.received_at > newer_than)
+        if lower is not None:
+            condition.append(issues.c.received_at <= lower)
+        columns.append(func.coalesce(func.sum(case((and_(*condition), 1), else_=0)), 0))
+        lower = newer_than
+    row = conn.execute(select(*columns).where(issues.c.status == "open", issues.c.received_at < end)).one()
+    buckets = tuple((label, int(n)) for (label, _), n in zip(BACKLOG_BUCKETS, row, strict=True))
+    return Backlog(sum(n for _, n in buckets), buckets)
+
+
+def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int = TREND_SERIES) -> Trend:
+    """Reports per week for the last `weeks` weeks before `end`, for the biggest product areas."""
+    starts = tuple(end - timedelta(weeks=weeks - i) for i in range(weeks))
+    area = func.coalesce(issues.c.product_area, NO_AREA)
+    columns = [
+        func.coalesce(
+            func.sum(
+                case(
+                    (and_(issues.c.received_at >= s, issues.c.received_at < s + timedelta(weeks=1)), 1),
+                    else_=0,
+                )
+            ),
+            0,
+        ).label(f"w{i}")
+        for i, s in enumerate(starts)
+    ]
+    total = func.count()
+    rows = conn.execute(
+        select(area.label("area"), *columns)
+        .where(issues.c.received_at >= starts[0], issues.c.received_at < end)
+        .group_by(area)
+        .order_by(total.desc(), area)
+        .limit(series)
+    ).all()
+    return Trend(starts, tuple((str(r.area), tuple(int(v) for v in r[1:])) for r in rows))
+
+
+def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: datetime) -> Digest:
+    prev = start - (end - start)
+    received = issues.c.received_at
+    tagged = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
+    problem_count, top, new, new_total, rising, rising_total = _problem_figures(
+        conn, prev, start, end, config.digest.top_problems
+    )
+    sla_when = issue_events.c.created_at
+    now, before = (
+        func.count(distinct(case((sla_when >= start, issue_events.c.issue_id)))),
+        func.count(distinct(case((sla_when < start, issue_events.c.issue_id)))),
+    )
+    sla = conn.execute(
+        select(now, before).where(
+            issue_events.c.kind.in_(("sla_reminder", "sla_escalation")), sla_when >= prev, sla_when < end
+        )
+    ).one()
+    opened = escalations.c.created_at
+    return Digest(
+        start=start,
+        end=end,
+        new_issues=_total(conn, "new issues", received, prev, start, end),
+        by_source=_by(conn, issues.c.source, issues, prev, start, end, "unknown"),
+        by_area=_by(conn, issues.c.product_area, issues, prev, start, end, NO_AREA),
+        by_tag=_by(conn, issue_tags.c.tag, tagged, prev, start, end, ""),
+        problems=problem_count,
+        top=top,
+        new_problems=new,
+        new_problems_total=new_total,
+        rising=rising,
+        rising_total=rising_total,
+        crossed=tuple(thresholds_crossed(conn, start, end)),
+        spikes=tuple(find_spikes(conn, config.digest.spike, end)),
+        resolved=_total(conn, "resolved", issues.c.resolved_at, prev, start, end),
+        backlog=_backlog(conn, end),
+        timings=_timings(conn, config, start, end),
+        sla_breaches=Change("SLA breaches", int(sla[0]), int(sla[1])),
+        escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),
+        escalations_resolved=_escalations(conn, escalations.c.jira_resolved_at, prev, start, end),
+        trend=trend(conn, end),
+    )
+
+
+def _escalations(
+    conn: Connection,
+    column: Any,
+    prev: datetime,
+    start: datetime,
+    end: datetime,
+    *,
+    opened_only: bool = False,
+) -> Change:
+    now, before = _split(column, start)
+    query = select(now, before).where(column >= prev, column < end)
+    if opened_only:  # a request that never reached Jira is not an escalation
+        query = query.where(escalations.c.state.in_(("created", "linked")))
+    row = conn.execute(query).one()
+    return Change("escalations", int(row[0]), int(row[1]))
