@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import AppConfig
 from bot.deliveries import SlackDeliveries
+from bot.digest_deliveries import DigestDeliveries
 from bot.home import HomeDeliveries
 from bot.jira_deliveries import JiraDeliveries
 from bot.people import People
@@ -27,10 +28,12 @@ from bot.settings import Settings, SettingsError
 from bot.shadow_deliveries import ShadowDeliveries
 from db.migrate import upgrade
 from db.session import Database
+from handlers import digest as digest_commands
 from handlers import escalation, health, intake_http, jira_webhook, links, shadowing, slack_intake, triage
 from handlers import releases as release_commands
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
+from schedules import digest as digest_schedule
 from schedules import first_response
 from schedules import releases as release_schedule
 from schedules import shadowing as shadowing_schedule
@@ -73,6 +76,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         posts.register(deliverer)
         ShadowDeliveries(database, config, people).register(deliverer, posts)
         HomeDeliveries(database, config, slack).register(deliverer)
+        DigestDeliveries(database, config, slack, slack_deliveries.card_permalink).register(deliverer, posts)
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -83,6 +87,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     release_schedule.register(scheduler, database, config, deliverer.wake, jira)
     release_schedule.add_renderers(posts, database, config)
     shadowing_schedule.register(scheduler, database, config, people, deliverer.wake)
+    digest_schedule.register(scheduler, database, config, deliverer.wake)
     return Runtime(
         settings=settings,
         config=config,
@@ -106,7 +111,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
         signing_secret=settings.slack_signing_secret.get_secret_value(),
     )
-    for feature in (slack_intake, triage, escalation, links, shadowing, release_commands):
+    for feature in (slack_intake, triage, escalation, links, shadowing, release_commands, digest_commands):
         feature.register(bolt, runtime)
 
     @bolt.error

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -145,6 +146,67 @@ def cmd_check(_args: argparse.Namespace) -> int:
     return 1 if (problems or results.failed) else 0
 
 
+def _window_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
+    if not 1 <= days <= 365:
+        raise argparse.ArgumentTypeError("the window is 1 to 365 days")
+    return days
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """`supportbridge digest --print [--days N]`: the digest of the last N days, in the terminal."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.services.digest import compute_digest
+    from bot.views.digest import render_text
+    from db.models import utcnow
+    from db.session import Database, DatabaseUnavailable
+
+    if not args.print:
+        print(
+            "supportbridge digest: add --print to print it here (the channel gets it on schedule, or from "
+            "`/support digest` in Slack)",
+            file=sys.stderr,
+        )
+        return 2
+    settings = load_settings()
+    configure_logging(settings.log_level, "text")
+    try:
+        config = load_config(settings.supportbridge_config)
+    except ConfigError as exc:
+        print(f"supportbridge digest: {exc}", file=sys.stderr)
+        return 1
+    end = utcnow()
+    start = end - timedelta(days=args.days)
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            digest = await database.transaction(lambda conn: compute_digest(conn, config, start, end))
+        finally:
+            await database.dispose()
+        return render_text(digest, config.zone)
+
+    try:
+        print(asyncio.run(run()), end="")
+    except DatabaseUnavailable:
+        print(
+            "supportbridge digest: the database is unavailable (or not set up: run `supportbridge migrate`)",
+            file=sys.stderr,
+        )
+        return 1
+    except DBAPIError:
+        print(
+            "supportbridge digest: the database schema is not there: run `supportbridge migrate` first",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbridge", description="Customer issues, in Slack.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_worker
     )
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    digest = sub.add_parser("digest", help="the complaint digest of the last days")
+    digest.add_argument("--print", action="store_true", help="print it in the terminal")
+    digest.add_argument(
+        "--days", type=_window_days, default=7, help="the window in days, 1 to 365 (default 7)"
+    )
+    digest.set_defaults(func=cmd_digest)
     sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(
         func=cmd_check
     )

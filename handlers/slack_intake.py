@@ -27,6 +27,7 @@ from bot.views.report_modal import ReportPrefill, render_report_modal
 from db.models import inbound_deliveries, utcnow
 from db.queries import upsert_for
 from db.session import DatabaseUnavailable
+from handlers import digest
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 return
             blocks, text = await search_issues(runtime, query)
             await ack(text=text, blocks=blocks)  # a slash command's answer is seen only by who asked
+        elif sub == "digest":
+            await digest.answer_command(runtime, ack, words[1:])
         elif sub == "help":
             await ack(text=SUPPORT_USAGE)
         else:

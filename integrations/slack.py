@@ -169,6 +169,25 @@ class SlackGateway:
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         await self._call("views.publish", user_id=user, view=view)
 
+    async def upload_file(
+        self, *, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str, alt_text: str
+    ) -> str:
+        """Share a file in a channel or a thread with slack_sdk's `files_upload_v2` (an upload URL, the
+        bytes, then completion); needs the files:write scope. Returns the file id."""
+        try:
+            response = await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                filename=filename,
+                content=content,
+                title=title,
+                alt_txt=alt_text,
+            )
+        except (SlackApiError, SlackClientError, ClientError, TimeoutError, OSError) as exc:
+            raise _translate(exc) from exc
+        file = response.get("file") or {}
+        return str(file.get("id", "")) if isinstance(file, dict) else ""
+
     async def usergroup_members(self, group: str) -> list[str]:
         """The members of a user group (needs the usergroups:read scope)."""
         data = await self._form("usergroups.users.list", usergroup=group)

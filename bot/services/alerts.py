@@ -191,7 +191,7 @@ class Crossing:
 def customers_by_problem(conn: Connection, since: datetime, minimum: int) -> list[tuple[int, int]]:
     """(problem, distinct customers) for the open problems whose reports changed since `since` and that
     have at least `minimum` customers: one aggregate."""
-    changed = select(distinct(issues.c.problem_id)).where(issues.c.updated_at >= since).scalar_subquery()
+    changed = select(issues.c.problem_id).where(issues.c.updated_at >= since).distinct().scalar_subquery()
     member = issues.alias("member")
     customers = func.count(distinct(member.c.customer_id))
     rows = conn.execute(

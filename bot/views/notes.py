@@ -18,6 +18,7 @@ SUPPORT_USAGE = (
     "*Supportbridge* — customer issues in Slack.\n"
     "• `/support report` — log a customer issue with a form\n"
     "• `/support search <words>` — find past and open issues (only you see the answer)\n"
+    "• `/support digest [7d|30d]` — preview the complaint digest, with a button to post it\n"
     "• `/support help` — this help\n"
     "You can also log any message: its ⋮ menu → *Log as customer issue*, "
     "or react with the configured emoji in a monitored channel."

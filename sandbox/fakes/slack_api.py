@@ -26,6 +26,7 @@ import datetime
 import fnmatch
 import inspect
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -310,7 +311,13 @@ class FakeSlack(FakeServer):
             "views.publish": self._views_publish,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
+        # The bot token's scopes; take one away (`scopes.discard("files:write")`) to see `missing_scope`.
+        self.scopes: set[str] = set(BOT_SCOPES)
+        self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> requested upload, until completed
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> shared file, with its bytes in "content"
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -485,6 +492,8 @@ class FakeSlack(FakeServer):
         app = web.Application(client_max_size=10 * 1024**2)
         app.router.add_route("GET", "/api/{method}", self._handle)
         app.router.add_route("POST", "/api/{method}", self._handle)
+        app.router.add_route("POST", "/upload/v1/{file_id}", self._upload)
+        app.router.add_route("GET", "/files/{file_id}", self._download)
         return app
 
     def _failure_response(self, failure: Failure) -> web.Response:
@@ -556,6 +565,27 @@ class FakeSlack(FakeServer):
         except ContractViolation as e:
             self.response_violations.append(e.reason)
         return web.json_response(answer)
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """The `upload_url` target of files.getUploadURLExternal (files.slack.com in production)."""
+        file_id = request.match_info["file_id"]
+        body = await request.read()
+        self.calls.append(("upload", {"file_id": file_id, "length": len(body)}))
+        pending = self.pending_uploads.get(file_id)
+        if pending is None:
+            return web.Response(status=404, text="unknown upload")
+        if len(body) != pending["length"]:
+            self.violations.append(f"upload {file_id}: {len(body)} bytes sent, {pending['length']} announced")
+            return web.Response(status=400, text="length mismatch")
+        pending["content"] = body
+        return web.Response(text=f"OK - {len(body)}")
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """A shared file's bytes (what `url_private` serves in production), for the sandbox page."""
+        shared = self.files.get(request.match_info["file_id"])
+        if shared is None:
+            return web.Response(status=404)
+        return web.Response(body=shared["content"], content_type=shared["mimetype"])
 
     # ------------------------------------------------------------------ lookups used by methods
 
@@ -930,6 +960,76 @@ class FakeSlack(FakeServer):
 
     # -- reactions
 
+    def _require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise SlackError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
+
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require_scope("files:write")
+        try:
+            length = int(args["length"])
+        except (KeyError, TypeError, ValueError):
+            raise SlackError("invalid_arguments") from None
+        if length <= 0:
+            raise SlackError("invalid_length")
+        file_id = self._next_id("F")
+        self.pending_uploads[file_id] = {
+            "filename": str(args.get("filename") or ""),
+            "length": length,
+            "alt_txt": args.get("alt_txt"),
+            "content": None,
+        }
+        return {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require_scope("files:write")
+        files = args.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError:
+                raise SlackError("invalid_arguments") from None
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        ids = [str(f.get("id")) for f in files if isinstance(f, dict)]
+        for file_id in ids:
+            pending = self.pending_uploads.get(file_id)
+            if pending is None or pending["content"] is None:
+                raise SlackError("file_not_found")  # never asked for, or its bytes never arrived
+        ch = self._api_channel(args, "channel_id") if args.get("channel_id") else None
+        if ch is not None:
+            self._require_member(ch)
+        shared = []
+        for item in files:
+            pending = self.pending_uploads.pop(str(item["id"]))
+            extension = pending["filename"].rsplit(".", 1)[-1].lower()
+            record = {
+                "id": str(item["id"]),
+                "name": pending["filename"],
+                "title": str(item.get("title") or pending["filename"]),
+                "mimetype": _MIMETYPES.get(extension, "application/octet-stream"),
+                "size": pending["length"],
+                "alt_txt": pending["alt_txt"],
+                "url_private": f"{self.base_url}/files/{item['id']}",
+                "content": pending["content"],
+            }
+            self.files[record["id"]] = record
+            shared.append(record)
+        if ch is not None:
+            message = {
+                "type": "message",
+                "user": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "text": str(args.get("initial_comment") or ""),
+                "upload": True,
+                "files": [{k: v for k, v in f.items() if k != "content"} for f in shared],
+            }
+            thread_ts = args.get("thread_ts")
+            stored = self._store_message(ch, message, str(thread_ts) if thread_ts else None)
+            for f in shared:
+                f["shares"] = {"channel": ch.id, "ts": stored["ts"]}
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._api_channel(args)
         message = self._find(ch, args.get("timestamp"))
@@ -957,6 +1057,26 @@ class FakeSlack(FakeServer):
                     message["reactions"].remove(reaction)
                 return {}
         raise SlackError("no_reaction")
+
+
+BOT_SCOPES = (
+    "chat:write",
+    "chat:write.public",
+    "channels:join",
+    "channels:read",
+    "channels:history",
+    "groups:read",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+    "reactions:read",
+    "reactions:write",
+    "commands",
+    "files:write",
+)
+
+_MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
 
 
 def _is_top_level(message: dict[str, Any]) -> bool:
