@@ -4,21 +4,26 @@ something it shows changes (a booking, a claim). Rendered from current state whe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.services import outbox
 from bot.services import shadowing as shadow
+from bot.services.digest import top_problems
+from bot.services.home import HOME
 from bot.services.releases import upcoming_releases
-from bot.views.home import ClaimedIssue, Home, releases_of, render_home
-from db.models import issues, utcnow
+from bot.views.home import ClaimedIssue, Escalated, Home, TopProblem, releases_of, render_home
+from db.models import escalations, issues, problems, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
 log = logging.getLogger(__name__)
+
+TOP_PROBLEMS = 5
 
 
 def load_home(conn: Connection, config: AppConfig, user: str) -> Home:
@@ -35,7 +40,54 @@ def load_home(conn: Connection, config: AppConfig, user: str) -> Home:
     ).all()
     home.claimed = [ClaimedIssue(r.id, r.subject, r.channel_id, r.severity) for r in rows]
     home.releases = releases_of(upcoming_releases(conn, now, limit=8), config.zone)
+    home.escalated = escalated_by(conn, user)
+    home.top = [
+        TopProblem(
+            line.issue_id, line.title, line.customers, line.customers_before, line.jira_key, line.jira_status
+        )
+        for line in top_problems(conn, now - timedelta(days=7), now, TOP_PROBLEMS)
+    ]
     return home
+
+
+def escalated_by(conn: Connection, user: str) -> list[Escalated]:
+    """The problems this person escalated, newest change first, with their Jira state."""
+    customers = (
+        select(func.count(distinct(issues.c.customer_id)))
+        .where(issues.c.problem_id == escalations.c.problem_id)
+        .scalar_subquery()
+    )
+    primary = issues.alias("primary_report")
+    rows = conn.execute(
+        select(
+            primary.c.id,
+            primary.c.subject,
+            escalations.c.state,
+            escalations.c.jira_key,
+            escalations.c.jira_url,
+            escalations.c.jira_status,
+            escalations.c.jira_resolution,
+            customers.label("customers"),
+        )
+        .join(problems, problems.c.id == escalations.c.problem_id)
+        .join(primary, primary.c.id == problems.c.primary_issue_id)
+        .where(escalations.c.requested_by == user, escalations.c.state != "unlinked")
+        .order_by(escalations.c.updated_at.desc())
+        .limit(8)
+    ).all()
+    return [
+        Escalated(
+            r.id,
+            r.subject,
+            r.state,
+            r.jira_key,
+            r.jira_url,
+            r.jira_status,
+            r.jira_resolution,
+            int(r.customers),
+        )
+        for r in rows
+    ]
 
 
 class HomeDeliveries:
@@ -45,7 +97,7 @@ class HomeDeliveries:
         self.slack = slack
 
     def register(self, deliverer: outbox.Deliverer) -> None:
-        deliverer.register(shadow.HOME, self.publish)
+        deliverer.register(HOME, self.publish)
 
     async def publish(self, payload: dict[str, Any]) -> None:
         user = str(payload["user"])

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.services import outbox
 from bot.services.escalation import customers_of, jira_label
+from bot.services.home import refresh_home
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import note, sync_problem_cards
 from bot.views.issue_card import source_label
@@ -233,6 +234,7 @@ class JiraDeliveries:
                     sync=False,
                 )
                 sync_problem_cards(conn, facts.problem_id)
+                refresh_home(conn, row.requested_by)
 
         return record
 

@@ -415,3 +415,43 @@ async def test_webhook_checks(jira_stack: Stack) -> None:
     assert unsigned.status == 401
     huge = await stack.jira_webhook(b"{" + b" " * (2 * 1024 * 1024) + b"}")
     assert huge.status == 413
+
+
+async def test_app_home_cockpit_follows_claims_escalations_and_jira(
+    jira_stack: Stack, people: dict[str, str]
+) -> None:
+    """The Home tab: readable when empty; then the issue claimed, the problem escalated with its Jira
+    status, and this week's top problems, re-published by the changes themselves (no reopening)."""
+    stack = jira_stack
+    jira = fake_jira(stack)
+    ana = people["ana"]
+
+    def home_text() -> str:
+        return json.dumps(stack.slack.home_views.get(ana, {}).get("blocks", []))
+
+    event = {"type": "app_home_opened", "user": ana, "channel": "D0HOME0001", "tab": "home"}
+    assert (await stack.slack_event(event)).status == 200
+    await stack.slack.wait_for(lambda: ana in stack.slack.home_views, message="home published")
+    empty = home_text()
+    assert "Nothing claimed" in empty and "Problems you escalated" in empty and "None yet" in empty
+    assert "No customer issues in the last 7 days" in empty
+
+    first_id, first = await new_card(stack, customer=customer("dana"), subject="Invoices <b>vanish</b>")
+    await new_card(stack, customer=customer("kim"), subject="Login loops")
+    await click(stack, first, "issue.claim", ana)
+    await stack.slack.wait_for(lambda: f"#{first_id}" in home_text(), message="the claim on the Home tab")
+    key = await escalated(stack, first, ana)
+    await stack.slack.wait_for(lambda: key in home_text(), message="the escalation on the Home tab")
+
+    jira.set_status(key, "In Progress")
+    assert (
+        await stack.jira_webhook(jira.webhook_payload("jira:issue_updated", key), identifier="h-1")
+    ).status == 200
+    await stack.slack.wait_for(lambda: "In Progress" in home_text(), message="the Jira status on the Home tab")
+
+    home = stack.slack.home_views[ana]
+    text = home_text()
+    assert "This week's top problems" in text and "Login loops" in text
+    assert "Invoices &lt;b&gt;vanish&lt;/b&gt;" in text and "<b>" not in text
+    assert len(home["blocks"]) <= 100
+    stack.slack.assert_no_violations()

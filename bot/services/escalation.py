@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.services import outbox
+from bot.services.home import refresh_home
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import (
     TriageError,
@@ -147,6 +148,7 @@ def escalate(
     )
     note(conn, issue_id, "escalation_requested", actor, {"retry": existing is not None})
     sync_problem_cards(conn, problem_id)
+    refresh_home(conn, actor)
     return EscalationResult(problem_id, "pending", None, changed=True)
 
 
@@ -272,6 +274,7 @@ def apply_jira_update(
     elif reopened:
         fields["jira_resolved_at"] = None
     conn.execute(update(escalations).where(escalations.c.id == row.id).values(updated_at=now, **fields))
+    refresh_home(conn, row.requested_by)  # "problems you escalated" shows the Jira status
     if changes:
         note(
             conn,

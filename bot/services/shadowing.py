@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig, Programme
 from bot.posts import enqueue_post, posted
 from bot.services import outbox
+from bot.services.home import refresh_home
 from bot.services.triage import note
 from bot.sla import WEEKDAYS
 from bot.views import shadowing as views
@@ -29,7 +30,6 @@ from bot.when import local_at, local_date
 from db.models import problems, shadow_bookings, shadow_sessions, utcnow
 from db.queries import seconds_between, upsert_for
 
-HOME = "home"  # outbox kind: re-render one person's App Home
 TELL_HOSTS = "shadow_tell_hosts"  # outbox kind: DM a session's hosts (user groups resolved at send time)
 WEEK_RENDERER = "shadow.week"  # renderer of the weekly open-sessions post
 FEEDBACK_RENDERER = "shadow.feedback"  # renderer of a feedback answer in the programme's channel
@@ -613,10 +613,6 @@ def refresh_week_post(conn: Connection, config: AppConfig, session: Session) -> 
         args={"programme": programme.id, "from": posted_at.isoformat()},
         edit=True,
     )
-
-
-def refresh_home(conn: Connection, user: str) -> None:
-    outbox.enqueue_in(conn, HOME, {"user": user}, dedupe_key=f"home:{user}")
 
 
 def _after_change(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain import Severity
 from bot.services import outbox
+from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
 from db.session import Database
 
@@ -134,6 +135,7 @@ def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         values["first_response_at"] = now  # the first time anyone took it: the first response
     conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
     note(conn, issue_id, "claimed", actor, {})
+    refresh_home(conn, actor)
     return TriageResult(issue_id, changed=True)
 
 
@@ -147,6 +149,7 @@ def release(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         .values(claimed_by=None, claimed_at=None, updated_at=utcnow())
     )
     note(conn, issue_id, "released", actor, {"was": issue.claimed_by})
+    refresh_home(conn, issue.claimed_by)
     return TriageResult(issue_id, changed=True)
 
 
@@ -157,6 +160,7 @@ def resolve(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     set_problem_status(conn, issue.problem_id, "resolved", actor)
     note(conn, issue_id, "resolved", actor, {})
     sync_problem_cards(conn, issue.problem_id)
+    refresh_claimers(conn, issue.problem_id)
     return TriageResult(issue_id, changed=True)
 
 
@@ -167,6 +171,7 @@ def reopen(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     set_problem_status(conn, issue.problem_id, "open", actor)
     note(conn, issue_id, "reopened", actor, {})
     sync_problem_cards(conn, issue.problem_id)
+    refresh_claimers(conn, issue.problem_id)
     return TriageResult(issue_id, changed=True)
 
 

@@ -1,7 +1,8 @@
 """The App Home tab: each person's cockpit. Pure: data in, a Home view out (at most 100 blocks).
 
-Sections: your shadowing sessions (cancel, offer), open sessions to sign up for, the issues you
-claimed, and upcoming releases. Every section says so plainly when it is empty.
+Sections: the issues you claimed, the problems you escalated with their Jira status, your shadowing
+sessions (cancel, offer) and open sessions to sign up for, this week's top problems, and upcoming
+releases. Every section says so plainly when it is empty.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.services.shadowing import Session
 from bot.views import shadowing as shadow_views
 from bot.views.blocks import Blocks, context, divider, escape, header, section, slack_date, truncate
+from bot.views.digest import change
 
 HOME_BLOCKS_MAX = 100
 
@@ -24,6 +26,28 @@ class ClaimedIssue:
     subject: str
     channel: str
     severity: str
+
+
+@dataclass(frozen=True)
+class Escalated:
+    issue_id: int  # the problem's card
+    subject: str
+    state: str  # pending | created | linked | failed
+    jira_key: str | None
+    jira_url: str | None
+    jira_status: str | None
+    jira_resolution: str | None
+    customers: int
+
+
+@dataclass(frozen=True)
+class TopProblem:
+    issue_id: int | None
+    subject: str
+    customers: int
+    customers_before: int
+    jira_key: str | None
+    jira_status: str | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +65,8 @@ class Home:
     open_sessions: list[Session] = field(default_factory=list)
     claimed: list[ClaimedIssue] = field(default_factory=list)
     releases: list[UpcomingRelease] = field(default_factory=list)
+    escalated: list[Escalated] = field(default_factory=list)
+    top: list[TopProblem] = field(default_factory=list)
     shadowing_enabled: bool = False
 
 
@@ -66,6 +92,14 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
     else:
         blocks.append(_empty("Nothing claimed. Use *I'm on it* on a card to take an issue."))
 
+    blocks.extend([divider(), section("*:outbox_tray: Problems you escalated*")])
+    if home.escalated:
+        blocks.extend(section(_escalated_line(e)) for e in home.escalated[:8])
+    else:
+        blocks.append(
+            _empty("None yet. *Escalate to Jira* on a card files the problem's Jira issue in one click.")
+        )
+
     if home.shadowing_enabled:
         blocks.extend([divider(), section("*:eyes: Your shadowing sessions*")])
         if home.mine:
@@ -90,6 +124,14 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
         else:
             blocks.append(_empty("No open sessions in the next two weeks."))
 
+    blocks.extend([divider(), section("*:bar_chart: This week's top problems*")])
+    if home.top:
+        lines = [_top_line(rank, p) for rank, p in enumerate(home.top[:5], 1)]
+        blocks.append(section("\n".join(lines)))
+        blocks.append(context("Distinct customers in the last 7 days, against the 7 days before."))
+    else:
+        blocks.append(_empty("No customer issues in the last 7 days."))
+
     blocks.extend([divider(), section("*:rocket: Upcoming releases*")])
     if home.releases:
         for release in home.releases[:8]:
@@ -99,6 +141,38 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
     else:
         blocks.append(_empty("No releases announced."))
     return {"type": "home", "blocks": blocks[:HOME_BLOCKS_MAX]}
+
+
+_STATE = {"pending": "being filed in Jira", "failed": "Jira refused it: see the card to retry"}
+
+
+def _escalated_line(item: Escalated) -> str:
+    title = f"*#{item.issue_id}* {escape(truncate(item.subject, 150))}"
+    if item.jira_key:
+        key = escape(item.jira_key)
+        key = f"<{item.jira_url}|{key}>" if item.jira_url else key
+        status = escape(item.jira_status or "status unknown")
+        if item.jira_resolution:
+            status += f" ({escape(item.jira_resolution)})"
+        jira = f"{key} · {status}"
+    else:
+        jira = _STATE.get(item.state, item.state)
+    people = f"{item.customers} customer{'s' if item.customers != 1 else ''}"
+    return f"{title}\n{jira} · {people}"
+
+
+def _top_line(rank: int, problem: TopProblem) -> str:
+    title = escape(truncate(problem.subject, 120))
+    where = f" · #{problem.issue_id}" if problem.issue_id else ""
+    jira = (
+        f" · {escape(problem.jira_key)} {escape(problem.jira_status or '')}".rstrip()
+        if problem.jira_key
+        else ""
+    )
+    return (
+        f"{rank}. *{title}* · {problem.customers} customers "
+        f"({change(problem.customers, problem.customers_before)}){jira}{where}"
+    )
 
 
 def releases_of(rows: Sequence[Any], zone: ZoneInfo) -> list[UpcomingRelease]:
