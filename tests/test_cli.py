@@ -171,3 +171,40 @@ async def test_serve_starts_migrates_sqlite_and_answers_health(
     log = out.decode()
     assert '"message": "serving"' in log or "serving" in log
     assert BOT_TOKEN not in log and SIGNING_SECRET not in log
+
+
+async def test_digest_print_in_a_terminal(base_env: dict[str, str]) -> None:
+    """`supportbridge digest --print [--days N]`: the digest as text, from the database of the settings."""
+    from bot.config import parse_config
+    from bot.domain import IntakeRequest
+    from bot.services.intake import ingest_issue
+    from db.session import Database
+
+    code, out = await run_cli("digest", "--print", env=base_env)
+    assert code == 1 and "supportbridge migrate" in out  # no schema yet: says what to do
+    assert (await run_cli("migrate", env=base_env))[0] == 0
+    database = Database(base_env["DATABASE_URL"])
+    config = parse_config(make_config_data())
+    for n, person in enumerate(("ann", "bob", "ann")):
+        request = IntakeRequest.model_validate(
+            {
+                "external_id": f"t-{n}",
+                "source": "webform",
+                "subject": "Invoice PDF is blank",
+                "body": "Blank page.",
+                "customer": {"id": person, "email": f"{person}@example.test"},
+                "product_area": "billing",
+            }
+        )
+        await ingest_issue(database, config, request)
+    await database.dispose()
+
+    code, out = await run_cli("digest", "--print", "--days", "30", env=base_env)
+    assert code == 0, out
+    assert out.startswith("30-day digest")
+    assert "New issues:           3 (new, 0 before)" in out
+    assert "billing: 3 (new)" in out
+    code, out = await run_cli("digest", "--print", "--days", "0", env=base_env)
+    assert code == 2 and "the window is 1 to 365 days" in out
+    code, out = await run_cli("digest", env=base_env)
+    assert code == 2 and "--print" in out

@@ -19,6 +19,8 @@ def test_example_configuration_file_is_valid() -> None:
     assert config.slack_intake.reaction == "ticket"
     assert config.jira.project == "SUP" and config.jira.is_wont_do("won't do")
     assert str(config.sla.targets["normal"]) == "1 business day"  # type: ignore[index]
+    assert config.thresholds == [5, 20] and str(config.digest.schedule) == "mon 09:00"
+    assert config.channels.digest == "C0123456789" and config.digest.spike.min_count == 5
 
 
 @pytest.mark.parametrize(
@@ -27,6 +29,10 @@ def test_example_configuration_file_is_valid() -> None:
         ({"channels": {}}, "channels.default: Field required"),
         ({"channels": {"default": "#general"}}, "channels.default: '#general' is not a Slack channel ID"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus'"),
+        ({"thresholds": [5, 0]}, "thresholds: thresholds are numbers of customers, 1 or more"),
+        ({"digest": {"schedule": "someday"}}, "digest.schedule: 'someday': write a weekday and a time"),
+        ({"digest": {"top_problems": 50}}, "digest.top_problems: Input should be less than or equal to 20"),
+        ({"digest": {"spike": {"ratio": 1}}}, "digest.spike.ratio: Input should be greater than 1"),
         ({"routes": [{"match": {}, "channel": "C0123456789"}]}, "routes[0].match: needs at least one of"),
         (
             {"routes": [{"match": {"severity": "meh"}, "channel": "C0123456789"}]},
