@@ -447,7 +447,9 @@ async def test_app_home_cockpit_follows_claims_escalations_and_jira(
     assert (
         await stack.jira_webhook(jira.webhook_payload("jira:issue_updated", key), identifier="h-1")
     ).status == 200
-    await stack.slack.wait_for(lambda: "In Progress" in home_text(), message="the Jira status on the Home tab")
+    await stack.slack.wait_for(
+        lambda: "In Progress" in home_text(), message="the Jira status on the Home tab"
+    )
 
     home = stack.slack.home_views[ana]
     text = home_text()
