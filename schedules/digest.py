@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,10 +18,8 @@ from bot.config import AppConfig
 from bot.digest_deliveries import enqueue_digest
 from bot.services import alerts
 from db.models import utcnow
-from db.session import Database, DatabaseUnavailable
-from schedules.scheduler import MISFIRE_GRACE_SECONDS, Scheduler, once
-
-log = logging.getLogger(__name__)
+from db.session import Database
+from schedules.scheduler import MISFIRE_GRACE_SECONDS, Scheduler, guarded_job, once
 
 TICK_SECONDS = 30.0
 THRESHOLD_SECONDS = 15.0
@@ -64,36 +61,11 @@ async def check_spikes(database: Database, config: AppConfig, now: datetime | No
 
 
 def register(scheduler: Scheduler, database: Database, config: AppConfig, wake: Callable[[], None]) -> None:
-    async def digest_job() -> None:
-        try:
-            if await digest_tick(database, config):
-                log.info("weekly digest enqueued")
-                wake()
-        except DatabaseUnavailable:
-            log.warning("weekly digest check skipped: database unavailable")
-
-    async def threshold_job() -> None:
-        try:
-            crossings = await check_thresholds(database, config)
-        except DatabaseUnavailable:
-            log.warning("threshold check skipped: database unavailable")
-            return
-        if crossings:
-            log.info("threshold alerts raised", extra={"count": len(crossings)})
-            wake()
-
-    async def spike_job() -> None:
-        try:
-            raised = await check_spikes(database, config)
-        except DatabaseUnavailable:
-            log.warning("spike check skipped: database unavailable")
-            return
-        if raised:
-            log.info("spike alerts raised", extra={"count": raised})
-            wake()
-
     if config.channels.digest:
-        scheduler.add_job(digest_job, "interval", seconds=TICK_SECONDS)
+        job = guarded_job("digest_job", lambda: digest_tick(database, config), wake)
+        scheduler.add_job(job, "interval", seconds=TICK_SECONDS)
     if config.thresholds:
-        scheduler.add_job(threshold_job, "interval", seconds=THRESHOLD_SECONDS)
-    scheduler.add_job(spike_job, "interval", seconds=SPIKE_SECONDS, next_run_time=utcnow())
+        job = guarded_job("threshold_job", lambda: check_thresholds(database, config), wake)
+        scheduler.add_job(job, "interval", seconds=THRESHOLD_SECONDS)
+    job = guarded_job("spike_job", lambda: check_spikes(database, config), wake)
+    scheduler.add_job(job, "interval", seconds=SPIKE_SECONDS, next_run_time=utcnow())

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.models import scheduled_runs, utcnow
-from db.session import Database
+from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,26 @@ def once(conn: Connection, job: str, period: str) -> bool:
             .on_conflict_do_nothing()
         ).rowcount
     )
+
+
+def guarded_job(
+    name: str, run: Callable[[], Awaitable[Any]], wake: Callable[[], None]
+) -> Callable[[], Awaitable[None]]:
+    """A job that logs and skips a round while the database is down, and wakes the outbox when `run`
+    enqueued something (a true or non-empty result)."""
+
+    async def job() -> None:
+        try:
+            result = await run()
+        except DatabaseUnavailable:
+            log.warning("scheduled job skipped: database unavailable", extra={"job": name})
+            return
+        if result:
+            log.info("scheduled job enqueued work", extra={"job": name})
+            wake()
+
+    job.__name__ = name  # APScheduler's job id
+    return job
 
 
 class Scheduler:

@@ -334,6 +334,14 @@ async def running_app(
         await server.close()
 
 
+async def answer_of(response: Any) -> dict[str, Any]:
+    """A slash command's answer: Bolt sends text alone as text/plain, text with blocks as JSON."""
+    assert response.status == 200
+    if response.content_type == "application/json":
+        return await response.json()  # type: ignore[no-any-return]
+    return {"text": await response.text()}
+
+
 def add_channels(slack: FakeSlack) -> dict[str, str]:
     return {
         "default": slack.add_channel("customer-issues"),

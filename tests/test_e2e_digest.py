@@ -27,7 +27,7 @@ from db.models import alerts, escalations, issues, utcnow
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
 from schedules import digest as jobs
-from tests.harness import Stack, add_channels, new_card, running_app
+from tests.harness import Stack, add_channels, answer_of, new_card, running_app
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -48,13 +48,6 @@ async def digest_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Sta
     async with running_app(database_url, slack, channels, config_overrides=config) as stack:
         stack.extra["pm"] = slack.add_user("pm")
         yield stack
-
-
-async def answer_of(response: Any) -> dict[str, Any]:
-    assert response.status == 200
-    if response.content_type == "application/json":
-        return await response.json()  # type: ignore[no-any-return]
-    return {"text": await response.text()}
 
 
 async def reports_from(stack: Stack, people: list[str], subject: str, **payload: Any) -> list[int]:

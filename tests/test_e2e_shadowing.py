@@ -20,7 +20,7 @@ from bot.when import format_duration
 from db.models import releases, utcnow
 from sandbox.fakes.slack_api import FakeSlack
 from schedules import shadowing as jobs
-from tests.harness import Stack, add_channels, click, running_app
+from tests.harness import Stack, add_channels, answer_of, click, running_app
 
 pytestmark = pytest.mark.skipif(
     not (Path(__file__).parents[2] / "shared" / "contracts").is_dir(),
@@ -55,14 +55,6 @@ async def shadow_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Sta
     async with running_app(database_url, slack, channels, config_overrides=config) as stack:
         stack.extra["people"] = people
         yield stack
-
-
-async def answer_of(response: Any) -> dict[str, Any]:
-    """A slash command's answer: Bolt sends text alone as text/plain, text with blocks as JSON."""
-    assert response.status == 200
-    if response.content_type == "application/json":
-        return await response.json()  # type: ignore[no-any-return]
-    return {"text": await response.text()}
 
 
 def dm_messages(slack: FakeSlack, user: str) -> list[dict[str, Any]]:
