@@ -55,7 +55,11 @@ def load_all() -> tuple[Settings, AppConfig]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_web_app
+    from sandbox.mode import Mode, choose_mode, describe
 
+    # Slack credentials decide the mode; a half-set pair has already stopped the start (load_settings).
+    if choose_mode(load_settings()) is Mode.SANDBOX:
+        return serve_sandbox(args)
     settings, config = load_all()
     configure_logging(settings.log_level, settings.log_format)
     host = args.host or settings.host
@@ -64,14 +68,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info(
         "serving",
         extra={
+            "mode": Mode.SLACK.value,
             "host": host,
             "port": port,
             "database": settings.database_url.split(":", 1)[0],
             "slack": settings.slack_enabled,
         },
     )
+    print(describe(Mode.SLACK, url=f"{host}:{port}", slack_api_url=settings.slack_api_url), file=sys.stderr)
     web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
     return 0
+
+
+def serve_sandbox(args: argparse.Namespace) -> int:
+    """No Slack credentials: the real bot against a local fake Slack and Jira, with a page to use it."""
+    from sandbox.server import run_sandbox
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return run_sandbox(settings, host=args.host, port=args.port)
+    except (ConfigError, SettingsError) as exc:
+        raise StartupError(str(exc)) from None
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:

@@ -1,0 +1,71 @@
+"""Demo data: weeks of varied issues, merged, triaged and escalated, dated when they were received."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import escalations, issues, problems, shadow_bookings
+from sandbox.demo import THEMES, plan_reports
+from tests.sandbox_harness import RunningSandbox, running_sandbox
+
+
+@pytest.fixture
+async def sbx(database_url: str) -> AsyncIterator[RunningSandbox]:
+    async with running_sandbox(database_url) as running:
+        yield running
+
+
+def test_the_plan_spans_four_weeks_of_sources_areas_and_rising_problems() -> None:
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    reports = plan_reports(now)
+    assert min(r.received_at for r in reports) < now - timedelta(days=21)
+    assert max(r.received_at for r in reports) < now
+    assert len({r.source for r in reports}) >= 4
+    assert len({r.theme.area for r in reports}) >= 5
+    this_week = Counter(r.theme.key for r in reports if r.received_at > now - timedelta(days=7))
+    last_week = Counter(
+        r.theme.key for r in reports if now - timedelta(days=14) < r.received_at <= now - timedelta(days=7)
+    )
+    assert this_week["sso"] > last_week["sso"]  # a rising problem for the digest to point at
+
+
+async def test_loading_the_demo_fills_the_workspace_and_a_second_load_adds_nothing(
+    sbx: RunningSandbox,
+) -> None:
+    loaded = await sbx.api("/sandbox/api/demo", {})
+    expected = sum(sum(t.weekly) for t in THEMES)
+    assert loaded["issues"] == expected and loaded["problems"] == len(THEMES)
+    assert loaded["fixed"] in sbx.sandbox.jira.issues
+    assert sbx.sandbox.jira.issue(loaded["fixed"])["fields"]["status"] == "Done"
+
+    now = datetime.now(UTC)
+    async with sbx.runtime.database.session() as session:
+        oldest = await session.scalar(select(func.min(issues.c.received_at)))
+        this_week = await session.scalar(
+            select(func.count()).where(issues.c.received_at > now - timedelta(days=7))
+        )
+        merged = await session.scalar(select(func.count()).where(problems.c.status == "merged"))
+        biggest = await session.scalar(
+            select(func.count())
+            .select_from(issues)
+            .group_by(issues.c.problem_id)
+            .order_by(func.count().desc())
+        )
+        escalated = await session.scalar(select(func.count()).select_from(escalations))
+        resolved = await session.scalar(select(func.count()).where(issues.c.status == "resolved"))
+        booked = await session.scalar(select(func.count()).select_from(shadow_bookings))
+    assert oldest is not None and oldest < now - timedelta(days=21)
+    assert 0 < this_week < expected
+    assert merged and biggest is not None and biggest >= 5  # enough customers for a threshold alert
+    assert escalated == 3 and resolved and booked == loaded["shadow_bookings"] > 0
+
+    await sbx.wait_for(
+        lambda: len(sbx.sandbox.slack.messages(sbx.default_channel())) >= 10, "the demo cards posted"
+    )
+    again = await sbx.api("/sandbox/api/demo", {})
+    assert again["issues"] == 0 and again["repeats"] == expected

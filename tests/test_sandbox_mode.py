@@ -1,0 +1,146 @@
+"""Which mode `supportbridge serve` picks (run as a user runs it), and the workspace a sandbox gets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from bot.config import parse_config
+from bot.settings import Settings
+from sandbox.mode import Mode, choose_mode
+from sandbox.stack import sandbox_config
+from sandbox.workspace import YOU, SandboxSlack, seed_workspace
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
+from tests.test_cli import ROOT, free_port, run_cli
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_no_slack_credentials_means_sandbox_and_any_means_slack() -> None:
+    assert choose_mode(settings()) is Mode.SANDBOX
+    assert choose_mode(settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET)) is Mode.SLACK
+    assert choose_mode(settings(slack_bot_token=BOT_TOKEN)) is Mode.SLACK
+    assert choose_mode(settings(slack_signing_secret=SIGNING_SECRET)) is Mode.SLACK
+    assert choose_mode(settings(slack_bot_token="  ", slack_signing_secret="")) is Mode.SANDBOX
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET is missing"),
+        ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN is missing"),
+    ],
+)
+async def test_half_the_credentials_is_still_the_start_up_error_not_the_sandbox(
+    tmp_path: Path, variable: str, message: str
+) -> None:
+    code, out = await run_cli("serve", env={variable: "x" * 24, "LOG_FORMAT": "text"})
+    assert code == 2, out
+    assert message in out
+    assert "SANDBOX" not in out
+    assert not (tmp_path / "supportbridge-sandbox.db").exists()
+
+
+async def test_serve_without_credentials_starts_the_sandbox_with_its_own_database(tmp_path: Path) -> None:
+    port = free_port()
+    # An earlier sandbox's database is not reused: its cards are gone with that run's fake Slack.
+    (tmp_path / "supportbridge-sandbox.db").write_bytes(b"left over from an earlier run")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--port",
+        str(port),
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LOG_FORMAT": "text"},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    page = await http.get(f"http://127.0.0.1:{port}/")
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the sandbox did not start")
+            assert page.status == 200 and "SANDBOX MODE" in await page.text()
+            state = await (await http.get(f"http://127.0.0.1:{port}/sandbox/api/state")).json()
+            assert state["mode"] == "sandbox"
+            assert (await http.get(f"http://127.0.0.1:{port}/readyz")).status == 200
+    finally:
+        process.terminate()
+        out, _ = await asyncio.wait_for(process.communicate(), 20)
+    log = out.decode()
+    assert "running in SANDBOX mode" in log
+    assert f"Open http://127.0.0.1:{port}/ in a browser" in log
+    assert (tmp_path / "supportbridge-sandbox.db").exists()  # migrated at start, apart from real data
+    assert not (tmp_path / "supportbridge.db").exists()
+    assert "xoxb-sandbox" not in log and "whsec_" not in log  # generated secrets are never printed
+
+
+def test_the_bundled_workspace_names_channels_people_and_groups_the_fake_has() -> None:
+    config = sandbox_config(settings())
+    slack = SandboxSlack("xoxb-test", check_contract=False)
+    seed_workspace(slack, config)
+    named = [config.channels.default, *(r.channel for r in config.routes)]
+    named += [p.channel for p in config.shadowing.programmes]
+    assert all(channel in slack.channels for channel in named)
+    assert config.admins == [YOU.user_id] and YOU.user_id in slack.users
+    assert config.sla.on_duty_group in slack.usergroups
+    assert config.shadowing.fairness is not None
+    assert YOU.user_id in slack.usergroups[config.shadowing.fairness.group[0]]
+
+
+def test_a_configuration_of_ones_own_seeds_the_ids_it_names(tmp_path: Path) -> None:
+    data = make_config_data(admins=["U0ADMIN0001", "S0ADMINS001"])
+    import yaml
+
+    path = tmp_path / "mine.yml"
+    path.write_text(yaml.safe_dump(data))
+    config = sandbox_config(settings(supportbridge_config=path))
+    assert config == parse_config(data).model_copy(update={"email": None})
+    slack = SandboxSlack("xoxb-test", check_contract=False)
+    seed_workspace(slack, config)
+    assert slack.channels[config.channels.default].name == "customer-issues"
+    assert "U0ADMIN0001" in slack.users and "S0ADMINS001" in slack.usergroups
+
+
+def test_sandbox_settings_replace_every_outside_service() -> None:
+    base = settings(
+        jira_url="https://real.atlassian.net",
+        jira_email="me@example.com",
+        jira_api_token=SecretStr("real-token"),
+        database_url="postgresql+asyncpg://prod/db",
+        imap_password=SecretStr("real-password"),
+    )
+
+    async def started() -> Settings:
+        from sandbox.stack import Sandbox
+
+        sandbox = await Sandbox.start(
+            base, sandbox_config(base), database_url="sqlite+aiosqlite:///unused.db"
+        )
+        try:
+            return sandbox.settings
+        finally:
+            await sandbox.close()
+
+    made = asyncio.run(started())
+    assert made.jira_url is not None and made.jira_url.startswith("http://127.0.0.1:")
+    assert made.slack_api_url.startswith("http://127.0.0.1:")
+    assert made.database_url == "sqlite+aiosqlite:///unused.db"
+    assert made.imap_password is None
+    assert made.host == "127.0.0.1"
+    assert made.intake_secret is not None and made.intake_secret.get_secret_value().startswith("whsec_")
