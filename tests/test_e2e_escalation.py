@@ -183,8 +183,8 @@ async def test_a_refusal_fails_at_once_with_jiras_reason(jira_stack: Stack, peop
     stack = jira_stack
     _, card = await new_card(stack)
     await click(stack, card, "issue.escalate_more", people["ana"], selected_option={"value": "details"})
-    await stack.slack.wait_for(lambda: stack.slack.views, message="modal opened")
-    view = stack.slack.views[-1]
+    await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened")
+    view = stack.slack.modals[-1]
     values = {
         Block.ESCALATE_PROJECT: "NOPE",
         Block.ESCALATE_TYPE: "Bug",
@@ -204,8 +204,8 @@ async def test_escalate_with_details_uses_what_was_chosen(jira_stack: Stack, peo
     jira.add_project("WEB")
     _, card = await new_card(stack, severity="low")
     await click(stack, card, "issue.escalate_more", people["ana"], selected_option={"value": "details"})
-    await stack.slack.wait_for(lambda: stack.slack.views, message="modal opened")
-    view = stack.slack.views[-1]
+    await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened")
+    view = stack.slack.modals[-1]
     assert "PROJ" in json.dumps(view["blocks"]) and "Low" in json.dumps(view["blocks"])  # prefilled
     bad = await stack.slack_interaction(
         submission(
@@ -242,8 +242,8 @@ async def test_link_an_existing_jira_issue(jira_stack: Stack, people: dict[str, 
     existing = jira.create_issue("PROJ", "Known export bug", status="In Progress")
     _, card = await new_card(stack)
     await click(stack, card, "issue.escalate_more", people["ben"], selected_option={"value": "link"})
-    await stack.slack.wait_for(lambda: stack.slack.views, message="modal opened")
-    view = stack.slack.views[-1]
+    await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened")
+    view = stack.slack.modals[-1]
     missing = await stack.slack_interaction(
         submission(view, {Block.LINK_JIRA_KEY: "PROJ-999"}, people["ben"])
     )
@@ -322,8 +322,8 @@ async def test_wont_do_asks_the_escalator_for_a_rationale(jira_stack: Stack, peo
     dm = direct_messages(stack, people["cy"])[0]
     assert "Won't Do" in json.dumps(dm["blocks"]) or "Won\\u2019t" in json.dumps(dm["blocks"])
     await click(stack, dm, "problem.write_rationale", people["cy"])
-    await stack.slack.wait_for(lambda: stack.slack.views, message="rationale modal")
-    view = stack.slack.views[-1]
+    await stack.slack.wait_for(lambda: stack.slack.modals, message="rationale modal")
+    view = stack.slack.modals[-1]
     reply = submission(
         view, {Block.RATIONALE_TEXT: f"Legacy exports are being retired. {HOSTILE}"}, people["cy"]
     )

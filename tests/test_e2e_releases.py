@@ -118,7 +118,7 @@ async def test_release_new_from_the_command_to_the_heads_up_release_day_and_watc
         "new", user=admin, channel=stack.channels["feedback"], command="/release"
     )
     assert response.status == 200
-    view = (await stack.slack.wait_for(lambda: stack.slack.views, message="the release modal"))[0]
+    view = (await stack.slack.wait_for(lambda: stack.slack.modals, message="the release modal"))[0]
     modal = json.dumps(view["blocks"])
     assert "Time in Europe/Berlin" in modal and f'"initial_conversations": ["{releases_channel}"]' in modal
 
@@ -189,7 +189,7 @@ async def test_release_new_is_for_admins(release_stack: Stack, people: dict[str,
     )
     assert response.status == 200
     assert "Only the Supportbridge admins" in await response.text()
-    assert stack.slack.views == []
+    assert stack.slack.modals == []
     assert stack.slack.calls_to("usergroups.users.list")  # the admins' group was looked into
 
 

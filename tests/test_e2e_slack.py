@@ -190,7 +190,7 @@ async def test_message_shortcut_opens_a_prefilled_modal_and_submitting_logs_the_
         "response_url": "https://hooks.slack.com/app/T0/1/abc",
     }
     assert (await stack.slack_interaction(shortcut)).status == 200
-    view = (await stack.slack.wait_for(lambda: stack.slack.views, message="modal opened"))[0]
+    view = (await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened"))[0]
     assert view["callback_id"] == Callback.REPORT_MODAL
     subject_input = view["blocks"][0]["element"]
     assert subject_input["initial_value"] == "Exports fail with error 502"
@@ -229,7 +229,7 @@ async def test_message_shortcut_opens_a_prefilled_modal_and_submitting_logs_the_
 async def test_support_report_opens_the_form_and_validation_errors_keep_it_open(stack: Stack) -> None:
     response = await stack.slash_command("report", user=AGENT, channel=stack.channels["feedback"])
     assert response.status == 200
-    view = (await stack.slack.wait_for(lambda: stack.slack.views, message="modal opened"))[0]
+    view = (await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened"))[0]
     assert "initial_value" not in view["blocks"][0]["element"]
     refused = await stack.slack_interaction(
         submission(

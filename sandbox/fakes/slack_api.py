@@ -458,6 +458,11 @@ class FakeSlack(FakeServer):
         """Every view opened/pushed/published, current state, in creation order."""
         return list(self._views.values())
 
+    @property
+    def modals(self) -> list[dict[str, Any]]:
+        """The modals among `views` (Home tabs are published alongside, at any moment)."""
+        return [v for v in self._views.values() if v.get("type") == "modal"]
+
     def view(self, view_id: str) -> dict[str, Any]:
         return self._views[view_id]
 
