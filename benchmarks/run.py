@@ -4,6 +4,8 @@
     rounds of 50 concurrent signed requests of each kind, p50 and p99, and the ratio.
 (b) Intake throughput: 50 concurrent signed webhooks into SQLite and into PostgreSQL, then every card
     posted once to the fake Slack.
+(c) Similar-problem lookup at intake (benchmarks/similarity.py).
+(d) The weekly digest over 1,000,000 issues on SQLite and on PostgreSQL (benchmarks/digest.py).
 
 Each server runs as its own process (as in production), so the load generator and the fake Slack do
 not share its event loop. Bounded: fixed request counts, loopback only, stops by itself.
@@ -458,8 +460,12 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--intakes", type=int, default=2000)
-    parser.add_argument("--only", choices=["ack", "intake", "similarity"])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], help="intake: one backend only")
+    parser.add_argument("--only", choices=["ack", "intake", "similarity", "digest"])
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql"], help="intake, digest: one backend only"
+    )
+    parser.add_argument("--digest-issues", type=int, default=1_000_000)
+    parser.add_argument("--digest-runs", type=int, default=5, help="digest: timed runs after a warm-up")
     parser.add_argument(
         "--pg-serve-processes",
         type=int,
@@ -498,6 +504,13 @@ async def main(argv: list[str]) -> int:
         print("\n(c) similar-problem lookup at intake")
         figures = await asyncio.to_thread(similarity.run)
         similarity.print_figures(figures, 2_000)
+    if args.only in (None, "digest"):
+        from benchmarks import digest
+
+        print(f"\n(d) weekly digest over {args.digest_issues:,} issues")
+        backends = (args.backend,) if args.backend else ("sqlite", "postgresql")
+        results = await digest.run(backends, args.digest_issues, args.digest_runs)
+        digest.print_figures(results, args.digest_issues)
     return 0
 
 

@@ -106,6 +106,22 @@ def find_spikes(conn: Connection, rule: SpikeRule, now: datetime) -> list[Spike]
     return found
 
 
+def spikes_raised(conn: Connection, start: datetime, end: datetime) -> list[Spike]:
+    """The spikes alerted in [start, end) (the spike check runs every 15 minutes and records each),
+    largest ratio first: the digest reads them rather than scanning 9 weeks again."""
+    rows = conn.execute(
+        select(alerts.c.subject, alerts.c.level, alerts.c.observed, alerts.c.expected).where(
+            alerts.c.kind == SPIKE, alerts.c.raised_at >= start, alerts.c.raised_at < end
+        )
+    ).all()
+    found = []
+    for row in rows:
+        dimension, _, name = str(row.subject).partition(":")
+        found.append(Spike(dimension, name, str(row.level), int(row.observed), float(row.expected or 0)))
+    found.sort(key=lambda s: (-s.ratio, -s.observed, s.subject, s.span))
+    return found
+
+
 def spike_text(spike: Spike, *, markup: bool = True) -> str:
     what = "Product area" if spike.dimension == "area" else "Tag"
     span = "24 hours" if spike.span == "24h" else "7 days"

@@ -25,9 +25,9 @@ from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.services.alerts import CrossedThreshold, Spike, find_spikes, thresholds_crossed
-from bot.services.cards import problem_summaries
-from db.models import escalations, issue_events, issue_tags, issues
+from bot.services.alerts import CrossedThreshold, Spike, spikes_raised, thresholds_crossed
+from bot.services.cards import CARD
+from db.models import escalations, issue_events, issue_tags, issues, problems, slack_messages
 from db.queries import seconds_between
 
 RISING_MIN_GAIN = 3
@@ -66,7 +66,6 @@ class ProblemLine:
     customers: int  # in the window
     customers_before: int  # in the previous window
     reports: int  # in the window
-    total_customers: int  # ever
     first_seen: datetime
     jira_key: str | None
     jira_url: str | None
@@ -187,6 +186,33 @@ def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
     )
 
 
+def _summaries(conn: Connection, ids: list[int]) -> list[Any]:
+    """Title, status, Jira and card of listed problems (not their all-time counts: the digest shows
+    the window's, and a big problem's all-time count would cost a scan of its every report)."""
+    return list(
+        conn.execute(
+            select(
+                problems.c.id,
+                problems.c.primary_issue_id,
+                problems.c.status,
+                issues.c.subject,
+                escalations.c.jira_key,
+                escalations.c.jira_url,
+                escalations.c.jira_status,
+                slack_messages.c.channel,
+                slack_messages.c.permalink,
+            )
+            .join(issues, issues.c.id == problems.c.primary_issue_id)
+            .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
+            .outerjoin(
+                slack_messages,
+                and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD),
+            )
+            .where(problems.c.id.in_(ids), problems.c.status != "merged")
+        )
+    )
+
+
 def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
     """Problem lines for aggregated rows (problem_id, customers, before, reports), in their order."""
     ids = [int(r.problem_id) for r in rows]
@@ -200,7 +226,7 @@ def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
             .group_by(first.c.problem_id)
         ).all()
     )
-    summaries = {s.id: s for s in problem_summaries(conn, ids)}
+    summaries = {s.id: s for s in _summaries(conn, ids)}
     lines = []
     for row in rows:
         summary = summaries.get(row.problem_id)
@@ -215,7 +241,6 @@ def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
                 customers=int(row.customers),
                 customers_before=int(row.before),
                 reports=int(row.reports),
-                total_customers=int(summary.customers),
                 first_seen=first_seen[row.problem_id],
                 jira_key=summary.jira_key,
                 jira_url=summary.jira_url,
@@ -242,16 +267,9 @@ def top_problems(conn: Connection, start: datetime, end: datetime, limit: int) -
 def _problem_figures(
     conn: Connection, prev: datetime, start: datetime, end: datetime, limit: int
 ) -> tuple[Change, tuple[ProblemLine, ...], tuple[ProblemLine, ...], int, tuple[ProblemLine, ...], int]:
+    """Counts, top, new and rising problems from one pass over the window's aggregate: window
+    functions rank each list and count it, and only the rows some list shows come back."""
     window = _window_problems(prev, start, end)
-    ranked = (window.c.customers.desc(), window.c.reports.desc(), window.c.problem_id)
-    counted = conn.execute(
-        select(
-            func.coalesce(func.sum(case((window.c.customers > 0, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((window.c.before > 0, 1), else_=0)), 0),
-        )
-    ).one()
-    top = conn.execute(select(window).where(window.c.customers > 0).order_by(*ranked).limit(limit)).all()
-
     earlier = issues.alias("earlier")
     is_new = and_(
         window.c.customers > 0,
@@ -263,26 +281,55 @@ def _problem_figures(
         window.c.customers >= 2 * window.c.before,
         window.c.customers - window.c.before >= RISING_MIN_GAIN,
     )
-    new_count, rising_count = conn.execute(
-        select(
-            func.coalesce(func.sum(case((is_new, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((is_rising, 1), else_=0)), 0),
+    flags = select(
+        window,
+        case((window.c.customers > 0, 1), else_=0).label("reported"),
+        case((is_new, 1), else_=0).label("new"),
+        case((is_rising, 1), else_=0).label("rising"),
+    ).subquery("flagged")
+    ranked = (flags.c.customers.desc(), flags.c.reports.desc(), flags.c.problem_id)
+    numbered = select(
+        flags,
+        func.sum(flags.c.reported).over().label("reported_total"),
+        func.sum(case((flags.c.before > 0, 1), else_=0)).over().label("before_total"),
+        func.sum(flags.c.new).over().label("new_total"),
+        func.sum(flags.c.rising).over().label("rising_total"),
+        func.row_number().over(partition_by=flags.c.reported, order_by=ranked).label("top_rank"),
+        func.row_number().over(partition_by=flags.c.new, order_by=ranked).label("new_rank"),
+        func.row_number()
+        .over(partition_by=flags.c.rising, order_by=((flags.c.customers - flags.c.before).desc(), *ranked))
+        .label("rising_rank"),
+    ).subquery("numbered")
+    rows = conn.execute(
+        select(numbered).where(
+            or_(
+                and_(numbered.c.reported == 1, numbered.c.top_rank <= limit),
+                and_(numbered.c.new == 1, numbered.c.new_rank <= LIST_LIMIT),
+                and_(numbered.c.rising == 1, numbered.c.rising_rank <= LIST_LIMIT),
+            )
         )
-    ).one()
-    new = conn.execute(select(window).where(is_new).order_by(*ranked).limit(LIST_LIMIT)).all()
-    rising = conn.execute(
-        select(window)
-        .where(is_rising)
-        .order_by((window.c.customers - window.c.before).desc(), *ranked)
-        .limit(LIST_LIMIT)
     ).all()
+    if rows:  # every row carries the totals
+        first = rows[0]
+        counts = (int(first.reported_total or 0), int(first.before_total or 0))
+        new_total, rising_total = int(first.new_total or 0), int(first.rising_total or 0)
+    else:  # nothing to list: reports in the previous window at most
+        before = conn.execute(select(func.count()).select_from(window).where(window.c.before > 0)).scalar()
+        counts, new_total, rising_total = (0, int(before or 0)), 0, 0
+    lines = {line.problem_id: line for line in _lines(conn, rows)}
+
+    def pick(flag: str, rank: str) -> tuple[ProblemLine, ...]:
+        chosen = sorted((r for r in rows if getattr(r, flag) == 1), key=lambda r: getattr(r, rank))
+        return tuple(lines[r.problem_id] for r in chosen if r.problem_id in lines)
+
+    top = pick("reported", "top_rank")[:limit]
     return (
-        Change("problems", int(counted[0]), int(counted[1])),
-        _lines(conn, top),
-        _lines(conn, new),
-        int(new_count),
-        _lines(conn, rising),
-        int(rising_count),
+        Change("problems", *counts),
+        top,
+        pick("new", "new_rank")[:LIST_LIMIT],
+        new_total,
+        pick("rising", "rising_rank")[:LIST_LIMIT],
+        rising_total,
     )
 
 
@@ -408,7 +455,7 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
         rising=rising,
         rising_total=rising_total,
         crossed=tuple(thresholds_crossed(conn, start, end)),
-        spikes=tuple(find_spikes(conn, config.digest.spike, end)),
+        spikes=tuple(spikes_raised(conn, start, end)),
         resolved=_total(conn, "resolved", issues.c.resolved_at, prev, start, end),
         backlog=_backlog(conn, end),
         timings=_timings(conn, config, start, end),
