@@ -42,7 +42,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -359,26 +359,23 @@ HOURS_DDL = "CREATE TABLE bench_hours (start_i BIGINT PRIMARY KEY, n INTEGER NOT
 ROOTS_DDL = "CREATE TABLE bench_root (i BIGINT PRIMARY KEY, root BIGINT NOT NULL)"
 
 
-class Loader:
+class Loader(Protocol):
     """The few operations the load needs, on one backend's raw driver connection."""
 
     dialect: Dialect
 
-    async def execute(self, sql: str) -> None:
-        raise NotImplementedError
+    async def execute(self, sql: str) -> None: ...
 
-    async def fetch(self, sql: str) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    async def fetch(self, sql: str) -> list[tuple[Any, ...]]: ...
 
-    async def insert_many(self, table: str, rows: Sequence[tuple[int, ...]]) -> None:
-        raise NotImplementedError
+    async def insert_many(self, table: str, rows: Sequence[tuple[int, ...]]) -> None: ...
 
     async def plain_indexes(self) -> list[tuple[str, str]]:
         """(name, DDL) of the indexes of the big tables that back no constraint, as Alembic made them."""
-        raise NotImplementedError
+        ...
 
 
-class SQLiteLoader(Loader):
+class SQLiteLoader:
     dialect = SQLITE
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -404,7 +401,7 @@ class SQLiteLoader(Loader):
         )
 
 
-class PostgresLoader(Loader):
+class PostgresLoader:
     dialect = POSTGRES
 
     def __init__(self, conn: Any) -> None:

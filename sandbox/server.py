@@ -72,7 +72,7 @@ async def serve_sandbox(
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            except (NotImplementedError, RuntimeError):  # no signals here (Windows, or a test's thread)
                 break
         await stop.wait()
     finally:
