@@ -304,18 +304,29 @@ def load_customer_list(
     return resolved, posted[CARD], posted.get(CUSTOMER_LIST)
 
 
-def problem_summaries(conn: Connection, problem_ids: list[int], *, open_only: bool = False) -> list[Any]:
-    """Rows for problem lists (the merge select, `/support search`), in the order given: id,
-    primary_issue_id, subject, status, customers, reports, Jira key/url/status, card channel/permalink."""
+def problem_summaries(
+    conn: Connection, problem_ids: list[int], *, open_only: bool = False, counts: bool = True
+) -> list[Any]:
+    """Rows for problem lists (the merge select, `/support search`, the digest), in the order given: id,
+    primary_issue_id, subject, status, Jira key/url/status, card channel/permalink, and unless `counts`
+    is off, all-time customers and reports (a scan of every report of each problem: the digest, which
+    shows its window's counts, leaves them out)."""
     if not problem_ids:
         return []
     member = issues.alias("member")
-    query = (
-        select(
-            problems.c.id,
-            problems.c.primary_issue_id,
-            problems.c.status,
-            issues.c.subject,
+    columns: list[Any] = [
+        problems.c.id,
+        problems.c.primary_issue_id,
+        problems.c.status,
+        issues.c.subject,
+        escalations.c.jira_key,
+        escalations.c.jira_url,
+        escalations.c.jira_status,
+        slack_messages.c.channel,
+        slack_messages.c.permalink,
+    ]
+    if counts:
+        columns += [
             select(func.count(distinct(member.c.customer_id)))
             .where(member.c.problem_id == problems.c.id)
             .scalar_subquery()
@@ -324,12 +335,9 @@ def problem_summaries(conn: Connection, problem_ids: list[int], *, open_only: bo
             .where(member.c.problem_id == problems.c.id)
             .scalar_subquery()
             .label("reports"),
-            escalations.c.jira_key,
-            escalations.c.jira_url,
-            escalations.c.jira_status,
-            slack_messages.c.channel,
-            slack_messages.c.permalink,
-        )
+        ]
+    query = (
+        select(*columns)
         .join(issues, issues.c.id == problems.c.primary_issue_id)
         .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
         .outerjoin(

@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.services.alerts import CrossedThreshold, Spike, spikes_raised, thresholds_crossed
-from bot.services.cards import CARD
-from db.models import escalations, issue_events, issue_tags, issues, problems, slack_messages
+from bot.services.cards import problem_summaries
+from db.models import escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
 
 RISING_MIN_GAIN = 3
@@ -186,33 +186,6 @@ def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
     )
 
 
-def _summaries(conn: Connection, ids: list[int]) -> list[Any]:
-    """Title, status, Jira and card of listed problems (not their all-time counts: the digest shows
-    the window's, and a big problem's all-time count would cost a scan of its every report)."""
-    return list(
-        conn.execute(
-            select(
-                problems.c.id,
-                problems.c.primary_issue_id,
-                problems.c.status,
-                issues.c.subject,
-                escalations.c.jira_key,
-                escalations.c.jira_url,
-                escalations.c.jira_status,
-                slack_messages.c.channel,
-                slack_messages.c.permalink,
-            )
-            .join(issues, issues.c.id == problems.c.primary_issue_id)
-            .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
-            .outerjoin(
-                slack_messages,
-                and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD),
-            )
-            .where(problems.c.id.in_(ids), problems.c.status != "merged")
-        )
-    )
-
-
 def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
     """Problem lines for aggregated rows (problem_id, customers, before, reports), in their order."""
     ids = [int(r.problem_id) for r in rows]
@@ -226,7 +199,7 @@ def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
             .group_by(first.c.problem_id)
         ).all()
     )
-    summaries = {s.id: s for s in _summaries(conn, ids)}
+    summaries = {s.id: s for s in problem_summaries(conn, ids, counts=False)}
     lines = []
     for row in rows:
         summary = summaries.get(row.problem_id)
