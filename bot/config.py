@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 from bot.sla import USER_GROUP_ID, SlaConfig, Weekday, _parse_hh_mm
 from bot.when import Duration, WeeklyAt, parse_weekday
 

@@ -14,7 +14,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest
 from bot.services import outbox
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue

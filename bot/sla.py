@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 
 SlaUnit = Literal["minutes", "hours", "days", "business_hours", "business_days"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.runtime import Runtime
 from bot.services.intake import IntakeResult, ingest_issue
 from db.session import DatabaseUnavailable

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.deliveries import slack_text_to_plain, subject_from_text
-from bot.domain import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest
 from bot.ids import INPUT, Block, Callback
 from bot.runtime import Runtime
 from bot.services import outbox

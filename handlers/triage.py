@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlalchemy import select
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 from bot.ids import Action
 from bot.runtime import Runtime
 from bot.services import triage

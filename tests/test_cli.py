@@ -176,7 +176,7 @@ async def test_serve_starts_migrates_sqlite_and_answers_health(
 async def test_digest_print_in_a_terminal(base_env: dict[str, str]) -> None:
     """`supportbridge digest --print [--days N]`: the digest as text, from the database of the settings."""
     from bot.config import parse_config
-    from bot.domain import IntakeRequest
+    from bot.domain.intake import IntakeRequest
     from bot.services.intake import ingest_issue
     from db.session import Database
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.services import triage
 from bot.services.intake import ingest_issue
 from db.models import Issue, IssueEvent, issues

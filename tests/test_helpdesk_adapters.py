@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Customer, IntakeRequest, Severity
+from bot.domain.intake import Customer, IntakeRequest, Severity
 from integrations.helpdesks import zendesk
 from integrations.helpdesks.intercom import html_to_text, map_intercom_webhook
 from integrations.helpdesks.signatures import (

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.services.cards import load_card_state
 from bot.services.intake import ingest_issue
 from db.models import Customer, InboundDelivery, Issue, IssueEvent, OutboxItem, Problem

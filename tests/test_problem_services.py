@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.services import escalation, triage
 from bot.services.intake import ingest_issue
 from db.models import escalations, issues, problems

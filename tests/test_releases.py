@@ -18,7 +18,7 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.ids import INPUT, Block
 from bot.services import escalation, triage
 from bot.services.intake import ingest_issue

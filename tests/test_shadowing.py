@@ -476,7 +476,7 @@ async def test_onboarding_books_one_session_a_day_across_programmes(
 async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
     database: Database, make_config: Any
 ) -> None:
-    from bot.domain import Customer, IntakeRequest
+    from bot.domain.intake import Customer, IntakeRequest
     from bot.services.intake import ingest_issue
 
     config = shadow_config(make_config)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 from bot.sla import BusinessHours, SlaConfig, SlaTarget, due_at, parse_duration
 
 BERLIN = ZoneInfo("Europe/Berlin")

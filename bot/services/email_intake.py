@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest
 from bot.services import outbox
 from bot.services.intake import ingest_issue, point_key
 from db.models import inbound_deliveries, issue_events, utcnow

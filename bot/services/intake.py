@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import AppConfig
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 from bot.services import outbox
 from bot.services.intake_postgres import ingest_statement
 from bot.services.routing import RouteFacts, route_issue

@@ -22,6 +22,7 @@ from sqlalchemy import Text, and_, case, cast, distinct, func, insert, select, u
 from sqlalchemy.engine import Connection, Row
 
 from bot.config import AppConfig, ReleasesConfig
+from bot.domain.errors import DomainError
 from bot.services.cards import CARD
 from bot.when import local_at
 from db.models import (
@@ -42,7 +43,7 @@ ACTIVE = ("scheduled", "released")
 LINK_WINDOW = timedelta(days=RECENT_DAYS)
 
 
-class ReleaseError(Exception):
+class ReleaseError(DomainError):
     """A release that cannot be created; the message is shown to the person."""
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig, Programme
+from bot.domain.errors import DomainError
 from bot.posts import enqueue_post, posted
 from bot.services import outbox
 from bot.services.home import refresh_home
@@ -38,7 +39,7 @@ BOOKED, WAITLISTED, CANCELLED = "booked", "waitlisted", "cancelled"
 LIVE = (BOOKED, WAITLISTED)
 
 
-class ShadowError(Exception):
+class ShadowError(DomainError):
     """A request that cannot be done; the message says why, for the person who asked."""
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from bot.domain import Severity
+from bot.domain.errors import DomainError
+from bot.domain.intake import Severity
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
@@ -27,7 +28,7 @@ from db.session import Database
 ACTIVE_ESCALATION = ("pending", "created", "linked", "failed")
 
 
-class TriageError(Exception):
+class TriageError(DomainError):
     """An action that cannot be done; the message is shown to the person who clicked."""
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 from integrations.helpdesks.types import (
     Ignored,
     Mapped,

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.domain import IntakeRequest
+from bot.domain.intake import IntakeRequest
 
 SUBJECT_FALLBACK_CHARS = 80
 

@@ -52,7 +52,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.domain import Severity
+from bot.domain.intake import Severity
 from integrations.helpdesks.types import (
     Ignored,
     Mapped,

@@ -1,0 +1,19 @@
+"""The states of a problem's escalation to Jira, stored in `escalations.state`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EscalationState(StrEnum):
+    PENDING = "pending"  # asked for; the outbox creates (or finds) the Jira issue
+    CREATED = "created"  # we created the Jira issue
+    LINKED = "linked"  # linked to an existing Jira issue (or ours, once read back)
+    FAILED = "failed"  # Jira refused or stayed down past `jira.max_attempts`; the card offers Retry
+    UNLINKED = "unlinked"  # the link was removed; the problem may be escalated again
+
+
+# States in which a problem counts as escalated (a second escalation is refused or retried).
+ACTIVE_STATES = frozenset(
+    {EscalationState.PENDING, EscalationState.CREATED, EscalationState.LINKED, EscalationState.FAILED}
+)
