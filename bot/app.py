@@ -15,17 +15,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import AppConfig
-from bot.deliveries import SlackDeliveries
-from bot.digest_deliveries import DigestDeliveries
-from bot.home import HomeDeliveries
-from bot.jira_deliveries import JiraDeliveries
+from bot.deliveries import register_deliveries
 from bot.people import People
-from bot.posts import PostDeliveries
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings, SettingsError
-from bot.shadow_deliveries import ShadowDeliveries
 from db.migrate import upgrade
 from db.session import Database
 from handlers import digest as digest_commands
@@ -67,16 +62,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         slack = SlackGateway(client)
     people = People(slack)
     if slack is not None:
-        slack_deliveries = SlackDeliveries(
-            database, config, slack, wake=deliverer.wake, search=search, jira_enabled=jira is not None
-        )
-        slack_deliveries.register(deliverer)
-        JiraDeliveries(database, config, jira, slack_deliveries.card_permalink).register(deliverer)
-        posts = PostDeliveries(database, slack)
-        posts.register(deliverer)
-        ShadowDeliveries(database, config, people).register(deliverer, posts)
-        HomeDeliveries(database, config, slack).register(deliverer)
-        DigestDeliveries(database, config, slack, slack_deliveries.card_permalink).register(deliverer, posts)
+        posts = register_deliveries(deliverer, database, config, slack, people, jira=jira, search=search)
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -85,7 +71,6 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     scheduler = Scheduler(database, config.zone)
     first_response.register(scheduler, database, config, deliverer.wake)
     release_schedule.register(scheduler, database, config, deliverer.wake, jira)
-    release_schedule.add_renderers(posts, database, config)
     shadowing_schedule.register(scheduler, database, config, people, deliverer.wake)
     digest_schedule.register(scheduler, database, config, deliverer.wake)
     return Runtime(

@@ -15,8 +15,8 @@ from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
+    from bot.deliveries.posts import PostDeliveries
     from bot.mail_poller import MailPoller
-    from bot.posts import PostDeliveries
     from schedules.scheduler import Scheduler
 
 

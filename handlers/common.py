@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from bot.domain.outbox import Ephemeral
 from bot.runtime import Runtime
 from bot.services import outbox
 from bot.services.triage import TriageError
@@ -46,9 +47,7 @@ async def tell(runtime: Runtime, body: dict[str, Any], text: str) -> None:
     if not (channel and user):
         return
     await runtime.database.transaction(
-        lambda conn: outbox.enqueue_in(
-            conn, outbox.EPHEMERAL, {"channel": channel, "user": user, "text": text}
-        )
+        lambda conn: outbox.enqueue_in(conn, Ephemeral(channel=channel, user=user, text=text))
     )
     runtime.deliverer.wake()
 

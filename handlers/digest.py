@@ -10,10 +10,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.digest_deliveries import enqueue_digest
 from bot.ids import Action
 from bot.runtime import Runtime
-from bot.services.digest import compute_digest
+from bot.services.digest import compute_digest, enqueue_digest
 from bot.views.blocks import Blocks, actions, button, decode_state, encode_state, section
 from bot.views.digest import render_preview
 from db.models import utcnow

@@ -26,9 +26,11 @@ from bot.services.releases import (
     ReleaseError,
     ReleaseSummary,
     create_release,
+    heads_up_at,
     load_release,
     recent_releases,
     upcoming_releases,
+    watch_at,
 )
 from bot.views.releases import (
     LINK_MAX,
@@ -43,7 +45,7 @@ from bot.when import local_at
 from db.models import inbound_deliveries, utcnow
 from db.queries import upsert_for
 from db.session import DatabaseUnavailable
-from schedules.releases import heads_up_at, send_due_posts, watch_at
+from schedules.releases import send_due_posts
 
 log = logging.getLogger(__name__)
 

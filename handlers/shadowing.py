@@ -14,13 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import Programme
+from bot.domain.outbox import Ephemeral
 from bot.ids import INPUT, Action, Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS
-from bot.posts import enqueue_post
 from bot.runtime import Runtime
 from bot.services import outbox
 from bot.services import shadowing as svc
 from bot.services.cards import problem_summaries
+from bot.services.posts import enqueue_post
 from bot.sla import _parse_hh_mm
 from bot.views import shadowing as views
 from bot.views.blocks import decode_state, escape, section
@@ -85,7 +86,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
         def enqueue(conn: Connection) -> None:
             if channel and not channel.startswith("D"):
-                outbox.enqueue_in(conn, outbox.EPHEMERAL, {"channel": channel, "user": user, "text": text})
+                outbox.enqueue_in(conn, Ephemeral(channel=channel, user=user, text=text))
             else:
                 enqueue_post(conn, channel=user, text=text, blocks=[section(text)])
 

@@ -13,13 +13,14 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.deliveries import slack_text_to_plain, subject_from_text
 from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.outbox import SlackMessageIntake
 from bot.ids import INPUT, Block, Callback
 from bot.runtime import Runtime
 from bot.services import outbox
 from bot.services.cards import problem_summaries
 from bot.services.intake import ingest_issue
+from bot.slack_text import slack_text_to_plain, subject_from_text
 from bot.views.blocks import decode_state
 from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
@@ -209,7 +210,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         event = body["event"]
         item = event["item"]
         key = f"slack:event:{body.get('event_id')}"
-        work_item = {"channel": item["channel"], "ts": item["ts"], "user": event["user"]}
+        work_item = SlackMessageIntake(channel=item["channel"], ts=item["ts"], user=event["user"])
 
         def record(conn: Connection) -> bool:
             taken = conn.execute(
@@ -222,7 +223,6 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 return False  # a retry of an event already taken
             outbox.enqueue_in(
                 conn,
-                outbox.SLACK_MESSAGE_INTAKE,
                 work_item,
                 dedupe_key=f"slack_msg:{item['channel']}:{item['ts']}",
             )

@@ -1,8 +1,11 @@
 """Our interface to Slack's Web API: the calls the bot makes, with our error types.
 
 slack_sdk's retry handlers deal with single 429s (waiting for Retry-After), 5xx answers and
-dropped connections inside one call; what still fails after them reaches the outbox as a
-`SlackTransientError` (retry later) or `SlackCallError` (Slack said no: `ok: false`).
+dropped connections inside one call. What still fails after them is raised as one of our typed errors:
+`SlackTransientError` (alias `Transient`; `RateLimited` carries Retry-After) is worth retrying, and a
+`SlackCallError` subclass says what Slack's `ok: false` code means (`ChannelGone`, `NotInChannel`,
+`MissingScope`, `UserUnreachable`, `MessageGone`, `InvalidRequest`, `AuthFailed`). `retryable` tells
+whether the same call can succeed later; `bot.deliveries.policy` applies that one rule everywhere.
 """
 
 from __future__ import annotations
@@ -27,21 +30,127 @@ log = logging.getLogger(__name__)
 class SlackError(Exception):
     """Any failure talking to Slack."""
 
+    # Whether the same call can succeed later without anyone changing anything.
+    retryable: bool = True
+
 
 class SlackTransientError(SlackError):
-    """Worth retrying later: rate limited, server error, network trouble."""
+    """Worth retrying later: a server error or network trouble (`Transient`)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
+class RateLimited(SlackTransientError):
+    """HTTP 429 (or `ratelimited`): Slack says when to come back."""
+
+
 class SlackCallError(SlackError):
-    """Slack answered `ok: false` with an error code."""
+    """Slack answered `ok: false` with an error code; the subclasses say what it means for us."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+class NotInChannel(SlackCallError):
+    """The bot is not a member: a public channel can be joined (`channels:join`), a private one needs an
+    invitation."""
+
+
+class ChannelGone(SlackCallError):
+    """The channel does not exist (any more) or is archived: retrying cannot help."""
+
+    retryable = False
+
+
+class MessageGone(SlackCallError):
+    """The message or thread to update or read is gone."""
+
+    retryable = False
+
+
+class UserUnreachable(SlackCallError):
+    """The person cannot be sent to: deactivated, a bot, or messages with the app turned off."""
+
+    retryable = False
+
+
+class MissingScope(SlackCallError):
+    """The app lacks a scope (or the token type is wrong): only reinstalling the app helps."""
+
+    retryable = False
+
+
+class InvalidRequest(SlackCallError):
+    """Slack refused what we sent as malformed (blocks, arguments, length): the same call fails again."""
+
+    retryable = False
+
+
+class AuthFailed(SlackCallError):
+    """The token is invalid, revoked or the workspace inactive: nothing works until an operator acts.
+    Retried (with backoff), since fixing the token makes the same call succeed."""
+
+
+Transient = SlackTransientError
+
+# Slack error codes and what they mean for a delivery (https://api.slack.com/methods: each method's
+# "Errors" table). A code not listed is an unknown refusal: retried with backoff, never dropped.
+_TRANSIENT_CODES = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+}
+_CALL_ERRORS: dict[str, type[SlackCallError]] = {
+    "not_in_channel": NotInChannel,
+    "channel_not_found": ChannelGone,
+    "is_archived": ChannelGone,
+    "method_not_supported_for_channel_type": NotInChannel,  # joining a private channel: invite the app
+    "message_not_found": MessageGone,
+    "thread_not_found": MessageGone,
+    "cant_update_message": MessageGone,
+    "edit_window_closed": MessageGone,
+    "user_not_found": UserUnreachable,
+    "user_disabled": UserUnreachable,
+    "user_not_in_channel": UserUnreachable,
+    "cannot_dm_bot": UserUnreachable,
+    "messages_tab_disabled": UserUnreachable,
+    "not_enabled": UserUnreachable,
+    "missing_scope": MissingScope,
+    "not_allowed_token_type": MissingScope,
+    "no_permission": MissingScope,
+    "restricted_action": MissingScope,
+    "invalid_blocks": InvalidRequest,
+    "invalid_blocks_format": InvalidRequest,
+    "invalid_arguments": InvalidRequest,
+    "invalid_arg_name": InvalidRequest,
+    "msg_too_long": InvalidRequest,
+    "no_text": InvalidRequest,
+    "too_many_attachments": InvalidRequest,
+    "invalid_trigger": InvalidRequest,
+    "expired_trigger_id": InvalidRequest,
+    "exchanged_trigger_id": InvalidRequest,
+    "view_too_large": InvalidRequest,
+    "invalid_auth": AuthFailed,
+    "not_authed": AuthFailed,
+    "token_revoked": AuthFailed,
+    "token_expired": AuthFailed,
+    "account_inactive": AuthFailed,
+    "team_access_not_granted": AuthFailed,
+}
+
+
+def slack_error(code: str) -> SlackError:
+    """The typed error for an `ok: false` answer's code."""
+    if code == "ratelimited":
+        return RateLimited(code)
+    if code in _TRANSIENT_CODES:
+        return SlackTransientError(code)
+    return _CALL_ERRORS.get(code, SlackCallError)(code)
 
 
 @dataclass(frozen=True)
@@ -64,18 +173,23 @@ def build_web_client(token: str, base_url: str, *, max_retries: int = 2) -> Asyn
     )
 
 
+def _seconds(header: str | None) -> float | None:
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
 def _translate(exc: Exception) -> SlackError:
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
         if status == 429:
             retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-            return SlackTransientError("ratelimited", float(retry_after) if retry_after else None)
+            return RateLimited("ratelimited", _seconds(retry_after))
         if status >= 500:
             return SlackTransientError(f"HTTP {status}")
         code = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-        if code in {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
-            return SlackTransientError(str(code))
-        return SlackCallError(str(code or f"HTTP {status}"))
+        return slack_error(str(code)) if code else SlackCallError(f"HTTP {status}")
     return SlackTransientError(type(exc).__name__)
 
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.digest_deliveries import enqueue_digest
 from bot.services import alerts
+from bot.services.digest import enqueue_digest
 from db.models import utcnow
 from db.session import Database
 from schedules.scheduler import MISFIRE_GRACE_SECONDS, Scheduler, guarded_job, once

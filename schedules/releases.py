@@ -19,8 +19,8 @@ sends anything twice, and nothing due is lost to a missed tick. When each post i
 Whole days (24h, 48h) are counted on the calendar in the configured zone, keeping the wall time
 across daylight-saving changes (`bot.when.before` / `after`).
 
-Posts are rendered when they are sent (`bot.posts`), from the state at that moment: a heads-up that
-waited in the outbox shows the current problems and customers to tell.
+Posts are rendered when they are sent (`bot.deliveries.releases`), from the state at that moment:
+a heads-up that waited in the outbox shows the current problems and customers to tell.
 """
 
 from __future__ import annotations
@@ -30,16 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.posts import PostDeliveries, Rendered, enqueue_post, posted
+from bot.domain.outbox import PostRenderer
 from bot.services import releases as service
-from bot.views import releases as views
-from bot.when import after, before
+from bot.services.posts import enqueue_post, posted
+from bot.services.releases import heads_up_at, watch_at
 from db.models import releases, utcnow
 from db.session import Database, DatabaseUnavailable
 from integrations.jira_client import JiraError, JiraGateway, JiraVersion
@@ -61,14 +60,6 @@ def post_key(job: str, release_id: int, channel: str) -> str:
     """`release:4:heads-up:C0123`, `release:4:day:C0123`, `release:4:watch:C0123`."""
     kind = {HEADS_UP: "heads-up", DAY: "day", WATCH: "watch"}[job]
     return f"release:{release_id}:{kind}:{channel}"
-
-
-def heads_up_at(release_at: datetime, config: AppConfig) -> datetime:
-    return before(release_at, config.releases.heads_up, config.zone)
-
-
-def watch_at(release_at: datetime, config: AppConfig) -> datetime:
-    return after(release_at, config.releases.watch, config.zone)
 
 
 @dataclass(frozen=True)
@@ -122,7 +113,7 @@ def _enqueue(conn: Connection, due: DuePost) -> None:
         conn,
         channel=due.channel,
         key=due.key,
-        render=due.job,
+        render=PostRenderer(due.job),  # each job's post is rendered by the renderer of its name
         args={"release": due.release_id},
         thread=thread,
     )
@@ -159,7 +150,7 @@ def refresh_announcements(conn: Connection, release_id: int) -> None:
             conn,
             channel=channel,
             key=post_key(HEADS_UP, release_id, channel),
-            render=HEADS_UP,
+            render=PostRenderer.RELEASE_HEADS_UP,
             args={"release": release_id, "edit": True},
             edit=True,
         )
@@ -217,66 +208,6 @@ async def sync_jira_releases(
     return changed
 
 
-# -- rendering when sent -----------------------------------------------------------------------------
-
-
-class ReleaseRenderers:
-    """The renderers of the three posts, reading the release as it is when the post is sent."""
-
-    def __init__(self, database: Database, config: AppConfig) -> None:
-        self.database = database
-        self.config = config
-
-    def register(self, posts: PostDeliveries) -> None:
-        posts.add_renderer(HEADS_UP, self.heads_up)
-        posts.add_renderer(DAY, self.release_day)
-        posts.add_renderer(WATCH, self.watch)
-
-    async def _load(
-        self, args: dict[str, Any]
-    ) -> tuple[service.ReleaseSummary, list[service.FixedProblem]] | None:
-        release_id = int(args["release"])
-
-        def load(conn: Connection) -> tuple[service.ReleaseSummary, list[service.FixedProblem]] | None:
-            release = service.load_release(conn, release_id)
-            if release is None:
-                return None
-            return release, service.fixed_problems(conn, release.version, release.jira_project)
-
-        return await self.database.transaction(load)
-
-    async def heads_up(self, args: dict[str, Any]) -> Rendered | None:
-        loaded = await self._load(args)
-        if loaded is None:
-            return None
-        release, problems = loaded
-        if release.status == "cancelled":
-            # A heads-up still waiting is dropped; one already posted says the release is off.
-            return views.render_release_cancelled(release, self.config.zone) if args.get("edit") else None
-        return views.render_heads_up(release, problems, self.config.zone)
-
-    async def release_day(self, args: dict[str, Any]) -> Rendered | None:
-        loaded = await self._load(args)
-        if loaded is None or loaded[0].status == "cancelled":
-            return None
-        release, problems = loaded
-        return views.render_release_day(release, problems, self.config.releases, self.config.zone)
-
-    async def watch(self, args: dict[str, Any]) -> Rendered | None:
-        release_id = int(args["release"])
-        config = self.config
-
-        def load(conn: Connection) -> service.WatchReport | None:
-            release = service.load_release(conn, release_id)
-            if release is None or release.status == "cancelled":
-                return None
-            end = watch_at(release.release_at, config)
-            return service.watch_report(conn, release, end, config.releases)
-
-        report = await self.database.transaction(load)
-        return views.render_watch(report, config.releases) if report is not None else None
-
-
 # -- registration ------------------------------------------------------------------------------------
 
 
@@ -314,9 +245,3 @@ def register(
             wake()
 
     scheduler.add_job(jira_release_sync, "interval", seconds=SYNC_SECONDS)
-
-
-def add_renderers(posts: PostDeliveries | None, database: Database, config: AppConfig) -> None:
-    """The posts' renderers, in the process that sends posts (only where Slack is configured)."""
-    if posts is not None:
-        ReleaseRenderers(database, config).register(posts)

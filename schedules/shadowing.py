@@ -25,10 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.outbox import PostRenderer, TellHosts
 from bot.people import People
-from bot.posts import enqueue_post
 from bot.services import outbox
 from bot.services import shadowing as svc
+from bot.services.posts import enqueue_post
 from bot.views import shadowing as views
 from bot.when import before, local_at
 from db.models import shadow_bookings, shadow_sessions, utcnow
@@ -60,7 +61,7 @@ def weekly_posts(conn: Connection, config: AppConfig, now: datetime) -> int:
             conn,
             channel=programme.channel,
             key=f"shadow-week:{programme.id}:{day}",
-            render=svc.WEEK_RENDERER,
+            render=PostRenderer.SHADOW_WEEK,
             args={"programme": programme.id, "from": latest.isoformat()},
         )
         sent += 1
@@ -120,8 +121,7 @@ def reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
         if once(conn, "shadow-remind-hosts", f"{session_id}:{minutes}"):
             outbox.enqueue_in(
                 conn,
-                svc.TELL_HOSTS,
-                {"session": session_id, "what": "reminder", "lead_minutes": minutes},
+                TellHosts(session=session_id, what="reminder", lead_minutes=minutes),
             )
             sent += 1
     return sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.checks import run_checks
+from bot.domain.outbox import SyncCard
 from bot.services import outbox
 from db.models import outbox_items
 from db.session import Database
@@ -14,7 +15,7 @@ async def test_stuck_delivery_fails_the_check(
     database: Database, database_url: str, make_settings: Any, make_config: Any
 ) -> None:
     def stuck(conn: Any) -> None:
-        outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": 1}, dedupe_key="card:1")
+        outbox.enqueue_in(conn, SyncCard(1), dedupe_key="card:1")
         conn.execute(outbox_items.update().values(attempts=7, last_error="slack: channel_not_found"))
 
     await database.transaction(stuck)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.digest_deliveries import CHART_NOTE, NO_SCOPE_NOTE
+from bot.deliveries.digest import CHART_NOTE, NO_SCOPE_NOTE
 from bot.ids import Action
 from bot.services import triage
 from db.models import alerts, escalations, issues, utcnow

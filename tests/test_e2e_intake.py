@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.outbox import SyncCard
 from bot.services import outbox
 from db.models import Issue, OutboxItem
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
@@ -324,7 +325,7 @@ async def test_a_change_re_renders_the_posted_card_in_place(stack: Stack) -> Non
     def merge_and_ask_again(conn: Any) -> None:
         problem = conn.execute(select(Issue.problem_id).where(Issue.id == first["id"])).scalar_one()
         conn.execute(Issue.__table__.update().where(Issue.id == second["id"]).values(problem_id=problem))
-        outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": first["id"]}, dedupe_key=f"card:{first['id']}")
+        outbox.enqueue_in(conn, SyncCard(first["id"]), dedupe_key=f"card:{first['id']}")
 
     await stack.runtime.database.transaction(merge_and_ask_again)
     stack.runtime.deliverer.wake()

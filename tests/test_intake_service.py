@@ -48,7 +48,7 @@ async def test_new_issue_is_stored_with_its_problem_customer_event_and_pending_c
         assert events == ["reported"]
         outbox = list(await session.scalars(select(OutboxItem)))
         assert [(o.kind, o.payload, o.status) for o in outbox] == [
-            ("sync_card", {"issue_id": issue.id}, "pending")
+            ("sync_card", {"v": 1, "issue_id": issue.id}, "pending")
         ]
         assert (await session.get(InboundDelivery, "intake:webhook:msg_1")) is not None
 

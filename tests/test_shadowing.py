@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.outbox import OutboxKind, PostRenderer
 from bot.people import People
-from bot.posts import POST
 from bot.services import shadowing as svc
 from db.models import issue_events, outbox_items, problems, scheduled_runs, shadow_sessions
 from db.session import Database
@@ -75,7 +75,7 @@ def session_at(conn: Connection, programme: str, starts: datetime) -> int:
 
 
 def posts(conn: Connection) -> list[dict[str, Any]]:
-    return [r.payload for r in conn.execute(select(outbox_items).where(outbox_items.c.kind == POST)).all()]
+    return [r.payload for r in conn.execute(select(outbox_items).where(outbox_items.c.kind == OutboxKind.POST)).all()]
 
 
 def dms_to(conn: Connection, user: str) -> list[str]:
@@ -189,7 +189,7 @@ async def test_weekly_post_missed_during_a_restart_still_goes_out_once(
         "shadow-week:billing:2026-11-23",
         "shadow-week:l1:2026-11-23",
     ]
-    assert all(p["render"] == svc.WEEK_RENDERER and p["channel"] == CHANNEL for p in week_posts)
+    assert all(p["render"] == PostRenderer.SHADOW_WEEK and p["channel"] == CHANNEL for p in week_posts)
 
     # A week later the process is down for 11 minutes: past the grace, that week's post is skipped.
     await jobs.tick(database, config, people, monday_9 + timedelta(days=7, minutes=11))
@@ -513,9 +513,16 @@ async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
     )
     with pytest.raises(svc.ShadowError, match="already shared feedback"):  # a second submit posts nothing
         await in_tx(database, lambda c: svc.record_feedback(c, config, session_id, ANA, "Again.", []))
-    feedback_posts = [p for p in await in_tx(database, posts) if p.get("render") == svc.FEEDBACK_RENDERER]
+    feedback_posts = [
+        p for p in await in_tx(database, posts) if p.get("render") == PostRenderer.SHADOW_FEEDBACK
+    ]
     assert feedback_posts == [
-        {"channel": CHANNEL, "render": svc.FEEDBACK_RENDERER, "args": {"session": session_id, "user": ANA}}
+        {
+            "v": 1,
+            "channel": CHANNEL,
+            "render": PostRenderer.SHADOW_FEEDBACK,
+            "args": {"session": session_id, "user": ANA},
+        }
     ]
     kinds = await in_tx(
         database,

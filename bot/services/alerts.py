@@ -26,14 +26,14 @@ from sqlalchemy import Integer, and_, case, cast, distinct, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig, SpikeRule
-from bot.posts import enqueue_post
+from bot.domain.outbox import PostRenderer
+from bot.services.posts import enqueue_post
 from bot.views.blocks import escape
 from db.models import alerts, issue_tags, issues, problems, scheduled_runs
 from db.queries import upsert_for
 
 THRESHOLD = "threshold"
 SPIKE = "spike"
-THRESHOLD_RENDERER = "threshold-alert"
 
 BASELINE = timedelta(weeks=8)
 SPANS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -254,7 +254,7 @@ def raise_threshold_alerts(conn: Connection, config: AppConfig, now: datetime) -
                 conn,
                 channel=config.channels.alerts,
                 key=f"alert:threshold:{problem_id}:{reached[-1]}",
-                render=THRESHOLD_RENDERER,
+                render=PostRenderer.THRESHOLD_ALERT,
                 args={"problem": problem_id, "threshold": reached[-1]},
             )
     _set_watermark(conn, now - WATERMARK_OVERLAP)

@@ -25,8 +25,11 @@ from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.outbox import DigestChart, PostRenderer
+from bot.services import outbox
 from bot.services.alerts import CrossedThreshold, Spike, spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
+from bot.services.posts import enqueue_post
 from db.models import escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
 
@@ -454,3 +457,10 @@ def _escalations(
         query = query.where(escalations.c.state.in_(("created", "linked")))
     row = conn.execute(query).one()
     return Change("escalations", int(row[0]), int(row[1]))
+
+
+def enqueue_digest(conn: Connection, *, channel: str, start: datetime, end: datetime, key: str) -> None:
+    """The digest post for [start, end) and its chart, in the caller's transaction."""
+    window = {"start": start.isoformat(), "end": end.isoformat()}
+    enqueue_post(conn, channel=channel, key=key, render=PostRenderer.DIGEST, args=window)
+    outbox.enqueue_in(conn, DigestChart(key=key, **window), dedupe_key=f"chart:{key}"[:255])

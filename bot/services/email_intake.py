@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.outbox import ThreadNote
 from bot.services import outbox
 from bot.services.intake import ingest_issue, point_key
 from db.models import inbound_deliveries, issue_events, utcnow
@@ -127,7 +128,7 @@ async def take_email(database: Database, config: AppConfig, mail: ParsedEmail) -
         ).scalar_one()
         conn.execute(insert(inbound_deliveries).values(key=key, issue_id=issue_id, received_at=now))
         point_key(conn, subject_key(mail.sender_email, mail.thread_subject), issue_id, now)
-        outbox.enqueue_in(conn, outbox.THREAD_NOTE, {"event_id": event_id})
+        outbox.enqueue_in(conn, ThreadNote(event_id))
         return EmailOutcome("reply", issue_id)
 
     outcome = await database.transaction(as_reply)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
 from bot.services import outbox
 from bot.services.home import refresh_home
 from bot.services.routing import RouteFacts, route_issue
@@ -142,8 +143,7 @@ def escalate(
     escalation_id = _escalation(conn, problem_id).id
     outbox.enqueue_in(
         conn,
-        outbox.JIRA_ESCALATE,
-        {"escalation_id": escalation_id},
+        JiraEscalate(escalation_id),
         dedupe_key=f"jira-escalate:{escalation_id}",
     )
     note(conn, issue_id, "escalation_requested", actor, {"retry": existing is not None})
@@ -191,9 +191,7 @@ def link_existing(conn: Connection, issue_id: int, actor: str, jira: LinkedJiraI
     else:
         conn.execute(update(escalations).where(escalations.c.id == existing.id).values(**values))
     escalation_id = _escalation(conn, problem_id).id
-    outbox.enqueue_in(
-        conn, outbox.JIRA_LINK, {"escalation_id": escalation_id}, dedupe_key=f"jira-link:{escalation_id}"
-    )
+    outbox.enqueue_in(conn, JiraLink(escalation_id), dedupe_key=f"jira-link:{escalation_id}")
     note(conn, issue_id, "escalation_linked", actor, {"key": jira.key})
     sync_problem_cards(conn, problem_id)
     return EscalationResult(problem_id, "linked", jira.key, changed=True)
@@ -288,21 +286,19 @@ def apply_jira_update(
         set_problem_status(conn, row.problem_id, "resolved", None)
         outbox.enqueue_in(
             conn,
-            outbox.CUSTOMER_LIST,
-            {"problem_id": row.problem_id},
+            CustomerList(row.problem_id),
             dedupe_key=f"customer-list:{row.problem_id}",
         )
         if wont_do:
             target = row.requested_by or ask
-            request = {
-                "problem_id": row.problem_id,
-                "user": target,
-                "key": key,
-                "resolution": state.resolution,
-            }
             # Two deliveries: one in the thread (anyone may answer), one to the person asked.
             for to in ("thread", "dm") if target else ("thread",):
-                outbox.enqueue_in(conn, outbox.RATIONALE_REQUEST, {**request, "to": to})
+                outbox.enqueue_in(
+                    conn,
+                    RationaleRequest(
+                        problem_id=row.problem_id, to=to, user=target, key=key, resolution=state.resolution
+                    ),
+                )
     elif reopened:
         set_problem_status(conn, row.problem_id, "open", None)
     sync_problem_cards(conn, row.problem_id)
@@ -367,9 +363,7 @@ def mark_notified(conn: Connection, problem_id: int, customer_id: int | None, ac
         )
         .on_conflict_do_nothing()
     )
-    outbox.enqueue_in(
-        conn, outbox.CUSTOMER_LIST, {"problem_id": problem_id}, dedupe_key=f"customer-list:{problem_id}"
-    )
+    outbox.enqueue_in(conn, CustomerList(problem_id), dedupe_key=f"customer-list:{problem_id}")
     primary = conn.execute(select(problems.c.primary_issue_id).where(problems.c.id == problem_id)).scalar()
     if primary is not None:
         sync_card(conn, primary)

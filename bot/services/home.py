@@ -6,15 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from bot.domain.outbox import RefreshHome
 from bot.services import outbox
 from db.models import issues
-
-HOME = "home"  # outbox kind: re-render one person's App Home
 
 
 def refresh_home(conn: Connection, user: str | None) -> None:
     if user:
-        outbox.enqueue_in(conn, HOME, {"user": user}, dedupe_key=f"home:{user}")
+        outbox.enqueue_in(conn, RefreshHome(user), dedupe_key=f"home:{user}")
 
 
 def refresh_claimers(conn: Connection, problem_id: int) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import AppConfig
 from bot.domain.intake import IntakeRequest
+from bot.domain.outbox import Ephemeral, SyncCard
 from bot.services import outbox
 from bot.services.intake_postgres import ingest_statement
 from bot.services.routing import RouteFacts, route_issue
@@ -178,7 +179,7 @@ def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
     )
     if p["delivery_key"]:
         conn.execute(INSERT_DELIVERY, {"key": p["delivery_key"], "issue_id": issue_id, "received_at": now})
-    outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": issue_id}, dedupe_key=f"card:{issue_id}", new=True)
+    outbox.enqueue_in(conn, SyncCard(issue_id), dedupe_key=f"card:{issue_id}", new=True)
     return int(issue_id)
 
 
@@ -200,14 +201,13 @@ def _confirm(conn: Connection, confirm_to: tuple[str, str] | None, issue_id: int
     channel, user = confirm_to
     outbox.enqueue_in(
         conn,
-        outbox.EPHEMERAL,
-        {
-            "note": "intake_confirmation",
-            "issue_id": issue_id,
-            "created": created,
-            "channel": channel,
-            "user": user,
-        },
+        Ephemeral(
+            channel=channel,
+            user=user,
+            note=Ephemeral.INTAKE_CONFIRMATION,
+            issue_id=issue_id,
+            created=created,
+        ),
     )
 
 

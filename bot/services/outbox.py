@@ -20,7 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -28,20 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Deliveries
+from bot.domain.outbox import OutboxKind, Payload, PayloadError, decode_payload
 from db.models import OutboxItem, outbox_items, utcnow
 from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
-
-SYNC_CARD = "sync_card"  # post or update an issue's card from stored state
-SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack message and log it
-EPHEMERAL = "ephemeral"  # a short private confirmation to one person
-THREAD_NOTE = "thread_note"  # a note in an issue card's thread, from an issue event
-JIRA_ESCALATE = "jira_escalate"  # create (or find) a problem's Jira issue and link it to Slack
-JIRA_LINK = "jira_link"  # link an existing Jira issue to Slack and read its state
-JIRA_NEW_CUSTOMERS = "jira_new_customers"  # one comment naming customers merged in since the last
-CUSTOMER_LIST = "customer_list"  # post or re-render a resolved problem's customers to tell
-RATIONALE_REQUEST = "rationale_request"  # ask someone to explain a won't-do resolution
 
 LEASE = timedelta(seconds=60)
 
@@ -58,10 +49,21 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
+class GiveUp(Exception):
+    """A handler's way to say "never": the item can never succeed (an archived channel, a deactivated
+    person, a request Slack calls malformed). It is kept as `dead` with the reason, logged at WARNING,
+    and not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # What a handler did outside (a Slack post) is recorded by the writes it returns; the deliverer runs
 # them in the same transaction that marks the item done, so the record and the completion agree.
 Effects = Callable[[Connection], None]
-Handler = Callable[[dict[str, Any]], Awaitable[Effects | None]]
+Handler = Callable[[Any], Awaitable[Effects | None]]
+P = TypeVar("P", bound=Payload)
 
 
 BUMP_PENDING = (
@@ -79,8 +81,7 @@ BUMP_PENDING_KEEP_TIME = (
 
 def enqueue_in(
     conn: Connection,
-    kind: str,
-    payload: dict[str, Any],
+    payload: Payload,
     *,
     dedupe_key: str | None = None,
     new: bool = False,
@@ -98,8 +99,8 @@ def enqueue_in(
     conn.execute(
         INSERT_ITEM,
         {
-            "kind": kind,
-            "payload": payload,
+            "kind": payload.KIND.value,
+            "payload": payload.encode(),
             "dedupe_key": dedupe_key,
             "status": "pending",
             "attempts": 0,
@@ -113,15 +114,14 @@ def enqueue_in(
 
 async def enqueue(
     session: AsyncSession,
-    kind: str,
-    payload: dict[str, Any],
+    payload: Payload,
     *,
     dedupe_key: str | None = None,
     new: bool = False,
 ) -> None:
     """`enqueue_in` for code holding an AsyncSession."""
     await session.run_sync(
-        lambda sync: enqueue_in(sync.connection(), kind, payload, dedupe_key=dedupe_key, new=new)
+        lambda sync: enqueue_in(sync.connection(), payload, dedupe_key=dedupe_key, new=new)
     )
 
 
@@ -154,6 +154,7 @@ class Outcome:
     effects: Effects | None = None
     failure: str | None = None
     retry_after: float | None = None
+    dead: bool = False  # the failure is final: keep the item as dead, do not retry
 
 
 ITEMS = outbox_items
@@ -166,7 +167,7 @@ class Deliverer:
         self,
         database: Database,
         policy: Deliveries,
-        handlers: dict[str, Handler] | None = None,
+        handlers: dict[OutboxKind, Handler] | None = None,
         *,
         batch_size: int = 50,
         concurrency: int = 8,
@@ -174,7 +175,7 @@ class Deliverer:
     ) -> None:
         self.database = database
         self.policy = policy
-        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.handlers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.idle_poll_seconds = idle_poll_seconds
@@ -182,8 +183,9 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def register(self, kind: str, handler: Handler) -> None:
-        self.handlers[kind] = handler
+    def register(self, payload_type: type[P], handler: Callable[[P], Awaitable[Effects | None]]) -> None:
+        """Run `handler` for the outbox items of `payload_type`'s kind, given their decoded payload."""
+        self.handlers[payload_type.KIND] = handler
 
     def wake(self) -> None:
         """Something was enqueued in this process: look now rather than at the next poll."""
@@ -221,13 +223,21 @@ class Deliverer:
         return await self.database.transaction(work)
 
     async def _run_item(self, item: Claimed) -> Outcome:
-        handler = self.handlers.get(item.kind)
+        try:
+            payload = decode_payload(item.kind, item.payload)
+        except PayloadError as exc:
+            # Written by a newer version during a rolling deploy, or damaged: keep it for a process
+            # that can read it, and say why.
+            return Outcome(item, failure=str(exc))
+        handler = self.handlers.get(payload.KIND)
         if handler is None:
             return Outcome(item, failure=f"no handler for {item.kind!r} in this process")
         try:
-            return Outcome(item, effects=await handler(item.payload))
+            return Outcome(item, effects=await handler(payload))
         except RetryLater as exc:
             return Outcome(item, failure=exc.reason, retry_after=exc.retry_after)
+        except GiveUp as exc:
+            return Outcome(item, failure=exc.reason, dead=True)
         except DatabaseUnavailable:
             raise
         except Exception as exc:
@@ -237,6 +247,20 @@ class Deliverer:
 
     def _record(self, conn: Connection, outcome: Outcome, *, with_effects: bool = True) -> None:
         item, now = outcome.item, utcnow()
+        if outcome.dead:
+            conn.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id == item.id)
+                .values(
+                    status="dead",
+                    attempts=item.attempts + 1,
+                    dedupe_key=None,
+                    locked_until=None,
+                    last_error=(outcome.failure or "")[:1000],
+                    updated_at=now,
+                )
+            )
+            return
         if outcome.failure is not None:
             attempts = item.attempts + 1
             delay = max(outcome.retry_after or 0.0, self.backoff(attempts))
@@ -284,6 +308,12 @@ class Deliverer:
                 await self._settle_one(outcome)
         for outcome in outcomes:
             if outcome.failure is None:
+                continue
+            if outcome.dead:
+                log.warning(
+                    "delivery given up: it can never succeed",
+                    extra={"outbox_id": outcome.item.id, "kind": outcome.item.kind, "error": outcome.failure},
+                )
                 continue
             attempts = outcome.item.attempts + 1
             level = logging.WARNING if attempts >= self.policy.stuck_after_attempts else logging.INFO

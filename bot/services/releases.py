@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Row
 from bot.config import AppConfig, ReleasesConfig
 from bot.domain.errors import DomainError
 from bot.services.cards import CARD
-from bot.when import local_at
+from bot.when import after, before, local_at
 from db.models import (
     customer_notices,
     customers,
@@ -537,3 +537,13 @@ def watch_report(
     areas = [AreaCount(area, before, after, rose(before, after, rule)) for area, before, after in counts]
     areas.sort(key=lambda a: (not a.rose, -a.after, -a.before, a.area or "\uffff"))
     return WatchReport(release=release, period=period, areas=tuple(areas))
+
+
+def heads_up_at(release_at: datetime, config: AppConfig) -> datetime:
+    """When a release's heads-up is due: `releases.heads_up` before it, on the calendar of the zone."""
+    return before(release_at, config.releases.heads_up, config.zone)
+
+
+def watch_at(release_at: datetime, config: AppConfig) -> datetime:
+    """When a release's post-release watch is due: `releases.watch` after it."""
+    return after(release_at, config.releases.watch, config.zone)

@@ -21,19 +21,16 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig, Programme
 from bot.domain.errors import DomainError
-from bot.posts import enqueue_post, posted
+from bot.domain.outbox import PostRenderer, TellHosts
 from bot.services import outbox
 from bot.services.home import refresh_home
+from bot.services.posts import enqueue_post, posted
 from bot.services.triage import note
 from bot.sla import WEEKDAYS
 from bot.views import shadowing as views
 from bot.when import local_at, local_date
 from db.models import problems, shadow_bookings, shadow_sessions, utcnow
 from db.queries import seconds_between, upsert_for
-
-TELL_HOSTS = "shadow_tell_hosts"  # outbox kind: DM a session's hosts (user groups resolved at send time)
-WEEK_RENDERER = "shadow.week"  # renderer of the weekly open-sessions post
-FEEDBACK_RENDERER = "shadow.feedback"  # renderer of a feedback answer in the programme's channel
 
 BOOKED, WAITLISTED, CANCELLED = "booked", "waitlisted", "cancelled"
 LIVE = (BOOKED, WAITLISTED)
@@ -461,7 +458,7 @@ def take_seat(
     )
     _dm(conn, offer.user_id, views.seat_taken(after, config.zone, taker))
     _confirm_booked(conn, config, after, taker)
-    _tell_hosts(conn, after, "swapped", taker, detail={"from": offer.user_id})
+    _tell_hosts(conn, after, "swapped", taker, swapped_from=offer.user_id)
     _after_change(conn, config, after, [offer.user_id, taker])
     return after, offer.user_id
 
@@ -580,7 +577,7 @@ def record_feedback(
             conn,
             channel=programme.channel,
             thread=week_key if posted(conn, week_key) is not None else None,
-            render=FEEDBACK_RENDERER,
+            render=PostRenderer.SHADOW_FEEDBACK,
             args={"session": session.id, "user": user},
         )
     for problem_id in problem_ids:
@@ -610,7 +607,7 @@ def refresh_week_post(conn: Connection, config: AppConfig, session: Session) -> 
         conn,
         channel=programme.channel,
         key=week_post_key(config, session),
-        render=WEEK_RENDERER,
+        render=PostRenderer.SHADOW_WEEK,
         args={"programme": programme.id, "from": posted_at.isoformat()},
         edit=True,
     )
@@ -640,13 +637,9 @@ def _dm(conn: Connection, user: str, rendered: views.Rendered) -> None:
 
 
 def _tell_hosts(
-    conn: Connection, session: Session, what: str, user: str, detail: dict[str, Any] | None = None
+    conn: Connection, session: Session, what: str, user: str, swapped_from: str | None = None
 ) -> None:
-    outbox.enqueue_in(
-        conn,
-        TELL_HOSTS,
-        {"session": session.id, "what": what, "user": user, **(detail or {})},
-    )
+    outbox.enqueue_in(conn, TellHosts(session=session.id, what=what, user=user, swapped_from=swapped_from))
 
 
 # -- fairness ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.errors import DomainError
 from bot.domain.intake import Severity
+from bot.domain.outbox import JiraNewCustomers, SyncCard, ThreadNote
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
@@ -64,7 +65,7 @@ class TriageResult:
 
 def sync_card(conn: Connection, issue_id: int) -> None:
     """Ask for the issue's card to be re-rendered from stored state (coalesced while pending)."""
-    outbox.enqueue_in(conn, outbox.SYNC_CARD, {"issue_id": issue_id}, dedupe_key=f"card:{issue_id}")
+    outbox.enqueue_in(conn, SyncCard(issue_id), dedupe_key=f"card:{issue_id}")
 
 
 def sync_problem_cards(conn: Connection, problem_id: int) -> None:
@@ -91,7 +92,7 @@ def note(
     ).scalar_one()
     if sync:
         sync_card(conn, issue_id)
-    outbox.enqueue_in(conn, outbox.THREAD_NOTE, {"event_id": event_id})
+    outbox.enqueue_in(conn, ThreadNote(event_id))
     return int(event_id)
 
 
@@ -328,8 +329,7 @@ def announce_new_customers(conn: Connection, problem_id: int, batch_seconds: flo
     """Tell the problem's Jira issue about customers merged in: one comment per batch window."""
     outbox.enqueue_in(
         conn,
-        outbox.JIRA_NEW_CUSTOMERS,
-        {"problem_id": problem_id},
+        JiraNewCustomers(problem_id),
         dedupe_key=f"jira-customers:{problem_id}",
         delay=batch_seconds,
     )

@@ -1,27 +1,18 @@
-"""Publishing each person's App Home (outbox kind `home`): asked for when they open the tab and when
-something it shows changes (a booking, a claim). Rendered from current state when sent."""
+"""What a person's App Home shows, read in one transaction when it is published."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.services import outbox
 from bot.services import shadowing as shadow
 from bot.services.digest import top_problems
-from bot.services.home import HOME
 from bot.services.releases import upcoming_releases
-from bot.views.home import ClaimedIssue, Escalated, Home, TopProblem, releases_of, render_home
+from bot.views.home import ClaimedIssue, Escalated, Home, TopProblem, releases_of
 from db.models import escalations, issues, problems, utcnow
-from db.session import Database
-from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
-
-log = logging.getLogger(__name__)
 
 TOP_PROBLEMS = 5
 
@@ -88,26 +79,3 @@ def escalated_by(conn: Connection, user: str) -> list[Escalated]:
         )
         for r in rows
     ]
-
-
-class HomeDeliveries:
-    def __init__(self, database: Database, config: AppConfig, slack: SlackGateway) -> None:
-        self.database = database
-        self.config = config
-        self.slack = slack
-
-    def register(self, deliverer: outbox.Deliverer) -> None:
-        deliverer.register(HOME, self.publish)
-
-    async def publish(self, payload: dict[str, Any]) -> None:
-        user = str(payload["user"])
-        home = await self.database.transaction(lambda conn: load_home(conn, self.config, user))
-        try:
-            await self.slack.publish_home(user, render_home(home, self.config.zone))
-        except SlackTransientError as exc:
-            raise outbox.RetryLater(f"slack: {exc}", exc.retry_after) from exc
-        except SlackCallError as exc:
-            if exc.code in {"user_not_found", "not_enabled"}:
-                log.info("home not published", extra={"error": exc.code})
-                return
-            raise outbox.RetryLater(f"slack: {exc.code}") from exc

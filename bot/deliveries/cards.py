@@ -3,61 +3,52 @@ through our gateway. Each is idempotent: it may run again after a crash or a ret
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.policy import outbox_failure, post_joining, slack_outcome
 from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.outbox import (
+    CustomerList,
+    Ephemeral,
+    RationaleRequest,
+    SlackMessageIntake,
+    SyncCard,
+    ThreadNote,
+)
 from bot.services import outbox
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
 from bot.services.triage import customers_of
-from bot.views.blocks import truncate
+from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
 from bot.views.escalation import render_customer_list, render_rationale_request
 from bot.views.issue_card import IssueCard, render_issue_card
 from bot.views.notes import intake_confirmation, render_email_reply, render_triage_note
 from db.models import issue_events, issues, problems, slack_messages, utcnow
 from db.session import Database
-from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
+from integrations.slack import (
+    ChannelGone,
+    MessageGone,
+    SlackCallError,
+    SlackError,
+    SlackGateway,
+    SlackTransientError,
+)
 
 log = logging.getLogger(__name__)
 
-# Codes meaning the message or channel is gone for good: retrying cannot help.
-GONE = {"channel_not_found", "message_not_found", "thread_not_found", "is_archived"}
 
+class CardDeliveries:
+    """Issue cards and what hangs off them: the card itself, notes in its thread, the customers to tell,
+    rationale requests, private confirmations, and messages logged by a reaction."""
 
-def slack_text_to_plain(text: str) -> str:
-    """Slack message text arrives with &, <, > escaped; store what the person typed."""
-    return html.unescape(text)
-
-
-def subject_from_text(text: str) -> str:
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return truncate(first, 150) or "Message from Slack"
-
-
-def ts_to_datetime(ts: str) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(ts), tz=UTC)
-    except ValueError:
-        return None
-
-
-def _retry(exc: SlackTransientError | SlackCallError) -> outbox.RetryLater:
-    if isinstance(exc, SlackTransientError):
-        return outbox.RetryLater(f"slack: {exc}", exc.retry_after)
-    return outbox.RetryLater(f"slack: {exc.code}")
-
-
-class SlackDeliveries:
     def __init__(
         self,
         database: Database,
@@ -96,8 +87,9 @@ class SlackDeliveries:
         try:
             link = await self.slack.permalink(row.channel, row.ts)
         except SlackTransientError as exc:
-            raise _retry(exc) from exc
+            raise outbox_failure(exc) from exc
         except SlackCallError as exc:
+            # A card without a link still renders: the digest or alert just names it without one.
             log.info("no permalink for a card", extra={"issue_id": issue_id, "error": exc.code})
             return None
         if not link or not link.startswith("https://"):
@@ -126,27 +118,27 @@ class SlackDeliveries:
         return bool(found)
 
     def register(self, deliverer: outbox.Deliverer) -> None:
-        deliverer.register(outbox.SYNC_CARD, self.sync_card)
-        deliverer.register(outbox.SLACK_MESSAGE_INTAKE, self.log_slack_message)
-        deliverer.register(outbox.EPHEMERAL, self.send_ephemeral)
-        deliverer.register(outbox.THREAD_NOTE, self.thread_note)
-        deliverer.register(outbox.CUSTOMER_LIST, self.customer_list)
-        deliverer.register(outbox.RATIONALE_REQUEST, self.rationale_request)
+        deliverer.register(SyncCard, self.sync_card)
+        deliverer.register(SlackMessageIntake, self.log_slack_message)
+        deliverer.register(Ephemeral, self.send_ephemeral)
+        deliverer.register(ThreadNote, self.thread_note)
+        deliverer.register(CustomerList, self.customer_list)
+        deliverer.register(RationaleRequest, self.rationale_request)
 
     async def _permalink(self, issue_id: int, origin: tuple[str, str]) -> str | None:
         """An issue logged from a Slack message links back to it; Slack makes the link."""
         try:
             link = await self.slack.permalink(*origin)
         except SlackTransientError as exc:
-            raise _retry(exc) from exc
+            raise outbox_failure(exc) from exc
         except SlackCallError as exc:
             log.info("no permalink for the logged message", extra={"issue_id": issue_id, "error": exc.code})
             return None
         return link if link and link.startswith("https://") else None
 
-    async def sync_card(self, payload: dict[str, Any]) -> outbox.Effects | None:
+    async def sync_card(self, payload: SyncCard) -> outbox.Effects | None:
         """Post the issue's card, or re-render the one already posted, from stored state."""
-        issue_id = int(payload["issue_id"])
+        issue_id = payload.issue_id
         state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
@@ -170,20 +162,11 @@ class SlackDeliveries:
             card = replace(card, permalink=new_permalink)
         blocks, text = render_issue_card(card)
         posted = None
-        try:
+        with slack_outcome():
             if state.posted is not None:
                 await self.slack.update_message(state.posted.channel, state.posted.ts, text, blocks)
             else:
-                try:
-                    posted = await self.slack.post_message(state.channel, text, blocks)
-                except SlackCallError as exc:
-                    if exc.code != "not_in_channel":
-                        raise
-                    # A public channel can be joined without an invite (channels:join scope).
-                    await self.slack.join_channel(state.channel)
-                    posted = await self.slack.post_message(state.channel, text, blocks)
-        except (SlackTransientError, SlackCallError) as exc:
-            raise _retry(exc) from exc
+                posted = await post_joining(self.slack, state.channel, text, blocks)
         if posted is not None:
             log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
 
@@ -205,18 +188,17 @@ class SlackDeliveries:
 
         return record
 
-    async def log_slack_message(self, payload: dict[str, Any]) -> None:
+    async def log_slack_message(self, payload: SlackMessageIntake) -> None:
         """A reaction asked to log a message: read it from Slack and take it in like any report."""
-        channel, ts, user = str(payload["channel"]), str(payload["ts"]), str(payload["user"])
+        channel, ts, user = payload.channel, payload.ts, payload.user
         try:
             message = await self.slack.fetch_message(channel, ts)
-        except SlackTransientError as exc:
-            raise _retry(exc) from exc
-        except SlackCallError as exc:
-            if exc.code in GONE:
-                log.info("reacted message cannot be read", extra={"channel": channel, "error": exc.code})
-                return
-            raise _retry(exc) from exc
+        except (ChannelGone, MessageGone) as exc:
+            # Deleted (or its channel archived) before we read it: there is nothing left to log.
+            log.info("reacted message cannot be read", extra={"channel": channel, "error": exc.code})
+            return
+        except SlackError as exc:
+            raise outbox_failure(exc) from exc
         if message is None:
             log.info("reacted message not found", extra={"channel": channel})
             return
@@ -236,27 +218,28 @@ class SlackDeliveries:
         if self._wake is not None:
             self._wake()
 
-    async def send_ephemeral(self, payload: dict[str, Any]) -> None:
+    async def send_ephemeral(self, payload: Ephemeral) -> None:
         card_channel = None
-        if payload.get("note") == "intake_confirmation":
-            issue_id = int(payload["issue_id"])
+        issue_id = payload.issue_id
+        if payload.note == Ephemeral.INTAKE_CONFIRMATION and issue_id is not None:
             card_channel = await self.database.transaction(
                 lambda conn: conn.execute(select(issues.c.channel_id).where(issues.c.id == issue_id)).scalar()
             )
-            text = intake_confirmation(int(payload["issue_id"]), bool(payload["created"]), card_channel)
+            text = intake_confirmation(issue_id, payload.created, card_channel)
         else:
-            text = str(payload.get("text", ""))
+            text = payload.text
         try:
-            await self.slack.post_ephemeral(str(payload["channel"]), str(payload["user"]), text)
+            await self.slack.post_ephemeral(payload.channel, payload.user, text)
         except SlackTransientError as exc:
-            raise _retry(exc) from exc
+            raise outbox_failure(exc) from exc
         except SlackCallError as exc:
-            # A private note to someone no longer in the channel is not worth retrying forever.
+            # A private note is only worth anything now: someone who left the channel, or a channel
+            # gone, is told nothing later.
             log.info("ephemeral note not delivered", extra={"error": exc.code})
 
-    async def thread_note(self, payload: dict[str, Any]) -> None:
+    async def thread_note(self, payload: ThreadNote) -> None:
         """Post an issue event (an e-mail reply, a triage action) in the thread of the issue's card."""
-        event_id = int(payload["event_id"])
+        event_id = payload.event_id
 
         def load(conn: Connection) -> tuple[Any, Any] | None:
             event = conn.execute(select(issue_events).where(issue_events.c.id == event_id)).first()
@@ -287,14 +270,12 @@ class SlackDeliveries:
             )
         else:
             blocks, text = render_triage_note(event.kind, event.actor, detail)
-        try:
+        with slack_outcome():
             await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
-        except (SlackTransientError, SlackCallError) as exc:
-            raise _retry(exc) from exc
 
-    async def customer_list(self, payload: dict[str, Any]) -> outbox.Effects | None:
+    async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""
-        problem_id = int(payload["problem_id"])
+        problem_id = payload.problem_id
         loaded = await self.database.transaction(lambda conn: load_customer_list(conn, problem_id))
         if loaded is None:
             log.info("customer list skipped: problem or card is gone", extra={"problem_id": problem_id})
@@ -302,13 +283,11 @@ class SlackDeliveries:
         problem, card, existing = loaded
         blocks, text = render_customer_list(problem)
         posted = None
-        try:
+        with slack_outcome():
             if existing is not None:
                 await self.slack.update_message(existing.channel, existing.ts, text, blocks)
             else:
                 posted = await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
-        except (SlackTransientError, SlackCallError) as exc:
-            raise _retry(exc) from exc
         if posted is None:
             return None
 
@@ -328,11 +307,11 @@ class SlackDeliveries:
 
         return record
 
-    async def rationale_request(self, payload: dict[str, Any]) -> None:
+    async def rationale_request(self, payload: RationaleRequest) -> None:
         """Ask for a won't-do rationale: in the problem's thread (anyone may answer) and, when we know
         who escalated it or who it was assigned to, in a direct message to them."""
-        problem_id = int(payload["problem_id"])
-        ask = payload.get("user")
+        problem_id = payload.problem_id
+        ask = payload.user
 
         def load(conn: Connection) -> Any:
             return conn.execute(
@@ -360,21 +339,21 @@ class SlackDeliveries:
             problem_id,
             row.primary_issue_id,
             row.subject,
-            str(payload.get("key") or ""),
-            payload.get("resolution"),
+            payload.key or "",
+            payload.resolution,
             customer_count,
-            str(ask) if ask else None,
+            ask,
         )
         try:
-            if payload.get("to") == "dm" and ask:
-                await self.slack.post_message(str(ask), text, blocks)
+            if payload.to == "dm" and ask:
+                await self.slack.post_message(ask, text, blocks)
             else:
                 await self.slack.post_message(row.channel, text, blocks, thread_ts=row.ts)
         except SlackTransientError as exc:
-            raise _retry(exc) from exc
+            raise outbox_failure(exc) from exc
         except SlackCallError as exc:
-            if payload.get("to") == "dm":
+            if payload.to == "dm":
                 # The thread has the same request with the same button: not worth retrying forever.
                 log.info("rationale request not sent as a DM", extra={"error": exc.code})
                 return
-            raise _retry(exc) from exc
+            raise outbox_failure(exc) from exc

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.posts import PostDeliveries
+from bot.domain.outbox import PostRenderer, TellHosts
 from bot.people import People
-from bot.posts import PostDeliveries, enqueue_post
 from bot.services import outbox
 from bot.services import shadowing as svc
+from bot.services.posts import enqueue_post
 from bot.views import shadowing as views
 from db.models import issues, problems, shadow_bookings
 from db.session import Database
@@ -29,13 +31,13 @@ class ShadowDeliveries:
         self.people = people
 
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
-        deliverer.register(svc.TELL_HOSTS, self.tell_hosts)
-        posts.add_renderer(svc.WEEK_RENDERER, self.render_week)
-        posts.add_renderer(svc.FEEDBACK_RENDERER, self.render_feedback)
+        deliverer.register(TellHosts, self.tell_hosts)
+        posts.add_renderer(PostRenderer.SHADOW_WEEK, self.render_week)
+        posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
 
-    async def tell_hosts(self, payload: dict[str, Any]) -> None:
+    async def tell_hosts(self, payload: TellHosts) -> None:
         """One direct message per host, enqueued together (a retry never repeats a sent one)."""
-        session_id = int(payload["session"])
+        session_id = payload.session
         try:
             session = await self.database.transaction(
                 lambda conn: svc.load_session(conn, self.config, session_id)
@@ -43,18 +45,20 @@ class ShadowDeliveries:
         except svc.ShadowError:
             return
         hosts = await self.people.expand(session.hosts)
-        what = str(payload["what"])
+        what = payload.what
         if what == "reminder":
             rendered = views.reminder(
-                session, self.config.zone, timedelta(minutes=int(payload["lead_minutes"])), host=True
+                session, self.config.zone, timedelta(minutes=payload.lead_minutes or 0), host=True
             )
         else:
-            rendered = views.host_note(session, self.config.zone, what, str(payload["user"]), payload)
+            rendered = views.host_note(
+                session, self.config.zone, what, payload.user or "", {"from": payload.swapped_from}
+            )
         blocks, text = rendered
 
         def enqueue(conn: Connection) -> None:
             for host in hosts:
-                if host != payload.get("user"):
+                if host != payload.user:
                     enqueue_post(conn, channel=host, text=text, blocks=blocks)
 
         await self.database.transaction(enqueue)

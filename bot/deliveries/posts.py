@@ -1,4 +1,4 @@
-"""Posts that are not issue cards: announcements, direct messages, thread replies, through the outbox.
+"""Sending posts that are not issue cards (`Post` items, asked for with `bot.services.posts.enqueue_post`).
 
 A post may carry a `key` naming what it is ("shadow-week:l1:2026-11-23"): it is then posted once, its
 (channel, ts) is remembered in `posted_messages`, later requests with `edit=True` re-render it in
@@ -16,18 +16,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from bot.domain.outbox import Post, PostRenderer
 from bot.services import outbox
+from bot.services.posts import posted
 from bot.views.blocks import Blocks
 from db.models import posted_messages, utcnow
 from db.session import Database
 from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
 
 log = logging.getLogger(__name__)
-
-POST = "post"
 
 # Slack codes after which retrying the same post cannot succeed.
 PERMANENT = {
@@ -44,63 +44,20 @@ Rendered = tuple[Blocks, str]
 Renderer = Callable[[dict[str, Any]], Awaitable[Rendered | None]]
 
 
-def enqueue_post(
-    conn: Connection,
-    *,
-    channel: str,
-    key: str | None = None,
-    text: str | None = None,
-    blocks: Blocks | None = None,
-    render: str | None = None,
-    args: dict[str, Any] | None = None,
-    thread: str | None = None,
-    edit: bool = False,
-    delay: float = 0,
-) -> None:
-    """Ask for a post in the caller's transaction (see the module docstring)."""
-    if render is None and text is None:
-        raise ValueError("a post needs text (and blocks) or a renderer")
-    payload: dict[str, Any] = {"channel": channel}
-    for name, value in (
-        ("key", key),
-        ("text", text),
-        ("blocks", blocks),
-        ("render", render),
-        ("args", args),
-        ("thread", thread),
-    ):
-        if value is not None:
-            payload[name] = value
-    if edit:
-        payload["edit"] = True
-    # One pending request per keyed post: asking again while one waits re-renders once.
-    dedupe = f"post:{key}:{'edit' if edit else 'new'}" if key and render else None
-    outbox.enqueue_in(conn, POST, payload, dedupe_key=dedupe, delay=delay)
-
-
-def posted(conn: Connection, key: str) -> Any:
-    """The (channel, ts) of a keyed post, or None when it has not been posted."""
-    return conn.execute(
-        select(posted_messages.c.channel, posted_messages.c.ts).where(posted_messages.c.key == key)
-    ).first()
-
-
 class PostDeliveries:
     def __init__(self, database: Database, slack: SlackGateway) -> None:
         self.database = database
         self.slack = slack
         self.renderers: dict[str, Renderer] = {}
 
-    def add_renderer(self, name: str, renderer: Renderer) -> None:
-        self.renderers[name] = renderer
+    def add_renderer(self, name: PostRenderer, renderer: Renderer) -> None:
+        self.renderers[name.value] = renderer
 
     def register(self, deliverer: outbox.Deliverer) -> None:
-        deliverer.register(POST, self.post)
+        deliverer.register(Post, self.post)
 
-    async def post(self, payload: dict[str, Any]) -> outbox.Effects | None:
-        key = payload.get("key")
-        channel = str(payload["channel"])
-        thread_key = payload.get("thread")
+    async def post(self, payload: Post) -> outbox.Effects | None:
+        key, channel, thread_key = payload.key, payload.channel, payload.thread
 
         def load(conn: Connection) -> tuple[Any, Any]:
             return (
@@ -109,24 +66,24 @@ class PostDeliveries:
             )
 
         existing, parent = await self.database.transaction(load)
-        if existing is not None and not payload.get("edit"):
+        if existing is not None and not payload.edit:
             return None  # posted already (a retry after the post went out)
-        if existing is None and payload.get("edit"):
+        if existing is None and payload.edit:
             return None  # nothing to edit: never posted
         if thread_key and parent is None:
             raise outbox.RetryLater(f"thread {thread_key} not posted yet")
 
-        render = payload.get("render")
+        render = payload.render
         if render:
-            renderer = self.renderers.get(str(render))
+            renderer = self.renderers.get(render)
             if renderer is None:
                 raise outbox.RetryLater(f"no renderer {render!r} in this process")
-            rendered = await renderer(dict(payload.get("args") or {}))
+            rendered = await renderer(dict(payload.args or {}))
             if rendered is None:
                 return None
             blocks, text = rendered
         else:
-            blocks, text = list(payload.get("blocks") or []), str(payload.get("text") or "")
+            blocks, text = list(payload.blocks or []), payload.text or ""
 
         try:
             if existing is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.outbox import JiraEscalate, JiraLink, JiraNewCustomers
 from bot.services import outbox
 from bot.services.escalation import customers_of, jira_label
 from bot.services.home import refresh_home
@@ -80,9 +81,9 @@ class JiraDeliveries:
         self.card_permalink = card_permalink
 
     def register(self, deliverer: outbox.Deliverer) -> None:
-        deliverer.register(outbox.JIRA_ESCALATE, self.escalate)
-        deliverer.register(outbox.JIRA_LINK, self.link)
-        deliverer.register(outbox.JIRA_NEW_CUSTOMERS, self.new_customers)
+        deliverer.register(JiraEscalate, self.escalate)
+        deliverer.register(JiraLink, self.link)
+        deliverer.register(JiraNewCustomers, self.new_customers)
 
     # -- loading
 
@@ -240,8 +241,8 @@ class JiraDeliveries:
 
     # -- handlers
 
-    async def escalate(self, payload: dict[str, Any]) -> outbox.Effects | None:
-        escalation_id = int(payload["escalation_id"])
+    async def escalate(self, payload: JiraEscalate) -> outbox.Effects | None:
+        escalation_id = payload.escalation_id
         facts = await self.database.transaction(lambda conn: self._facts(conn, escalation_id))
         if facts is None or facts.state != "pending":
             return None  # gone, or already done by an earlier run
@@ -305,9 +306,9 @@ class JiraDeliveries:
             return None
         return self._recorded(facts, issue, "created")
 
-    async def link(self, payload: dict[str, Any]) -> None:
+    async def link(self, payload: JiraLink) -> None:
         """A linked existing issue gets the Slack thread as a remote link."""
-        escalation_id = int(payload["escalation_id"])
+        escalation_id = payload.escalation_id
         facts = await self.database.transaction(lambda conn: self._facts(conn, escalation_id))
         if facts is None or facts.state != "linked" or not facts.jira_key or self.jira is None:
             return
@@ -328,9 +329,9 @@ class JiraDeliveries:
                 "jira refused the remote link", extra={"key": facts.jira_key, "error": str(exc)[:200]}
             )
 
-    async def new_customers(self, payload: dict[str, Any]) -> outbox.Effects | None:
+    async def new_customers(self, payload: JiraNewCustomers) -> outbox.Effects | None:
         """One comment on the Jira issue naming the customers merged in since it was last told."""
-        problem_id = int(payload["problem_id"])
+        problem_id = payload.problem_id
 
         def load(conn: Connection) -> tuple[Any, list[tuple[int, str, str]], int] | None:
             row = conn.execute(

@@ -18,21 +18,22 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.posts import PERMANENT, PostDeliveries, Rendered, enqueue_post, posted
-from bot.services import alerts, outbox
+from bot.deliveries.policy import outbox_failure
+from bot.deliveries.posts import PostDeliveries, Rendered
+from bot.domain.outbox import DigestChart, PostRenderer
+from bot.services import outbox
 from bot.services.cards import problem_summaries
 from bot.services.digest import Digest, compute_digest, trend
+from bot.services.posts import enqueue_post, posted
 from bot.views.blocks import context, escape, section, truncate
 from bot.views.digest import render_digest
 from bot.views.digest_chart import alt_text, render_trend_png
 from db.models import posted_messages, utcnow
 from db.session import Database
-from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
+from integrations.slack import MissingScope, SlackError, SlackGateway
 
 log = logging.getLogger(__name__)
 
-DIGEST_RENDERER = "digest"
-DIGEST_CHART = "digest_chart"
 CHART_NOTE = "The trend chart of the last 8 weeks follows in the thread."
 NO_SCOPE_NOTE = (
     "No trend chart this time: the Supportbridge app lacks Slack's `files:write` scope. "
@@ -40,13 +41,6 @@ NO_SCOPE_NOTE = (
 )
 
 CardLink = Callable[[int], Awaitable[str | None]]
-
-
-def enqueue_digest(conn: Connection, *, channel: str, start: datetime, end: datetime, key: str) -> None:
-    """The digest post for [start, end) and its chart, in the caller's transaction."""
-    window = {"start": start.isoformat(), "end": end.isoformat()}
-    enqueue_post(conn, channel=channel, key=key, render=DIGEST_RENDERER, args=window)
-    outbox.enqueue_in(conn, DIGEST_CHART, {"key": key, **window}, dedupe_key=f"chart:{key}"[:255])
 
 
 async def card_links(digest: Digest, card_link: CardLink) -> dict[int, str]:
@@ -67,9 +61,9 @@ class DigestDeliveries:
         self.card_link = card_link
 
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
-        posts.add_renderer(DIGEST_RENDERER, self.render)
-        posts.add_renderer(alerts.THRESHOLD_RENDERER, self.threshold_alert)
-        deliverer.register(DIGEST_CHART, self.chart)
+        posts.add_renderer(PostRenderer.DIGEST, self.render)
+        posts.add_renderer(PostRenderer.THRESHOLD_ALERT, self.threshold_alert)
+        deliverer.register(DigestChart, self.chart)
 
     async def digest(self, start: datetime, end: datetime) -> Digest:
         return await self.database.transaction(lambda conn: compute_digest(conn, self.config, start, end))
@@ -80,10 +74,10 @@ class DigestDeliveries:
         note = None if digest.trend.empty else CHART_NOTE
         return render_digest(digest, self.config.zone, links=links, chart_note=note)
 
-    async def chart(self, payload: dict[str, Any]) -> outbox.Effects | None:
-        key = str(payload["key"])
+    async def chart(self, payload: DigestChart) -> outbox.Effects | None:
+        key = payload.key
         chart_key = f"{key}:chart"
-        end = datetime.fromisoformat(payload["end"])
+        end = datetime.fromisoformat(payload.end)
 
         def load(conn: Connection) -> tuple[Any, Any, Any]:
             return posted(conn, key), posted(conn, chart_key), trend(conn, end)
@@ -106,27 +100,22 @@ class DigestDeliveries:
                 title="New customer issues per week, last 8 weeks",
                 alt_text=alt_text(weekly, zone),
             )
-        except SlackTransientError as exc:
-            raise outbox.RetryLater(f"slack: {exc}", exc.retry_after) from exc
-        except SlackCallError as exc:
-            if exc.code in {"missing_scope", "not_allowed_token_type", "no_permission"}:
-                log.warning("digest chart not uploaded: no files:write scope", extra={"error": exc.code})
+        except MissingScope as exc:
+            log.warning("digest chart not uploaded: no files:write scope", extra={"error": exc.code})
 
-                def explain(conn: Connection) -> None:
-                    enqueue_post(
-                        conn,
-                        channel=parent.channel,
-                        key=f"{key}:no-chart",
-                        thread=key,
-                        text=NO_SCOPE_NOTE,
-                        blocks=[context(NO_SCOPE_NOTE)],
-                    )
+            def explain(conn: Connection) -> None:
+                enqueue_post(
+                    conn,
+                    channel=parent.channel,
+                    key=f"{key}:no-chart",
+                    thread=key,
+                    text=NO_SCOPE_NOTE,
+                    blocks=[context(NO_SCOPE_NOTE)],
+                )
 
-                return explain
-            if exc.code in PERMANENT:
-                log.warning("digest chart dropped: Slack refused it for good", extra={"error": exc.code})
-                return None
-            raise outbox.RetryLater(f"slack: {exc.code}") from exc
+            return explain
+        except SlackError as exc:
+            raise outbox_failure(exc) from exc
 
         def record(conn: Connection) -> None:
             conn.execute(

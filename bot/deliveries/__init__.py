@@ -1,0 +1,57 @@
+"""The outbox's effects on the outside world: each module loads what an item names, renders it with a
+view, calls Slack or Jira through our gateways, and returns the writes that record what it did.
+
+One module per kind of effect, each registering its handlers (and post renderers) with the outbox:
+
+- `cards`: issue cards, notes in their threads, customers to tell, rationale requests, ephemerals,
+  messages logged by a reaction;
+- `posts`: every other post (announcements, DMs, thread replies), once per key, rendered when sent;
+- `home`: each person's App Home;
+- `jira`: creating or linking a problem's Jira issue, and comments naming new customers;
+- `shadowing`, `digest`, `releases`: the renderers of those features' posts and their own items.
+
+`policy` holds the one rule applied to Slack's answers: join once, retry what can succeed, give up
+(as dead, logged) on what never will.
+"""
+
+from __future__ import annotations
+
+from bot.config import AppConfig
+from bot.deliveries.cards import CardDeliveries
+from bot.deliveries.digest import DigestDeliveries
+from bot.deliveries.home import HomeDeliveries
+from bot.deliveries.jira import JiraDeliveries
+from bot.deliveries.posts import PostDeliveries
+from bot.deliveries.releases import ReleaseRenderers
+from bot.deliveries.shadowing import ShadowDeliveries
+from bot.people import People
+from bot.services.outbox import Deliverer
+from bot.services.problem_search import ProblemSearch
+from db.session import Database
+from integrations.jira_client import JiraGateway
+from integrations.slack import SlackGateway
+
+
+def register_deliveries(
+    deliverer: Deliverer,
+    database: Database,
+    config: AppConfig,
+    slack: SlackGateway,
+    people: People,
+    *,
+    jira: JiraGateway | None,
+    search: ProblemSearch | None,
+) -> PostDeliveries:
+    """Every outbox handler and post renderer of a process that talks to Slack."""
+    cards = CardDeliveries(
+        database, config, slack, wake=deliverer.wake, search=search, jira_enabled=jira is not None
+    )
+    cards.register(deliverer)
+    JiraDeliveries(database, config, jira, cards.card_permalink).register(deliverer)
+    posts = PostDeliveries(database, slack)
+    posts.register(deliverer)
+    ShadowDeliveries(database, config, people).register(deliverer, posts)
+    HomeDeliveries(database, config, slack).register(deliverer)
+    DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)
+    ReleaseRenderers(database, config).register(posts)
+    return posts

@@ -1,0 +1,256 @@
+"""What the outbox carries: one kind per effect on the outside world, one typed payload per kind.
+
+Outbox rows outlive deploys just as button ids do: a row written by today's code may be delivered by
+tomorrow's. So the kinds are a wire contract (never rename a value), and each payload is written with a
+version (`{"v": 1, …}`) and read back through `decode_payload`, which also accepts the rows written
+before versions existed (no `"v"`: version 1). A field added later must have a default, so older rows
+still decode; a change that cannot be read that way gets a new version and its own decoder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar, Union
+
+PAYLOAD_VERSION = 1
+
+
+class OutboxKind(StrEnum):
+    """Every kind of outbox work; the value is stored in `outbox_items.kind`."""
+
+    SYNC_CARD = "sync_card"  # post or update an issue's card from stored state
+    SLACK_MESSAGE_INTAKE = "slack_message_intake"  # fetch a reacted-to Slack message and log it
+    EPHEMERAL = "ephemeral"  # a short private note to one person
+    THREAD_NOTE = "thread_note"  # a note in an issue card's thread, from an issue event
+    CUSTOMER_LIST = "customer_list"  # post or re-render a resolved problem's customers to tell
+    RATIONALE_REQUEST = "rationale_request"  # ask someone to explain a won't-do resolution
+    JIRA_ESCALATE = "jira_escalate"  # create (or find) a problem's Jira issue and link it to Slack
+    JIRA_LINK = "jira_link"  # link an existing Jira issue to Slack and read its state
+    JIRA_NEW_CUSTOMERS = "jira_new_customers"  # one comment naming customers merged in since the last
+    HOME = "home"  # re-render one person's App Home
+    POST = "post"  # an announcement, a direct message or a thread reply (see `Post`)
+    SHADOW_TELL_HOSTS = "shadow_tell_hosts"  # DM a session's hosts (user groups resolved at send time)
+    DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
+
+
+class PostRenderer(StrEnum):
+    """Posts rendered when they are sent, from the state at that moment; stored in `Post.render`."""
+
+    DIGEST = "digest"
+    THRESHOLD_ALERT = "threshold-alert"
+    SHADOW_WEEK = "shadow.week"  # the weekly open-sessions post
+    SHADOW_FEEDBACK = "shadow.feedback"  # a feedback answer in the programme's channel
+    RELEASE_HEADS_UP = "release.heads_up"
+    RELEASE_DAY = "release.day"
+    RELEASE_WATCH = "release.watch"
+
+
+class PayloadError(ValueError):
+    """A stored payload that this code cannot read (malformed, or written by a newer version)."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Base of every payload. A field whose stored name differs from its Python name says so in its
+    metadata (`wire`)."""
+
+    KIND: ClassVar[OutboxKind]
+
+    def encode(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"v": PAYLOAD_VERSION}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None or (value is False and field.default is False):
+                continue  # absent and default read back the same; keep rows small
+            data[field.metadata.get("wire", field.name)] = value
+        return data
+
+
+def _matches(value: object, hint: object) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is not None:
+        return isinstance(value, origin)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+def _decode(cls: type[Payload], data: dict[str, Any]) -> Payload:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        wire = field.metadata.get("wire", field.name)
+        if wire not in data or data[wire] is None:
+            if field.default is dataclasses.MISSING:
+                raise PayloadError(f"{cls.KIND}: missing {wire!r}")
+            continue
+        value = data[wire]
+        if not _matches(value, hints[field.name]):
+            raise PayloadError(f"{cls.KIND}: {wire!r} is {type(value).__name__}, not {hints[field.name]}")
+        values[field.name] = value
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class SyncCard(Payload):
+    KIND = OutboxKind.SYNC_CARD
+    issue_id: int
+
+
+@dataclass(frozen=True)
+class SlackMessageIntake(Payload):
+    """A reaction asked to log the message at (channel, ts); `user` reacted."""
+
+    KIND = OutboxKind.SLACK_MESSAGE_INTAKE
+    channel: str
+    ts: str
+    user: str
+
+
+@dataclass(frozen=True)
+class Ephemeral(Payload):
+    """A private note to `user` in `channel`: the given text, or (note="intake_confirmation") the
+    confirmation of a report logged from Slack, rendered when sent so it can link the card."""
+
+    KIND = OutboxKind.EPHEMERAL
+    channel: str
+    user: str
+    text: str = ""
+    note: str | None = None
+    issue_id: int | None = None
+    created: bool = False
+
+    INTAKE_CONFIRMATION: ClassVar[str] = "intake_confirmation"
+
+
+@dataclass(frozen=True)
+class ThreadNote(Payload):
+    KIND = OutboxKind.THREAD_NOTE
+    event_id: int
+
+
+@dataclass(frozen=True)
+class CustomerList(Payload):
+    KIND = OutboxKind.CUSTOMER_LIST
+    problem_id: int
+
+
+@dataclass(frozen=True)
+class RationaleRequest(Payload):
+    """Ask for a won't-do rationale in the problem's thread (`to="thread"`) or by DM to `user`."""
+
+    KIND = OutboxKind.RATIONALE_REQUEST
+    problem_id: int
+    to: str = "thread"
+    user: str | None = None
+    key: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class JiraEscalate(Payload):
+    KIND = OutboxKind.JIRA_ESCALATE
+    escalation_id: int
+
+
+@dataclass(frozen=True)
+class JiraLink(Payload):
+    KIND = OutboxKind.JIRA_LINK
+    escalation_id: int
+
+
+@dataclass(frozen=True)
+class JiraNewCustomers(Payload):
+    KIND = OutboxKind.JIRA_NEW_CUSTOMERS
+    problem_id: int
+
+
+@dataclass(frozen=True)
+class RefreshHome(Payload):
+    KIND = OutboxKind.HOME
+    user: str
+
+
+@dataclass(frozen=True)
+class Post(Payload):
+    """A post that is not an issue card. With a `key` it is posted once and remembered, so `edit=True`
+    re-renders it in place and other posts can reply in its `thread` (another post's key). Content is
+    given (`text`, `blocks`) or rendered when sent by the renderer `render` with `args`."""
+
+    KIND = OutboxKind.POST
+    channel: str
+    key: str | None = None
+    text: str | None = None
+    blocks: list[Any] | None = None
+    render: str | None = None
+    args: dict[str, Any] | None = None
+    thread: str | None = None
+    edit: bool = False
+
+
+@dataclass(frozen=True)
+class TellHosts(Payload):
+    """A note to a session's hosts: `what` happened ("joined", "left", "swapped", "reminder")."""
+
+    KIND = OutboxKind.SHADOW_TELL_HOSTS
+    session: int
+    what: str
+    user: str | None = None
+    lead_minutes: int | None = None
+    swapped_from: str | None = dataclasses.field(default=None, metadata={"wire": "from"})
+
+
+@dataclass(frozen=True)
+class DigestChart(Payload):
+    """The trend chart for the digest posted under `key`, for the window [start, end) (ISO-8601)."""
+
+    KIND = OutboxKind.DIGEST_CHART
+    key: str
+    start: str
+    end: str
+
+
+PAYLOADS: dict[OutboxKind, type[Payload]] = {
+    cls.KIND: cls
+    for cls in (
+        SyncCard,
+        SlackMessageIntake,
+        Ephemeral,
+        ThreadNote,
+        CustomerList,
+        RationaleRequest,
+        JiraEscalate,
+        JiraLink,
+        JiraNewCustomers,
+        RefreshHome,
+        Post,
+        TellHosts,
+        DigestChart,
+    )
+}
+
+
+def decode_payload(kind: str, data: object) -> Payload:
+    """The typed payload of a stored row; `PayloadError` says why it cannot be read."""
+    try:
+        cls = PAYLOADS[OutboxKind(kind)]
+    except ValueError:
+        raise PayloadError(f"unknown outbox kind {kind!r}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"{kind}: payload is {type(data).__name__}, not an object")
+    version = data.get("v", 1)
+    if version != PAYLOAD_VERSION:
+        raise PayloadError(f"{kind}: payload version {version!r} is not one this code reads")
+    return _decode(cls, data)
