@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from bot.domain.outbox import SyncCard
 from bot.services import outbox
-from db.models import Issue, OutboxItem
+from db.models import Issue, OutboxItem, outbox_items
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
 from tests.harness import Stack, add_channels, make_issue_payload, running_app
@@ -175,7 +176,8 @@ async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    stack.slack.fail_all("chat.postMessage", error="channel_not_found")
+    # An error that may pass (Slack has trouble on its side): retried, and visible while it lasts.
+    stack.slack.fail_all("chat.postMessage", error="fatal_error")
     await stack.webhook(make_issue_payload())
 
     async def not_ready() -> bool:
@@ -185,13 +187,13 @@ async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(
     await stack.slack.wait_for(not_ready, timeout=10, message="/readyz reports the stuck delivery")
     body = await (await stack.http.get(stack.url("/readyz"))).json()
     assert body["checks"]["deliveries"]["stuck"] == 1
-    assert "channel_not_found" in body["checks"]["deliveries"]["last_error"]
+    assert "fatal_error" in body["checks"]["deliveries"]["last_error"]
     warnings = [
         r
         for r in caplog.records
         if r.levelno == logging.WARNING and r.getMessage() == "delivery failed, will retry"
     ]
-    assert warnings and warnings[-1].error == "slack: channel_not_found"  # type: ignore[attr-defined]
+    assert warnings and warnings[-1].error == "slack: fatal_error"  # type: ignore[attr-defined]
     stack.slack.recover("chat.postMessage")
     await stack.wait_for_cards(stack.channels["default"], 1, timeout=10)
 
@@ -199,6 +201,33 @@ async def test_a_delivery_that_keeps_failing_shows_on_readyz_then_recovers(
         return (await stack.http.get(stack.url("/readyz"))).status == 200
 
     await stack.slack.wait_for(ready, timeout=5, message="/readyz ready again")
+
+
+async def test_a_card_for_a_channel_that_is_gone_is_given_up_once_not_retried_forever(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    stack.slack.fail_all("chat.postMessage", error="is_archived")
+    await stack.webhook(make_issue_payload())
+
+    def given_up() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage() == "delivery given up: it can never succeed"]
+
+    await stack.slack.wait_for(lambda: bool(given_up()), timeout=10, message="the card is given up")
+    assert given_up()[0].levelno == logging.WARNING
+    assert given_up()[0].error == "slack: is_archived"  # type: ignore[attr-defined]
+
+    def card_rows(conn: Connection) -> list[tuple[str, int, str | None]]:
+        return [
+            (r.status, r.attempts, r.last_error)
+            for r in conn.execute(select(outbox_items).where(outbox_items.c.kind == "sync_card"))
+        ]
+
+    assert await stack.runtime.database.transaction(card_rows) == [("dead", 1, "slack: is_archived")]
+    await asyncio.sleep(0.5)  # long past the test policy's backoff: nothing asks Slack again
+    assert len(stack.slack.calls_to("chat.postMessage")) == 1
+    # A dead card is not a stuck one: this web process stays in the load balancer.
+    assert (await stack.http.get(stack.url("/readyz"))).status == 200
 
 
 async def test_bot_not_in_channel_joins_and_posts(database_url: str, slack: FakeSlack) -> None:
