@@ -75,7 +75,8 @@ def session_at(conn: Connection, programme: str, starts: datetime) -> int:
 
 
 def posts(conn: Connection) -> list[dict[str, Any]]:
-    return [r.payload for r in conn.execute(select(outbox_items).where(outbox_items.c.kind == OutboxKind.POST)).all()]
+    query = select(outbox_items).where(outbox_items.c.kind == OutboxKind.POST)
+    return [r.payload for r in conn.execute(query).all()]
 
 
 def dms_to(conn: Connection, user: str) -> list[str]:
