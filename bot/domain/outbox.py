@@ -64,7 +64,7 @@ class Payload:
         data: dict[str, Any] = {"v": PAYLOAD_VERSION}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is None or (value is False and field.default is False):
+            if value is None or (field.default is not dataclasses.MISSING and value == field.default):
                 continue  # absent and default read back the same; keep rows small
             data[field.metadata.get("wire", field.name)] = value
         return data
