@@ -39,7 +39,7 @@ def test_a_payload_written_before_versions_still_decodes_and_reencodes_the_same(
     row: dict[str, object],
 ) -> None:
     payload = decode_payload(str(row["kind"]), row["payload"])
-    assert payload.KIND == row["kind"]
+    assert row["kind"] == payload.KIND
     again = payload.encode()
     assert again.pop("v") == 1
     # What is written again is what was stored, less the fields that read back as their default.
