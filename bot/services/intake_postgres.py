@@ -21,6 +21,7 @@ from sqlalchemy import JSON, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from bot.domain.outbox import PAYLOAD_VERSION
 from db.models import UTCDateTime
 
 INGEST = text(
@@ -77,8 +78,9 @@ delivery AS (
 card AS (
     INSERT INTO outbox (kind, dedupe_key, payload, status, attempts, revision, next_attempt_at,
                         created_at, updated_at)
-    SELECT 'sync_card', 'card:' || issue.id, json_build_object('issue_id', issue.id), 'pending', 0, 0,
-           :now, :now, :now
+    SELECT 'sync_card', 'card:' || issue.id,
+           json_build_object('v', CAST(:payload_version AS integer), 'issue_id', issue.id),
+           'pending', 0, 0, :now, :now, :now
     FROM issue
 )
 SELECT (SELECT id FROM issue) AS created, known.by_delivery, known.by_source FROM known
@@ -95,5 +97,5 @@ def ingest_statement(
     conn: Connection, params: dict[str, Any], now: datetime
 ) -> tuple[int | None, int | None, int | None]:
     """(created issue id, id found by delivery id, id found by source + external id)."""
-    row = conn.execute(INGEST, {**params, "now": now}).one()
+    row = conn.execute(INGEST, {**params, "now": now, "payload_version": PAYLOAD_VERSION}).one()
     return row.created, row.by_delivery, row.by_source
