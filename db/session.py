@@ -21,6 +21,7 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.sqlite_writer import SQLiteWriter
@@ -47,8 +48,11 @@ class DatabaseUnavailable(Exception):
 
 
 def is_unavailable_error(exc: BaseException) -> bool:
-    """True for errors that mean "the database is down or busy", not "your data is wrong"."""
-    if isinstance(exc, DatabaseUnavailable | OperationalError | ConnectionError | TimeoutError | OSError):
+    """True for errors that mean "the database is down or busy", not "your data is wrong": refused,
+    dropped, timed out (a hung server), or no connection free in the pool in time."""
+    if isinstance(
+        exc, DatabaseUnavailable | OperationalError | PoolTimeout | ConnectionError | TimeoutError | OSError
+    ):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

@@ -159,6 +159,28 @@ class PostedMessage:
     ts: str
 
 
+MARK_SEARCH_PAGES = 5
+MARK_SEARCH_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class MessageMark:
+    """What a message is, stored with it as Slack message metadata (`event_type` and a small payload):
+    e.g. `supportbridge_card` with `{"issue_id": 42}`."""
+
+    event_type: str
+    key: tuple[tuple[str, str | int], ...]
+
+    def metadata(self) -> dict[str, Any]:
+        return {"event_type": self.event_type, "event_payload": dict(self.key)}
+
+    def matches(self, metadata: Any) -> bool:
+        if not isinstance(metadata, dict) or metadata.get("event_type") != self.event_type:
+            return False
+        payload = metadata.get("event_payload")
+        return isinstance(payload, dict) and all(payload.get(k) == v for k, v in self.key)
+
+
 def build_web_client(token: str, base_url: str, *, max_retries: int = 2) -> AsyncWebClient:
     return AsyncWebClient(
         token=token,
@@ -198,6 +220,15 @@ class SlackGateway:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        # Posting is not idempotent: a connection dropped after Slack took the message, retried in the
+        # client, would post it twice. Posts are retried by the outbox instead, which first looks for
+        # the message (`find_marked`); only a 429 (never carried out) is waited out in the call.
+        self.posting = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+        )
 
     async def open(self) -> None:
         """Share one HTTP connection pool across calls (slack_sdk opens a new session per call
@@ -206,14 +237,17 @@ class SlackGateway:
             self.client.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.client.timeout)
             )
+        self.posting.session = self.client.session
 
     async def close(self) -> None:
         if self.client.session is not None and not self.client.session.closed:
             await self.client.session.close()
 
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(
+        self, method: str, *, client: AsyncWebClient | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await (client or self.client).api_call(method, json=kwargs)
         except (SlackApiError, SlackClientError, ClientError, TimeoutError, OSError) as exc:
             raise _translate(exc) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
@@ -226,8 +260,16 @@ class SlackGateway:
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def post_message(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], *, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        mark: MessageMark | None = None,
     ) -> PostedMessage:
+        """Post a message. A `mark` is stored with it as Slack message metadata, so that the message
+        can be found again (`find_marked`) when it is not known whether an earlier post went through."""
         args: dict[str, Any] = {
             "channel": channel,
             "text": text,
@@ -238,8 +280,38 @@ class SlackGateway:
         }
         if thread_ts:
             args["thread_ts"] = thread_ts
-        data = await self._call("chat.postMessage", **args)
+        if mark is not None:
+            args["metadata"] = mark.metadata()
+        data = await self._call("chat.postMessage", client=self.posting, **args)
         return PostedMessage(channel=data["channel"], ts=data["ts"])
+
+    async def find_marked(
+        self, channel: str, mark: MessageMark, *, thread_ts: str | None = None
+    ) -> PostedMessage | None:
+        """The message posted with `mark` in `channel` (or in the thread `thread_ts`), if any: the
+        channel's history newest first (a thread's replies), up to `MARK_SEARCH_PAGES` pages — the
+        message looked for is recent, the outcome of an attempt whose answer was lost."""
+        cursor: str | None = None
+        for _ in range(MARK_SEARCH_PAGES):
+            params: dict[str, Any] = {
+                "channel": channel,
+                "include_all_metadata": "true",
+                "limit": MARK_SEARCH_PAGE_SIZE,
+            }
+            if thread_ts:
+                params["ts"] = thread_ts
+            if cursor:
+                params["cursor"] = cursor
+            method = "conversations.replies" if thread_ts else "conversations.history"
+            data = await self._form(method, **params)
+            for message in data.get("messages", []):
+                if mark.matches(message.get("metadata")):
+                    return PostedMessage(channel=channel, ts=str(message["ts"]))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        log.warning("marked message search gave up", extra={"channel": channel, "pages": MARK_SEARCH_PAGES})
+        return None
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
@@ -251,6 +323,11 @@ class SlackGateway:
         if blocks:
             args["blocks"] = blocks
         await self._call("chat.postEphemeral", **args)
+
+    async def dm_channel(self, user: str) -> str:
+        """The id of the app's direct-message channel with `user` (opened if need be)."""
+        data = await self._form("conversations.open", users=user)
+        return str(data["channel"]["id"])
 
     async def join_channel(self, channel: str) -> None:
         await self._form("conversations.join", channel=channel)

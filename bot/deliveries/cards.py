@@ -12,7 +12,15 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.deliveries.policy import outbox_failure, post_joining, slack_outcome
+from bot.deliveries.policy import (
+    card_mark,
+    customer_list_mark,
+    delivery_mark,
+    note_mark,
+    outbox_failure,
+    post_once,
+    slack_outcome,
+)
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import (
     CustomerList,
@@ -166,7 +174,11 @@ class CardDeliveries:
             if state.posted is not None:
                 await self.slack.update_message(state.posted.channel, state.posted.ts, text, blocks)
             else:
-                posted = await post_joining(self.slack, state.channel, text, blocks)
+                sent = await post_once(self.slack, state.channel, text, blocks, mark=card_mark(issue_id))
+                posted = sent.message
+                if sent.adopted:
+                    # Posted by an attempt whose record was lost: bring it up to date instead.
+                    await self.slack.update_message(posted.channel, posted.ts, text, blocks)
         if posted is not None:
             log.info("card posted", extra={"issue_id": issue_id, "channel": posted.channel})
 
@@ -271,7 +283,9 @@ class CardDeliveries:
         else:
             blocks, text = render_triage_note(event.kind, event.actor, detail)
         with slack_outcome():
-            await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
+            await post_once(
+                self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(event_id)
+            )
 
     async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""
@@ -287,7 +301,11 @@ class CardDeliveries:
             if existing is not None:
                 await self.slack.update_message(existing.channel, existing.ts, text, blocks)
             else:
-                posted = await self.slack.post_message(card.channel, text, blocks, thread_ts=card.ts)
+                mark = customer_list_mark(problem_id)
+                sent = await post_once(self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=mark)
+                posted = sent.message
+                if sent.adopted:
+                    await self.slack.update_message(posted.channel, posted.ts, text, blocks)
         if posted is None:
             return None
 
@@ -344,11 +362,12 @@ class CardDeliveries:
             customer_count,
             ask,
         )
+        mark = delivery_mark("supportbridge_rationale_request")
         try:
             if payload.to == "dm" and ask:
-                await self.slack.post_message(ask, text, blocks)
+                await post_once(self.slack, ask, text, blocks, mark=mark)
             else:
-                await self.slack.post_message(row.channel, text, blocks, thread_ts=row.ts)
+                await post_once(self.slack, row.channel, text, blocks, thread_ts=row.ts, mark=mark)
         except SlackTransientError as exc:
             raise outbox_failure(exc) from exc
         except SlackCallError as exc:

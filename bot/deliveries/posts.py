@@ -19,26 +19,16 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from bot.deliveries.policy import delivery_mark, post_once, slack_outcome
 from bot.domain.outbox import Post, PostRenderer
 from bot.services import outbox
 from bot.services.posts import posted
 from bot.views.blocks import Blocks
 from db.models import posted_messages, utcnow
 from db.session import Database
-from integrations.slack import SlackCallError, SlackGateway, SlackTransientError
+from integrations.slack import SlackGateway
 
 log = logging.getLogger(__name__)
-
-# Slack codes after which retrying the same post cannot succeed.
-PERMANENT = {
-    "channel_not_found",
-    "is_archived",
-    "message_not_found",
-    "user_not_found",
-    "user_disabled",
-    "cannot_dm_bot",
-    "messages_tab_disabled",
-}
 
 Rendered = tuple[Blocks, str]
 Renderer = Callable[[dict[str, Any]], Awaitable[Rendered | None]]
@@ -85,28 +75,15 @@ class PostDeliveries:
         else:
             blocks, text = list(payload.blocks or []), payload.text or ""
 
-        try:
+        with slack_outcome():
             if existing is not None:
                 await self.slack.update_message(existing.channel, existing.ts, text, blocks)
                 return None
-            try:
-                message = await self.slack.post_message(
-                    channel, text, blocks, thread_ts=parent.ts if parent is not None else None
-                )
-            except SlackCallError as exc:
-                if exc.code != "not_in_channel":
-                    raise
-                await self.slack.join_channel(channel)
-                message = await self.slack.post_message(
-                    channel, text, blocks, thread_ts=parent.ts if parent is not None else None
-                )
-        except SlackTransientError as exc:
-            raise outbox.RetryLater(f"slack: {exc}", exc.retry_after) from exc
-        except SlackCallError as exc:
-            if exc.code in PERMANENT:
-                log.warning("post dropped: Slack refused it for good", extra={"key": key, "error": exc.code})
-                return None
-            raise outbox.RetryLater(f"slack: {exc.code}") from exc
+            mark = delivery_mark("supportbridge_post")
+            thread_ts = parent.ts if parent is not None else None
+            message = (
+                await post_once(self.slack, channel, text, blocks, thread_ts=thread_ts, mark=mark)
+            ).message
         if not key:
             return None
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -34,7 +35,11 @@ from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
+# How long a claimed item is reserved for the process running it. The lease is renewed every third
+# of it while the item runs (a Slack call may wait out a long Retry-After), so it only runs out when
+# the process died; the next claim then knows the earlier attempt's outcome is unknown.
 LEASE = timedelta(seconds=60)
+LEASE_RENEWAL_SECONDS = LEASE.total_seconds() / 3
 
 
 INSERT_ITEM = insert(outbox_items)
@@ -132,6 +137,27 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     revision: int
+    # An earlier attempt may have had its effect without it being recorded: the process died after
+    # the call (its lease ran out), or the call failed in a way that does not say it was not made
+    # (a timeout, a dropped connection).
+    outcome_unknown: bool = False
+
+
+_CURRENT: ContextVar[Claimed | None] = ContextVar("outbox_current_item", default=None)
+
+
+def current_item_id() -> int | None:
+    """Inside a delivery handler: the id of the outbox item being run."""
+    item = _CURRENT.get()
+    return item.id if item is not None else None
+
+
+def earlier_attempt_may_have_succeeded() -> bool:
+    """Inside a delivery handler: True when this item ran before and it is not known whether that
+    attempt's effect happened. A handler whose effect cannot be made twice harmlessly (posting a
+    message) then looks for it before making it again."""
+    item = _CURRENT.get()
+    return item is not None and item.outcome_unknown
 
 
 @dataclass(frozen=True)
@@ -201,7 +227,14 @@ class Deliverer:
         def work(conn: Connection) -> list[Claimed]:
             now = utcnow()
             query = (
-                select(ITEMS.c.id, ITEMS.c.kind, ITEMS.c.payload, ITEMS.c.attempts, ITEMS.c.revision)
+                select(
+                    ITEMS.c.id,
+                    ITEMS.c.kind,
+                    ITEMS.c.payload,
+                    ITEMS.c.attempts,
+                    ITEMS.c.revision,
+                    ITEMS.c.locked_until,
+                )
                 .where(
                     ITEMS.c.status == "pending",
                     ITEMS.c.next_attempt_at <= now,
@@ -218,7 +251,17 @@ class Deliverer:
                 conn.execute(
                     update(ITEMS).where(ITEMS.c.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
                 )
-            return [Claimed(r.id, r.kind, dict(r.payload), r.attempts, r.revision) for r in rows]
+            return [
+                Claimed(
+                    r.id,
+                    r.kind,
+                    dict(r.payload),
+                    r.attempts,
+                    r.revision,
+                    outcome_unknown=r.attempts > 0 or r.locked_until is not None,
+                )
+                for r in rows
+            ]
 
         return await self.database.transaction(work)
 
@@ -232,6 +275,7 @@ class Deliverer:
         handler = self.handlers.get(payload.KIND)
         if handler is None:
             return Outcome(item, failure=f"no handler for {item.kind!r} in this process")
+        token = _CURRENT.set(item)
         try:
             return Outcome(item, effects=await handler(payload))
         except RetryLater as exc:
@@ -244,6 +288,8 @@ class Deliverer:
             # A bug in a handler must not stop the loop nor lose the item: keep it, loudly.
             log.exception("delivery handler crashed", extra={"outbox_id": item.id, "kind": item.kind})
             return Outcome(item, failure=f"{type(exc).__name__}: {exc}")
+        finally:
+            _CURRENT.reset(token)
 
     def _record(self, conn: Connection, outcome: Outcome, *, with_effects: bool = True) -> None:
         item, now = outcome.item, utcnow()
@@ -343,18 +389,53 @@ class Deliverer:
             await self.database.transaction(complete_only)
 
     async def run_once(self) -> int:
-        """Claim and run the due items; returns how many were claimed."""
+        """Claim and run the due items; returns how many were claimed. Each outcome is recorded as
+        soon as its item has run, not when the whole batch has: a crash loses the record of at most
+        the items in flight, and those are found out on their next attempt."""
         items = await self.claim()
         if not items:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
+        running = {item.id for item in items}
 
-        async def guarded(item: Claimed) -> Outcome:
+        async def run(item: Claimed) -> None:
             async with limit:
-                return await self._run_item(item)
+                outcome = await self._run_item(item)
+            running.discard(item.id)
+            await self._settle([outcome])
 
-        await self._settle(list(await asyncio.gather(*(guarded(item) for item in items))))
+        renewer = asyncio.create_task(self._renew_leases(running), name="outbox-lease-renewal")
+        try:
+            results = await asyncio.gather(*(run(item) for item in items), return_exceptions=True)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
         return len(items)
+
+    async def _renew_leases(self, running: set[int]) -> None:
+        """Keep the items still running reserved for this process."""
+        while True:
+            await asyncio.sleep(LEASE_RENEWAL_SECONDS)
+            ids = sorted(running)
+            if not ids:
+                continue
+
+            def renew(conn: Connection, ids: list[int] = ids) -> None:
+                conn.execute(
+                    update(ITEMS)
+                    .where(ITEMS.c.id.in_(ids), ITEMS.c.status == "pending")
+                    .where(ITEMS.c.locked_until.is_not(None))
+                    .values(locked_until=utcnow() + LEASE)
+                )
+
+            try:
+                await self.database.transaction(renew)
+            except DatabaseUnavailable:
+                log.warning("outbox lease not renewed: database unavailable", extra={"items": len(ids)})
 
     async def run_forever(self) -> None:
         failures = 0
@@ -365,6 +446,12 @@ class Deliverer:
             except DatabaseUnavailable:
                 failures += 1
                 log.warning("delivery loop cannot reach the database", extra={"failures": failures})
+                await self._pause(min(30.0, 0.5 * 2**failures))
+                continue
+            except Exception:
+                # Nothing may end the loop: a bug here would stop every delivery of the process.
+                failures += 1
+                log.exception("delivery loop failed; carrying on", extra={"failures": failures})
                 await self._pause(min(30.0, 0.5 * 2**failures))
                 continue
             if not claimed:
@@ -378,10 +465,28 @@ class Deliverer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
+    @property
+    def alive(self) -> bool:
+        """The delivery loop of this process is running (false before `start` and after `stop`)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self.run_forever(), name="outbox-deliverer")
+            self._task.add_done_callback(self._restart_if_died)
+
+    def _restart_if_died(self, task: asyncio.Task[None]) -> None:
+        """The watchdog: a loop that ended while not asked to stop is started again, loudly."""
+        if self._stopping or task is not self._task:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error(
+            "delivery loop ended unexpectedly; restarting it",
+            extra={"error": type(error).__name__ if error else "cancelled"},
+        )
+        self._task = None
+        self.start()
 
     async def stop(self) -> None:
         self._stopping = True

@@ -57,6 +57,7 @@ class Failure:
     error: str | None = None
     drop_connection: bool = False
     slow: float = 0.0
+    answer_lost: bool = False  # the call takes effect, then the connection closes unanswered
 
     def matches(self, key: str) -> bool:
         return fnmatch.fnmatchcase(key, self.pattern)
@@ -119,6 +120,7 @@ class FakeServer(abc.ABC):
         error: str | None = None,
         drop_connection: bool = False,
         slow: float = 0.0,
+        answer_lost: bool = False,
     ) -> None:
         """Make the next ``times`` requests to ``target`` fail (``times=None``: until recovered).
 
@@ -126,11 +128,15 @@ class FakeServer(abc.ABC):
         ``error=...`` (a service-level error), ``status=...`` (an HTTP status; 429 carries
         ``Retry-After: retry_after``), ``drop_connection=True`` (the connection is closed with no
         answer).  ``slow=seconds`` delays the answer (alone: then answers normally).  With none
-        of them, the request is rate limited (429).  Failures apply before any state change.
+        of them, the request is rate limited (429).  Failures apply before any state change, except
+        ``answer_lost=True``: the call is carried out, then the connection is closed without an
+        answer (a crash, a timeout or a network drop after the service did the work).
         """
-        if error is None and status is None and not drop_connection and not slow:
+        if error is None and status is None and not drop_connection and not slow and not answer_lost:
             status = 429
-        self._failures.append(Failure(target, times, status, retry_after, error, drop_connection, slow))
+        self._failures.append(
+            Failure(target, times, status, retry_after, error, drop_connection, slow, answer_lost)
+        )
 
     def fail_all(self, target: str, **kwargs: Any) -> None:
         """Like :meth:`fail`, for every request to ``target`` until :meth:`recover`."""
@@ -153,6 +159,8 @@ class FakeServer(abc.ABC):
     async def _apply_failure(self, request: web.Request, failure: Failure) -> web.StreamResponse | None:
         if failure.slow:
             await asyncio.sleep(failure.slow)
+        if failure.answer_lost:
+            return None  # carried out; the answer is dropped by the service's handler
         if failure.drop_connection:
             # A network drop: close the socket without answering. The response returned
             # below is never written (aiohttp skips writes to a closed transport).
@@ -569,6 +577,10 @@ class FakeSlack(FakeServer):
                 validate_slack_response(method, request.method, 200, answer)
         except ContractViolation as e:
             self.response_violations.append(e.reason)
+        if failure is not None and failure.answer_lost:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=499)
         return web.json_response(answer)
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
