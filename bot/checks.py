@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.config import AppConfig
-from bot.services.outbox import outbox_health
+from bot.services.outbox import dead_deliveries, outbox_health
 from bot.settings import Settings
 from db.migrate import pending_revisions
 from db.session import Database, DatabaseUnavailable
@@ -51,6 +51,13 @@ async def _check_database(settings: Settings, config: AppConfig | None, results:
                 )
             else:
                 results.ok(f"deliveries flowing ({health.pending} pending)")
+            if health.dead:
+                latest = (await dead_deliveries(database, limit=1))[0]
+                results.fail(
+                    f"{health.dead} delivery(ies) given up as dead (latest: #{latest.id} {latest.kind}, "
+                    f"{latest.reason}): `supportbridge deliveries` lists them, "
+                    "`supportbridge deliveries retry ID…` sends them again, `drop ID…` forgets them"
+                )
     except DatabaseUnavailable as exc:
         results.fail(f"database unreachable at DATABASE_URL ({exc})")
     finally:

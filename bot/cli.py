@@ -225,6 +225,53 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _delivery_id(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a delivery id (a number from the list)")
+    return int(value)
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    """`supportbridge deliveries [retry|drop] [ID…|--all]`: the dead letter, listed and handled."""
+    from bot.services.outbox import dead_deliveries, drop_dead, retry_dead
+    from db.session import Database, DatabaseUnavailable
+
+    settings = load_settings()
+    action = args.action or "list"
+    if action != "list" and not args.ids and not args.all:
+        print(f"supportbridge deliveries {action}: name the ids (from the list) or --all", file=sys.stderr)
+        return 2
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            if action == "list":
+                dead = await dead_deliveries(database)
+                if not dead:
+                    return "no dead deliveries\n"
+                lines = [f"{len(dead)} dead delivery(ies), the latest first:"]
+                lines += [
+                    f"  #{d.id}  {d.kind}  given up {d.given_up_at:%Y-%m-%d %H:%M} after {d.attempts} "
+                    f"attempt(s): {d.reason}"
+                    for d in dead
+                ]
+                lines.append("`supportbridge deliveries retry ID…` sends again; `drop ID…` forgets.")
+                return "\n".join(lines) + "\n"
+            ids = None if args.all else list(args.ids)
+            if action == "retry":
+                return f"{await retry_dead(database, ids)} delivery(ies) will be sent again\n"
+            return f"{await drop_dead(database, ids)} delivery(ies) dropped\n"
+        finally:
+            await database.dispose()
+
+    try:
+        print(asyncio.run(run()), end="")
+    except DatabaseUnavailable:
+        print("supportbridge deliveries: the database is unavailable", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbridge", description="Customer issues, in Slack.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=_window_days, default=7, help="the window in days, 1 to 365 (default 7)"
     )
     digest.set_defaults(func=cmd_digest)
+    deliveries = sub.add_parser(
+        "deliveries", help="the dead letter: deliveries given up (list, retry or drop them)"
+    )
+    deliveries.add_argument("action", nargs="?", choices=["list", "retry", "drop"], help="default: list")
+    deliveries.add_argument("ids", nargs="*", type=_delivery_id, help="delivery ids, as listed")
+    deliveries.add_argument("--all", action="store_true", help="every dead delivery")
+    deliveries.set_defaults(func=cmd_deliveries)
     sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(
         func=cmd_check
     )

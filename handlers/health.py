@@ -1,4 +1,5 @@
-"""GET /healthz (the process answers) and GET /readyz (it can do its job)."""
+"""GET /healthz (the process answers) and GET /readyz (this process can serve: its database answers,
+its schema is current and, where it runs deliveries, its delivery loop is alive)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,21 @@ def register(app: web.Application, runtime: Runtime) -> None:
                 "ok" if not pending else f"{len(pending)} pending: run supportbridge migrate"
             )
             ready = ready and not pending
+            if runtime.deliverer.started:
+                loop_alive = runtime.deliverer.alive
+                checks["delivery_loop"] = "ok" if loop_alive else "not running"
+                ready = ready and loop_alive
+            # Shown, not gating: a delivery that keeps failing (one channel archived, say) is not a
+            # reason to take this process out of the load balancer; `supportbridge check` and the
+            # log report it.
             health = await outbox_health(runtime.database, runtime.config.deliveries)
             checks["deliveries"] = {
                 "pending": health.pending,
                 "stuck": health.stuck,
+                "dead": health.dead,
                 "oldest_pending_seconds": round(health.oldest_pending_seconds or 0.0, 1),
                 "last_error": health.last_error,
             }
-            ready = ready and health.ok
         except DatabaseUnavailable:
             checks["database"] = "unavailable"
             ready = False

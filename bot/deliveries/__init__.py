@@ -11,10 +11,13 @@ One module per kind of effect, each registering its handlers (and post renderers
 - `shadowing`, `digest`, `releases`: the renderers of those features' posts and their own items.
 
 `policy` holds the one rule applied to Slack's answers: join once, retry what can succeed, give up
-(as dead, logged) on what never will.
+(as dead, logged) on what never will. A delivery given up is also told once a day per kind and reason
+in the alerts channel, with the command that retries or drops it.
 """
 
 from __future__ import annotations
+
+from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.deliveries.cards import CardDeliveries
@@ -24,9 +27,13 @@ from bot.deliveries.jira import JiraDeliveries
 from bot.deliveries.posts import PostDeliveries
 from bot.deliveries.releases import ReleaseRenderers
 from bot.deliveries.shadowing import ShadowDeliveries
+from bot.domain.outbox import OutboxKind
 from bot.people import People
-from bot.services.outbox import Deliverer
+from bot.services.outbox import Claimed, Deliverer, OnDead
+from bot.services.posts import enqueue_post
 from bot.services.problem_search import ProblemSearch
+from bot.views.blocks import escape
+from db.models import utcnow
 from db.session import Database
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway
@@ -54,4 +61,23 @@ def register_deliveries(
     HomeDeliveries(database, config, slack).register(deliverer)
     DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)
     ReleaseRenderers(database, config).register(posts)
+    if config.channels.alerts:
+        deliverer.on_dead = dead_letter_notice(config.channels.alerts)
     return posts
+
+
+def dead_letter_notice(alerts: str) -> OnDead:
+    """Tell the alerts channel that a delivery was given up: once a day per kind and reason."""
+
+    def notice(conn: Connection, item: Claimed, reason: str) -> None:
+        if item.kind == OutboxKind.POST and item.payload.get("channel") == alerts:
+            return  # a notice that cannot reach the alerts channel must not ask for another
+        day = utcnow().date().isoformat()
+        text = (
+            f":warning: A delivery was given up: it can never succeed as it is ({item.kind}, "
+            f"{escape(reason)}). `supportbridge deliveries` lists it; once the cause is fixed, "
+            f"`supportbridge deliveries retry {item.id}` sends it again (`drop` forgets it)."
+        )
+        enqueue_post(conn, channel=alerts, key=f"dead-letter:{day}:{item.kind}:{reason[:80]}", text=text)
+
+    return notice

@@ -68,6 +68,8 @@ class GiveUp(Exception):
 # them in the same transaction that marks the item done, so the record and the completion agree.
 Effects = Callable[[Connection], None]
 Handler = Callable[[Any], Awaitable[Effects | None]]
+# Called in the transaction that gives an item up as dead, to tell someone (the alerts channel).
+OnDead = Callable[[Connection, "Claimed", str], None]
 P = TypeVar("P", bound=Payload)
 
 
@@ -166,6 +168,7 @@ class OutboxHealth:
     stuck: int
     oldest_pending_seconds: float | None
     last_error: str | None
+    dead: int = 0
 
     @property
     def ok(self) -> bool:
@@ -208,6 +211,8 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.on_dead: OnDead | None = None
+        self.started = False  # this process runs the delivery loop (`start` was called)
 
     def register(self, payload_type: type[P], handler: Callable[[P], Awaitable[Effects | None]]) -> None:
         """Run `handler` for the outbox items of `payload_type`'s kind, given their decoded payload."""
@@ -306,6 +311,8 @@ class Deliverer:
                     updated_at=now,
                 )
             )
+            if self.on_dead is not None:
+                self.on_dead(conn, item, outcome.failure or "")
             return
         if outcome.failure is not None:
             attempts = item.attempts + 1
@@ -472,6 +479,7 @@ class Deliverer:
 
     def start(self) -> None:
         if self._task is None:
+            self.started = True
             self._stopping = False
             self._task = asyncio.create_task(self.run_forever(), name="outbox-deliverer")
             self._task.add_done_callback(self._restart_if_died)
@@ -489,6 +497,7 @@ class Deliverer:
         self.start()
 
     async def stop(self) -> None:
+        self.started = False
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -517,6 +526,9 @@ async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:
                 ).where(OutboxItem.status == "pending")
             )
         ).one()
+        dead = await session.scalar(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "dead")
+        )
         last_error = await session.scalar(
             select(OutboxItem.last_error)
             .where(OutboxItem.status == "pending", OutboxItem.last_error.is_not(None))
@@ -529,4 +541,67 @@ async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:
         if isinstance(oldest, datetime) and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=now.tzinfo)
         oldest_age = (now - oldest).total_seconds()
-    return OutboxHealth(int(pending), int(stuck), oldest_age, last_error)
+    return OutboxHealth(int(pending), int(stuck), oldest_age, last_error, dead=int(dead or 0))
+
+
+# -- the dead letter: what could never be delivered, kept until someone retries or drops it ----------
+
+
+@dataclass(frozen=True)
+class DeadDelivery:
+    id: int
+    kind: str
+    attempts: int
+    reason: str
+    given_up_at: datetime
+
+
+async def dead_deliveries(database: Database, limit: int = 100) -> list[DeadDelivery]:
+    """The dead deliveries, the latest first."""
+    async with database.read_session() as session:
+        rows = (
+            await session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.kind,
+                    OutboxItem.attempts,
+                    OutboxItem.last_error,
+                    OutboxItem.updated_at,
+                )
+                .where(OutboxItem.status == "dead")
+                .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [DeadDelivery(r.id, r.kind, r.attempts, r.last_error or "", r.updated_at) for r in rows]
+
+
+def _dead(ids: list[int] | None) -> Any:
+    condition = ITEMS.c.status == "dead"
+    return condition if ids is None else condition & ITEMS.c.id.in_(ids)
+
+
+async def retry_dead(database: Database, ids: list[int] | None = None) -> int:
+    """Send dead deliveries again (all of them with `ids=None`), from a fresh count of attempts: for
+    after the cause was fixed (the bot invited back, a scope granted). Returns how many."""
+
+    def work(conn: Connection) -> int:
+        now = utcnow()
+        return int(
+            conn.execute(
+                update(ITEMS)
+                .where(_dead(ids))
+                .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None, updated_at=now)
+            ).rowcount
+        )
+
+    return await database.transaction(work)
+
+
+async def drop_dead(database: Database, ids: list[int] | None = None) -> int:
+    """Forget dead deliveries (all of them with `ids=None`). Returns how many."""
+
+    def work(conn: Connection) -> int:
+        return int(conn.execute(ITEMS.delete().where(_dead(ids))).rowcount)
+
+    return await database.transaction(work)
