@@ -226,9 +226,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _delivery_id(value: str) -> int:
-    if not value.isdigit():
+    from bot.domain.numbers import parse_number
+
+    number = parse_number(value)
+    if number is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a delivery id (a number from the list)")
-    return int(value)
+    return number
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:

@@ -12,9 +12,12 @@ SQLite is the single-process default. Two of its habits matter here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine as sa_create_engine
@@ -66,9 +69,23 @@ def is_unavailable_error(exc: BaseException) -> bool:
     }
 
 
+def _private_sqlite_file(database: str | None) -> None:
+    """Create a new SQLite database file readable by its owner only (0600, not the umask's usual
+    0644): it holds customer reports. SQLite gives its -wal and -shm files the same permissions."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
+    # SQL parameters are customer text: an error names the statement, never the values.
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
+        _private_sqlite_file(url.database)
         connect_args = {"timeout": 30}
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
@@ -126,7 +143,7 @@ class Database:
             # sqlite3 driver (db/sqlite_writer.py). See `transaction`.
             url = make_url(database_url).set(drivername="sqlite")
             self._sqlite_engine = sa_create_engine(
-                url, connect_args={"timeout": 30, "check_same_thread": False}
+                url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
             )
             _configure_sqlite(self._sqlite_engine)
             self._sqlite_writer = SQLiteWriter(self._sqlite_engine)

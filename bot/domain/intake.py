@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,6 +17,29 @@ MAX_BODY = 20_000
 MAX_FIELD = 255
 MAX_URL = 2_000
 MAX_TAGS = 20
+MAX_SLACK_ID = 32  # channel, user and message ts columns
+MAX_IDENTITY_KEY = 320  # customers.identity_key
+# Reports dated outside these bounds carry a broken clock or a hostile value: they are taken as
+# reported now (kept, not refused: a helpdesk would not resend them).
+EARLIEST_REPORT = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+# Removed from every piece of customer text before it is stored: C0 and C1 control characters except
+# newline and tab (NUL is refused by PostgreSQL; the rest garble logs and terminals), lone surrogates,
+# the byte-order mark, and the bidirectional embeddings, overrides and isolates that make text read
+# differently from what it is (U+202E turns "exe.pdf" around: https://unicode.org/reports/tr36/).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\r\n\t\u2028\u2029]+")
+
+
+def clean_text(text: str) -> str:
+    """Customer text made safe to store and show: unsafe characters removed, CRLF made LF."""
+    return _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def clean_line(text: str) -> str:
+    """A one-line value (a subject, a name, an id): `clean_text`, and line breaks become spaces."""
+    return _LINE_BREAKS.sub(" ", clean_text(text))
 
 
 class Severity(StrEnum):
@@ -44,6 +69,11 @@ def _clip(limit: int) -> Any:
 
 
 Text255 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_FIELD)]
+SlackId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_SLACK_ID)]
+
+
+def _clean_lines(value: Any) -> Any:
+    return clean_line(value) if isinstance(value, str) else value
 
 
 class Customer(BaseModel):
@@ -57,8 +87,9 @@ class Customer(BaseModel):
     email: str | None = None
     company: str | None = None
     plan: str | None = None
-    slack_user_id: str | None = None
+    slack_user_id: SlackId | None = None
 
+    _clean = field_validator("*", mode="before")(_clean_lines)
     _clip_fields = field_validator("name", "email", "company", "plan", mode="before")(_clip(MAX_FIELD))
 
     @field_validator("email")
@@ -72,6 +103,14 @@ class Customer(BaseModel):
         if self.email:
             return f"email:{self.email}"
         return f"id:{self.id}"
+
+    def key_within(self, source: str) -> str:
+        """The stored identity: the e-mail address across sources, else the id within its source.
+        A key longer than its column is stored as its SHA-256 (the same input, the same key)."""
+        key = self.identity_key if self.email else f"{source}:{self.identity_key}"
+        if len(key) <= MAX_IDENTITY_KEY:
+            return key
+        return f"{source}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class IntakeRequest(BaseModel):
@@ -94,8 +133,25 @@ class IntakeRequest(BaseModel):
     url: str | None = None
     created_at: datetime | None = None
     permalink: str | None = None  # a Slack message the issue was logged from
-    origin_channel: str | None = None
-    origin_ts: str | None = None
+    origin_channel: SlackId | None = None
+    origin_ts: SlackId | None = None
+
+    _clean_one_line = field_validator(
+        "external_id",
+        "source",
+        "subject",
+        "product_area",
+        "url",
+        "permalink",
+        "origin_channel",
+        "origin_ts",
+        mode="before",
+    )(_clean_lines)
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _clean_body(cls, value: Any) -> Any:
+        return clean_text(value) if isinstance(value, str) else value
 
     _clip_subject = field_validator("subject", mode="before")(_clip(MAX_SUBJECT))
     _clip_body = field_validator("body", mode="before")(_clip(MAX_BODY))
@@ -127,7 +183,7 @@ class IntakeRequest(BaseModel):
         for tag in value:
             if not isinstance(tag, str):
                 raise ValueError("must be a list of strings")
-            tag = tag.strip().lower()[:64]
+            tag = clean_line(tag).strip().lower()[:64]
             if tag and tag not in seen:
                 seen.append(tag)
         return seen[:MAX_TAGS]
@@ -135,6 +191,14 @@ class IntakeRequest(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            return None
+        if not EARLIEST_REPORT <= value <= datetime.now(UTC) + FUTURE_SLACK:
+            return None
         return value

@@ -108,9 +108,7 @@ def _intake_params(
         "delivery_key": delivery_key or "",
         "source": request.source,
         "external_id": request.external_id,
-        "identity_key": incoming.identity_key
-        if incoming.email
-        else f"{request.source}:{incoming.identity_key}",
+        "identity_key": incoming.key_within(request.source),
         "customer_external_id": incoming.id,
         "name": incoming.name,
         "email": incoming.email,
