@@ -129,6 +129,9 @@ def write_config(directory: Path, channel: str, feedback: str) -> Path:
             {
                 "channels": {"default": channel},
                 "slack_intake": {"reaction": "ticket", "monitored_channels": [feedback]},
+                # The bot's own throughput: the fake does not rate-limit, so neither does the pacer
+                # (real Slack takes about one post a second per channel).
+                "deliveries": {"posts_per_second_per_channel": 100_000, "post_burst": 100_000},
             }
         )
     )

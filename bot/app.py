@@ -28,6 +28,7 @@ from handlers import escalation, health, intake_http, jira_webhook, links, shado
 from handlers import releases as release_commands
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
+from integrations.slack_pacing import SlackPacer
 from schedules import digest as digest_schedule
 from schedules import first_response
 from schedules import releases as release_schedule
@@ -59,7 +60,10 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     posts = None
     if settings.slack_bot_token is not None:
         client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        slack = SlackGateway(client)
+        pacer = SlackPacer(
+            rate=config.deliveries.posts_per_second_per_channel, burst=config.deliveries.post_burst
+        )
+        slack = SlackGateway(client, pacer)
     people = People(slack)
     if slack is not None:
         posts = register_deliveries(deliverer, database, config, slack, people, jira=jira, search=search)

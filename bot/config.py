@@ -114,6 +114,10 @@ class Deliveries(_Strict):
     max_backoff_seconds: float = Field(default=300, gt=0)
     stuck_after_attempts: int = Field(default=5, ge=1)
     stuck_after_seconds: int = Field(default=600, ge=1)
+    # Slack takes about one message a second per channel, with short bursts
+    # (https://docs.slack.dev/apis/web-api/rate-limits); posts beyond are paced, not sent to fail.
+    posts_per_second_per_channel: float = Field(default=1.0, gt=0)
+    post_burst: int = Field(default=4, ge=1)
 
 
 class EmailIntake(_Strict):

@@ -24,6 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from integrations.slack_pacing import SlackPacer, Throttled
+
 log = logging.getLogger(__name__)
 
 
@@ -32,10 +34,16 @@ class SlackError(Exception):
 
     # Whether the same call can succeed later without anyone changing anything.
     retryable: bool = True
+    # Whether the call may have been carried out all the same (its answer is what failed).
+    outcome_unknown: bool = False
 
 
 class SlackTransientError(SlackError):
-    """Worth retrying later: a server error or network trouble (`Transient`)."""
+    """Worth retrying later: a server error or network trouble (`Transient`). The call may have been
+    carried out before the failure (Slack documents as much of `fatal_error`; a timeout or a dropped
+    connection says nothing either way)."""
+
+    outcome_unknown = True
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -43,7 +51,14 @@ class SlackTransientError(SlackError):
 
 
 class RateLimited(SlackTransientError):
-    """HTTP 429 (or `ratelimited`): Slack says when to come back."""
+    """HTTP 429 (or `ratelimited`): Slack says when to come back. Nothing was carried out."""
+
+    outcome_unknown = False
+
+
+class Paced(RateLimited):
+    """Not sent at all: its channel (or method) is rate limited or its turn is not yet
+    (`integrations.slack_pacing`). Not a failed attempt: the call was never made."""
 
 
 class SlackCallError(SlackError):
@@ -218,16 +233,15 @@ def _translate(exc: Exception) -> SlackError:
 class SlackGateway:
     """The Slack calls Supportbridge makes."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, pacer: SlackPacer | None = None) -> None:
         self.client = client
+        self.pacer = pacer or SlackPacer()
         # Posting is not idempotent: a connection dropped after Slack took the message, retried in the
         # client, would post it twice. Posts are retried by the outbox instead, which first looks for
-        # the message (`find_marked`); only a 429 (never carried out) is waited out in the call.
+        # the message (`find_marked`); a 429 blocks the channel in the pacer and goes back to the
+        # outbox too, so a long Retry-After holds neither this call nor posts to other channels.
         self.posting = AsyncWebClient(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
         )
 
     async def open(self) -> None:
@@ -246,17 +260,26 @@ class SlackGateway:
     async def _call(
         self, method: str, *, client: AsyncWebClient | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        try:
-            response = await (client or self.client).api_call(method, json=kwargs)
-        except (SlackApiError, SlackClientError, ClientError, TimeoutError, OSError) as exc:
-            raise _translate(exc) from exc
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return await self._paced(method, kwargs.get("channel"), client or self.client, json=kwargs)
 
     async def _form(self, method: str, **params: Any) -> dict[str, Any]:
+        return await self._paced(method, params.get("channel"), self.client, params=params)
+
+    async def _paced(
+        self, method: str, channel: Any, client: AsyncWebClient, **request: Any
+    ) -> dict[str, Any]:
+        channel = channel if isinstance(channel, str) else None
         try:
-            response = await self.client.api_call(method, params=params)
+            await self.pacer.acquire(method, channel)
+        except Throttled as exc:
+            raise Paced("paced", exc.retry_after) from exc
+        try:
+            response = await client.api_call(method, **request)
         except (SlackApiError, SlackClientError, ClientError, TimeoutError, OSError) as exc:
-            raise _translate(exc) from exc
+            error = _translate(exc)
+            if isinstance(error, RateLimited):
+                self.pacer.rate_limited(method, channel, error.retry_after)
+            raise error from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def post_message(

@@ -26,6 +26,7 @@ from bot.views.blocks import Blocks
 from integrations.slack import (
     MessageMark,
     NotInChannel,
+    Paced,
     PostedMessage,
     SlackError,
     SlackGateway,
@@ -40,8 +41,10 @@ def outbox_failure(exc: SlackError) -> RetryLater | GiveUp:
     reason = f"slack: {getattr(exc, 'code', None) or exc}"
     if not exc.retryable:
         return GiveUp(reason)
+    if isinstance(exc, Paced):
+        return RetryLater(reason, exc.retry_after, not_yet=True)
     retry_after = exc.retry_after if isinstance(exc, SlackTransientError) else None
-    return RetryLater(reason, retry_after)
+    return RetryLater(reason, retry_after, outcome_unknown=exc.outcome_unknown)
 
 
 @contextmanager

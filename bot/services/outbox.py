@@ -46,12 +46,25 @@ INSERT_ITEM = insert(outbox_items)
 
 
 class RetryLater(Exception):
-    """A handler's way to say "not now": the item is retried after a backoff (or `retry_after`)."""
+    """A handler's way to say "not now": the item is retried after a backoff (or `retry_after`).
+    `outcome_unknown`: the failed call may have been carried out all the same (a timeout, a dropped
+    connection), so the next attempt looks for its effect before making it again. `not_yet`: nothing
+    was tried (its turn under a rate limit has not come): the item waits `retry_after` without that
+    counting as a failed attempt."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        outcome_unknown: bool = False,
+        not_yet: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+        self.not_yet = not_yet
 
 
 class GiveUp(Exception):
@@ -139,8 +152,8 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     revision: int
-    # An earlier attempt may have had its effect without it being recorded: the process died after
-    # the call (its lease ran out), or the call failed in a way that does not say it was not made
+    # An earlier attempt may have had its effect without it being recorded: the process died during
+    # it (its lease ran out), or its call failed in a way that does not say it was not carried out
     # (a timeout, a dropped connection).
     outcome_unknown: bool = False
 
@@ -184,6 +197,8 @@ class Outcome:
     failure: str | None = None
     retry_after: float | None = None
     dead: bool = False  # the failure is final: keep the item as dead, do not retry
+    outcome_unknown: bool = False  # the failed call may have been carried out
+    not_yet: bool = False  # nothing was tried: wait `retry_after`, not counted as an attempt
 
 
 ITEMS = outbox_items
@@ -239,6 +254,7 @@ class Deliverer:
                     ITEMS.c.attempts,
                     ITEMS.c.revision,
                     ITEMS.c.locked_until,
+                    ITEMS.c.outcome_unknown,
                 )
                 .where(
                     ITEMS.c.status == "pending",
@@ -263,7 +279,7 @@ class Deliverer:
                     dict(r.payload),
                     r.attempts,
                     r.revision,
-                    outcome_unknown=r.attempts > 0 or r.locked_until is not None,
+                    outcome_unknown=bool(r.outcome_unknown) or r.locked_until is not None,
                 )
                 for r in rows
             ]
@@ -284,7 +300,13 @@ class Deliverer:
         try:
             return Outcome(item, effects=await handler(payload))
         except RetryLater as exc:
-            return Outcome(item, failure=exc.reason, retry_after=exc.retry_after)
+            return Outcome(
+                item,
+                failure=exc.reason,
+                retry_after=exc.retry_after,
+                outcome_unknown=exc.outcome_unknown,
+                not_yet=exc.not_yet,
+            )
         except GiveUp as exc:
             return Outcome(item, failure=exc.reason, dead=True)
         except DatabaseUnavailable:
@@ -314,6 +336,17 @@ class Deliverer:
             if self.on_dead is not None:
                 self.on_dead(conn, item, outcome.failure or "")
             return
+        if outcome.not_yet:
+            conn.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id == item.id)
+                .values(
+                    next_attempt_at=now + timedelta(seconds=outcome.retry_after or 0.0),
+                    locked_until=None,
+                    updated_at=now,
+                )
+            )
+            return
         if outcome.failure is not None:
             attempts = item.attempts + 1
             delay = max(outcome.retry_after or 0.0, self.backoff(attempts))
@@ -325,6 +358,9 @@ class Deliverer:
                     next_attempt_at=now + timedelta(seconds=delay),
                     locked_until=None,
                     last_error=outcome.failure[:1000],
+                    # Once unknown, unknown until an attempt settles it (one whose effect is found
+                    # or made), whatever the failures in between say.
+                    outcome_unknown=item.outcome_unknown or outcome.outcome_unknown,
                     updated_at=now,
                 )
             )
@@ -340,6 +376,7 @@ class Deliverer:
                 done_at=now,
                 locked_until=None,
                 last_error=None,
+                outcome_unknown=False,
                 updated_at=now,
             )
         )
@@ -361,6 +398,9 @@ class Deliverer:
                 await self._settle_one(outcome)
         for outcome in outcomes:
             if outcome.failure is None:
+                continue
+            if outcome.not_yet:
+                log.debug("delivery paced", extra={"outbox_id": outcome.item.id, "wait": outcome.retry_after})
                 continue
             if outcome.dead:
                 log.warning(
