@@ -29,6 +29,8 @@ from integrations.jira_webhook import (
     JiraEvent,
     JiraVersionEvent,
     MalformedWebhook,
+    UnhandledEvent,
+    is_ignored,
     parse_event,
     verify_signature,
 )
@@ -141,7 +143,10 @@ def register(app: web.Application, runtime: Runtime) -> None:
             event = parse_event(body)
         except MalformedWebhook as exc:
             return error(400, exc.reason)
-        if event is None:
+        if isinstance(event, UnhandledEvent):
+            if not is_ignored(event.name):
+                # Worth knowing: Atlassian added an event, or the webhook subscribes to more than it needs.
+                log.info("jira webhook: unknown event ignored", extra={"event": event.name[:100]})
             return web.json_response({"ignored": True})
         identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
         if isinstance(event, JiraVersionEvent):

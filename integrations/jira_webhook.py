@@ -9,9 +9,10 @@ Payloads: https://developer.atlassian.com/server/jira/platform/webhooks/ - ``web
 Dispatch: the issue events below are parsed into :class:`JiraEvent`, and ``jira:version_released``
 (body ``{"timestamp", "webhookEvent", "version": {"id", "name", "releaseDate", "projectId", ...}}``;
 the project is named by id only) into :class:`JiraVersionEvent`; events we know and do not need are
-listed by name in :data:`IGNORED_EVENTS` and give None, as do unknown ones (the handler answers 2xx
-and logs those); a body that is not a JSON object, an issue event without ``issue.key`` or a version
-event without ``version.id`` and ``version.name`` raises :class:`MalformedWebhook` (answered 400).
+listed by name in :data:`IGNORED_EVENTS` and unknown ones both give :class:`UnhandledEvent` (the
+handler answers 2xx, and logs the unknown ones at INFO); a body that is not a JSON object, an issue
+event without ``issue.key`` or a version event without ``version.id`` and ``version.name`` raises
+:class:`MalformedWebhook` (answered 400).
 """
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ class JiraVersionEvent:
     timestamp: int | None  # ms since the epoch
 
 
+@dataclass(frozen=True)
+class UnhandledEvent:
+    """An event we take no action on: listed in :data:`IGNORED_EVENTS`, or unknown to us."""
+
+    name: str
+
+
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """True when ``header`` is ``sha256=<hex HMAC-SHA256 of body>`` for ``secret``.
 
@@ -219,8 +227,8 @@ HANDLED_EVENTS: dict[str, Callable[[Mapping[str, Any]], JiraEvent | JiraVersionE
 }
 
 
-def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | None:
-    """The event in a webhook body; None for an event we do not handle (listed or unknown)."""
+def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | UnhandledEvent:
+    """The event in a webhook body; :class:`UnhandledEvent` for one we do not handle (listed or unknown)."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -232,7 +240,7 @@ def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | None:
         raise MalformedWebhook("no webhookEvent")
     parse = HANDLED_EVENTS.get(event)
     if parse is None:
-        return None  # IGNORED_EVENTS, or an event Jira added since; the handler logs which
+        return UnhandledEvent(event)  # IGNORED_EVENTS, or an event Jira added since
     return parse(payload)
 
 

@@ -13,6 +13,7 @@ from integrations.jira_webhook import (
     IGNORED_EVENTS,
     JiraEvent,
     MalformedWebhook,
+    UnhandledEvent,
     is_ignored,
     parse_event,
     verify_signature,
@@ -177,14 +178,16 @@ def test_every_fixture_is_covered() -> None:
     assert names == set(EXPECTED) | {"comment_created"}
 
 
-def test_ignored_events_give_none() -> None:
-    assert parse_event(fixture("comment_created")) is None
+def test_ignored_and_unknown_events_are_unhandled() -> None:
+    assert parse_event(fixture("comment_created")) == UnhandledEvent("comment_created")
     assert is_ignored("comment_created")
     for name in ("worklog_updated", "sprint_started", "jira:version_unreleased", "issuelink_created"):
         assert name in IGNORED_EVENTS
-        assert parse_event(json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()) is None
-    # unknown (e.g. added by Atlassian later): also None, but not "ignored" - the handler logs it
-    assert parse_event(b'{"webhookEvent": "jira:issue_teleported", "issue": {}}') is None
+        body = json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()
+        assert parse_event(body) == UnhandledEvent(name)
+    # unknown (e.g. added by Atlassian later): also unhandled, but not "ignored" - the handler logs it
+    unknown = b'{"webhookEvent": "jira:issue_teleported", "issue": {}}'
+    assert parse_event(unknown) == UnhandledEvent("jira:issue_teleported")
     assert not is_ignored("jira:issue_teleported")
 
 
