@@ -156,21 +156,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if found is None:
             await fail(f"{key} does not exist in Jira, or the bot cannot see it.")
             return
-        linked = escalation.LinkedJiraIssue(
-            key=found.key,
-            url=found.url,
-            status=found.status,
-            status_category=found.status_category,
-            assignee_name=found.assignee_name,
-            assignee_account_id=found.assignee_account_id,
-            assignee_email=found.assignee_email,
-            resolution=found.resolution,
-            fix_versions=tuple(found.fix_versions),
-        )
         user = body["user"]["id"]
         try:
             await runtime.database.transaction(
-                lambda conn: escalation.link_existing(conn, issue_id, user, linked)
+                lambda conn: escalation.link_existing(
+                    conn, issue_id, user, found.key, found.url, found.snapshot
+                )
             )
         except TriageError as exc:
             await fail(str(exc))

@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from bot.domain.jira import JiraSnapshot
 from bot.runtime import Runtime
 from bot.services import escalation, releases
 from db.models import inbound_deliveries, utcnow
@@ -55,27 +56,19 @@ def _first_delivery(conn: Connection, key: str) -> bool:
     )
 
 
-def _state_from(event: JiraEvent) -> escalation.JiraState:
-    """What the event says of the issue. A payload without the issue's fields (partial) says only
-    what its changelog says."""
-    if event.status is not None:
-        return escalation.JiraState(
-            status=event.status,
-            status_category=event.status_category,
-            assignee_name=event.assignee_name,
-            assignee_account_id=event.assignee_account_id,
-            assignee_email=event.assignee_email,
-            resolution=event.resolution,
-            fix_versions=event.fix_versions,
-            complete=True,
-        )
+def _update_from(event: JiraEvent) -> tuple[JiraSnapshot, bool]:
+    """What the event says of the issue, and whether it says all of it (its `complete` for
+    `apply_jira_update`). A payload without the issue's fields (partial) says only what its changelog
+    says."""
+    if event.snapshot.status is not None:
+        return event.snapshot, True
     changed = {field.lower(): after for field, _before, after in event.changes}
-    return escalation.JiraState(
+    partial = JiraSnapshot(
         status=changed.get("status"),
         assignee_name=changed.get("assignee"),
         resolution=changed.get("resolution"),
-        complete=False,
     )
+    return partial, False
 
 
 class ProjectUnknown(Exception):
@@ -152,11 +145,15 @@ def register(app: web.Application, runtime: Runtime) -> None:
         if isinstance(event, JiraVersionEvent):
             return await version_released(runtime, event, identifier)
         ask = None
-        if event.assignee_email and event.assignee_email.lower() in config.users:
-            ask = config.users[event.assignee_email.lower()]
-        elif event.assignee_account_id and event.assignee_account_id in config.users:
-            ask = config.users[event.assignee_account_id]
-        state = _state_from(event)
+        assignee_email, assignee_account_id = (
+            event.snapshot.assignee_email,
+            event.snapshot.assignee_account_id,
+        )
+        if assignee_email and assignee_email.lower() in config.users:
+            ask = config.users[assignee_email.lower()]
+        elif assignee_account_id and assignee_account_id in config.users:
+            ask = config.users[assignee_account_id]
+        snapshot, complete = _update_from(event)
 
         def apply(conn: Connection) -> str:
             if identifier and not _first_delivery(conn, f"jira:{identifier}"):
@@ -168,9 +165,10 @@ def register(app: web.Application, runtime: Runtime) -> None:
             outcome = escalation.apply_jira_update(
                 conn,
                 event.key,
-                state,
+                snapshot,
                 event.actor_name,
-                wont_do=config.is_wont_do(state.resolution),
+                complete=complete,
+                wont_do=config.is_wont_do(snapshot.resolution),
                 ask=ask,
             )
             if outcome is None:

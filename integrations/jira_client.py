@@ -32,6 +32,8 @@ from requests import RequestException, Response
 from requests.exceptions import ConnectTimeout, Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from bot.domain.jira import JiraSnapshot
+
 T = TypeVar("T")
 
 SUMMARY_MAX = 255  # Jira rejects longer summaries
@@ -81,14 +83,8 @@ class JiraIssue:
     key: str
     url: str  # browse URL: f"{base}/browse/{key}"
     summary: str
-    status: str | None
-    status_category: str | None  # "new" | "indeterminate" | "done"
-    assignee_name: str | None
-    assignee_account_id: str | None
-    assignee_email: str | None
-    resolution: str | None
-    fix_versions: tuple[str, ...]
     labels: tuple[str, ...]
+    snapshot: JiraSnapshot
 
 
 @dataclass(frozen=True)
@@ -232,14 +228,16 @@ def _issue_from_raw(base_url: str, raw: Mapping[str, Any]) -> JiraIssue:
         key=key,
         url=f"{base_url}/browse/{key}",
         summary=str(fields.get("summary") or ""),
-        status=status.get("name"),
-        status_category=category.get("key"),
-        assignee_name=assignee.get("displayName"),
-        assignee_account_id=assignee.get("accountId"),
-        assignee_email=assignee.get("emailAddress") or None,
-        resolution=resolution.get("name"),
-        fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
         labels=tuple(str(label) for label in fields.get("labels") or []),
+        snapshot=JiraSnapshot(
+            status=status.get("name"),
+            status_category=category.get("key"),
+            assignee_name=assignee.get("displayName"),
+            assignee_account_id=assignee.get("accountId"),
+            assignee_email=assignee.get("emailAddress") or None,
+            resolution=resolution.get("name"),
+            fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
+        ),
     )
 
 
@@ -392,14 +390,8 @@ class JiraGateway:
             key=key,
             url=f"{self.url}/browse/{key}",
             summary=summary,
-            status=None,
-            status_category=None,
-            assignee_name=None,
-            assignee_account_id=None,
-            assignee_email=None,
-            resolution=None,
-            fix_versions=(),
             labels=tuple(cleaned_labels),
+            snapshot=JiraSnapshot(),
         )
 
     async def get_issue(self, key: str) -> JiraIssue | None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.domain.jira import JiraSnapshot
 from integrations.jira_client import JiraVersion, version_from_raw
 
 EventKind = Literal["updated", "deleted"]
@@ -100,13 +101,7 @@ class JiraEvent:
     key: str
     issue_id: str | None  # Jira's numeric id, as a string
     timestamp: int | None  # ms since the epoch
-    status: str | None
-    status_category: str | None  # "new" | "indeterminate" | "done"
-    assignee_name: str | None
-    assignee_account_id: str | None
-    assignee_email: str | None
-    resolution: str | None
-    fix_versions: tuple[str, ...]
+    snapshot: JiraSnapshot  # the issue's fields; all None when the payload carries none
     labels: tuple[str, ...]
     summary: str | None
     changes: tuple[tuple[str, str | None, str | None], ...]  # (field, fromString, toString)
@@ -189,13 +184,15 @@ def _issue_event(kind: EventKind) -> Callable[[Mapping[str, Any]], JiraEvent]:
             key=key.strip().upper(),
             issue_id=str(issue_id) if isinstance(issue_id, str | int) and issue_id != "" else None,
             timestamp=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
-            status=_text(status.get("name")),
-            status_category=_text(_object(status.get("statusCategory")).get("key")),
-            assignee_name=_text(assignee.get("displayName")),
-            assignee_account_id=_text(assignee.get("accountId")),
-            assignee_email=_text(assignee.get("emailAddress")),
-            resolution=_text(_object(fields.get("resolution")).get("name")),
-            fix_versions=_names(fields.get("fixVersions"), "name"),
+            snapshot=JiraSnapshot(
+                status=_text(status.get("name")),
+                status_category=_text(_object(status.get("statusCategory")).get("key")),
+                assignee_name=_text(assignee.get("displayName")),
+                assignee_account_id=_text(assignee.get("accountId")),
+                assignee_email=_text(assignee.get("emailAddress")),
+                resolution=_text(_object(fields.get("resolution")).get("name")),
+                fix_versions=_names(fields.get("fixVersions"), "name"),
+            ),
             labels=_names(fields.get("labels")),
             summary=_text(fields.get("summary")),
             changes=_changes(payload.get("changelog")),

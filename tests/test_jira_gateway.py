@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.domain.jira import JiraSnapshot
 from bot.views.jira_text import render_escalation_description
 from integrations.jira_client import (
     JiraGateway,
@@ -76,7 +77,7 @@ async def test_create_with_all_fields(fake: FakeJira, gateway: JiraGateway) -> N
 
     assert issue.key == "PROJ-1"
     assert issue.url == f"{fake.url}/browse/PROJ-1"
-    assert (issue.status, issue.status_category, issue.resolution) == ("To Do", "new", None)
+    assert issue.snapshot == JiraSnapshot(status="To Do", status_category="new")
     assert issue.labels == ("supportbridge", LABEL, "billing-area")  # Jira labels hold no spaces
     assert len(issue.summary) == 255 and "\n" not in issue.summary
     assert issue.summary.startswith("Checkout fails for EU customers xxx") and issue.summary.endswith("…")
@@ -149,14 +150,16 @@ async def test_get_issue_reads_status_assignee_resolution_and_versions(
         key=key,
         url=f"{fake.url}/browse/{key}",
         summary="Checkout fails",
-        status="Done",
-        status_category="done",
-        assignee_name="Marcus Lee",
-        assignee_account_id=marcus,
-        assignee_email="marcus@example.com",
-        resolution="Won't Do",
-        fix_versions=("2.4.0", "2.5.0"),
         labels=("supportbridge", LABEL),
+        snapshot=JiraSnapshot(
+            status="Done",
+            status_category="done",
+            assignee_name="Marcus Lee",
+            assignee_account_id=marcus,
+            assignee_email="marcus@example.com",
+            resolution="Won't Do",
+            fix_versions=("2.4.0", "2.5.0"),
+        ),
     )
     assert_clean(fake)
 
@@ -322,7 +325,7 @@ async def test_reading_back_after_create_may_fail_without_losing_the_key(
     await gateway.server_info()
     fake.fail("GET issue/PROJ-1", status=503)
     issue = await create(gateway)
-    assert (issue.key, issue.status, issue.labels) == ("PROJ-1", None, ("supportbridge", LABEL))
+    assert (issue.key, issue.snapshot, issue.labels) == ("PROJ-1", JiraSnapshot(), ("supportbridge", LABEL))
     assert len(fake.issues) == 1
 
 
