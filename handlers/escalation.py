@@ -146,7 +146,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return ack(response_action="errors", errors={Block.LINK_JIRA_KEY: message})
 
         try:
-            found = await asyncio.wait_for(runtime.jira.get_issue(key), timeout=JIRA_CHECK_SECONDS)
+            lookup = runtime.jira.get_issue(key, request_timeout=JIRA_CHECK_SECONDS)  # the thread stops too
+            found = await asyncio.wait_for(lookup, timeout=JIRA_CHECK_SECONDS)
         except (TimeoutError, JiraUnavailable):
             await fail("Jira did not answer in time. Try again in a moment.")
             return

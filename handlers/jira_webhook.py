@@ -80,7 +80,9 @@ async def _project_key(runtime: Runtime, project_id: str | None) -> str | None:
     if project_id is None or runtime.jira is None:
         return None
     try:
-        project = await asyncio.wait_for(runtime.jira.project(project_id), PROJECT_LOOKUP_SECONDS)
+        # The same bound on each request, so the lookup's thread stops too when the wait gives up.
+        lookup = runtime.jira.project(project_id, request_timeout=PROJECT_LOOKUP_SECONDS)
+        project = await asyncio.wait_for(lookup, PROJECT_LOOKUP_SECONDS)
     except (JiraError, TimeoutError) as exc:
         raise ProjectUnknown(type(exc).__name__) from exc
     return project.key if project is not None else None

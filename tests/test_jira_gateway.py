@@ -221,6 +221,37 @@ async def test_slow_read_beyond_the_timeout_is_unavailable(fake: FakeJira) -> No
     assert await gateway.get_issue(key) is not None  # the next call is fine
 
 
+async def test_a_hanging_jira_fails_the_call_within_its_timeout_and_frees_the_thread(fake: FakeJira) -> None:
+    # One worker thread: if the hung request were still running in it, nothing else could run.
+    gateway = JiraGateway(fake.url, fake.email, fake.api_token, threads=1)  # the default 10 s timeout
+    await gateway.server_info()
+    hung, fine = fake.create_issue("PROJ", "Hangs"), fake.create_issue("PROJ", "Answers")
+    fake.fail(f"GET issue/{hung}", slow=30)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(JiraUnavailable, match=r"^Jira did not answer within 0.3s$"):
+        await gateway.get_issue(hung, request_timeout=0.3)  # no wait_for: the request itself gave up
+    assert loop.time() - started < 2
+    # The worker returned: the next call runs on it at once, while the fake still holds the hung one.
+    answered = await asyncio.wait_for(gateway.get_issue(fine, request_timeout=0.3), timeout=2)
+    assert answered is not None and answered.key == fine
+    assert len(fake.calls_to(f"GET issue/{hung}")) == 1
+
+
+async def test_calls_run_in_a_bounded_number_of_threads(fake: FakeJira) -> None:
+    gateway = JiraGateway(fake.url, fake.email, fake.api_token, timeout=2, threads=2)
+    keys = [fake.create_issue("PROJ", f"Issue {n}") for n in range(4)]
+    await gateway.server_info()
+    fake.fail("GET issue/*", times=4, slow=0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    found = await asyncio.gather(*(gateway.get_issue(key) for key in keys))
+    elapsed = loop.time() - started
+    assert [issue.key for issue in found if issue is not None] == keys
+    assert 1.0 <= elapsed < 2.5  # two at a time (each thread with its own connection), not four, not one
+    assert_clean(fake)
+
+
 async def test_the_event_loop_keeps_running_during_a_call(fake: FakeJira, gateway: JiraGateway) -> None:
     fake.fail("GET issue/*", slow=0.4)
     key = fake.create_issue("PROJ", "Broken")
