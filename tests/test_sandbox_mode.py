@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -13,10 +15,17 @@ from pydantic import SecretStr
 
 from bot.config import parse_config
 from bot.settings import Settings
+from sandbox.fakes.contracts import (
+    JIRA_SPEC_FILE,
+    SLACK_SPEC_FILE,
+    contracts_dir,
+    contracts_missing_reason,
+    use_contracts,
+)
 from sandbox.mode import Mode, choose_mode
-from sandbox.stack import sandbox_config
+from sandbox.stack import Sandbox, sandbox_config
 from sandbox.workspace import YOU, SandboxSlack, seed_workspace
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
+from tests.conftest import BOT_TOKEN, CONTRACTS, SIGNING_SECRET, make_config_data
 from tests.test_cli import ROOT, free_port, run_cli
 
 
@@ -144,3 +153,59 @@ def test_sandbox_settings_replace_every_outside_service() -> None:
     assert made.imap_password is None
     assert made.host == "127.0.0.1"
     assert made.intake_secret is not None and made.intake_secret.get_secret_value().startswith("whsec_")
+
+
+# --------------------------------------------------------------------------- the contracts folder
+
+
+@pytest.fixture
+def contracts_restored() -> Iterator[None]:
+    yield
+    use_contracts(CONTRACTS)
+
+
+def start_sandbox(base: Settings) -> Sandbox:
+    async def started() -> Sandbox:
+        sandbox = await Sandbox.start(
+            base, sandbox_config(base), database_url="sqlite+aiosqlite:///unused.db"
+        )
+        await sandbox.close()
+        return sandbox
+
+    return asyncio.run(started())
+
+
+def test_the_contracts_folder_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SUPPORTBRIDGE_CONTRACTS")
+    assert settings().supportbridge_contracts == Path("../shared/contracts")
+    monkeypatch.setenv("SUPPORTBRIDGE_CONTRACTS", str(tmp_path / "specs"))
+    assert settings().supportbridge_contracts == tmp_path / "specs"
+
+
+def test_the_sandbox_checks_against_the_contracts_folder_it_is_given(
+    tmp_path: Path, contracts_restored: None
+) -> None:
+    if contracts_dir() is None:
+        pytest.skip(contracts_missing_reason())
+    elsewhere = tmp_path / "elsewhere"
+    for relative in (SLACK_SPEC_FILE, JIRA_SPEC_FILE):
+        (elsewhere / relative).parent.mkdir(parents=True)
+        (elsewhere / relative).symlink_to(CONTRACTS / relative)
+    sandbox = start_sandbox(settings(supportbridge_contracts=elsewhere))
+    assert sandbox.contracts_checked
+    assert contracts_dir() == elsewhere.resolve()
+
+
+def test_a_missing_contracts_folder_is_logged_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, contracts_restored: None
+) -> None:
+    nowhere = tmp_path / "nowhere"
+    with caplog.at_level(logging.WARNING, logger="sandbox.fakes.contracts"):
+        sandbox = start_sandbox(settings(supportbridge_contracts=nowhere))
+    assert not sandbox.contracts_checked and contracts_dir() is None
+    [record] = [r for r in caplog.records if r.name == "sandbox.fakes.contracts"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"API contracts not found in {nowhere}: the fake Slack and Jira cannot check requests against "
+        "them (set SUPPORTBRIDGE_CONTRACTS to the folder holding slack/ and jira/)"
+    )
