@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import parse_config
+from bot.mode import Mode, choose_mode
 from bot.settings import Settings
 from sandbox.fakes.contracts import (
     JIRA_SPEC_FILE,
@@ -22,7 +23,6 @@ from sandbox.fakes.contracts import (
     contracts_missing_reason,
     use_contracts,
 )
-from sandbox.mode import Mode, choose_mode
 from sandbox.stack import Sandbox, sandbox_config
 from sandbox.workspace import YOU, SandboxSlack, seed_workspace
 from tests.conftest import BOT_TOKEN, CONTRACTS, SIGNING_SECRET, make_config_data
@@ -208,4 +208,46 @@ def test_a_missing_contracts_folder_is_logged_as_a_warning(
     assert record.getMessage() == (
         f"API contracts not found in {nowhere}: the fake Slack and Jira cannot check requests against "
         "them (set SUPPORTBRIDGE_CONTRACTS to the folder holding slack/ and jira/)"
+    )
+
+
+# --------------------------------------------------------------------------- an optional part
+
+# A production install without the `sandbox` extra: openapi-core is not there.
+WITHOUT_SANDBOX_EXTRA = "import sys; sys.modules['openapi_core'] = None\n"
+
+
+async def run_python(code: str, tmp_path: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WITHOUT_SANDBOX_EXTRA + code,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LOG_FORMAT": "text"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return int(process.returncode or 0), out.decode()
+
+
+async def test_the_product_runs_without_the_sandbox(tmp_path: Path) -> None:
+    code, out = await run_python(
+        "from bot.app import create_web_app\n"
+        "from bot.cli import build_parser, cmd_serve\n"
+        "from bot.mode import choose_mode\n"
+        "loaded = sorted(m for m in sys.modules if m == 'sandbox' or m.startswith('sandbox.'))\n"
+        "print('sandbox modules:', loaded)\n",
+        tmp_path,
+    )
+    assert (code, out.strip()) == (0, "sandbox modules: []")
+
+
+async def test_sandbox_mode_without_the_sandbox_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    code, out = await run_python("from bot.cli import main\nsys.exit(main(['serve']))\n", tmp_path)
+    assert code == 2, out
+    assert out.strip() == (
+        "supportbridge: sandbox mode needs the sandbox's dependencies (openapi_core is not installed): "
+        "pip install 'supportbridge[sandbox]' (`make run` does), or set SLACK_BOT_TOKEN and "
+        "SLACK_SIGNING_SECRET to run against real Slack"
     )
