@@ -94,8 +94,9 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
 # What slack_bolt's AsyncApp takes from the process environment when it is not given it, with no
 # argument to turn that off: with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set it builds an OAuth flow
 # (a file installation store, multi-workspace authorization) and ignores the bot token with a warning,
-# so every request would fail authorization; SLACK_VERIFICATION_TOKEN becomes its ssl_check token. The
-# bot is one workspace's app configured by Settings alone, so these are hidden from the constructor.
+# so every request would fail authorization; SLACK_BOT_TOKEN, read even when a client is given, gets a
+# "token will be unused" warning; SLACK_VERIFICATION_TOKEN becomes its ssl_check token. The bot is one
+# workspace's app configured by Settings alone, so these are hidden from the constructor.
 BOLT_ENVIRONMENT = (
     "SLACK_CLIENT_ID",
     "SLACK_CLIENT_SECRET",
