@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.similarity_eval import evaluate, load_labelled  # noqa: E402
 from bot.services.similarity import ProblemIndex  # noqa: E402
-from bot.services.similarity_eval import evaluate, load_labelled  # noqa: E402
 
 # ------------------------------------------------------------------------------------- generator
 

@@ -6,13 +6,16 @@ so each test gets its own.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig
 from bot.deliveries import register_deliveries
@@ -92,14 +95,51 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     )
 
 
+# What slack_bolt's AsyncApp takes from the process environment when it is not given it, with no
+# argument to turn that off: with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set it builds an OAuth flow
+# (a file installation store, multi-workspace authorization) and ignores the bot token with a warning,
+# so every request would fail authorization; SLACK_BOT_TOKEN, read even when a client is given, gets a
+# "token will be unused" warning; SLACK_VERIFICATION_TOKEN becomes its ssl_check token. The bot is one
+# workspace's app configured by Settings alone, so these are hidden from the constructor.
+BOLT_ENVIRONMENT = (
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_VERIFICATION_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+)
+
+
+@contextlib.contextmanager
+def _hidden_from_bolt() -> Iterator[None]:
+    # The constructor is synchronous and runs once at start-up: no other coroutine sees the gap.
+    hidden = {name: os.environ.pop(name) for name in BOLT_ENVIRONMENT if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def new_bolt(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    """A single-workspace Bolt app: the bot token (carried by `client`) and the signing secret are
+    passed in, no OAuth flow and no installation store, whatever the environment holds."""
+    with _hidden_from_bolt():
+        return AsyncApp(
+            name="supportbridge",
+            client=client,
+            signing_secret=signing_secret,
+            oauth_settings=None,
+            oauth_flow=None,
+            installation_store=None,
+            authorize=None,
+        )
+
+
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
     settings = runtime.settings
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
     assert runtime.slack is not None
-    bolt = AsyncApp(
-        client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-    )
+    bolt = new_bolt(runtime.slack.client, settings.slack_signing_secret.get_secret_value())
     for feature in (slack_intake, triage, escalation, links, shadowing, release_commands, digest_commands):
         feature.register(bolt, runtime)
 

@@ -55,7 +55,7 @@ def load_all() -> tuple[Settings, AppConfig]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_web_app
-    from sandbox.mode import Mode, choose_mode, describe
+    from bot.mode import Mode, choose_mode, describe
 
     # Slack credentials decide the mode; a half-set pair has already stopped the start (load_settings).
     if choose_mode(load_settings()) is Mode.SANDBOX:
@@ -81,8 +81,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def serve_sandbox(args: argparse.Namespace) -> int:
-    """No Slack credentials: the real bot against a local fake Slack and Jira, with a page to use it."""
-    from sandbox.server import run_sandbox
+    """No Slack credentials: the real bot against a local fake Slack and Jira, with a page to use it.
+    The sandbox is an optional part (the `sandbox` extra): imported here, and only here."""
+    try:
+        from sandbox.server import run_sandbox
+    except ModuleNotFoundError as exc:
+        raise StartupError(
+            f"sandbox mode needs the sandbox's dependencies ({exc.name} is not installed): "
+            "pip install 'supportbridge[sandbox]' (`make run` does), or set SLACK_BOT_TOKEN and "
+            "SLACK_SIGNING_SECRET to run against real Slack"
+        ) from None
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)

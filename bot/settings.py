@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./supportbridge.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# The published Slack and Jira API contracts the sandbox's fakes check requests against: beside the
+# checkout, for a bot started from its root (as `make run` does).
+DEFAULT_CONTRACTS = Path("../shared/contracts")
 
 
 class SettingsError(Exception):
@@ -29,6 +32,7 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     supportbridge_config: Path = Path("supportbridge.yml")
+    supportbridge_contracts: Path = DEFAULT_CONTRACTS
     intake_secret: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
     zendesk_subdomain: str | None = None

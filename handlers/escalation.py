@@ -146,7 +146,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return ack(response_action="errors", errors={Block.LINK_JIRA_KEY: message})
 
         try:
-            found = await asyncio.wait_for(runtime.jira.get_issue(key), timeout=JIRA_CHECK_SECONDS)
+            lookup = runtime.jira.get_issue(key, request_timeout=JIRA_CHECK_SECONDS)  # the thread stops too
+            found = await asyncio.wait_for(lookup, timeout=JIRA_CHECK_SECONDS)
         except (TimeoutError, JiraUnavailable):
             await fail("Jira did not answer in time. Try again in a moment.")
             return
@@ -156,21 +157,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if found is None:
             await fail(f"{key} does not exist in Jira, or the bot cannot see it.")
             return
-        linked = escalation.LinkedJiraIssue(
-            key=found.key,
-            url=found.url,
-            status=found.status,
-            status_category=found.status_category,
-            assignee_name=found.assignee_name,
-            assignee_account_id=found.assignee_account_id,
-            assignee_email=found.assignee_email,
-            resolution=found.resolution,
-            fix_versions=tuple(found.fix_versions),
-        )
         user = body["user"]["id"]
         try:
             await runtime.database.transaction(
-                lambda conn: escalation.link_existing(conn, issue_id, user, linked)
+                lambda conn: escalation.link_existing(
+                    conn, issue_id, user, found.key, found.url, found.snapshot
+                )
             )
         except TriageError as exc:
             await fail(str(exc))

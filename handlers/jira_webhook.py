@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from bot.domain.jira import JiraSnapshot
 from bot.runtime import Runtime
 from bot.services import escalation, releases
 from db.models import inbound_deliveries, utcnow
@@ -29,6 +30,8 @@ from integrations.jira_webhook import (
     JiraEvent,
     JiraVersionEvent,
     MalformedWebhook,
+    UnhandledEvent,
+    is_ignored,
     parse_event,
     verify_signature,
 )
@@ -53,27 +56,19 @@ def _first_delivery(conn: Connection, key: str) -> bool:
     )
 
 
-def _state_from(event: JiraEvent) -> escalation.JiraState:
-    """What the event says of the issue. A payload without the issue's fields (partial) says only
-    what its changelog says."""
-    if event.status is not None:
-        return escalation.JiraState(
-            status=event.status,
-            status_category=event.status_category,
-            assignee_name=event.assignee_name,
-            assignee_account_id=event.assignee_account_id,
-            assignee_email=event.assignee_email,
-            resolution=event.resolution,
-            fix_versions=event.fix_versions,
-            complete=True,
-        )
+def _update_from(event: JiraEvent) -> tuple[JiraSnapshot, bool]:
+    """What the event says of the issue, and whether it says all of it (its `complete` for
+    `apply_jira_update`). A payload without the issue's fields (partial) says only what its changelog
+    says."""
+    if event.snapshot.status is not None:
+        return event.snapshot, True
     changed = {field.lower(): after for field, _before, after in event.changes}
-    return escalation.JiraState(
+    partial = JiraSnapshot(
         status=changed.get("status"),
         assignee_name=changed.get("assignee"),
         resolution=changed.get("resolution"),
-        complete=False,
     )
+    return partial, False
 
 
 class ProjectUnknown(Exception):
@@ -85,7 +80,9 @@ async def _project_key(runtime: Runtime, project_id: str | None) -> str | None:
     if project_id is None or runtime.jira is None:
         return None
     try:
-        project = await asyncio.wait_for(runtime.jira.project(project_id), PROJECT_LOOKUP_SECONDS)
+        # The same bound on each request, so the lookup's thread stops too when the wait gives up.
+        lookup = runtime.jira.project(project_id, request_timeout=PROJECT_LOOKUP_SECONDS)
+        project = await asyncio.wait_for(lookup, PROJECT_LOOKUP_SECONDS)
     except (JiraError, TimeoutError) as exc:
         raise ProjectUnknown(type(exc).__name__) from exc
     return project.key if project is not None else None
@@ -141,17 +138,24 @@ def register(app: web.Application, runtime: Runtime) -> None:
             event = parse_event(body)
         except MalformedWebhook as exc:
             return error(400, exc.reason)
-        if event is None:
+        if isinstance(event, UnhandledEvent):
+            if not is_ignored(event.name):
+                # Worth knowing: Atlassian added an event, or the webhook subscribes to more than it needs.
+                log.info("jira webhook: unknown event ignored", extra={"event": event.name[:100]})
             return web.json_response({"ignored": True})
         identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
         if isinstance(event, JiraVersionEvent):
             return await version_released(runtime, event, identifier)
         ask = None
-        if event.assignee_email and event.assignee_email.lower() in config.users:
-            ask = config.users[event.assignee_email.lower()]
-        elif event.assignee_account_id and event.assignee_account_id in config.users:
-            ask = config.users[event.assignee_account_id]
-        state = _state_from(event)
+        assignee_email, assignee_account_id = (
+            event.snapshot.assignee_email,
+            event.snapshot.assignee_account_id,
+        )
+        if assignee_email and assignee_email.lower() in config.users:
+            ask = config.users[assignee_email.lower()]
+        elif assignee_account_id and assignee_account_id in config.users:
+            ask = config.users[assignee_account_id]
+        snapshot, complete = _update_from(event)
 
         def apply(conn: Connection) -> str:
             if identifier and not _first_delivery(conn, f"jira:{identifier}"):
@@ -163,9 +167,10 @@ def register(app: web.Application, runtime: Runtime) -> None:
             outcome = escalation.apply_jira_update(
                 conn,
                 event.key,
-                state,
+                snapshot,
                 event.actor_name,
-                wont_do=config.is_wont_do(state.resolution),
+                complete=complete,
+                wont_do=config.is_wont_do(snapshot.resolution),
                 ask=ask,
             )
             if outcome is None:

@@ -1,5 +1,10 @@
-"""Our interface to Jira. The `jira` package is synchronous: every call runs in a worker thread,
-never on the event loop.
+"""Our interface to Jira. The `jira` package is synchronous: every call runs in one of the
+gateway's worker threads, never on the event loop.
+
+Each call is bounded by its timeout where the work happens, not only where it is awaited: every HTTP
+request it makes is sent with that timeout (connect and read), so a Jira that hangs makes the request
+fail and the thread return, instead of a thread left waiting behind a caller that gave up. A
+``requests.Session`` is not safe to share between threads: each worker thread has its own clients.
 
 Retries are not ours to make here. The caller goes through a durable outbox, which retries with
 back-off and, before creating an issue again, searches for the dedupe label it put on the first
@@ -22,15 +27,19 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from jira import JIRA, JIRAError
-from requests import RequestException, Response
+from jira.resilientsession import raise_on_error
+from requests import RequestException, Response, Session
 from requests.exceptions import ConnectTimeout, Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from bot.domain.jira import JiraSnapshot
 
 T = TypeVar("T")
 
@@ -81,14 +90,8 @@ class JiraIssue:
     key: str
     url: str  # browse URL: f"{base}/browse/{key}"
     summary: str
-    status: str | None
-    status_category: str | None  # "new" | "indeterminate" | "done"
-    assignee_name: str | None
-    assignee_account_id: str | None
-    assignee_email: str | None
-    resolution: str | None
-    fix_versions: tuple[str, ...]
     labels: tuple[str, ...]
+    snapshot: JiraSnapshot
 
 
 @dataclass(frozen=True)
@@ -232,62 +235,84 @@ def _issue_from_raw(base_url: str, raw: Mapping[str, Any]) -> JiraIssue:
         key=key,
         url=f"{base_url}/browse/{key}",
         summary=str(fields.get("summary") or ""),
-        status=status.get("name"),
-        status_category=category.get("key"),
-        assignee_name=assignee.get("displayName"),
-        assignee_account_id=assignee.get("accountId"),
-        assignee_email=assignee.get("emailAddress") or None,
-        resolution=resolution.get("name"),
-        fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
         labels=tuple(str(label) for label in fields.get("labels") or []),
+        snapshot=JiraSnapshot(
+            status=status.get("name"),
+            status_category=category.get("key"),
+            assignee_name=assignee.get("displayName"),
+            assignee_account_id=assignee.get("accountId"),
+            assignee_email=assignee.get("emailAddress") or None,
+            resolution=resolution.get("name"),
+            fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
+        ),
     )
 
 
+WORKER_THREADS = 4  # Jira calls at once (outbox deliveries, a modal's check, a webhook's lookup)
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """What one worker thread talks to Jira with, for one call's timeout."""
+
+    jira: JIRA
+    http: Session  # for the one call the `jira` package makes badly (see add_remote_link)
+    timeout: float
+
+
 class JiraGateway:
-    def __init__(self, url: str, email: str, api_token: str, *, timeout: float = 10) -> None:
+    def __init__(
+        self, url: str, email: str, api_token: str, *, timeout: float = 10, threads: int = WORKER_THREADS
+    ) -> None:
         self.url = url.rstrip("/")
         self._email = email
         self._token = api_token
         self._timeout = timeout
-        self._client: JIRA | None = None
-        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jira")
+        # Per worker thread: its `jira` clients by timeout (the timeout is fixed when one is built) and
+        # its plain session. Nothing here is shared between threads, so nothing needs a lock.
+        self._local = threading.local()
 
-    def _connect(self) -> JIRA:
-        with self._lock:
-            if self._client is None:
-                client = JIRA(
-                    server=self.url,
-                    basic_auth=(self._email, self._token),
-                    timeout=self._timeout,
-                    # Never re-send by itself (see the module docstring).
-                    max_retries=0,
-                    # One GET serverInfo on first use: search_issues() only takes Jira Cloud's
-                    # /search/jql when it knows it is on Cloud (the old /search is gone there).
-                    get_server_info=True,
-                )
-                # add_remote_link() first lists the site's application links (an admin-only call,
-                # and only used for Jira-to-Jira links, which we never make); skip it.
-                client._applicationlinks = []
-                self._client = client
-            return self._client
+    def _connect(self, timeout: float) -> _Connection:
+        local = self._local
+        if not hasattr(local, "clients"):
+            local.clients = {}
+            local.http = Session()
+            local.http.auth = (self._email, self._token)
+            local.http.headers.update({"Accept": "application/json"})
+        clients: dict[float, JIRA] = local.clients
+        if timeout not in clients:
+            clients[timeout] = JIRA(
+                server=self.url,
+                basic_auth=(self._email, self._token),
+                timeout=timeout,
+                # Never re-send by itself (see the module docstring).
+                max_retries=0,
+                # One GET serverInfo on first use: search_issues() only takes Jira Cloud's
+                # /search/jql when it knows it is on Cloud (the old /search is gone there).
+                get_server_info=True,
+            )
+        return _Connection(clients[timeout], local.http, timeout)
 
     async def _call(
         self,
-        call: Callable[[JIRA], T],
+        call: Callable[[_Connection], T],
         *,
         not_found: Callable[[], NoReturn] | None = None,
         write: bool = False,
+        request_timeout: float | None = None,
     ) -> T:
+        seconds = self._timeout if request_timeout is None else request_timeout
         connected = False
 
         def run() -> T:
             nonlocal connected
-            client = self._connect()
+            connection = self._connect(seconds)
             connected = True
-            return call(client)
+            return call(connection)
 
         try:
-            return await asyncio.to_thread(run)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, run)
         except JIRAError as exc:
             if exc.status_code == 404 and not_found is not None:
                 not_found()
@@ -296,7 +321,7 @@ class JiraGateway:
             unknown = write and connected and _maybe_sent(exc)
             suffix = " (it may have been carried out)" if unknown else ""
             if isinstance(exc, Timeout):
-                message = f"Jira did not answer within {self._timeout:g}s"
+                message = f"Jira did not answer within {seconds:g}s"
             else:
                 message = f"cannot reach Jira: {type(exc).__name__}"
             raise JiraUnavailable(message + suffix, outcome_unknown=unknown) from None
@@ -326,7 +351,7 @@ class JiraGateway:
         """The reachability probe of ``supportbridge check``: any failure is :class:`JiraUnavailable`
         (its message starts "Jira answered HTTP <status>" when Jira answered)."""
         try:
-            return await self._call(lambda client: dict(client.server_info()))
+            return await self._call(lambda c: dict(c.jira.server_info()))
         except JiraRejected as exc:
             raise JiraUnavailable(str(exc)) from None
 
@@ -336,8 +361,8 @@ class JiraGateway:
         if project:
             jql = f"project = {_jql_string(project)} AND {jql}"
 
-        def search(client: JIRA) -> Any:
-            return client.search_issues(
+        def search(c: _Connection) -> Any:
+            return c.jira.search_issues(
                 jql,
                 maxResults=1,
                 fields=list(ISSUE_FIELDS),
@@ -377,7 +402,7 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: project {project!r} was not found") from None
 
         created = await self._call(
-            lambda client: client.create_issue(fields=fields, prefetch=False),
+            lambda c: c.jira.create_issue(fields=fields, prefetch=False),
             not_found=project_missing,
             write=True,
         )
@@ -392,29 +417,24 @@ class JiraGateway:
             key=key,
             url=f"{self.url}/browse/{key}",
             summary=summary,
-            status=None,
-            status_category=None,
-            assignee_name=None,
-            assignee_account_id=None,
-            assignee_email=None,
-            resolution=None,
-            fix_versions=(),
             labels=tuple(cleaned_labels),
+            snapshot=JiraSnapshot(),
         )
 
-    async def get_issue(self, key: str) -> JiraIssue | None:
-        """The issue, or None when Jira has no such issue (deleted, moved away, never existed)."""
+    async def get_issue(self, key: str, *, request_timeout: float | None = None) -> JiraIssue | None:
+        """The issue, or None when Jira has no such issue (deleted, moved away, never existed).
+        `request_timeout` (default the gateway's) bounds each request, for a caller with less time."""
         checked = _checked_key(key)
 
-        def fetch(client: JIRA) -> dict[str, Any] | None:
+        def fetch(c: _Connection) -> dict[str, Any] | None:
             try:
-                return dict(client.issue(checked, fields=",".join(ISSUE_FIELDS)).raw)
+                return dict(c.jira.issue(checked, fields=",".join(ISSUE_FIELDS)).raw)
             except JIRAError as exc:
                 if exc.status_code == 404:
                     return None
                 raise
 
-        raw = await self._call(fetch)
+        raw = await self._call(fetch, request_timeout=request_timeout)
         return _issue_from_raw(self.url, raw) if raw is not None else None
 
     async def add_remote_link(self, key: str, *, url: str, title: str, global_id: str) -> None:
@@ -425,16 +445,20 @@ class JiraGateway:
         def issue_missing() -> NoReturn:
             raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
 
-        await self._call(
-            lambda client: client.add_remote_link(
-                checked,
-                destination={"url": url, "title": _bounded(title, 255)},
-                globalId=global_id,
-                application={"type": "supportbridge", "name": "Supportbridge"},
-            ),
-            not_found=issue_missing,
-            write=True,
-        )
+        link: dict[str, Any] = {
+            "globalId": global_id,
+            "application": {"type": "supportbridge", "name": "Supportbridge"},
+            "object": {"url": url, "title": _bounded(title, 255)},
+        }
+
+        def post(c: _Connection) -> None:
+            # Sent directly: the `jira` package's add_remote_link() first lists the site's application
+            # links, an admin-only call only used for Jira-to-Jira links, which we never make.
+            raise_on_error(
+                c.http.post(f"{self.url}/rest/api/2/issue/{checked}/remotelink", json=link, timeout=c.timeout)
+            )
+
+        await self._call(post, not_found=issue_missing, write=True)
 
     async def add_comment(self, key: str, body: str) -> None:
         """Add a comment (wiki markup, REST v2). Not idempotent: Jira has no dedupe key for comments."""
@@ -444,7 +468,7 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
 
         await self._call(
-            lambda client: client.add_comment(checked, _bounded(body, COMMENT_MAX)),
+            lambda c: c.jira.add_comment(checked, _bounded(body, COMMENT_MAX)),
             not_found=issue_missing,
             write=True,
         )
@@ -457,23 +481,24 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: project {checked!r} was not found") from None
 
         raws = await self._call(
-            lambda client: [dict(v.raw) for v in client.project_versions(checked)], not_found=project_missing
+            lambda c: [dict(v.raw) for v in c.jira.project_versions(checked)], not_found=project_missing
         )
         return [v for v in map(version_from_raw, raws) if v is not None]
 
-    async def project(self, project: str) -> JiraProject | None:
-        """A project by key or id (a version webhook names its project by id only), or None."""
+    async def project(self, project: str, *, request_timeout: float | None = None) -> JiraProject | None:
+        """A project by key or id (a version webhook names its project by id only), or None.
+        `request_timeout` as in :meth:`get_issue`."""
         checked = _checked_project(project)
 
-        def fetch(client: JIRA) -> dict[str, Any] | None:
+        def fetch(c: _Connection) -> dict[str, Any] | None:
             try:
-                return dict(client.project(checked).raw)
+                return dict(c.jira.project(checked).raw)
             except JIRAError as exc:
                 if exc.status_code == 404:
                     return None
                 raise
 
-        raw = await self._call(fetch)
+        raw = await self._call(fetch, request_timeout=request_timeout)
         if raw is None:
             return None
         return JiraProject(

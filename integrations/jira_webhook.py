@@ -9,9 +9,10 @@ Payloads: https://developer.atlassian.com/server/jira/platform/webhooks/ - ``web
 Dispatch: the issue events below are parsed into :class:`JiraEvent`, and ``jira:version_released``
 (body ``{"timestamp", "webhookEvent", "version": {"id", "name", "releaseDate", "projectId", ...}}``;
 the project is named by id only) into :class:`JiraVersionEvent`; events we know and do not need are
-listed by name in :data:`IGNORED_EVENTS` and give None, as do unknown ones (the handler answers 2xx
-and logs those); a body that is not a JSON object, an issue event without ``issue.key`` or a version
-event without ``version.id`` and ``version.name`` raises :class:`MalformedWebhook` (answered 400).
+listed by name in :data:`IGNORED_EVENTS` and unknown ones both give :class:`UnhandledEvent` (the
+handler answers 2xx, and logs the unknown ones at INFO); a body that is not a JSON object, an issue
+event without ``issue.key`` or a version event without ``version.id`` and ``version.name`` raises
+:class:`MalformedWebhook` (answered 400).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.domain.jira import JiraSnapshot
 from integrations.jira_client import JiraVersion, version_from_raw
 
 EventKind = Literal["updated", "deleted"]
@@ -99,13 +101,7 @@ class JiraEvent:
     key: str
     issue_id: str | None  # Jira's numeric id, as a string
     timestamp: int | None  # ms since the epoch
-    status: str | None
-    status_category: str | None  # "new" | "indeterminate" | "done"
-    assignee_name: str | None
-    assignee_account_id: str | None
-    assignee_email: str | None
-    resolution: str | None
-    fix_versions: tuple[str, ...]
+    snapshot: JiraSnapshot  # the issue's fields; all None when the payload carries none
     labels: tuple[str, ...]
     summary: str | None
     changes: tuple[tuple[str, str | None, str | None], ...]  # (field, fromString, toString)
@@ -119,6 +115,13 @@ class JiraVersionEvent:
     kind: Literal["released"]
     version: JiraVersion
     timestamp: int | None  # ms since the epoch
+
+
+@dataclass(frozen=True)
+class UnhandledEvent:
+    """An event we take no action on: listed in :data:`IGNORED_EVENTS`, or unknown to us."""
+
+    name: str
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -181,13 +184,15 @@ def _issue_event(kind: EventKind) -> Callable[[Mapping[str, Any]], JiraEvent]:
             key=key.strip().upper(),
             issue_id=str(issue_id) if isinstance(issue_id, str | int) and issue_id != "" else None,
             timestamp=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
-            status=_text(status.get("name")),
-            status_category=_text(_object(status.get("statusCategory")).get("key")),
-            assignee_name=_text(assignee.get("displayName")),
-            assignee_account_id=_text(assignee.get("accountId")),
-            assignee_email=_text(assignee.get("emailAddress")),
-            resolution=_text(_object(fields.get("resolution")).get("name")),
-            fix_versions=_names(fields.get("fixVersions"), "name"),
+            snapshot=JiraSnapshot(
+                status=_text(status.get("name")),
+                status_category=_text(_object(status.get("statusCategory")).get("key")),
+                assignee_name=_text(assignee.get("displayName")),
+                assignee_account_id=_text(assignee.get("accountId")),
+                assignee_email=_text(assignee.get("emailAddress")),
+                resolution=_text(_object(fields.get("resolution")).get("name")),
+                fix_versions=_names(fields.get("fixVersions"), "name"),
+            ),
             labels=_names(fields.get("labels")),
             summary=_text(fields.get("summary")),
             changes=_changes(payload.get("changelog")),
@@ -219,8 +224,8 @@ HANDLED_EVENTS: dict[str, Callable[[Mapping[str, Any]], JiraEvent | JiraVersionE
 }
 
 
-def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | None:
-    """The event in a webhook body; None for an event we do not handle (listed or unknown)."""
+def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | UnhandledEvent:
+    """The event in a webhook body; :class:`UnhandledEvent` for one we do not handle (listed or unknown)."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -232,7 +237,7 @@ def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | None:
         raise MalformedWebhook("no webhookEvent")
     parse = HANDLED_EVENTS.get(event)
     if parse is None:
-        return None  # IGNORED_EVENTS, or an event Jira added since; the handler logs which
+        return UnhandledEvent(event)  # IGNORED_EVENTS, or an event Jira added since
     return parse(payload)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.mode import Mode, describe
 from bot.settings import Settings
-from sandbox.mode import Mode, describe
 from sandbox.stack import SANDBOX_DATABASE_URL, Sandbox, sandbox_config
 
 log = logging.getLogger("supportbridge")

@@ -21,9 +21,10 @@ from pydantic import SecretStr
 from bot.app import create_web_app
 from bot.config import AppConfig, load_config, parse_config
 from bot.settings import Settings
+from sandbox.fakes.contracts import use_contracts
 from sandbox.jira_site import SandboxJira
 from sandbox.signed import Secrets, SignedSender
-from sandbox.workspace import SandboxSlack, contracts_available, seed_workspace
+from sandbox.workspace import SandboxSlack, seed_workspace
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Sandbox:
     ) -> Sandbox:
         """Start the fake Slack and Jira on loopback and derive the bot's settings from them."""
         made = make_secrets()
-        checked = contracts_available()
+        checked = use_contracts(base.supportbridge_contracts) is not None
         slack = SandboxSlack(made.slack_token, check_contract=checked)
         jira = SandboxJira(made.jira_api_token, projects=jira_projects(config), check_contract=checked)
         jira.on_change = slack.touch

@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import AppConfig
-from sandbox.fakes.contracts import contracts_dir
 from sandbox.fakes.slack_api import Channel, FakeSlack
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ class SandboxSlack(FakeSlack):
         self._listeners: set[asyncio.Queue[int]] = set()
         self._reported_violations = 0
 
-    # -- contracts: checked when ../shared/contracts is there, as in the tests
+    # -- contracts: checked when the SUPPORTBRIDGE_CONTRACTS folder is there, as in the tests
 
     async def _load_contract(self) -> None:
         if self.check_contract:
@@ -243,10 +242,6 @@ class SandboxSlack(FakeSlack):
     def add_named_group(self, group_id: str, name: str, members: Iterable[str]) -> None:
         self.usergroups[group_id] = list(members)
         self.group_names[group_id] = name
-
-
-def contracts_available() -> bool:
-    return contracts_dir() is not None
 
 
 def _channel_roles(config: AppConfig) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from bot.config import AppConfig, parse_config
 from bot.settings import Settings
 from db.migrate import upgrade
 from db.session import Database
+from sandbox.fakes.contracts import use_contracts
 from sandbox.fakes.jira_api import FakeJira
 from sandbox.fakes.slack_api import FakeSlack
 from tests.imap_server import DovecotServer
@@ -34,6 +35,10 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 # Two test runs at once on one server (two checkouts, two agents) each need their own template.
 PG_TEMPLATE = os.environ.get("TEST_PG_TEMPLATE", "supportbridge_test_template")
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+# The contracts the fakes check against: SUPPORTBRIDGE_CONTRACTS as the run was started with (by default
+# ../shared/contracts beside the checkout), made absolute before any test changes directory.
+CONTRACTS = Settings(_env_file=None).supportbridge_contracts.resolve()  # type: ignore[call-arg]
+use_contracts(CONTRACTS)
 
 _pg_state: dict[str, Any] = {}
 
@@ -131,9 +136,11 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No setting leaks in from the machine, and no `.env` from the working directory is read."""
+    """No setting leaks in from the machine, and no `.env` from the working directory is read. The
+    contracts folder is the one exception: a sandbox a test starts checks against the same one."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SUPPORTBRIDGE_CONTRACTS", str(CONTRACTS))
     monkeypatch.chdir(tmp_path)
 
 
@@ -195,7 +202,7 @@ def make_settings() -> Any:
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     """A fake Slack Web API on loopback; the test fails if the bot broke Slack's published contract.
-    Modules using it mark themselves skipped when ../shared/contracts is absent."""
+    Modules using it mark themselves skipped when the contracts folder is absent."""
     async with FakeSlack() as fake:
         yield fake
         fake.assert_no_violations()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -401,14 +402,21 @@ async def test_new_customers_are_told_to_jira_in_one_batched_comment(
     assert "Kim" in body and "Lee" in body and "Max" in body and "Dana" not in body
 
 
-async def test_webhook_checks(jira_stack: Stack) -> None:
+async def test_webhook_checks(jira_stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     stack = jira_stack
     body = {"webhookEvent": "jira:issue_updated", "issue": {"key": "PROJ-1", "fields": {}}}
     assert (await stack.jira_webhook(body, secret="wrong")).status == 401
     assert (await stack.jira_webhook(b"{not json")).status == 400
     assert (await stack.jira_webhook({"webhookEvent": "jira:issue_updated", "issue": {}})).status == 400
-    ignored = await stack.jira_webhook({"webhookEvent": "comment_created", "comment": {}})
-    assert ignored.status == 200 and (await ignored.json()) == {"ignored": True}
+    with caplog.at_level(logging.INFO, logger="handlers.jira_webhook"):
+        ignored = await stack.jira_webhook({"webhookEvent": "comment_created", "comment": {}})
+        assert ignored.status == 200 and (await ignored.json()) == {"ignored": True}
+        assert not [r for r in caplog.records if r.name == "handlers.jira_webhook"]  # listed: no line
+        teleported = await stack.jira_webhook({"webhookEvent": "jira:issue_teleported", "issue": {}})
+        assert teleported.status == 200 and (await teleported.json()) == {"ignored": True}
+        [line] = [r for r in caplog.records if r.name == "handlers.jira_webhook"]
+    assert line.levelno == logging.INFO and line.getMessage() == "jira webhook: unknown event ignored"
+    assert line.event == "jira:issue_teleported"  # type: ignore[attr-defined]
     unknown = await stack.jira_webhook(body)  # an issue we never linked
     assert unknown.status == 200 and (await unknown.json())["result"] == "unknown issue"
     unsigned = await stack.http.post(stack.url("/jira/webhook"), data=b"{}")

@@ -8,7 +8,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +17,12 @@ from bot.ids import Action, Block, Callback
 from bot.services import shadowing as svc
 from bot.when import format_duration
 from db.models import releases, utcnow
+from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
 from schedules import shadowing as jobs
 from tests.harness import Stack, add_channels, answer_of, click, running_app
 
-pytestmark = pytest.mark.skipif(
-    not (Path(__file__).parents[2] / "shared" / "contracts").is_dir(),
-    reason="../shared/contracts is absent: the fake Slack checks calls against it",
-)
+pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
 
 @pytest.fixture

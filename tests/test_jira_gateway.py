@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.domain.jira import JiraSnapshot
 from bot.views.jira_text import render_escalation_description
 from integrations.jira_client import (
     JiraGateway,
@@ -76,7 +77,7 @@ async def test_create_with_all_fields(fake: FakeJira, gateway: JiraGateway) -> N
 
     assert issue.key == "PROJ-1"
     assert issue.url == f"{fake.url}/browse/PROJ-1"
-    assert (issue.status, issue.status_category, issue.resolution) == ("To Do", "new", None)
+    assert issue.snapshot == JiraSnapshot(status="To Do", status_category="new")
     assert issue.labels == ("supportbridge", LABEL, "billing-area")  # Jira labels hold no spaces
     assert len(issue.summary) == 255 and "\n" not in issue.summary
     assert issue.summary.startswith("Checkout fails for EU customers xxx") and issue.summary.endswith("…")
@@ -149,14 +150,16 @@ async def test_get_issue_reads_status_assignee_resolution_and_versions(
         key=key,
         url=f"{fake.url}/browse/{key}",
         summary="Checkout fails",
-        status="Done",
-        status_category="done",
-        assignee_name="Marcus Lee",
-        assignee_account_id=marcus,
-        assignee_email="marcus@example.com",
-        resolution="Won't Do",
-        fix_versions=("2.4.0", "2.5.0"),
         labels=("supportbridge", LABEL),
+        snapshot=JiraSnapshot(
+            status="Done",
+            status_category="done",
+            assignee_name="Marcus Lee",
+            assignee_account_id=marcus,
+            assignee_email="marcus@example.com",
+            resolution="Won't Do",
+            fix_versions=("2.4.0", "2.5.0"),
+        ),
     )
     assert_clean(fake)
 
@@ -216,6 +219,37 @@ async def test_slow_read_beyond_the_timeout_is_unavailable(fake: FakeJira) -> No
         await gateway.get_issue(key)
     assert raised.value.retry_after is None and not raised.value.outcome_unknown  # a read
     assert await gateway.get_issue(key) is not None  # the next call is fine
+
+
+async def test_a_hanging_jira_fails_the_call_within_its_timeout_and_frees_the_thread(fake: FakeJira) -> None:
+    # One worker thread: if the hung request were still running in it, nothing else could run.
+    gateway = JiraGateway(fake.url, fake.email, fake.api_token, threads=1)  # the default 10 s timeout
+    await gateway.server_info()
+    hung, fine = fake.create_issue("PROJ", "Hangs"), fake.create_issue("PROJ", "Answers")
+    fake.fail(f"GET issue/{hung}", slow=30)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(JiraUnavailable, match=r"^Jira did not answer within 0.3s$"):
+        await gateway.get_issue(hung, request_timeout=0.3)  # no wait_for: the request itself gave up
+    assert loop.time() - started < 2
+    # The worker returned: the next call runs on it at once, while the fake still holds the hung one.
+    answered = await asyncio.wait_for(gateway.get_issue(fine, request_timeout=0.3), timeout=2)
+    assert answered is not None and answered.key == fine
+    assert len(fake.calls_to(f"GET issue/{hung}")) == 1
+
+
+async def test_calls_run_in_a_bounded_number_of_threads(fake: FakeJira) -> None:
+    gateway = JiraGateway(fake.url, fake.email, fake.api_token, timeout=2, threads=2)
+    keys = [fake.create_issue("PROJ", f"Issue {n}") for n in range(4)]
+    await gateway.server_info()
+    fake.fail("GET issue/*", times=4, slow=0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    found = await asyncio.gather(*(gateway.get_issue(key) for key in keys))
+    elapsed = loop.time() - started
+    assert [issue.key for issue in found if issue is not None] == keys
+    assert 1.0 <= elapsed < 2.5  # two at a time (each thread with its own connection), not four, not one
+    assert_clean(fake)
 
 
 async def test_the_event_loop_keeps_running_during_a_call(fake: FakeJira, gateway: JiraGateway) -> None:
@@ -322,7 +356,7 @@ async def test_reading_back_after_create_may_fail_without_losing_the_key(
     await gateway.server_info()
     fake.fail("GET issue/PROJ-1", status=503)
     issue = await create(gateway)
-    assert (issue.key, issue.status, issue.labels) == ("PROJ-1", None, ("supportbridge", LABEL))
+    assert (issue.key, issue.snapshot, issue.labels) == ("PROJ-1", JiraSnapshot(), ("supportbridge", LABEL))
     assert len(fake.issues) == 1
 
 

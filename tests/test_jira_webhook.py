@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -9,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.jira import JiraSnapshot
 from integrations.jira_webhook import (
     IGNORED_EVENTS,
     JiraEvent,
     MalformedWebhook,
+    UnhandledEvent,
     is_ignored,
     parse_event,
     verify_signature,
@@ -79,26 +82,24 @@ def test_signature_wrong_algorithm() -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
+SNAPSHOT_FIELDS = {f.name for f in dataclasses.fields(JiraSnapshot)}
+
+
 def event(**overrides: object) -> JiraEvent:
     base: dict[str, object] = {
         "kind": "updated",
         "key": "SUP-128",
         "issue_id": "10128",
         "timestamp": None,
-        "status": "To Do",
-        "status_category": "new",
-        "assignee_name": None,
-        "assignee_account_id": None,
-        "assignee_email": None,
-        "resolution": None,
-        "fix_versions": (),
         "labels": ("supportbridge", "supportbridge-problem-42", "billing"),
         "summary": "Checkout fails with card declined for EU customers",
         "changes": (),
         "actor_name": "Priya Shah",
     }
-    base.update(overrides)
-    return JiraEvent(**base)  # type: ignore[arg-type]
+    snapshot: dict[str, object] = {"status": "To Do", "status_category": "new"}
+    for name, value in overrides.items():
+        (snapshot if name in SNAPSHOT_FIELDS else base)[name] = value
+    return JiraEvent(**base, snapshot=JiraSnapshot(**snapshot))  # type: ignore[arg-type]
 
 
 MARCUS_FIELDS = {
@@ -152,13 +153,7 @@ EXPECTED = {
         key="SUP-7",
         issue_id=None,
         timestamp=None,
-        status="In Review",
-        status_category=None,
-        assignee_name=None,
-        assignee_account_id=None,
-        assignee_email=None,
-        resolution=None,
-        fix_versions=(),
+        snapshot=JiraSnapshot(status="In Review"),
         labels=(),
         summary=None,
         changes=(("status", "In Progress", "In Review"),),
@@ -177,14 +172,16 @@ def test_every_fixture_is_covered() -> None:
     assert names == set(EXPECTED) | {"comment_created"}
 
 
-def test_ignored_events_give_none() -> None:
-    assert parse_event(fixture("comment_created")) is None
+def test_ignored_and_unknown_events_are_unhandled() -> None:
+    assert parse_event(fixture("comment_created")) == UnhandledEvent("comment_created")
     assert is_ignored("comment_created")
     for name in ("worklog_updated", "sprint_started", "jira:version_unreleased", "issuelink_created"):
         assert name in IGNORED_EVENTS
-        assert parse_event(json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()) is None
-    # unknown (e.g. added by Atlassian later): also None, but not "ignored" - the handler logs it
-    assert parse_event(b'{"webhookEvent": "jira:issue_teleported", "issue": {}}') is None
+        body = json.dumps({"webhookEvent": name, "issue": {"key": "SUP-1"}}).encode()
+        assert parse_event(body) == UnhandledEvent(name)
+    # unknown (e.g. added by Atlassian later): also unhandled, but not "ignored" - the handler logs it
+    unknown = b'{"webhookEvent": "jira:issue_teleported", "issue": {}}'
+    assert parse_event(unknown) == UnhandledEvent("jira:issue_teleported")
     assert not is_ignored("jira:issue_teleported")
 
 
@@ -192,7 +189,8 @@ def test_created_is_parsed_as_an_update_of_state() -> None:
     payload = json.loads(fixture("issue_updated_status_change"))
     payload["webhookEvent"] = "jira:issue_created"
     parsed = parse_event(json.dumps(payload).encode())
-    assert parsed is not None and (parsed.kind, parsed.status) == ("updated", "In Progress")
+    assert isinstance(parsed, JiraEvent)
+    assert (parsed.kind, parsed.snapshot.status) == ("updated", "In Progress")
 
 
 @pytest.mark.parametrize(
@@ -240,13 +238,7 @@ def test_wrong_types_inside_a_known_event_are_none_not_errors() -> None:
         key="SUP-1",
         issue_id="10128",
         timestamp=None,
-        status=None,
-        status_category=None,
-        assignee_name=None,
-        assignee_account_id=None,
-        assignee_email=None,
-        resolution=None,
-        fix_versions=(),
+        snapshot=JiraSnapshot(),
         labels=("ok",),
         summary=None,
         changes=(("status", None, "Done"),),
@@ -265,15 +257,16 @@ async def test_fake_webhook_payloads_round_trip() -> None:
 
         fake.set_assignee(key, marcus)
         assigned = parse_event(json.dumps(fake.webhook_payload("jira:issue_updated", key)).encode())
-        assert assigned is not None
-        assert (assigned.assignee_name, assigned.assignee_account_id) == ("Marcus Lee", marcus)
+        assert isinstance(assigned, JiraEvent)
+        assignee = (assigned.snapshot.assignee_name, assigned.snapshot.assignee_account_id)
+        assert assignee == ("Marcus Lee", marcus)
         assert assigned.changes == (("assignee", None, "Marcus Lee"),)
         assert assigned.actor_name == "Jamie Engineer"  # the fake's default person
 
         fake.set_status(key, "In Progress", by=marcus)
         started = parse_event(json.dumps(fake.webhook_payload("jira:issue_updated", key)).encode())
-        assert started is not None
-        assert (started.status, started.status_category) == ("In Progress", "indeterminate")
+        assert isinstance(started, JiraEvent)
+        assert (started.snapshot.status, started.snapshot.status_category) == ("In Progress", "indeterminate")
         assert (started.changes, started.actor_name) == ((("status", "To Do", "In Progress"),), "Marcus Lee")
 
         fake.resolve(key, "Done", fix_versions=["2.4.0"], by=marcus)
@@ -285,13 +278,15 @@ async def test_fake_webhook_payloads_round_trip() -> None:
             key=key,
             issue_id=fake.issue(key)["id"],
             timestamp=payload["timestamp"],
-            status="Done",
-            status_category="done",
-            assignee_name="Marcus Lee",
-            assignee_account_id=marcus,
-            assignee_email="marcus.lee@acme.example",
-            resolution="Done",
-            fix_versions=("2.4.0",),
+            snapshot=JiraSnapshot(
+                status="Done",
+                status_category="done",
+                assignee_name="Marcus Lee",
+                assignee_account_id=marcus,
+                assignee_email="marcus.lee@acme.example",
+                resolution="Done",
+                fix_versions=("2.4.0",),
+            ),
             labels=("supportbridge-problem-42",),
             summary="Checkout fails",
             changes=(
@@ -311,12 +306,12 @@ async def test_fake_webhook_payloads_round_trip() -> None:
         assert custom["user"]["accountId"] == other
         assert custom["changelog"]["items"][0]["to"] == "10001"  # the resolution's id filled in
         reopened = parse_event(json.dumps(custom).encode())
-        assert reopened is not None and reopened.resolution == "Won't Do"
+        assert isinstance(reopened, JiraEvent) and reopened.snapshot.resolution == "Won't Do"
         assert reopened.changes == (("resolution", "Done", "Won't Do"),)
 
         fake.delete_issue(key)
         deleted = parse_event(json.dumps(fake.webhook_payload("jira:issue_deleted", key)).encode())
-        assert deleted is not None and (deleted.kind, deleted.key) == ("deleted", key)
+        assert isinstance(deleted, JiraEvent) and (deleted.kind, deleted.key) == ("deleted", key)
         assert "changelog" not in fake.webhook_payload("jira:issue_deleted", key)
         fake.assert_no_violations()
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.domain.intake import IntakeRequest
+from bot.domain.jira import JiraSnapshot
 from bot.services import escalation, triage
 from bot.services.intake import ingest_issue
 from db.models import escalations, issues, problems
@@ -94,9 +95,11 @@ async def test_a_failed_escalation_is_retried_and_a_linked_key_is_unique(
     await run(
         database, lambda conn: conn.execute(update(escalations).values(state="created", jira_key="PROJ-7"))
     )
-    linked = escalation.LinkedJiraIssue(key="PROJ-7", url="https://x.atlassian.net/browse/PROJ-7")
+    url = "https://x.atlassian.net/browse/PROJ-7"
     with pytest.raises(escalation.KeyLinkedElsewhere, match=f"PROJ-7 is already linked to #{a}"):
-        await run(database, lambda conn: escalation.link_existing(conn, b, AGENT, linked))
+        await run(
+            database, lambda conn: escalation.link_existing(conn, b, AGENT, "PROJ-7", url, JiraSnapshot())
+        )
 
 
 async def test_jira_updates_partial_events_and_marking_customers(
@@ -106,29 +109,32 @@ async def test_jira_updates_partial_events_and_marking_customers(
     a = await report(database, config, "a", "c1")
     b = await report(database, config, "b", "c2")
     await triage.run(database, triage.merge, b, AGENT, await problem(database, a))
-    linked = escalation.LinkedJiraIssue(
-        key="PROJ-1", url="https://x.atlassian.net/browse/PROJ-1", status="To Do", assignee_name="Ann"
-    )
-    await run(database, lambda conn: escalation.link_existing(conn, a, AGENT, linked))
-    partial = escalation.JiraState(status="In Progress", complete=False)
+    url = "https://x.atlassian.net/browse/PROJ-1"
+    linked = JiraSnapshot(status="To Do", assignee_name="Ann")
+    await run(database, lambda conn: escalation.link_existing(conn, a, AGENT, "PROJ-1", url, linked))
+    partial = JiraSnapshot(status="In Progress")
     outcome = await run(
         database,
-        lambda conn: escalation.apply_jira_update(conn, "PROJ-1", partial, None, wont_do=False, ask=None),
+        lambda conn: escalation.apply_jira_update(
+            conn, "PROJ-1", partial, None, complete=False, wont_do=False, ask=None
+        ),
     )
     assert outcome.changes == [("status", "To Do", "In Progress")]
     row = await run(database, lambda conn: conn.execute(select(escalations)).one())
     assert row.jira_assignee == "Ann"  # a partial event says nothing of the assignee
-    done = escalation.JiraState(
-        status="Done", status_category="done", resolution="Done", fix_versions=("2.4",)
-    )
+    done = JiraSnapshot(status="Done", status_category="done", resolution="Done", fix_versions=("2.4",))
     outcome = await run(
         database,
-        lambda conn: escalation.apply_jira_update(conn, "PROJ-1", done, "Bo", wont_do=False, ask=None),
+        lambda conn: escalation.apply_jira_update(
+            conn, "PROJ-1", done, "Bo", complete=True, wont_do=False, ask=None
+        ),
     )
     assert outcome.resolved and ("resolution", None, "Done") in outcome.changes
     again = await run(
         database,
-        lambda conn: escalation.apply_jira_update(conn, "PROJ-1", done, "Bo", wont_do=False, ask=None),
+        lambda conn: escalation.apply_jira_update(
+            conn, "PROJ-1", done, "Bo", complete=True, wont_do=False, ask=None
+        ),
     )
     assert again.changes == [] and not again.resolved
     pid = await problem(database, a)

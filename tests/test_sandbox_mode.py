@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -12,11 +14,18 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import parse_config
+from bot.mode import Mode, choose_mode
 from bot.settings import Settings
-from sandbox.mode import Mode, choose_mode
-from sandbox.stack import sandbox_config
+from sandbox.fakes.contracts import (
+    JIRA_SPEC_FILE,
+    SLACK_SPEC_FILE,
+    contracts_dir,
+    contracts_missing_reason,
+    use_contracts,
+)
+from sandbox.stack import Sandbox, sandbox_config
 from sandbox.workspace import YOU, SandboxSlack, seed_workspace
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
+from tests.conftest import BOT_TOKEN, CONTRACTS, SIGNING_SECRET, make_config_data
 from tests.test_cli import ROOT, free_port, run_cli
 
 
@@ -144,3 +153,101 @@ def test_sandbox_settings_replace_every_outside_service() -> None:
     assert made.imap_password is None
     assert made.host == "127.0.0.1"
     assert made.intake_secret is not None and made.intake_secret.get_secret_value().startswith("whsec_")
+
+
+# --------------------------------------------------------------------------- the contracts folder
+
+
+@pytest.fixture
+def contracts_restored() -> Iterator[None]:
+    yield
+    use_contracts(CONTRACTS)
+
+
+def start_sandbox(base: Settings) -> Sandbox:
+    async def started() -> Sandbox:
+        sandbox = await Sandbox.start(
+            base, sandbox_config(base), database_url="sqlite+aiosqlite:///unused.db"
+        )
+        await sandbox.close()
+        return sandbox
+
+    return asyncio.run(started())
+
+
+def test_the_contracts_folder_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SUPPORTBRIDGE_CONTRACTS")
+    assert settings().supportbridge_contracts == Path("../shared/contracts")
+    monkeypatch.setenv("SUPPORTBRIDGE_CONTRACTS", str(tmp_path / "specs"))
+    assert settings().supportbridge_contracts == tmp_path / "specs"
+
+
+def test_the_sandbox_checks_against_the_contracts_folder_it_is_given(
+    tmp_path: Path, contracts_restored: None
+) -> None:
+    if contracts_dir() is None:
+        pytest.skip(contracts_missing_reason())
+    elsewhere = tmp_path / "elsewhere"
+    for relative in (SLACK_SPEC_FILE, JIRA_SPEC_FILE):
+        (elsewhere / relative).parent.mkdir(parents=True)
+        (elsewhere / relative).symlink_to(CONTRACTS / relative)
+    sandbox = start_sandbox(settings(supportbridge_contracts=elsewhere))
+    assert sandbox.contracts_checked
+    assert contracts_dir() == elsewhere.resolve()
+
+
+def test_a_missing_contracts_folder_is_logged_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, contracts_restored: None
+) -> None:
+    nowhere = tmp_path / "nowhere"
+    with caplog.at_level(logging.WARNING, logger="sandbox.fakes.contracts"):
+        sandbox = start_sandbox(settings(supportbridge_contracts=nowhere))
+    assert not sandbox.contracts_checked and contracts_dir() is None
+    [record] = [r for r in caplog.records if r.name == "sandbox.fakes.contracts"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"API contracts not found in {nowhere}: the fake Slack and Jira cannot check requests against "
+        "them (set SUPPORTBRIDGE_CONTRACTS to the folder holding slack/ and jira/)"
+    )
+
+
+# --------------------------------------------------------------------------- an optional part
+
+# A production install without the `sandbox` extra: openapi-core is not there.
+WITHOUT_SANDBOX_EXTRA = "import sys; sys.modules['openapi_core'] = None\n"
+
+
+async def run_python(code: str, tmp_path: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WITHOUT_SANDBOX_EXTRA + code,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LOG_FORMAT": "text"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return int(process.returncode or 0), out.decode()
+
+
+async def test_the_product_runs_without_the_sandbox(tmp_path: Path) -> None:
+    code, out = await run_python(
+        "from bot.app import create_web_app\n"
+        "from bot.cli import build_parser, cmd_serve\n"
+        "from bot.mode import choose_mode\n"
+        "loaded = sorted(m for m in sys.modules if m == 'sandbox' or m.startswith('sandbox.'))\n"
+        "print('sandbox modules:', loaded)\n",
+        tmp_path,
+    )
+    assert (code, out.strip()) == (0, "sandbox modules: []")
+
+
+async def test_sandbox_mode_without_the_sandbox_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    code, out = await run_python("from bot.cli import main\nsys.exit(main(['serve']))\n", tmp_path)
+    assert code == 2, out
+    assert out.strip() == (
+        "supportbridge: sandbox mode needs the sandbox's dependencies (openapi_core is not installed): "
+        "pip install 'supportbridge[sandbox]' (`make run` does), or set SLACK_BOT_TOKEN and "
+        "SLACK_SIGNING_SECRET to run against real Slack"
+    )

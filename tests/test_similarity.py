@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.similarity_eval import Evaluation, LabelledReport, evaluate, load_labelled
 from bot.services.similarity import Analyzer, Match, ProblemIndex, light_stem, strip_signature
-from bot.services.similarity_eval import Evaluation, LabelledReport, evaluate, load_labelled
 
 # ---------------------------------------------------------------------------------- labelled set
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.jira import JiraSnapshot
 from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
 from bot.services import outbox
 from bot.services.home import refresh_home
@@ -75,21 +76,6 @@ class EscalationResult:
     state: str
     jira_key: str | None
     changed: bool
-
-
-@dataclass(frozen=True)
-class LinkedJiraIssue:
-    """An existing Jira issue, as read from Jira when someone links it."""
-
-    key: str
-    url: str
-    status: str | None = None
-    status_category: str | None = None
-    assignee_name: str | None = None
-    assignee_account_id: str | None = None
-    assignee_email: str | None = None
-    resolution: str | None = None
-    fix_versions: tuple[str, ...] = ()
 
 
 def _insert_ignore(conn: Connection) -> Any:
@@ -152,34 +138,31 @@ def escalate(
     return EscalationResult(problem_id, "pending", None, changed=True)
 
 
-def link_existing(conn: Connection, issue_id: int, actor: str, jira: LinkedJiraIssue) -> EscalationResult:
-    """Link an issue already in Jira instead of creating one."""
+def link_existing(
+    conn: Connection, issue_id: int, actor: str, key: str, url: str, snapshot: JiraSnapshot
+) -> EscalationResult:
+    """Link an issue already in Jira (`key`, as read from Jira when someone links it) instead of
+    creating one."""
     issue = load_primary(conn, issue_id)
     problem_id = issue.problem_id
     elsewhere = conn.execute(
         select(escalations.c.problem_id, problems.c.primary_issue_id)
         .join(problems, problems.c.id == escalations.c.problem_id)
-        .where(escalations.c.jira_key == jira.key)
+        .where(escalations.c.jira_key == key)
     ).first()
     if elsewhere is not None:
         if elsewhere.problem_id == problem_id:
-            return EscalationResult(problem_id, "linked", jira.key, changed=False)
-        raise KeyLinkedElsewhere(jira.key, elsewhere.primary_issue_id)
+            return EscalationResult(problem_id, "linked", key, changed=False)
+        raise KeyLinkedElsewhere(key, elsewhere.primary_issue_id)
     existing = _escalation(conn, problem_id)
     if existing is not None and existing.state in ("pending", "created", "linked"):
         raise AlreadyEscalated(existing.jira_key, existing.state)
     now = utcnow()
     values = {
         "state": "linked",
-        "jira_key": jira.key,
-        "jira_url": jira.url,
-        "jira_status": jira.status,
-        "jira_status_category": jira.status_category,
-        "jira_assignee": jira.assignee_name,
-        "jira_assignee_account_id": jira.assignee_account_id,
-        "jira_assignee_email": jira.assignee_email,
-        "jira_resolution": jira.resolution,
-        "jira_fix_versions": list(jira.fix_versions),
+        "jira_key": key,
+        "jira_url": url,
+        **snapshot.columns(),
         "requested_by": actor,
         "attempts": 0,
         "last_error": None,
@@ -192,28 +175,12 @@ def link_existing(conn: Connection, issue_id: int, actor: str, jira: LinkedJiraI
         conn.execute(update(escalations).where(escalations.c.id == existing.id).values(**values))
     escalation_id = _escalation(conn, problem_id).id
     outbox.enqueue_in(conn, JiraLink(escalation_id), dedupe_key=f"jira-link:{escalation_id}")
-    note(conn, issue_id, "escalation_linked", actor, {"key": jira.key})
+    note(conn, issue_id, "escalation_linked", actor, {"key": key})
     sync_problem_cards(conn, problem_id)
-    return EscalationResult(problem_id, "linked", jira.key, changed=True)
+    return EscalationResult(problem_id, "linked", key, changed=True)
 
 
 # -- What Jira tells us (webhook) -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JiraState:
-    """A Jira issue's state as far as the card shows it; None fields were not in the message."""
-
-    status: str | None = None
-    status_category: str | None = None
-    assignee_name: str | None = None
-    assignee_account_id: str | None = None
-    assignee_email: str | None = None
-    resolution: str | None = None
-    fix_versions: tuple[str, ...] | None = None
-    # Whether the message carried the issue's fields at all (a partial event does not): only then
-    # does an absent assignee or resolution mean "none" rather than "not said".
-    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,10 +192,21 @@ class JiraUpdateOutcome:
 
 
 def apply_jira_update(
-    conn: Connection, key: str, state: JiraState, actor_name: str | None, *, wont_do: bool, ask: str | None
+    conn: Connection,
+    key: str,
+    snapshot: JiraSnapshot,
+    actor_name: str | None,
+    *,
+    complete: bool,
+    wont_do: bool,
+    ask: str | None,
 ) -> JiraUpdateOutcome | None:
     """A change in Jira: store it, re-render every card of the problem, note it in the problem's
-    thread; a resolution closes the loop (customers to tell; a won't-do asks `ask` for a rationale)."""
+    thread; a resolution closes the loop (customers to tell; a won't-do asks `ask` for a rationale).
+
+    `complete`: the message carried the issue's fields (a partial event carries only its changelog).
+    Only then does an absent assignee, resolution or fix version mean "none" rather than "not said";
+    an absent status never means "none"."""
     row = conn.execute(
         select(escalations, problems.c.primary_issue_id)
         .join(problems, problems.c.id == escalations.c.problem_id)
@@ -246,21 +224,22 @@ def apply_jira_update(
             if label:
                 changes.append((label, was_shown if was_shown is not None else before, shown or value))
 
-    if state.status is not None:
-        compare("status", "jira_status", state.status)
-        compare("", "jira_status_category", state.status_category)
-    if state.complete or state.assignee_name is not None:
-        compare("assignee", "jira_assignee", state.assignee_name)
-        compare("", "jira_assignee_account_id", state.assignee_account_id)
-        compare("", "jira_assignee_email", state.assignee_email)
-    if state.complete or state.resolution is not None:
-        compare("resolution", "jira_resolution", state.resolution)
-    if state.fix_versions is not None:
+    columns = snapshot.columns()
+    if snapshot.status is not None:
+        compare("status", "jira_status", columns["jira_status"])
+        compare("", "jira_status_category", columns["jira_status_category"])
+    if complete or snapshot.assignee_name is not None:
+        compare("assignee", "jira_assignee", columns["jira_assignee"])
+        compare("", "jira_assignee_account_id", columns["jira_assignee_account_id"])
+        compare("", "jira_assignee_email", columns["jira_assignee_email"])
+    if complete or snapshot.resolution is not None:
+        compare("resolution", "jira_resolution", columns["jira_resolution"])
+    if complete:
         before_versions = list(row.jira_fix_versions or [])
-        if before_versions != list(state.fix_versions):
-            fields["jira_fix_versions"] = list(state.fix_versions)
+        if before_versions != columns["jira_fix_versions"]:
+            fields["jira_fix_versions"] = columns["jira_fix_versions"]
             changes.append(
-                ("fix versions", ", ".join(before_versions) or None, ", ".join(state.fix_versions) or None)
+                ("fix versions", ", ".join(before_versions) or None, ", ".join(snapshot.fix_versions) or None)
             )
     if not fields:
         return JiraUpdateOutcome(row.problem_id, [], resolved=False, reopened=False)
@@ -296,7 +275,7 @@ def apply_jira_update(
                 outbox.enqueue_in(
                     conn,
                     RationaleRequest(
-                        problem_id=row.problem_id, to=to, user=target, key=key, resolution=state.resolution
+                        problem_id=row.problem_id, to=to, user=target, key=key, resolution=snapshot.resolution
                     ),
                 )
     elif reopened:

@@ -33,7 +33,7 @@ or re-indexing a report, or opening or closing its problem, marks its slot dead 
 where needed); a postings list is compacted once half of it is dead, so every update costs in
 proportion to the report's own terms.
 
-Quality is measured by `bot.services.similarity_eval` on tests/fixtures/similarity/labelled_reports.jsonl.
+Quality is measured by `benchmarks.similarity_eval` on tests/fixtures/similarity/labelled_reports.jsonl.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """Contract checks for the fake Slack and Jira servers.
 
-The published API contracts live beside the project root, in ``../shared/contracts``
-(see its README): an OpenAPI description of Slack's Web API and one of Jira Cloud's
-platform REST API.  The fakes in this package run every request they receive (and
+The published API contracts live in the folder named by the ``SUPPORTBRIDGE_CONTRACTS``
+setting (by default ``../shared/contracts``, beside the checkout; see its README): an OpenAPI
+description of Slack's Web API and one of Jira Cloud's platform REST API. Whoever starts the
+fakes names the folder with :func:`use_contracts` (the sandbox from its settings, the tests in
+their conftest).  The fakes in this package run every request they receive (and
 every success response they send) through those documents with ``openapi-core``, so a
 test that passes against a fake proves the bot speaks the real services' language.
 
 Block Kit is not described by the Slack spec; blocks and views are checked with
 ``slack_sdk.models`` plus Slack's documented size limits.
 
-Each spec takes about a second to load, so both are loaded lazily, once per process.
+Each spec takes about a second to load, so both are loaded lazily, once per process and folder.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import copy
 import functools
 import json
+import logging
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,6 +30,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+
+from bot.settings import DEFAULT_CONTRACTS
+
+log = logging.getLogger(__name__)
 
 SLACK_SERVER = "https://slack.com"  # the spec's server URL is https://slack.com/api
 JIRA_SERVER = "https://your-domain.atlassian.net"
@@ -68,9 +75,32 @@ class ContractViolation(Exception):
 # --------------------------------------------------------------------------- spec loading
 
 
+_folder: Path | None = None  # set by use_contracts(); until then the setting's default
+
+
+def _contracts_folder() -> Path:
+    return _folder if _folder is not None else DEFAULT_CONTRACTS.resolve()
+
+
+def use_contracts(folder: Path) -> Path | None:
+    """Check the fakes' traffic against the contracts in ``folder`` from now on. Returns the folder
+    (absolute) when both spec files are in it; otherwise logs a WARNING, since the fakes then cannot
+    check anything, and returns None."""
+    global _folder
+    _folder = folder.resolve()
+    found = contracts_dir()
+    if found is None:
+        log.warning(
+            f"API contracts not found in {_folder}: the fake Slack and Jira cannot check requests "
+            "against them (set SUPPORTBRIDGE_CONTRACTS to the folder holding slack/ and jira/)",
+            extra={"expected": str(_folder)},
+        )
+    return found
+
+
 def contracts_dir() -> Path | None:
-    """``<project root>/../shared/contracts`` when both spec files are present, else ``None``."""
-    root = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+    """The contracts folder (see :func:`use_contracts`) when both spec files are in it, else ``None``."""
+    root = _contracts_folder()
     if (root / SLACK_SPEC_FILE).is_file() and (root / JIRA_SPEC_FILE).is_file():
         return root
     return None
@@ -78,33 +108,36 @@ def contracts_dir() -> Path | None:
 
 def contracts_missing_reason() -> str:
     """A human-readable reason for ``pytest.skip`` when :func:`contracts_dir` is ``None``."""
-    expected = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+    expected = _contracts_folder()
     return (
-        f"../shared/contracts not found: expected {expected / SLACK_SPEC_FILE} and "
-        f"{expected / JIRA_SPEC_FILE} (the published Slack/Jira API contracts live beside the "
-        "project root; CI always has them)"
+        f"API contracts not found: expected {expected / SLACK_SPEC_FILE} and {expected / JIRA_SPEC_FILE} "
+        "(the published Slack/Jira API contracts, by default in ../shared/contracts beside the checkout; "
+        "SUPPORTBRIDGE_CONTRACTS names another folder; CI always has them)"
     )
 
 
-def _load(relative: Path) -> OpenAPI:
+@functools.cache
+def _load(path: Path) -> OpenAPI:
+    # The published Slack spec has a few invalid `items` (tuple form), so the spec
+    # itself is not validated; request/response validation still works.
+    return OpenAPI.from_file_path(str(path), config=Config(spec_validator_cls=None))
+
+
+def _spec(relative: Path) -> OpenAPI:
     root = contracts_dir()
     if root is None:
         raise FileNotFoundError(contracts_missing_reason())
-    # The published Slack spec has a few invalid `items` (tuple form), so the spec
-    # itself is not validated; request/response validation still works.
-    return OpenAPI.from_file_path(str(root / relative), config=Config(spec_validator_cls=None))
+    return _load(root / relative)
 
 
-@functools.cache
 def slack_spec() -> OpenAPI:
-    """The Slack Web API contract (loaded once per process, ~1 s)."""
-    return _load(SLACK_SPEC_FILE)
+    """The Slack Web API contract (loaded once per process and folder, ~1 s)."""
+    return _spec(SLACK_SPEC_FILE)
 
 
-@functools.cache
 def jira_spec() -> OpenAPI:
-    """The Jira Cloud platform contract (loaded once per process, ~1-2 s)."""
-    return _load(JIRA_SPEC_FILE)
+    """The Jira Cloud platform contract (loaded once per process and folder, ~1-2 s)."""
+    return _spec(JIRA_SPEC_FILE)
 
 
 # --------------------------------------------------------------------------- error formatting

@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.services.similarity import ProblemIndex
 
 LABELLED_SET = (
-    Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "similarity" / "labelled_reports.jsonl"
+    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "similarity" / "labelled_reports.jsonl"
 )
 
 
