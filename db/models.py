@@ -217,6 +217,7 @@ class Escalation(Base):
     jira_resolution: Mapped[str | None] = mapped_column(String(64))
     jira_fix_versions: Mapped[list[str] | None] = mapped_column(JSON)
     jira_resolved_at: Mapped[datetime | None]
+    jira_updated_at: Mapped[datetime | None]  # Jira's own time of the state stored: orders updates
     # What the person asked for in "Escalate with details…"; None means "from the card and config".
     project: Mapped[str | None] = mapped_column(String(64))
     issue_type: Mapped[str | None] = mapped_column(String(64))

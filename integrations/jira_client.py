@@ -39,7 +39,7 @@ from requests import RequestException, Response, Session
 from requests.exceptions import ConnectTimeout, Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from bot.domain.jira import JiraSnapshot
+from bot.domain.jira import JiraSnapshot, jira_time
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ SUMMARY_MAX = 255  # Jira rejects longer summaries
 DESCRIPTION_MAX = 32_767  # Jira's limit for a text field
 COMMENT_MAX = 32_767
 LABEL_MAX = 255
-ISSUE_FIELDS = ("summary", "status", "assignee", "resolution", "fixVersions", "labels")
+ISSUE_FIELDS = ("summary", "status", "assignee", "resolution", "fixVersions", "labels", "updated")
 # Statuses worth another attempt later: rate limits, timeouts, conflicts, server trouble.
 _TRANSIENT_STATUSES = {408, 409, 423, 425, 429}
 
@@ -244,6 +244,7 @@ def _issue_from_raw(base_url: str, raw: Mapping[str, Any]) -> JiraIssue:
             assignee_email=assignee.get("emailAddress") or None,
             resolution=resolution.get("name"),
             fix_versions=tuple(str(v["name"]) for v in fields.get("fixVersions") or [] if v.get("name")),
+            updated_at=jira_time(fields.get("updated")),
         ),
     )
 

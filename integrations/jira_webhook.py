@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.domain.jira import JiraSnapshot
+from bot.domain.jira import JiraSnapshot, jira_time
 from integrations.jira_client import JiraVersion, version_from_raw
 
 EventKind = Literal["updated", "deleted"]
@@ -192,6 +192,7 @@ def _issue_event(kind: EventKind) -> Callable[[Mapping[str, Any]], JiraEvent]:
                 assignee_email=_text(assignee.get("emailAddress")),
                 resolution=_text(_object(fields.get("resolution")).get("name")),
                 fix_versions=_names(fields.get("fixVersions"), "name"),
+                updated_at=jira_time(fields.get("updated")) or jira_time(timestamp),
             ),
             labels=_names(fields.get("labels")),
             summary=_text(fields.get("summary")),

@@ -465,3 +465,29 @@ async def test_app_home_cockpit_follows_claims_escalations_and_jira(
     assert "Invoices &lt;b&gt;vanish&lt;/b&gt;" in text and "<b>" not in text
     assert len(home["blocks"]) <= 100
     stack.slack.assert_no_violations()
+
+
+async def test_a_late_older_jira_update_does_not_undo_a_newer_one(
+    jira_stack: Stack, people: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = jira_stack
+    jira = fake_jira(stack)
+    _, card = await new_card(stack)
+    key = await escalated(stack, card, people["ana"])
+    jira.set_status(key, "In Progress")
+    older = jira.webhook_payload("jira:issue_updated", key)
+    jira.resolve(key, "Done")
+    newer = jira.webhook_payload("jira:issue_updated", key)
+
+    caplog.set_level(logging.DEBUG, logger="bot.services.escalation")
+    assert (await stack.jira_webhook(newer)).status == 200
+    await stack.slack.wait_for(lambda: "Done" in shown(stack, card), message="resolved on the card")
+    assert (await stack.jira_webhook(older)).status == 200  # delivered late, after the newer one
+    assert [r.getMessage() for r in caplog.records].count("older Jira update ignored") == 1
+
+    row = await escalation_row(stack)
+    assert (row.jira_status, row.jira_resolution) == ("Done", "Done")
+    async with stack.runtime.database.session() as session:
+        problem = (await session.scalars(select(Problem))).one()
+    assert problem.status == "resolved"
+    assert "In Progress" not in shown(stack, card)

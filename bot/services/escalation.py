@@ -10,6 +10,7 @@ escalation's label, so a creation whose answer was lost (a dropped connection) i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from bot.services.triage import (
 )
 from bot.views.escalation import EscalationDefaults
 from db.models import customer_notices, escalations, issue_tags, issues, problems, utcnow
+
+log = logging.getLogger(__name__)
 
 RATIONALE_MAX = 3000
 LABEL_PREFIX = "supportbridge-escalation-"
@@ -214,6 +217,9 @@ def apply_jira_update(
     ).first()
     if row is None:
         return None
+    if snapshot.older_than(row.jira_updated_at):
+        log.debug("older Jira update ignored", extra={"jira_key": key})
+        return JiraUpdateOutcome(row.problem_id, [], resolved=False, reopened=False)
     fields: dict[str, Any] = {}
     changes: list[tuple[str, str | None, str | None]] = []
 
@@ -241,8 +247,15 @@ def apply_jira_update(
             changes.append(
                 ("fix versions", ", ".join(before_versions) or None, ", ".join(snapshot.fix_versions) or None)
             )
+    if snapshot.updated_at is not None and snapshot.updated_at != row.jira_updated_at:
+        fields_time = {"jira_updated_at": snapshot.updated_at}
+    else:
+        fields_time = {}
     if not fields:
+        if fields_time:
+            conn.execute(update(escalations).where(escalations.c.id == row.id).values(**fields_time))
         return JiraUpdateOutcome(row.problem_id, [], resolved=False, reopened=False)
+    fields.update(fields_time)
     now = utcnow()
     resolved = "jira_resolution" in fields and fields["jira_resolution"] and not row.jira_resolution
     reopened = "jira_resolution" in fields and not fields["jira_resolution"] and bool(row.jira_resolution)
