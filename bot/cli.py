@@ -95,7 +95,7 @@ def serve_sandbox(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return run_sandbox(settings, host=args.host, port=args.port)
+        return run_sandbox(settings, host=args.host, port=args.port, unsafe_public=args.unsafe_public_sandbox)
     except (ConfigError, SettingsError) as exc:
         raise StartupError(str(exc)) from None
 
@@ -293,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-deliveries",
         action="store_true",
         help="do not send outbox deliveries from this process (a separate `worker` does)",
+    )
+    serve.add_argument(
+        "--unsafe-public-sandbox",
+        action="store_true",
+        help="sandbox mode only: allow a non-loopback --host (the page signs requests for anyone)",
     )
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="send outbox deliveries (for a separate process)").set_defaults(

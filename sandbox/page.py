@@ -7,12 +7,19 @@ The page is plain HTML, CSS and JavaScript (package data in sandbox/static, no b
 of changes over server-sent events (`/sandbox/api/events` carries the workspace's revision) and then
 reads `/sandbox/api/state`; everything it does goes through a POST here that plays Slack, Jira or a
 web form towards the bot (see sandbox/interactions.py and sandbox/signed.py).
+
+Since the page signs requests for whoever drives it, only the page may drive it (`guard`): every API
+request carries the token this start gave the page (a header; a query parameter where the browser
+cannot set one: server-sent events, images), POSTs are JSON from the page's own origin, and the Host
+must be one the sandbox listens as (so a DNS-rebinding page cannot pass for it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -78,11 +85,46 @@ def _acting(sandbox: Sandbox, body: dict[str, Any]) -> str:
     return user
 
 
+TOKEN_HEADER = "X-Sandbox-Token"
+
+
+def guard(sandbox: Sandbox) -> Any:
+    """The middleware that lets only the sandbox's own page use its API (see the module docstring)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if not (path == "/" or path.startswith("/sandbox/")):
+            return await handler(request)  # the bot's own routes: Slack, intake, health
+        if (request.url.host or "").strip("[]").lower() not in sandbox.page_hosts:
+            return web.json_response({"ok": False, "detail": "unknown Host for the sandbox"}, status=403)
+        if path.startswith("/sandbox/api/"):
+            given = request.headers.get(TOKEN_HEADER) or request.query.get("token") or ""
+            if not secrets.compare_digest(given.encode(), sandbox.page_token.encode()):
+                return web.json_response(
+                    {"ok": False, "detail": "only the sandbox page can do that (reload it)"}, status=403
+                )
+            if request.method == "POST":
+                origin = request.headers.get("Origin")
+                if origin is not None and origin != f"{request.scheme}://{request.host}":
+                    return web.json_response({"ok": False, "detail": "cross-origin request"}, status=403)
+                if request.content_type != "application/json":
+                    return web.json_response({"ok": False, "detail": "the body must be JSON"}, status=415)
+        return await handler(request)
+
+    return middleware
+
+
 def register(app: web.Application, sandbox: Sandbox) -> None:
     slack, sender = sandbox.slack, sandbox.sender
+    page = (STATIC / "index.html").read_text().replace("{{SANDBOX_TOKEN}}", html.escape(sandbox.page_token))
 
-    async def index(_request: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(
+            text=page,
+            content_type="text/html",
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
 
     async def shared_file(request: web.Request) -> web.Response:
         """A file the bot shared (the digest's chart), as Slack's `url_private` would serve it."""
@@ -214,6 +256,7 @@ def register(app: web.Application, sandbox: Sandbox) -> None:
         loaded = await demo.load(sandbox, request.app[RUNTIME])
         return web.json_response({"ok": True, **loaded})
 
+    app.middlewares.append(guard(sandbox))
     app.router.add_get("/", index)
     app.router.add_static("/sandbox/static/", STATIC, append_version=False)
     app.router.add_get("/sandbox/api/state", state)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.mode import Mode, describe
 from bot.settings import Settings
-from sandbox.stack import SANDBOX_DATABASE_URL, Sandbox, sandbox_config
+from sandbox.stack import SANDBOX_DATABASE_URL, SANDBOX_HOST, Sandbox, is_loopback, sandbox_config
 
 log = logging.getLogger("supportbridge")
 
@@ -40,8 +40,13 @@ async def serve_sandbox(
     port: int | None = None,
     database_url: str = SANDBOX_DATABASE_URL,
     stop: asyncio.Event | None = None,
+    unsafe_public: bool = False,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set)."""
+    """Run until SIGINT/SIGTERM (or `stop` is set). Off loopback only with `unsafe_public`: the page
+    signs requests as Slack and Jira would, for anyone who can reach it."""
+    wanted = host or (base.host if "host" in base.model_fields_set else SANDBOX_HOST)
+    if not is_loopback(wanted) and not unsafe_public:
+        raise PublicSandboxRefused(wanted)
     if database_url == SANDBOX_DATABASE_URL:
         start_afresh()
     config = sandbox_config(base)
@@ -54,7 +59,7 @@ async def serve_sandbox(
         site = web.TCPSite(runner, listen_host, listen_port)
         await site.start()
         url = page_url(listen_host, listen_port)
-        sandbox.listening_on(url)
+        sandbox.listening_on(url, public_host=None if is_loopback(listen_host) else listen_host)
         log.info(
             "serving",
             extra={
@@ -64,8 +69,11 @@ async def serve_sandbox(
                 "database": "sqlite",
             },
         )
-        if listen_host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("the sandbox page is reachable from other machines", extra={"host": listen_host})
+        if not is_loopback(listen_host):
+            log.warning(
+                "the sandbox page is reachable from other machines, and it signs requests for them",
+                extra={"host": listen_host},
+            )
         print(describe(Mode.SANDBOX, url=url), file=sys.stderr, flush=True)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -80,6 +88,21 @@ async def serve_sandbox(
         await sandbox.close()
 
 
-def run_sandbox(base: Settings, *, host: str | None, port: int | None) -> int:
-    asyncio.run(serve_sandbox(base, host=host, port=port))
+class PublicSandboxRefused(Exception):
+    """Asked to serve the sandbox off loopback without `--unsafe-public-sandbox`."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"refusing to serve the sandbox on {host}: it signs Slack and Jira requests for anyone who "
+            "reaches it. Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve Slack, or pass "
+            "--unsafe-public-sandbox if every machine that can reach it is yours."
+        )
+
+
+def run_sandbox(base: Settings, *, host: str | None, port: int | None, unsafe_public: bool = False) -> int:
+    try:
+        asyncio.run(serve_sandbox(base, host=host, port=port, unsafe_public=unsafe_public))
+    except PublicSandboxRefused as exc:
+        print(f"supportbridge serve: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///./supportbridge-sandbox.db"
 SANDBOX_HOST = "127.0.0.1"
+# The names the sandbox page may be reached by (the Host header): loopback, plus the address it was
+# told to listen on when it was allowed off loopback.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    return host.strip("[]").lower() in LOOPBACK_HOSTS
 
 
 def make_secrets() -> Secrets:
@@ -68,6 +75,9 @@ class Sandbox:
     jira: SandboxJira
     sender: SignedSender
     contracts_checked: bool
+    # Given to the page when it loads and required of every API request: only the page drives it.
+    page_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    page_hosts: frozenset[str] = LOOPBACK_HOSTS
 
     @classmethod
     async def start(
@@ -115,8 +125,10 @@ class Sandbox:
         register(app, self)
         return app
 
-    def listening_on(self, url: str) -> None:
+    def listening_on(self, url: str, *, public_host: str | None = None) -> None:
         self.sender.bot_url = url.rstrip("/")
+        if public_host:
+            self.page_hosts = self.page_hosts | {public_host.strip("[]").lower()}
 
     async def close(self) -> None:
         await self.sender.close()

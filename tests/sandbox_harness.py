@@ -35,10 +35,11 @@ class RunningSandbox:
 
     async def api(self, path: str, body: dict[str, Any] | None = None, *, status: int = 200) -> Any:
         """POST to the page's API (GET without a body), as the page does; checks the HTTP status."""
+        headers = {"X-Sandbox-Token": self.sandbox.page_token}
         if body is None:
-            response = await self.http.get(self.url + path)
+            response = await self.http.get(self.url + path, headers=headers)
         else:
-            response = await self.http.post(self.url + path, json=body)
+            response = await self.http.post(self.url + path, json=body, headers=headers)
         assert response.status == status, await response.text()
         return await response.json()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,8 +85,13 @@ async def test_serve_without_credentials_starts_the_sandbox_with_its_own_databas
                     await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the sandbox did not start")
-            assert page.status == 200 and "SANDBOX MODE" in await page.text()
-            state = await (await http.get(f"http://127.0.0.1:{port}/sandbox/api/state")).json()
+            text = await page.text()
+            assert page.status == 200 and "SANDBOX MODE" in text
+            token = re.search(r'<meta name="sandbox-token" content="([^"]+)">', text)
+            assert token is not None
+            api = f"http://127.0.0.1:{port}/sandbox/api/state"
+            assert (await http.get(api)).status == 403  # only the page that was given the token
+            state = await (await http.get(api, headers={"X-Sandbox-Token": token.group(1)})).json()
             assert state["mode"] == "sandbox"
             assert (await http.get(f"http://127.0.0.1:{port}/readyz")).status == 200
     finally:

@@ -280,6 +280,6 @@ async def test_the_digest_is_previewed_posted_and_its_chart_shown_on_the_page(sb
     shown = (await sbx.state(YOU.user_id, digest))["conversation"]["messages"][-1]
     chart = next(r for r in shown["replies"] if r.get("files"))
     assert chart["files"][0]["alt_txt"].startswith("Line chart")
-    response = await sbx.http.get(f"{sbx.url}/sandbox/api/files/{file_id}")
+    response = await sbx.http.get(f"{sbx.url}/sandbox/api/files/{file_id}?token={sbx.sandbox.page_token}")
     assert response.status == 200 and response.content_type == "image/png"
     assert (await response.read()).startswith(b"\x89PNG")

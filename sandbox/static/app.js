@@ -33,10 +33,13 @@ function toast(text, kind = "info") {
   setTimeout(() => node.remove(), kind === "error" ? 8000 : 4000);
 }
 
+// Given by the server with the page: every API request carries it (see sandbox/page.py).
+const TOKEN = document.querySelector('meta[name="sandbox-token"]').content;
+
 async function post(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", "X-Sandbox-Token": TOKEN },
     body: JSON.stringify(body),
   });
   let data = {};
@@ -67,7 +70,7 @@ async function refresh() {
     const query = new URLSearchParams();
     if (ui.me) query.set("as", ui.me);
     if (ui.channel) query.set("channel", ui.channel);
-    const response = await fetch("/sandbox/api/state?" + query);
+    const response = await fetch("/sandbox/api/state?" + query, { headers: { "X-Sandbox-Token": TOKEN } });
     const data = await response.json();
     ui.data = data;
     ui.me = data.me;
@@ -211,7 +214,7 @@ function sharedFile(file) {
   if (!String(file.mimetype || "").startsWith("image/")) return el("div", "muted", `📎 ${file.title || file.name || "file"}`);
   const figure = el("figure", "shared-file");
   const img = figure.appendChild(el("img", "bk-image"));
-  img.src = `/sandbox/api/files/${encodeURIComponent(file.id)}`;
+  img.src = `/sandbox/api/files/${encodeURIComponent(file.id)}?token=${encodeURIComponent(TOKEN)}`;
   img.alt = file.alt_txt || file.title || "";
   figure.append(el("figcaption", "muted", file.title || file.name || ""));
   return figure;
@@ -527,7 +530,7 @@ function wire() {
       button.disabled = false;
     }
   });
-  const events = new EventSource("/sandbox/api/events");
+  const events = new EventSource("/sandbox/api/events?token=" + encodeURIComponent(TOKEN));
   events.addEventListener("revision", scheduleRefresh);
   events.addEventListener("open", () => document.body.classList.remove("offline"));
   events.addEventListener("error", () => document.body.classList.add("offline"));
