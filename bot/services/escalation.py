@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.escalation import EscalationDefaults
 from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
 from bot.services import outbox
 from bot.services.home import refresh_home
@@ -31,7 +32,6 @@ from bot.services.triage import (
     sync_card,
     sync_problem_cards,
 )
-from bot.views.escalation import EscalationDefaults
 from db.models import customer_notices, escalations, issue_tags, issues, problems, utcnow
 
 RATIONALE_MAX = 3000
