@@ -5,6 +5,7 @@ missed during a restart, two schedulers, sign-up races, the waitlist, swaps, fai
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.deliveries.shadowing import SNAPSHOT_VIEWS, render_snapshot
 from bot.domain.outbox import OutboxKind, PostRenderer
+from bot.domain.shadowing import decode_plan, decode_session, encode_plan, encode_session
 from bot.people import People
 from bot.services import shadowing as svc
 from bot.services import shadowing_clock as due
@@ -538,3 +540,27 @@ async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
         ),
     )
     assert "seen_while_shadowing" in kinds
+
+
+def test_a_session_and_a_plan_read_back_from_a_payload_as_they_were() -> None:
+    session = svc.Session(
+        id=7,
+        programme="l1",
+        name="L1 support",
+        starts_at=utc(2026, 12, 7, 9, 0),
+        ends_at=utc(2026, 12, 7, 10, 0),
+        capacity=2,
+        location=None,
+        hosts=(HOST, "S0GROUP001"),
+        status="scheduled",
+        booked=(ANA, BEN),
+        waitlisted=(CAT,),
+        offered=((41, BEN),),
+        waitlist_allowed=False,
+    )
+    payload = json.loads(json.dumps(encode_session(session)))
+    assert decode_session(payload) == session
+    plan = svc.Plan(
+        ANA, [svc.PlanDay(date(2026, 12, 7), session), svc.PlanDay(date(2026, 12, 8), None, "full")]
+    )
+    assert decode_plan(json.loads(json.dumps(encode_plan(plan)))) == plan

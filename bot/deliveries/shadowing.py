@@ -84,7 +84,7 @@ class ShadowDeliveries:
     async def render_feedback(self, args: dict[str, Any]) -> views.Rendered | None:
         session_id, user = int(args["session"]), str(args["user"])
 
-        def load(conn: Connection) -> tuple[svc.Session, Any, list[tuple[int, str]]] | None:
+        def load(conn: Connection) -> tuple[Session, Any, list[tuple[int, str]]] | None:
             session = svc.load_session(conn, self.config, session_id)
             feedback = conn.execute(
                 select(shadow_bookings.c.feedback).where(
