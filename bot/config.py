@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain.intake import Severity
-from bot.sla import USER_GROUP_ID, SlaConfig, Weekday, _parse_hh_mm
+from bot.sla import USER_GROUP_ID, SlaConfig, Weekday, parse_hh_mm
 from bot.when import Duration, WeeklyAt, parse_weekday
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -226,7 +226,7 @@ class SessionRule(_Strict):
     def _day(cls, value: Any) -> Any:
         return parse_weekday(value)
 
-    _time = field_validator("time", mode="before")(_parse_hh_mm)
+    _time = field_validator("time", mode="before")(parse_hh_mm)
 
     @field_validator("duration")
     @classmethod
@@ -278,7 +278,7 @@ class Fairness(_Strict):
     nudge_time: Time = time(10, 0)
 
     _group = field_validator("group", mode="before")(_people)
-    _nudge_time = field_validator("nudge_time", mode="before")(_parse_hh_mm)
+    _nudge_time = field_validator("nudge_time", mode="before")(parse_hh_mm)
 
     @field_validator("teams", mode="before")
     @classmethod
@@ -328,7 +328,7 @@ class ReleasesConfig(_Strict):
     rise_ratio: float = Field(default=1.5, gt=1)
     rise_min: int = Field(default=3, ge=1)
 
-    _release_time = field_validator("release_time", mode="before")(_parse_hh_mm)
+    _release_time = field_validator("release_time", mode="before")(parse_hh_mm)
 
     @field_validator("jira_projects")
     @classmethod

@@ -35,7 +35,7 @@ SlaUnit = Literal["minutes", "hours", "days", "business_hours", "business_days"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_FULL_DAY_NAMES = frozenset(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+FULL_DAY_NAMES = frozenset(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
 USER_GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
@@ -129,7 +129,8 @@ TargetField = Annotated[
 ]
 
 
-def _parse_hh_mm(value: Any) -> time:
+def parse_hh_mm(value: Any) -> time:
+    """A wall-clock time written "HH:MM" (config files, `/shadow add`); ValueError says how to write it."""
     if isinstance(value, time):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -154,7 +155,7 @@ class BusinessHours(BaseModel):
     end: time = time(17, 0)
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
 
-    _times = field_validator("start", "end", mode="before")(_parse_hh_mm)
+    _times = field_validator("start", "end", mode="before")(parse_hh_mm)
 
     @field_validator("days", mode="before")
     @classmethod
@@ -163,7 +164,7 @@ class BusinessHours(BaseModel):
             value = [value]
         if isinstance(value, list):
             names = [str(day).strip().lower() for day in value]
-            return [name[:3] if name in _FULL_DAY_NAMES else name for name in names]
+            return [name[:3] if name in FULL_DAY_NAMES else name for name in names]
         return value
 
     @field_validator("days")

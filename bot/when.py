@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
-from bot.sla import _FULL_DAY_NAMES, WEEKDAYS, Weekday, _parse_hh_mm, parse_duration
+from bot.sla import FULL_DAY_NAMES, WEEKDAYS, Weekday, parse_duration, parse_hh_mm
 
 __all__ = [
     "Duration",
@@ -42,9 +42,9 @@ def local_date(moment: datetime, zone: ZoneInfo) -> date:
 
 def parse_weekday(value: Any) -> Weekday:
     name = str(value).strip().lower()
-    if name in _FULL_DAY_NAMES:
+    if name in FULL_DAY_NAMES:
         name = name[:3]
-    if name.endswith("s") and name[:-1] in _FULL_DAY_NAMES:  # "mondays"
+    if name.endswith("s") and name[:-1] in FULL_DAY_NAMES:  # "mondays"
         name = name[:3]
     if name not in WEEKDAYS:
         raise ValueError(f"{value!r} is not a weekday (use mon, tue, wed, thu, fri, sat or sun)")
@@ -128,13 +128,13 @@ class WeeklyAt(BaseModel):
             match = _WEEKLY.match(value)
             if match is None:
                 raise ValueError(f'{value!r}: write a weekday and a time, like "mon 09:00"')
-            return {"weekday": parse_weekday(match[1]), "time": _parse_hh_mm(match[2])}
+            return {"weekday": parse_weekday(match[1]), "time": parse_hh_mm(match[2])}
         if isinstance(value, dict):
             data = dict(value)
             if "weekday" in data:
                 data["weekday"] = parse_weekday(data["weekday"])
             if "time" in data:
-                data["time"] = _parse_hh_mm(data["time"])
+                data["time"] = parse_hh_mm(data["time"])
             return data
         return value
 

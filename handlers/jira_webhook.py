@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from bot.domain.jira import JiraSnapshot
 from bot.runtime import Runtime
 from bot.services import escalation, releases
+from bot.services.releases import send_due_posts
 from db.models import inbound_deliveries, utcnow
 from db.session import DatabaseUnavailable
 from handlers.intake_http import error, read_body, unavailable
@@ -35,7 +36,6 @@ from integrations.jira_webhook import (
     parse_event,
     verify_signature,
 )
-from schedules.releases import send_due_posts
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from bot.services.releases import (
     heads_up_at,
     load_release,
     recent_releases,
+    send_due_posts,
     upcoming_releases,
     watch_at,
 )
@@ -45,7 +46,6 @@ from bot.when import local_at
 from db.models import inbound_deliveries, utcnow
 from db.queries import upsert_for
 from db.session import DatabaseUnavailable
-from schedules.releases import send_due_posts
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.services import outbox
 from bot.services import shadowing as svc
 from bot.services.cards import problem_summaries
 from bot.services.posts import enqueue_post
-from bot.sla import _parse_hh_mm
+from bot.sla import parse_hh_mm
 from bot.views import shadowing as views
 from bot.views.blocks import decode_state, escape, section
 from bot.when import local_at, parse_calendar_duration
@@ -129,7 +129,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return f"Only hosts of {escape(programme.name)} and admins can add sessions."
         try:
             day = date.fromisoformat(words[1])
-            at = _parse_hh_mm(words[2])
+            at = parse_hh_mm(words[2])
         except ValueError as exc:
             return (
                 f"Couldn't read the date and time ({escape(str(exc))}); write them like `2026-11-25 14:00`."

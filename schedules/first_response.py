@@ -1,112 +1,18 @@
-"""First-response SLAs: an unclaimed issue gets a reminder in its thread when its severity's target
-is reached, and at twice the target a post mentioning the on-duty group.
-
-Claiming (or resolving, or merging — any first response) stops the clock. Each reminder is sent once,
-even across restarts and with several processes: the issue's `sla_level` is raised with a conditional
-update in the same transaction that enqueues the post, so only one process wins each level.
-"""
+"""First-response SLAs on the clock: every `CHECK_SECONDS`, the reminders now due
+(`bot.services.sla_reminders`)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from datetime import datetime
 
 from bot.config import AppConfig
-from bot.services.triage import note
-from bot.sla import SlaTarget, due_at
-from db.models import issues, problems, utcnow
-from db.session import Database, DatabaseUnavailable
-from schedules.scheduler import Scheduler
-
-log = logging.getLogger(__name__)
+from bot.services.sla_reminders import send_reminders
+from db.models import utcnow
+from db.session import Database
+from schedules.scheduler import Scheduler, guarded_job
 
 CHECK_SECONDS = 30.0
-LEVELS = (1, 2)  # the reminder at the target; the on-duty escalation at twice the target
-
-
-def earliest_elapsed(target: SlaTarget) -> timedelta:
-    """A lower bound of the wall time before a target is due (business time only adds to it): lets the
-    database skip issues that cannot be due yet."""
-    if target.unit == "minutes":
-        return timedelta(minutes=target.amount)
-    if target.unit in ("hours", "business_hours"):
-        return timedelta(hours=target.amount)
-    if target.unit == "days":
-        return timedelta(days=target.amount)
-    return timedelta(0)  # business days: their length depends on the business hours
-
-
-@dataclass(frozen=True)
-class Reminder:
-    issue_id: int
-    level: int
-    target: str
-
-
-def due_reminders(conn: Connection, config: AppConfig, now: datetime) -> list[Reminder]:
-    sla = config.sla
-    found: list[Reminder] = []
-    for severity, target in sla.targets.items():
-        bound = now - earliest_elapsed(target)
-        rows = conn.execute(
-            select(issues.c.id, issues.c.received_at, issues.c.sla_level)
-            .join(problems, problems.c.primary_issue_id == issues.c.id)
-            .where(
-                issues.c.severity == str(severity),
-                issues.c.status == "open",
-                problems.c.status == "open",
-                issues.c.claimed_by.is_(None),
-                issues.c.first_response_at.is_(None),
-                issues.c.sla_level < len(LEVELS),
-                issues.c.received_at <= bound,
-            )
-        ).all()
-        for row in rows:
-            reached = 0
-            for level in LEVELS:
-                if (
-                    level > row.sla_level
-                    and due_at(row.received_at, target, config.zone, sla.business_hours, multiple=level)
-                    <= now
-                ):
-                    reached = level
-            if reached:
-                found.append(Reminder(row.id, reached, str(target)))
-    return found
-
-
-def send_reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
-    """Record and enqueue every reminder now due; returns how many."""
-    sent = 0
-    for reminder in due_reminders(conn, config, now):
-        taken = conn.execute(
-            update(issues)
-            .where(
-                issues.c.id == reminder.issue_id,
-                issues.c.sla_level < reminder.level,
-                issues.c.claimed_by.is_(None),
-            )
-            .values(sla_level=reminder.level)
-        ).rowcount
-        if not taken:
-            continue
-        # Past both marks at once (after downtime): only the escalation is posted, not two notes.
-        kind = "sla_escalation" if reminder.level == 2 else "sla_reminder"
-        note(
-            conn,
-            reminder.issue_id,
-            kind,
-            None,
-            {"target": reminder.target, "group": config.sla.on_duty_group},
-            sync=False,
-        )
-        sent += 1
-    return sent
 
 
 async def check_first_response(database: Database, config: AppConfig, now: datetime | None = None) -> int:
@@ -120,15 +26,5 @@ def register(scheduler: Scheduler, database: Database, config: AppConfig, wake: 
     """Check every `CHECK_SECONDS` (in the process that runs the scheduler), when SLAs are configured."""
     if not config.sla.targets:
         return
-
-    async def first_response_check() -> None:
-        try:
-            sent = await check_first_response(database, config)
-        except DatabaseUnavailable:
-            log.warning("first-response check skipped: database unavailable")
-            return
-        if sent:
-            log.info("first-response reminders sent", extra={"count": sent})
-            wake()
-
-    scheduler.add_job(first_response_check, "interval", seconds=CHECK_SECONDS)
+    job = guarded_job("first_response_check", lambda: check_first_response(database, config), wake)
+    scheduler.add_job(job, "interval", seconds=CHECK_SECONDS)

@@ -5,9 +5,10 @@ On PostgreSQL any number of processes may start it, but only the one holding a s
 lock runs jobs; the others keep trying, so one takes over within `LEADER_POLL_SECONDS` when the leader
 goes away (its lock is released with its connection). On SQLite there is one process by design.
 
-Jobs are thin and idempotent, and record what they sent (`once`): a restart, a second process or a late
-start never sends twice. A job whose time passed while no process ran it still runs, once, within
-`MISFIRE_GRACE_SECONDS` (APScheduler's misfire grace, with coalescing).
+Jobs are thin and idempotent, and record what they sent (`bot.services.runs.once`): a restart, a
+second process or a late start never sends twice. A job whose time passed while no process ran it
+still runs, once, within `MISFIRE_GRACE_SECONDS` (APScheduler's misfire grace, with coalescing).
+Every job is built by `guarded_job`.
 """
 
 from __future__ import annotations
@@ -16,38 +17,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.models import scheduled_runs, utcnow
+from bot.services.runs import MISFIRE_GRACE_SECONDS
 from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # An arbitrary 64-bit key naming "the Supportbridge scheduler" among advisory locks on the database.
 ADVISORY_LOCK_KEY = 0x5B_5C_4E_D0_1E
 LEADER_POLL_SECONDS = 15.0
-MISFIRE_GRACE_SECONDS = 600
-
-
-def once(conn: Connection, job: str, period: str) -> bool:
-    """Claim `(job, period)` in the caller's transaction: True the first time only. What the job sends
-    is enqueued in the same transaction, so a claim always comes with its sending and vice versa."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return bool(
-        conn.execute(
-            dialect.insert(scheduled_runs)
-            .values(job=job[:64], period=period[:128], ran_at=utcnow())
-            .on_conflict_do_nothing()
-        ).rowcount
-    )
 
 
 def guarded_job(

@@ -13,7 +13,8 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.services.digest import Change, Digest, compute_digest
+from bot.domain.digest import Change, Digest
+from bot.services.digest import compute_digest
 from bot.views.blocks import MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
 from bot.views.digest import render_digest, render_preview, render_text
 from db.models import alerts

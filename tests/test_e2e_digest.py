@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from bot.deliveries.digest import CHART_NOTE, NO_SCOPE_NOTE
 from bot.ids import Action
 from bot.services import triage
+from bot.services.digest import enqueue_digest
 from db.models import alerts, escalations, issues, utcnow
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
@@ -153,7 +154,7 @@ async def test_without_files_write_the_digest_posts_and_says_why(digest_stack: S
     await reports_from(stack, ["ann"], "Export is slow", product_area="reports")
     moment = utcnow()
     await stack.runtime.database.transaction(
-        lambda conn: jobs.enqueue_digest(
+        lambda conn: enqueue_digest(
             conn,
             channel=stack.channels["digest"],
             start=moment - timedelta(days=7),

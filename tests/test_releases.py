@@ -19,26 +19,28 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.intake import IntakeRequest
+from bot.domain.releases import AreaCount, FixedProblem, ReleaseDraft, ReleaseSummary, WatchReport
 from bot.ids import INPUT, Block
 from bot.services import escalation, triage
 from bot.services.intake import ingest_issue
 from bot.services.releases import (
-    AreaCount,
-    FixedProblem,
-    ReleaseDraft,
+    DAY,
+    HEADS_UP,
+    WATCH,
     ReleaseExists,
-    ReleaseSummary,
-    WatchReport,
+    apply_project_versions,
     apply_version_released,
     complaint_counts,
     create_release,
     fixed_problems,
     load_release,
+    post_key,
     recent_releases,
     rose,
     upcoming_releases,
     watch_report,
 )
+from bot.services.runs import MISFIRE_GRACE_SECONDS
 from bot.views.releases import (
     render_heads_up,
     render_release_cancelled,
@@ -55,16 +57,7 @@ from integrations.jira_client import JiraGateway, JiraVersion
 from integrations.jira_webhook import JiraVersionEvent, MalformedWebhook, is_ignored, parse_event
 from sandbox.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
 from sandbox.fakes.jira_api import FakeJira
-from schedules.releases import (
-    DAY,
-    HEADS_UP,
-    WATCH,
-    apply_project_versions,
-    check_releases,
-    post_key,
-    sync_jira_releases,
-)
-from schedules.scheduler import MISFIRE_GRACE_SECONDS
+from schedules.releases import check_releases, sync_jira_releases
 from tests.conftest import CHANNEL_DEFAULT
 
 BERLIN = ZoneInfo("Europe/Berlin")

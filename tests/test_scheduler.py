@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.services.runs import once
 from db.session import Database
-from schedules.scheduler import Scheduler, once
+from schedules.scheduler import Scheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -5,17 +5,22 @@ missed during a restart, two schedulers, sign-up races, the waitlist, swaps, fai
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.shadowing import SNAPSHOT_VIEWS, render_snapshot
 from bot.domain.outbox import OutboxKind, PostRenderer
+from bot.domain.shadowing import decode_plan, decode_session, encode_plan, encode_session
 from bot.people import People
 from bot.services import shadowing as svc
+from bot.services import shadowing_clock as due
 from db.models import issue_events, outbox_items, problems, scheduled_runs, shadow_sessions
 from db.session import Database
 from schedules import shadowing as jobs
@@ -23,6 +28,7 @@ from schedules import shadowing as jobs
 HOST = "U0HOST0001"
 ANA, BEN, CAT, DAN = "U0ANA00001", "U0BEN00001", "U0CAT00001", "U0DAN00001"
 CHANNEL = "C0SHADOW01"
+ZONE = ZoneInfo("Europe/Berlin")  # the test configuration's
 
 
 def utc(*args: int) -> datetime:
@@ -75,8 +81,14 @@ def session_at(conn: Connection, programme: str, starts: datetime) -> int:
 
 
 def posts(conn: Connection) -> list[dict[str, Any]]:
+    """The queued posts, with the text and blocks of those rendered from their payload alone as they
+    will be sent."""
     query = select(outbox_items).where(outbox_items.c.kind == OutboxKind.POST)
-    return [r.payload for r in conn.execute(query).all()]
+    found = [dict(r.payload) for r in conn.execute(query).all()]
+    for post in found:
+        if post.get("render") in SNAPSHOT_VIEWS:
+            post["blocks"], post["text"] = render_snapshot(PostRenderer(post["render"]), post["args"], ZONE)
+    return found
 
 
 def dms_to(conn: Connection, user: str) -> list[str]:
@@ -114,7 +126,7 @@ async def test_reminders_come_at_the_right_local_time_across_a_daylight_saving_c
     await in_tx(database, lambda c: svc.sign_up(c, config, session_id, ANA, booked_at))
 
     async def remind(at: datetime) -> int:
-        return int(await in_tx(database, lambda c: jobs.reminders(c, config, at)))
+        return int(await in_tx(database, lambda c: due.reminders(c, config, at)))
 
     # The day before at 10:00 local: Saturday 10:00 CEST is 08:00 UTC (25 real hours before).
     assert await remind(utc(2026, 10, 24, 7, 59)) == 0
@@ -149,14 +161,14 @@ async def test_a_reminder_missed_during_a_restart_is_sent_once_and_never_after_t
     await in_tx(database, lambda c: svc.sign_up(c, config, session_id, BEN, booked_at))
 
     # Down from 09:55 to 10:05 on Sunday: the day-before reminder (due 10:00) goes out at 10:05, once.
-    assert await in_tx(database, lambda c: jobs.reminders(c, config, utc(2026, 11, 8, 9, 5))) == 2
+    assert await in_tx(database, lambda c: due.reminders(c, config, utc(2026, 11, 8, 9, 5))) == 2
     other = Database(database.url)  # a second process, after the restart
     try:
-        assert await in_tx(other, lambda c: jobs.reminders(c, config, utc(2026, 11, 8, 9, 6))) == 0
+        assert await in_tx(other, lambda c: due.reminders(c, config, utc(2026, 11, 8, 9, 6))) == 0
     finally:
         await other.dispose()
     # Down through the 15-minute mark as well: only that one, never the older one again.
-    assert await in_tx(database, lambda c: jobs.reminders(c, config, utc(2026, 11, 9, 8, 50))) == 2
+    assert await in_tx(database, lambda c: due.reminders(c, config, utc(2026, 11, 9, 8, 50))) == 2
     assert len([t for t in await in_tx(database, lambda c: dms_to(c, BEN)) if t.startswith("Reminder")]) == 2
 
 
@@ -168,8 +180,8 @@ async def test_booking_after_the_day_before_mark_gets_only_the_short_reminder(
     await in_tx(database, lambda c: svc.materialize(c, config, late))
     session_id = await in_tx(database, lambda c: session_at(c, "l1", utc(2026, 11, 9, 9, 0)))
     await in_tx(database, lambda c: svc.sign_up(c, config, session_id, CAT, late))
-    assert await in_tx(database, lambda c: jobs.reminders(c, config, utc(2026, 11, 8, 20, 1))) == 0
-    assert await in_tx(database, lambda c: jobs.reminders(c, config, utc(2026, 11, 9, 8, 45))) == 2
+    assert await in_tx(database, lambda c: due.reminders(c, config, utc(2026, 11, 8, 20, 1))) == 0
+    assert await in_tx(database, lambda c: due.reminders(c, config, utc(2026, 11, 9, 8, 45))) == 2
 
 
 # -- the weekly post -------------------------------------------------------------------------------
@@ -434,13 +446,9 @@ async def test_hours_per_person_and_the_monthly_nudge(database: Database, make_c
     assert svc.expected_hours(config, nudge_at) == 2
 
     group = [ANA, BEN, CAT]
-    assert (
-        await in_tx(database, lambda c: jobs.nudges(c, config, nudge_at - timedelta(minutes=1), group)) == 0
-    )
-    assert await in_tx(database, lambda c: jobs.nudges(c, config, nudge_at, group)) == 2  # BEN and CAT
-    assert (
-        await in_tx(database, lambda c: jobs.nudges(c, config, nudge_at + timedelta(minutes=5), group)) == 0
-    )
+    assert await in_tx(database, lambda c: due.nudges(c, config, nudge_at - timedelta(minutes=1), group)) == 0
+    assert await in_tx(database, lambda c: due.nudges(c, config, nudge_at, group)) == 2  # BEN and CAT
+    assert await in_tx(database, lambda c: due.nudges(c, config, nudge_at + timedelta(minutes=5), group)) == 0
     assert not any(t.startswith("Shadowing:") for t in await in_tx(database, lambda c: dms_to(c, ANA)))
     assert any(
         t.startswith("Shadowing: 0 of 2 hours in Q4 2026")
@@ -497,10 +505,10 @@ async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
     session_id = await _one_session(database, config, "l1", monday)
     await in_tx(database, lambda c: svc.sign_up(c, config, session_id, ANA, monday - timedelta(days=1)))
     assert (
-        await in_tx(database, lambda c: jobs.feedback_prompts(c, config, monday + timedelta(minutes=59))) == 0
+        await in_tx(database, lambda c: due.feedback_prompts(c, config, monday + timedelta(minutes=59))) == 0
     )
-    assert await in_tx(database, lambda c: jobs.feedback_prompts(c, config, monday + timedelta(hours=1))) == 1
-    assert await in_tx(database, lambda c: jobs.feedback_prompts(c, config, monday + timedelta(hours=2))) == 0
+    assert await in_tx(database, lambda c: due.feedback_prompts(c, config, monday + timedelta(hours=1))) == 1
+    assert await in_tx(database, lambda c: due.feedback_prompts(c, config, monday + timedelta(hours=2))) == 0
 
     problem_id = await in_tx(
         database,
@@ -532,3 +540,27 @@ async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(
         ),
     )
     assert "seen_while_shadowing" in kinds
+
+
+def test_a_session_and_a_plan_read_back_from_a_payload_as_they_were() -> None:
+    session = svc.Session(
+        id=7,
+        programme="l1",
+        name="L1 support",
+        starts_at=utc(2026, 12, 7, 9, 0),
+        ends_at=utc(2026, 12, 7, 10, 0),
+        capacity=2,
+        location=None,
+        hosts=(HOST, "S0GROUP001"),
+        status="scheduled",
+        booked=(ANA, BEN),
+        waitlisted=(CAT,),
+        offered=((41, BEN),),
+        waitlist_allowed=False,
+    )
+    payload = json.loads(json.dumps(encode_session(session)))
+    assert decode_session(payload) == session
+    plan = svc.Plan(
+        ANA, [svc.PlanDay(date(2026, 12, 7), session), svc.PlanDay(date(2026, 12, 8), None, "full")]
+    )
+    assert decode_plan(json.loads(json.dumps(encode_plan(plan)))) == plan

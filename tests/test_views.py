@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.domain.cards import CardCustomer, IssueCard
 from bot.views.blocks import decode_state, encode_state, escape, truncate
-from bot.views.issue_card import CardCustomer, IssueCard, render_issue_card
+from bot.views.issue_card import render_issue_card
 from bot.views.report_modal import ReportPrefill, render_report_modal
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -175,11 +176,10 @@ def test_resolved_issue_card_offers_reopen_only() -> None:
 
 # -- merging, escalation and closing the loop ------------------------------------------------------
 
+from bot.domain.cards import CustomerToTell, JiraLink, ResolvedProblem, Suggestion  # noqa: E402
+from bot.domain.escalation import EscalationDefaults  # noqa: E402
 from bot.ids import Action  # noqa: E402
 from bot.views.escalation import (  # noqa: E402
-    CustomerToTell,
-    EscalationDefaults,
-    ResolvedProblem,
     SearchHit,
     render_customer_list,
     render_escalate_modal,
@@ -188,7 +188,6 @@ from bot.views.escalation import (  # noqa: E402
     render_rationale_request,
     render_search_results,
 )
-from bot.views.issue_card import JiraLink, Suggestion  # noqa: E402
 from bot.views.notes import render_triage_note  # noqa: E402
 
 HOSTILE = "<!channel> *bold* <https://evil.test|click here> & `code`"

@@ -20,13 +20,14 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.deliveries.policy import outbox_failure
 from bot.deliveries.posts import PostDeliveries, Rendered
+from bot.domain.digest import Spike
 from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.cards import problem_summaries
 from bot.services.digest import Digest, compute_digest, trend
 from bot.services.posts import enqueue_post, posted
 from bot.views.blocks import context, escape, section, truncate
-from bot.views.digest import render_digest
+from bot.views.digest import render_digest, render_spike_alert
 from bot.views.digest_chart import alt_text, render_trend_png
 from db.models import posted_messages, utcnow
 from db.session import Database
@@ -63,6 +64,7 @@ class DigestDeliveries:
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.DIGEST, self.render)
         posts.add_renderer(PostRenderer.THRESHOLD_ALERT, self.threshold_alert)
+        posts.add_renderer(PostRenderer.SPIKE_ALERT, self.spike_alert)
         deliverer.register(DigestChart, self.chart)
 
     async def digest(self, start: datetime, end: datetime) -> Digest:
@@ -150,3 +152,13 @@ class DigestDeliveries:
             ),
         ]
         return blocks, text
+
+    async def spike_alert(self, args: dict[str, Any]) -> Rendered:
+        spike = Spike(
+            dimension=str(args["dimension"]),
+            name=str(args["name"]),
+            span=str(args["span"]),
+            observed=int(args["observed"]),
+            expected=float(args["expected"]),
+        )
+        return render_spike_alert(spike)

@@ -1,18 +1,22 @@
 """Outbox work for shadowing: telling a session's hosts (user groups are expanded when sent) and the
-renderers of posts that show current seats (the weekly post) or stored answers (feedback)."""
+renderers of posts that show current seats (the weekly post), stored answers (feedback), or a session
+(or first-week plan) as it was when the message was asked for (direct messages, swap posts)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.deliveries.posts import PostDeliveries
+from bot.deliveries.posts import PostDeliveries, Renderer
 from bot.domain.outbox import PostRenderer, TellHosts
+from bot.domain.shadowing import Session, decode_plan, decode_session
 from bot.people import People
 from bot.services import outbox
 from bot.services import shadowing as svc
@@ -34,6 +38,8 @@ class ShadowDeliveries:
         deliverer.register(TellHosts, self.tell_hosts)
         posts.add_renderer(PostRenderer.SHADOW_WEEK, self.render_week)
         posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
+        for name in SNAPSHOT_VIEWS:
+            posts.add_renderer(name, _snapshot_renderer(name, self.config.zone))
 
     async def tell_hosts(self, payload: TellHosts) -> None:
         """One direct message per host, enqueued together (a retry never repeats a sent one)."""
@@ -78,7 +84,7 @@ class ShadowDeliveries:
     async def render_feedback(self, args: dict[str, Any]) -> views.Rendered | None:
         session_id, user = int(args["session"]), str(args["user"])
 
-        def load(conn: Connection) -> tuple[svc.Session, Any, list[tuple[int, str]]] | None:
+        def load(conn: Connection) -> tuple[Session, Any, list[tuple[int, str]]] | None:
             session = svc.load_session(conn, self.config, session_id)
             feedback = conn.execute(
                 select(shadow_bookings.c.feedback).where(
@@ -102,3 +108,57 @@ class ShadowDeliveries:
             return None
         session, feedback, seen = loaded
         return views.feedback_post(session, self.config.zone, user, str(feedback.get("learned") or ""), seen)
+
+
+SnapshotView = Callable[[dict[str, Any], ZoneInfo], views.Rendered]
+
+
+def _about_session(render: Callable[[Session, dict[str, Any], ZoneInfo], views.Rendered]) -> SnapshotView:
+    return lambda args, zone: render(decode_session(args["session"]), args, zone)
+
+
+# Posts rendered from what their payload carries (no database): a session's snapshot in
+# `args["session"]`, a first-week plan in `args["plan"]`, a nudge's figures and open sessions.
+SNAPSHOT_VIEWS: dict[PostRenderer, SnapshotView] = {
+    PostRenderer.SHADOW_BOOKED: _about_session(lambda s, a, zone: views.booked(s, zone, a.get("by"))),
+    PostRenderer.SHADOW_WAITLISTED: _about_session(
+        lambda s, a, zone: views.waitlisted(s, zone, int(a["position"]))
+    ),
+    PostRenderer.SHADOW_PROMOTED: _about_session(lambda s, a, zone: views.promoted(s, zone)),
+    PostRenderer.SHADOW_SWAP: _about_session(
+        lambda s, a, zone: views.swap(s, zone, str(a["owner"]), int(a["booking"]), a.get("taken_by"))
+    ),
+    PostRenderer.SHADOW_SWAP_WITHDRAWN: _about_session(
+        lambda s, a, zone: views.swap_withdrawn(s, zone, str(a["owner"]))
+    ),
+    PostRenderer.SHADOW_SEAT_TAKEN: _about_session(
+        lambda s, a, zone: views.seat_taken(s, zone, str(a["taker"]))
+    ),
+    PostRenderer.SHADOW_SESSION_CANCELLED: _about_session(
+        lambda s, a, zone: views.session_cancelled(s, zone, str(a["by"]))
+    ),
+    PostRenderer.SHADOW_REMINDER: _about_session(
+        lambda s, a, zone: views.reminder(s, zone, timedelta(seconds=float(a["lead_seconds"])), host=False)
+    ),
+    PostRenderer.SHADOW_FEEDBACK_PROMPT: _about_session(lambda s, a, zone: views.feedback_prompt(s, zone)),
+    PostRenderer.SHADOW_PLAN: lambda a, zone: views.plan(decode_plan(a["plan"]), zone, str(a["by"])),
+    PostRenderer.SHADOW_NUDGE: lambda a, zone: views.nudge(
+        float(a["done"]),
+        float(a["target"]),
+        str(a["label"]),
+        [decode_session(s) for s in a["sessions"]],
+        zone,
+    ),
+}
+
+
+def render_snapshot(name: PostRenderer, args: dict[str, Any], zone: ZoneInfo) -> views.Rendered:
+    """What a post rendered from its payload alone shows when it is sent."""
+    return SNAPSHOT_VIEWS[name](args, zone)
+
+
+def _snapshot_renderer(name: PostRenderer, zone: ZoneInfo) -> Renderer:
+    async def renderer(args: dict[str, Any]) -> views.Rendered:
+        return render_snapshot(name, args, zone)
+
+    return renderer

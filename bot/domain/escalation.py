@@ -1,7 +1,9 @@
-"""The states of a problem's escalation to Jira, stored in `escalations.state`."""
+"""The states of a problem's escalation to Jira (stored in `escalations.state`) and what the escalation
+modal offers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -17,3 +19,12 @@ class EscalationState(StrEnum):
 ACTIVE_STATES = frozenset(
     {EscalationState.PENDING, EscalationState.CREATED, EscalationState.LINKED, EscalationState.FAILED}
 )
+
+
+@dataclass(frozen=True)
+class EscalationDefaults:
+    project: str
+    issue_type: str
+    priority: str | None
+    summary: str
+    priorities: tuple[str, ...]

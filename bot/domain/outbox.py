@@ -42,8 +42,21 @@ class PostRenderer(StrEnum):
 
     DIGEST = "digest"
     THRESHOLD_ALERT = "threshold-alert"
+    SPIKE_ALERT = "spike-alert"  # args: the spike as found when it was raised
     SHADOW_WEEK = "shadow.week"  # the weekly open-sessions post
     SHADOW_FEEDBACK = "shadow.feedback"  # a feedback answer in the programme's channel
+    # Direct messages and swap posts about one session, from its snapshot in `args["session"]`.
+    SHADOW_BOOKED = "shadow.booked"
+    SHADOW_WAITLISTED = "shadow.waitlisted"
+    SHADOW_PROMOTED = "shadow.promoted"
+    SHADOW_SWAP = "shadow.swap"
+    SHADOW_SWAP_WITHDRAWN = "shadow.swap_withdrawn"
+    SHADOW_SEAT_TAKEN = "shadow.seat_taken"
+    SHADOW_SESSION_CANCELLED = "shadow.session_cancelled"
+    SHADOW_REMINDER = "shadow.reminder"
+    SHADOW_FEEDBACK_PROMPT = "shadow.feedback_prompt"
+    SHADOW_PLAN = "shadow.plan"  # a first-week plan, from its snapshot in `args["plan"]`
+    SHADOW_NUDGE = "shadow.nudge"  # the monthly fairness nudge, with the open sessions it lists
     RELEASE_HEADS_UP = "release.heads_up"
     RELEASE_DAY = "release.day"
     RELEASE_WATCH = "release.watch"

@@ -19,16 +19,16 @@ again only after it cleared and a full span has passed since the last alert.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, and_, case, cast, distinct, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig, SpikeRule
+from bot.domain.digest import EXPECTED_FLOOR, CrossedThreshold, Spike
 from bot.domain.outbox import PostRenderer
 from bot.services.posts import enqueue_post
-from bot.views.blocks import escape
 from db.models import alerts, issue_tags, issues, problems, scheduled_runs
 from db.queries import upsert_for
 
@@ -37,7 +37,6 @@ SPIKE = "spike"
 
 BASELINE = timedelta(weeks=8)
 SPANS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
-EXPECTED_FLOOR = 0.5
 # Reports whose change committed a little after the check that saw an earlier `updated_at` are caught
 # by starting each check this much before the previous one started.
 WATERMARK_OVERLAP = timedelta(minutes=2)
@@ -46,23 +45,6 @@ WATERMARK = ("threshold-scan", "watermark")
 
 
 # -- spikes ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Spike:
-    dimension: str  # "area" | "tag"
-    name: str
-    span: str  # "24h" | "7d"
-    observed: int
-    expected: float
-
-    @property
-    def subject(self) -> str:
-        return f"{self.dimension}:{self.name}"
-
-    @property
-    def ratio(self) -> float:
-        return self.observed / max(self.expected, EXPECTED_FLOOR)
 
 
 def is_spike(observed: int, expected: float, rule: SpikeRule) -> bool:
@@ -122,16 +104,6 @@ def spikes_raised(conn: Connection, start: datetime, end: datetime) -> list[Spik
     return found
 
 
-def spike_text(spike: Spike, *, markup: bool = True) -> str:
-    what = "Product area" if spike.dimension == "area" else "Tag"
-    span = "24 hours" if spike.span == "24h" else "7 days"
-    name = f"*{escape(spike.name)}*" if markup else spike.name
-    return (
-        f"{what} {name}: {spike.observed} reports in the last {span}, "
-        f"about {spike.expected:g} expected from the previous 8 weeks"
-    )
-
-
 def raise_spike_alerts(conn: Connection, config: AppConfig, now: datetime) -> int:
     """Alert each new spike once, clear those over; returns how many alerts were raised."""
     spikes = {(s.subject, s.span): s for s in find_spikes(conn, config.digest.spike, now)}
@@ -170,13 +142,12 @@ def raise_spike_alerts(conn: Connection, config: AppConfig, now: datetime) -> in
             continue
         raised += 1
         if config.channels.alerts:
-            text = f":chart_with_upwards_trend: Complaint spike. {spike_text(spike)}."
             enqueue_post(
                 conn,
                 channel=config.channels.alerts,
                 key=f"alert:spike:{taken}:{now:%Y%m%dT%H%M}",
-                text=text,
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                render=PostRenderer.SPIKE_ALERT,
+                args=asdict(spike),
             )
     return raised
 
@@ -259,14 +230,6 @@ def raise_threshold_alerts(conn: Connection, config: AppConfig, now: datetime) -
             )
     _set_watermark(conn, now - WATERMARK_OVERLAP)
     return crossings
-
-
-@dataclass(frozen=True)
-class CrossedThreshold:
-    problem_id: int
-    title: str
-    threshold: int
-    raised_at: datetime
 
 
 def thresholds_crossed(conn: Connection, start: datetime, end: datetime) -> list[CrossedThreshold]:

@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Connection
 
-from bot.views.escalation import CustomerToTell, ResolvedProblem
-from bot.views.issue_card import CardCustomer, IssueCard, JiraLink, Suggestion
+from bot.domain.cards import CardCustomer, CustomerToTell, IssueCard, JiraLink, ResolvedProblem, Suggestion
 from db.models import customer_notices, customers, escalations, issue_tags, issues, problems, slack_messages
 
 CARD = "issue_card"

@@ -17,7 +17,6 @@ Definitions (also in the README):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,11 +24,13 @@ from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.digest import Backlog, Change, Digest, ProblemLine, Timing, Trend
 from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
-from bot.services.alerts import CrossedThreshold, Spike, spikes_raised, thresholds_crossed
+from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
 from bot.services.posts import enqueue_post
+from bot.services.runs import MISFIRE_GRACE_SECONDS, once
 from db.models import escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
 
@@ -45,100 +46,6 @@ BACKLOG_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
     ("7\u201330 days", timedelta(days=30)),
     ("over 30 days", None),
 )
-
-
-@dataclass(frozen=True)
-class Change:
-    """A count in the window and in the previous one."""
-
-    label: str
-    now: int
-    before: int
-
-    @property
-    def delta(self) -> int:
-        return self.now - self.before
-
-
-@dataclass(frozen=True)
-class ProblemLine:
-    problem_id: int
-    issue_id: int | None
-    title: str
-    status: str
-    customers: int  # in the window
-    customers_before: int  # in the previous window
-    reports: int  # in the window
-    first_seen: datetime
-    jira_key: str | None
-    jira_url: str | None
-    jira_status: str | None
-    channel: str | None
-    permalink: str | None
-
-
-@dataclass(frozen=True)
-class Timing:
-    severity: str  # a severity, or "all"
-    first_response: float | None  # median seconds
-    first_response_n: int
-    resolution: float | None
-    resolution_n: int
-
-
-@dataclass(frozen=True)
-class Backlog:
-    total: int
-    buckets: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class Trend:
-    week_starts: tuple[datetime, ...]
-    series: tuple[tuple[str, tuple[int, ...]], ...]  # (product area, reports per week), biggest first
-
-    @property
-    def empty(self) -> bool:
-        return not any(sum(counts) for _, counts in self.series)
-
-
-@dataclass(frozen=True)
-class Digest:
-    start: datetime
-    end: datetime
-    new_issues: Change
-    by_source: tuple[Change, ...]
-    by_area: tuple[Change, ...]
-    by_tag: tuple[Change, ...]
-    problems: Change  # problems with reports in the window
-    top: tuple[ProblemLine, ...]
-    new_problems: tuple[ProblemLine, ...]
-    new_problems_total: int
-    rising: tuple[ProblemLine, ...]
-    rising_total: int
-    crossed: tuple[CrossedThreshold, ...]
-    spikes: tuple[Spike, ...]
-    resolved: Change
-    backlog: Backlog
-    timings: tuple[Timing, ...]
-    sla_breaches: Change
-    escalations_opened: Change
-    escalations_resolved: Change
-    trend: Trend
-
-    @property
-    def days(self) -> int:
-        return round((self.end - self.start) / timedelta(days=1))
-
-    @property
-    def quiet(self) -> bool:
-        """Nothing happened in the window: no new issue, none resolved, no escalation."""
-        return not (
-            self.new_issues.now
-            or self.resolved.now
-            or self.escalations_opened.now
-            or self.escalations_resolved.now
-        )
 
 
 def _split(column: Any, start: datetime) -> tuple[Any, Any]:
@@ -464,3 +371,28 @@ def enqueue_digest(conn: Connection, *, channel: str, start: datetime, end: date
     window = {"start": start.isoformat(), "end": end.isoformat()}
     enqueue_post(conn, channel=channel, key=key, render=PostRenderer.DIGEST, args=window)
     outbox.enqueue_in(conn, DigestChart(key=key, **window), dedupe_key=f"chart:{key}"[:255])
+
+
+# -- the weekly digest -------------------------------------------------------------------------------
+# It goes to `channels.digest` at `digest.schedule` (default Mondays 09:00 in the configured zone) for
+# the 7 days before that moment, claimed with `once("digest", <date>)` in the transaction that enqueues
+# it: once a week whatever the number of processes, and still sent if the process was down at that
+# moment for less than `MISFIRE_GRACE_SECONDS`.
+
+GRACE = timedelta(seconds=MISFIRE_GRACE_SECONDS)
+WEEK = timedelta(days=7)
+
+
+def weekly_digest(conn: Connection, config: AppConfig, now: datetime) -> bool:
+    """Enqueue this week's digest if its moment has come (within the grace) and it was not sent."""
+    channel = config.channels.digest
+    if channel is None:
+        return False
+    latest = config.digest.schedule.latest(now, config.zone)
+    if now - latest > GRACE:
+        return False
+    day = latest.astimezone(config.zone).date().isoformat()
+    if not once(conn, "digest", day):
+        return False
+    enqueue_digest(conn, channel=channel, start=latest - WEEK, end=latest, key=f"digest:{day}")
+    return True

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.escalation import EscalationDefaults
 from bot.domain.jira import JiraSnapshot
 from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
 from bot.services import outbox
@@ -33,7 +34,6 @@ from bot.services.triage import (
     sync_card,
     sync_problem_cards,
 )
-from bot.views.escalation import EscalationDefaults
 from db.models import customer_notices, escalations, issue_tags, issues, problems, utcnow
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.home import ClaimedIssue, Escalated, Home, TopProblem
 from bot.services import shadowing as shadow
 from bot.services.digest import top_problems
 from bot.services.releases import upcoming_releases
-from bot.views.home import ClaimedIssue, Escalated, Home, TopProblem, releases_of
 from db.models import escalations, issues, problems, utcnow
 
 TOP_PROBLEMS = 5
@@ -30,7 +30,7 @@ def load_home(conn: Connection, config: AppConfig, user: str) -> Home:
         .limit(10)
     ).all()
     home.claimed = [ClaimedIssue(r.id, r.subject, r.channel_id, r.severity) for r in rows]
-    home.releases = releases_of(upcoming_releases(conn, now, limit=8), config.zone)
+    home.releases = upcoming_releases(conn, now, limit=8)
     home.escalated = escalated_by(conn, user)
     home.top = [
         TopProblem(

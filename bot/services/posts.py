@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.outbox import Post, PostRenderer
 from bot.services import outbox
-from bot.views.blocks import Blocks
 from db.models import posted_messages
 
 
@@ -28,7 +27,7 @@ def enqueue_post(
     channel: str,
     key: str | None = None,
     text: str | None = None,
-    blocks: Blocks | None = None,
+    blocks: list[dict[str, Any]] | None = None,
     render: PostRenderer | None = None,
     args: dict[str, Any] | None = None,
     thread: str | None = None,

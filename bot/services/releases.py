@@ -2,7 +2,8 @@
 `/release list` and the App Home, and read back for the heads-up, release-day and watch posts.
 
 Synchronous Core on a Connection, run inside `Database.transaction`. No Slack and no HTTP here: the
-scheduled posts are claimed and enqueued by `schedules/releases.py`, and rendered by `bot/views`.
+scheduled posts are claimed and enqueued here (on the clock of `schedules/releases.py`), and rendered
+when sent by `bot/deliveries/releases.py`.
 
 Jira versions: a version of a configured project with a release date becomes a scheduled release at
 `releases.release_time` on that date (in the configured zone); it follows the version while it is in
@@ -23,7 +24,11 @@ from sqlalchemy.engine import Connection, Row
 
 from bot.config import AppConfig, ReleasesConfig
 from bot.domain.errors import DomainError
+from bot.domain.outbox import PostRenderer
+from bot.domain.releases import AreaCount, FixedProblem, ReleaseDraft, ReleaseSummary, WatchReport
 from bot.services.cards import CARD
+from bot.services.posts import enqueue_post, posted
+from bot.services.runs import once
 from bot.when import after, before, local_at
 from db.models import (
     customer_notices,
@@ -50,72 +55,6 @@ class ReleaseError(DomainError):
 class ReleaseExists(ReleaseError):
     def __init__(self, version: str) -> None:
         super().__init__(f"{version} is already scheduled; see `/release list`.")
-
-
-@dataclass(frozen=True)
-class ReleaseDraft:
-    """What `/release new` asks for, validated."""
-
-    version: str
-    release_at: datetime
-    summary: str | None
-    highlights: str | None
-    link: str | None
-    channels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ReleaseSummary:
-    """A stored release, as lists and posts show it."""
-
-    id: int
-    version: str
-    release_at: datetime
-    status: str  # scheduled | released | cancelled
-    source: str  # slack | jira
-    summary: str | None
-    highlights: str | None
-    link: str | None
-    channels: tuple[str, ...]
-    jira_project: str | None
-
-
-@dataclass(frozen=True)
-class FixedProblem:
-    """A customer problem whose Jira issue carries the release's version as a fix version."""
-
-    problem_id: int
-    issue_id: int  # the problem's card
-    subject: str
-    jira_key: str
-    jira_url: str | None
-    card_channel: str | None
-    card_permalink: str | None
-    customers: int  # distinct customers behind the problem
-    to_tell: tuple[str, ...]  # those not yet told, "Name (Company)", first reporter first
-
-
-@dataclass(frozen=True)
-class AreaCount:
-    area: str | None  # None: reports without a product area
-    before: int
-    after: int
-    rose: bool
-
-
-@dataclass(frozen=True)
-class WatchReport:
-    release: ReleaseSummary
-    period: timedelta  # the length of each window
-    areas: tuple[AreaCount, ...]  # risen first, then by complaints since the release
-
-    @property
-    def before_total(self) -> int:
-        return sum(a.before for a in self.areas)
-
-    @property
-    def after_total(self) -> int:
-        return sum(a.after for a in self.areas)
 
 
 def _summary(row: Row[Any]) -> ReleaseSummary:
@@ -547,3 +486,121 @@ def heads_up_at(release_at: datetime, config: AppConfig) -> datetime:
 def watch_at(release_at: datetime, config: AppConfig) -> datetime:
     """When a release's post-release watch is due: `releases.watch` after it."""
     return after(release_at, config.releases.watch, config.zone)
+
+
+# -- posts on the clock: the heads-up, the release-day post and the post-release watch --------------
+# What is due *now* is claimed with `once` in the transaction that enqueues it (see `schedules.releases`
+# for when each post is due); posts are rendered when sent, by the renderer named after their job.
+
+WATCH_LATE = timedelta(days=1)  # a watch that could not go out within a day of its time is dropped
+HEADS_UP = "release.heads_up"
+DAY = "release.day"
+WATCH = "release.watch"
+
+
+def post_key(job: str, release_id: int, channel: str) -> str:
+    """`release:4:heads-up:C0123`, `release:4:day:C0123`, `release:4:watch:C0123`."""
+    kind = {HEADS_UP: "heads-up", DAY: "day", WATCH: "watch"}[job]
+    return f"release:{release_id}:{kind}:{channel}"
+
+
+@dataclass(frozen=True)
+class DuePost:
+    job: str  # HEADS_UP | DAY | WATCH
+    release_id: int
+    channel: str
+
+    @property
+    def period(self) -> str:
+        return f"{self.release_id}:{self.channel}"
+
+    @property
+    def key(self) -> str:
+        return post_key(self.job, self.release_id, self.channel)
+
+
+def _due_jobs(release_at: datetime, status: str, config: AppConfig, now: datetime) -> list[str]:
+    due: list[str] = []
+    if status == "scheduled" and heads_up_at(release_at, config) <= now < release_at:
+        due.append(HEADS_UP)
+    watch = watch_at(release_at, config)
+    if release_at <= now < watch:
+        due.append(DAY)
+    if watch <= now < watch + WATCH_LATE:
+        due.append(WATCH)
+    return due
+
+
+def due_posts(conn: Connection, config: AppConfig, now: datetime) -> list[DuePost]:
+    """Every post due at `now` (claimed or not: `once` decides)."""
+    # A day of slack either side covers calendar days that are 23 or 25 hours long.
+    slack = timedelta(days=1)
+    rows = conn.execute(
+        select(releases.c.id, releases.c.release_at, releases.c.status, releases.c.channels).where(
+            releases.c.status.in_(ACTIVE),
+            releases.c.release_at <= now + config.releases.heads_up + slack,
+            releases.c.release_at > now - config.releases.watch - WATCH_LATE - slack,
+        )
+    ).all()
+    found: list[DuePost] = []
+    for row in rows:
+        for job in _due_jobs(row.release_at, row.status, config, now):
+            found.extend(DuePost(job, row.id, channel) for channel in row.channels or [])
+    return found
+
+
+def _enqueue(conn: Connection, due: DuePost) -> None:
+    thread = post_key(DAY, due.release_id, due.channel) if due.job == WATCH else None
+    enqueue_post(
+        conn,
+        channel=due.channel,
+        key=due.key,
+        render=PostRenderer(due.job),  # each job's post is rendered by the renderer of its name
+        args={"release": due.release_id},
+        thread=thread,
+    )
+
+
+def send_due_posts(conn: Connection, config: AppConfig, now: datetime) -> int:
+    """Claim and enqueue every post due at `now`; returns how many."""
+    sent = 0
+    for due in due_posts(conn, config, now):
+        if due.job == WATCH and posted(conn, post_key(DAY, due.release_id, due.channel)) is None:
+            continue  # the watch replies to the release-day post: not there (yet), no watch
+        if not once(conn, due.job, due.period):
+            continue
+        _enqueue(conn, due)
+        if due.job == DAY:
+            mark_released(conn, due.release_id, now)
+        sent += 1
+    return sent
+
+
+def refresh_announcements(conn: Connection, release_id: int) -> None:
+    """Re-render a release's heads-ups already posted (moved or cancelled); none posted, no effect."""
+    release = load_release(conn, release_id)
+    for channel in release.channels if release is not None else ():
+        enqueue_post(
+            conn,
+            channel=channel,
+            key=post_key(HEADS_UP, release_id, channel),
+            render=PostRenderer.RELEASE_HEADS_UP,
+            args={"release": release_id, "edit": True},
+            edit=True,
+        )
+
+
+def apply_project_versions(
+    conn: Connection,
+    project: str,
+    versions: list[JiraVersion],
+    *,
+    channel: str,
+    config: AppConfig,
+    now: datetime,
+) -> list[JiraChange]:
+    changes = sync_project_versions(conn, project, versions, channel=channel, config=config, now=now)
+    for change in changes:
+        if change.outcome in ("rescheduled", "cancelled"):
+            refresh_announcements(conn, change.release_id)
+    return changes

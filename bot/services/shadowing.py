@@ -12,7 +12,6 @@ Bookings are one row per person and session: `booked`, `waitlisted` (served in `
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -22,85 +21,34 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig, Programme
 from bot.domain.errors import DomainError
 from bot.domain.outbox import PostRenderer, TellHosts
+from bot.domain.shadowing import (
+    BOOKED,
+    CANCELLED,
+    LIVE,
+    WAITLISTED,
+    Cancelled,
+    Hours,
+    Plan,
+    PlanDay,
+    Session,
+    SignUp,
+    encode_plan,
+    encode_session,
+    session_title,
+    when,
+)
 from bot.services import outbox
 from bot.services.home import refresh_home
 from bot.services.posts import enqueue_post, posted
 from bot.services.triage import note
 from bot.sla import WEEKDAYS
-from bot.views import shadowing as views
 from bot.when import local_at, local_date
 from db.models import problems, shadow_bookings, shadow_sessions, utcnow
 from db.queries import seconds_between, upsert_for
 
-BOOKED, WAITLISTED, CANCELLED = "booked", "waitlisted", "cancelled"
-LIVE = (BOOKED, WAITLISTED)
-
 
 class ShadowError(DomainError):
     """A request that cannot be done; the message says why, for the person who asked."""
-
-
-@dataclass(frozen=True)
-class Session:
-    id: int
-    programme: str
-    name: str
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int
-    location: str | None
-    hosts: tuple[str, ...]
-    status: str
-    booked: tuple[str, ...] = ()
-    waitlisted: tuple[str, ...] = ()
-    offered: tuple[tuple[int, str], ...] = ()  # (booking id, owner) of seats on offer
-    waitlist_allowed: bool = True
-
-    @property
-    def seats_left(self) -> int:
-        return max(0, self.capacity - len(self.booked))
-
-    @property
-    def hours(self) -> float:
-        return (self.ends_at - self.starts_at).total_seconds() / 3600
-
-    def status_of(self, user: str) -> str | None:
-        if user in self.booked:
-            return BOOKED
-        if user in self.waitlisted:
-            return WAITLISTED
-        return None
-
-
-@dataclass(frozen=True)
-class SignUp:
-    session: Session
-    status: str  # booked | waitlisted
-    position: int = 0  # on the waitlist, 1-based
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    session: Session
-    was: str
-    promoted: str | None = None
-
-
-@dataclass
-class PlanDay:
-    day: date
-    session: Session | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Plan:
-    person: str
-    days: list[PlanDay] = field(default_factory=list)
-
-    @property
-    def booked(self) -> list[Session]:
-        return [d.session for d in self.days if d.session is not None]
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -313,12 +261,12 @@ def sign_up(
     session without waitlist."""
     session = load_session(conn, config, session_id, lock=True)
     if session.status != "scheduled":
-        raise ShadowError(f"{views.session_title(session, config.zone)} was cancelled.")
+        raise ShadowError(f"{session_title(session, config.zone)} was cancelled.")
     if session.starts_at <= now:
-        raise ShadowError(f"{views.session_title(session, config.zone)} has already started.")
+        raise ShadowError(f"{session_title(session, config.zone)} has already started.")
     current = session.status_of(user)
     if current == BOOKED:
-        raise ShadowError(f"You're already booked for {views.session_title(session, config.zone)}.")
+        raise ShadowError(f"You're already booked for {session_title(session, config.zone)}.")
     if current == WAITLISTED:
         position = session.waitlisted.index(user) + 1
         raise ShadowError(f"You're already #{position} on the waitlist for this session.")
@@ -327,7 +275,7 @@ def sign_up(
         who = "They're" if by and by != user else "You're"
         raise ShadowError(
             f"{who} already booked for another session at that time "
-            f"({views.when(clash.starts_at, config.zone)}); one session at a time."
+            f"({when(clash.starts_at, config.zone)}); one session at a time."
         )
     extra = {"booked_by": by if by and by != user else None, "plan": plan}
     if session.seats_left > 0:
@@ -339,14 +287,14 @@ def sign_up(
         return signed
     if not (session.waitlist_allowed and waitlist):
         raise ShadowError(
-            f"{views.session_title(session, config.zone)} is full"
+            f"{session_title(session, config.zone)} is full"
             + ("" if session.waitlist_allowed else " and this programme keeps no waitlist")
             + ". Try another session: `/shadow`."
         )
     _set_booking(conn, session.id, user, WAITLISTED, now, **extra)
     signed = SignUp(load_session(conn, config, session.id), WAITLISTED, len(session.waitlisted) + 1)
     _after_change(conn, config, signed.session, [user], by=by)
-    _dm(conn, user, views.waitlisted(signed.session, config.zone, signed.position))
+    _dm(conn, user, PostRenderer.SHADOW_WAITLISTED, signed.session, position=signed.position)
     return signed
 
 
@@ -367,7 +315,8 @@ def cancel(conn: Connection, config: AppConfig, session_id: int, user: str, now:
             conn,
             channel=after_programme_channel(config, after),
             key=swap_key(offered),
-            **_content(views.swap_withdrawn(after, config.zone, user)),
+            render=PostRenderer.SHADOW_SWAP_WITHDRAWN,
+            args={"session": encode_session(after), "owner": user},
             edit=True,
         )
     _after_change(conn, config, after, [user, *([promoted] if promoted else [])])
@@ -385,7 +334,7 @@ def _promote(conn: Connection, config: AppConfig, session_id: int, now: datetime
             continue  # booked elsewhere at that time since joining the waitlist: stays in line
         _set_booking(conn, session_id, candidate, BOOKED, now)
         after = load_session(conn, config, session_id)
-        _dm(conn, candidate, views.promoted(after, config.zone))
+        _dm(conn, candidate, PostRenderer.SHADOW_PROMOTED, after)
         _tell_hosts(conn, after, "joined", candidate)
         return candidate
     return None
@@ -417,7 +366,8 @@ def offer_seat(conn: Connection, config: AppConfig, session_id: int, user: str, 
             conn,
             channel=programme.channel,
             key=swap_key(booking_id),
-            **_content(views.swap(after, config.zone, user, booking_id, taken_by=None)),
+            render=PostRenderer.SHADOW_SWAP,
+            args=_swap_args(after, user, booking_id, taken_by=None),
         )
     _after_change(conn, config, after, [user])
     return after
@@ -443,8 +393,7 @@ def take_seat(
     clash = _clash(conn, taker, session)
     if clash is not None:
         raise ShadowError(
-            "You're already booked for another session at that time "
-            f"({views.when(clash.starts_at, config.zone)})."
+            f"You're already booked for another session at that time ({when(clash.starts_at, config.zone)})."
         )
     _set_booking(conn, session.id, offer.user_id, CANCELLED, now)
     _set_booking(conn, session.id, taker, BOOKED, now)
@@ -453,10 +402,11 @@ def take_seat(
         conn,
         channel=after_programme_channel(config, after),
         key=swap_key(booking_id),
-        **_content(views.swap(after, config.zone, offer.user_id, booking_id, taken_by=taker)),
+        render=PostRenderer.SHADOW_SWAP,
+        args=_swap_args(after, offer.user_id, booking_id, taken_by=taker),
         edit=True,
     )
-    _dm(conn, offer.user_id, views.seat_taken(after, config.zone, taker))
+    _dm(conn, offer.user_id, PostRenderer.SHADOW_SEAT_TAKEN, after, taker=taker)
     _confirm_booked(conn, config, after, taker)
     _tell_hosts(conn, after, "swapped", taker, swapped_from=offer.user_id)
     _after_change(conn, config, after, [offer.user_id, taker])
@@ -502,7 +452,7 @@ def add_session(
         created_by=by,
     )
     if not created:
-        raise ShadowError(f"{programme.name} already has a session at {views.when(starts_at, config.zone)}.")
+        raise ShadowError(f"{programme.name} already has a session at {when(starts_at, config.zone)}.")
     row_id = conn.execute(
         select(shadow_sessions.c.id).where(
             shadow_sessions.c.programme == programme.id, shadow_sessions.c.starts_at == starts_at
@@ -533,7 +483,7 @@ def cancel_session(conn: Connection, config: AppConfig, session_id: int, by: str
     )
     after = load_session(conn, config, session_id)
     for user in people:
-        _dm(conn, user, views.session_cancelled(after, config.zone, by))
+        _dm(conn, user, PostRenderer.SHADOW_SESSION_CANCELLED, after, by=by)
     _after_change(conn, config, after, people)
     return after
 
@@ -624,16 +574,16 @@ def _after_change(
 def _confirm_booked(
     conn: Connection, config: AppConfig, session: Session, user: str, by: str | None = None
 ) -> None:
-    _dm(conn, user, views.booked(session, config.zone, by if by != user else None))
+    _dm(conn, user, PostRenderer.SHADOW_BOOKED, session, by=by if by != user else None)
 
 
-def _content(rendered: views.Rendered) -> dict[str, Any]:
-    blocks, text = rendered
-    return {"blocks": blocks, "text": text}
+def _dm(conn: Connection, user: str, render: PostRenderer, session: Session, **args: Any) -> None:
+    """A direct message about `session`, rendered when it is sent from the session as it is now."""
+    enqueue_post(conn, channel=user, render=render, args={"session": encode_session(session), **args})
 
 
-def _dm(conn: Connection, user: str, rendered: views.Rendered) -> None:
-    enqueue_post(conn, channel=user, **_content(rendered))
+def _swap_args(session: Session, owner: str, booking_id: int, taken_by: str | None) -> dict[str, Any]:
+    return {"session": encode_session(session), "owner": owner, "booking": booking_id, "taken_by": taken_by}
 
 
 def _tell_hosts(
@@ -652,16 +602,6 @@ def quarter_of(moment: datetime, config: AppConfig) -> tuple[datetime, datetime,
     end = date(local.year + (first_month + 3 > 12), (first_month + 3 - 1) % 12 + 1, 1)
     label = f"Q{(first_month - 1) // 3 + 1} {local.year}"
     return local_at(start, time(0, 0), config.zone), local_at(end, time(0, 0), config.zone), label
-
-
-@dataclass(frozen=True)
-class Hours:
-    done: float  # sessions already held this quarter
-    booked: float  # sessions still ahead this quarter
-
-    @property
-    def total(self) -> float:
-        return self.done + self.booked
 
 
 def hours_by_person(
@@ -760,7 +700,9 @@ def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: da
             if entry.session is None and entry.reason is None:
                 entry.reason = "no open session that day"
         plan.days.append(entry)
-    _dm(conn, person, views.plan(plan, config.zone, by))
+    enqueue_post(
+        conn, channel=person, render=PostRenderer.SHADOW_PLAN, args={"plan": encode_plan(plan), "by": by}
+    )
     return plan
 
 

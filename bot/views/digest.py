@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.digest import Change, Digest, ProblemLine, Spike, Timing
 from bot.ids import Action
-from bot.services.alerts import Spike, spike_text
-from bot.services.digest import Change, Digest, ProblemLine, Timing
 from bot.views.blocks import (
     Blocks,
     actions,
@@ -335,3 +334,18 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
     for area, counts in digest.trend.series:
         out.append(f"   {truncate(area, 30):<30} " + " ".join(f"{n:>5}" for n in counts))
     return "\n".join(out) + "\n"
+
+
+def spike_text(spike: Spike, *, markup: bool = True) -> str:
+    what = "Product area" if spike.dimension == "area" else "Tag"
+    span = "24 hours" if spike.span == "24h" else "7 days"
+    name = f"*{escape(spike.name)}*" if markup else spike.name
+    return (
+        f"{what} {name}: {spike.observed} reports in the last {span}, "
+        f"about {spike.expected:g} expected from the previous 8 weeks"
+    )
+
+
+def render_spike_alert(spike: Spike) -> tuple[Blocks, str]:
+    text = f":chart_with_upwards_trend: Complaint spike. {spike_text(spike)}."
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text

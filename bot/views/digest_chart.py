@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from zoneinfo import ZoneInfo
 
-from bot.services.digest import Trend
+from bot.domain.digest import Trend
 
 ALT_TEXT_MAX = 1000  # Slack's limit for a file's alt_txt
 # Colour-blind-safe (Okabe-Ito), in the order the series are drawn.

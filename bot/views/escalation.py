@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.cards import ResolvedProblem
+from bot.domain.escalation import EscalationDefaults
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -23,15 +25,6 @@ from bot.views.report_modal import text_input
 
 CUSTOMERS_LISTED = 40  # Slack allows 50 blocks in a message; the rest is covered by "Mark all"
 STANDARD_PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
-
-
-@dataclass(frozen=True)
-class EscalationDefaults:
-    project: str
-    issue_type: str
-    priority: str | None
-    summary: str
-    priorities: tuple[str, ...]
 
 
 def render_escalate_modal(issue_id: int, defaults: EscalationDefaults) -> dict[str, Any]:
@@ -102,29 +95,6 @@ def render_rationale_modal(problem_id: int, subject: str, current: str | None) -
             ),
         ],
     }
-
-
-@dataclass(frozen=True)
-class CustomerToTell:
-    customer_id: int
-    name: str
-    company: str | None
-    email: str | None
-    sources: tuple[str, ...]
-    notified_by: str | None  # a Slack user id, when already told
-    notified: bool = False
-
-
-@dataclass(frozen=True)
-class ResolvedProblem:
-    problem_id: int
-    issue_id: int  # the problem's card
-    subject: str
-    jira_key: str | None
-    jira_url: str | None
-    resolution: str | None
-    fix_versions: tuple[str, ...]
-    customers: tuple[CustomerToTell, ...]
 
 
 def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:

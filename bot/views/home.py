@@ -7,67 +7,15 @@ releases. Every section says so plainly when it is empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.services.shadowing import Session
+from bot.domain.home import Escalated, Home, TopProblem
 from bot.views import shadowing as shadow_views
 from bot.views.blocks import Blocks, context, divider, escape, header, section, slack_date, truncate
 from bot.views.digest import change
 
 HOME_BLOCKS_MAX = 100
-
-
-@dataclass(frozen=True)
-class ClaimedIssue:
-    id: int
-    subject: str
-    channel: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class Escalated:
-    issue_id: int  # the problem's card
-    subject: str
-    state: str  # pending | created | linked | failed
-    jira_key: str | None
-    jira_url: str | None
-    jira_status: str | None
-    jira_resolution: str | None
-    customers: int
-
-
-@dataclass(frozen=True)
-class TopProblem:
-    issue_id: int | None
-    subject: str
-    customers: int
-    customers_before: int
-    jira_key: str | None
-    jira_status: str | None
-
-
-@dataclass(frozen=True)
-class UpcomingRelease:
-    version: str
-    release_at_unix: int
-    fallback: str
-    summary: str | None
-
-
-@dataclass
-class Home:
-    user: str
-    mine: list[tuple[Session, str]] = field(default_factory=list)
-    open_sessions: list[Session] = field(default_factory=list)
-    claimed: list[ClaimedIssue] = field(default_factory=list)
-    releases: list[UpcomingRelease] = field(default_factory=list)
-    escalated: list[Escalated] = field(default_factory=list)
-    top: list[TopProblem] = field(default_factory=list)
-    shadowing_enabled: bool = False
 
 
 def _empty(text: str) -> dict[str, Any]:
@@ -135,7 +83,8 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
     blocks.extend([divider(), section("*:rocket: Upcoming releases*")])
     if home.releases:
         for release in home.releases[:8]:
-            when = slack_date(release.release_at_unix, release.fallback, "{date_short_pretty} {time}")
+            fallback = release.release_at.astimezone(zone).strftime("%a %d %b %H:%M")
+            when = slack_date(int(release.release_at.timestamp()), fallback, "{date_short_pretty} {time}")
             summary = f"\n{escape(truncate(release.summary, 200))}" if release.summary else ""
             blocks.append(section(f"*{escape(truncate(release.version, 100))}* · {when}{summary}"))
     else:
@@ -173,15 +122,3 @@ def _top_line(rank: int, problem: TopProblem) -> str:
         f"{rank}. *{title}* · {problem.customers} customers "
         f"({change(problem.customers, problem.customers_before)}){jira}{where}"
     )
-
-
-def releases_of(rows: Sequence[Any], zone: ZoneInfo) -> list[UpcomingRelease]:
-    return [
-        UpcomingRelease(
-            version=r.version,
-            release_at_unix=int(r.release_at.timestamp()),
-            fallback=r.release_at.astimezone(zone).strftime("%a %d %b %H:%M"),
-            summary=r.summary,
-        )
-        for r in rows
-    ]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from bot.domain.cards import CardCustomer, IssueCard, JiraLink
 from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action
 from bot.views.blocks import (
     FALLBACK_TEXT_MAX,
@@ -41,76 +40,6 @@ SOURCE_LABEL = {
     "email": "E-mail",
     "webhook": "Webhook",
 }
-
-
-@dataclass(frozen=True)
-class CardCustomer:
-    name: str | None = None
-    email: str | None = None
-    company: str | None = None
-    plan: str | None = None
-    slack_user_id: str | None = None
-    external_id: str | None = None
-
-
-@dataclass(frozen=True)
-class JiraLink:
-    """The problem's Jira issue as the card shows it."""
-
-    state: str  # pending | created | linked | failed | unlinked
-    key: str | None = None
-    url: str | None = None
-    status: str | None = None
-    assignee: str | None = None
-    resolution: str | None = None
-    fix_versions: tuple[str, ...] = ()
-    error: str | None = None
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A similar open problem: "looks like #123 — 14 customers"."""
-
-    problem_id: int
-    issue_id: int  # the problem's own card
-    subject: str
-    customers: int
-
-
-@dataclass(frozen=True)
-class IssueCard:
-    """Everything the card shows, loaded from stored state."""
-
-    issue_id: int
-    subject: str
-    body: str
-    source: str
-    severity: str
-    reported_at: datetime
-    customer: CardCustomer
-    product_area: str | None = None
-    tags: tuple[str, ...] = ()
-    report_count: int = 1
-    customer_count: int = 1
-    url: str | None = None
-    permalink: str | None = None
-    reported_by: str | None = None
-    status: str = "open"
-    claimed_by: str | None = None
-    resolved_by: str | None = None
-    severity_options: tuple[str, ...] = ("low", "normal", "high", "urgent")
-    tag_options: tuple[str, ...] = ()
-    problem_id: int | None = None
-    merged_into: int | None = None  # the problem's own issue, when this report is merged into it
-    merged_into_link: str | None = None
-    sources: tuple[str, ...] = ()  # of every report in the problem (shown when there are several)
-    customer_names: tuple[str, ...] = ()  # the first few customers of the problem
-    jira: JiraLink | None = None
-    suggestions: tuple[Suggestion, ...] = ()
-    to_tell: int | None = None  # customers not yet told of the resolution
-    rationale: str | None = None
-    jira_enabled: bool = True
 
 
 def source_label(source: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import ReleasesConfig
+from bot.domain.releases import AreaCount, FixedProblem, ReleaseSummary, WatchReport
 from bot.ids import INPUT, Action, Block, Callback
-from bot.services.releases import AreaCount, FixedProblem, ReleaseSummary, WatchReport
 from bot.views.blocks import (
     Blocks,
     actions,

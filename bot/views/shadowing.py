@@ -8,10 +8,11 @@ programme's wall time in the configured zone as the fallback and in plain-text p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.shadowing import Plan, Session, session_title, when
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -30,19 +31,8 @@ from bot.views.blocks import (
 )
 from bot.when import format_duration
 
-if TYPE_CHECKING:
-    from bot.services.shadowing import Plan, Session
-
 Rendered = tuple[Blocks, str]
 MAX_LISTED = 20  # sessions in one message: each takes two blocks, Slack allows 50
-
-
-def when(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
-
-
-def session_title(session: Session, zone: ZoneInfo) -> str:
-    return f"{session.name}, {when(session.starts_at, zone)}"
 
 
 def _people(users: Sequence[str]) -> str:
