@@ -25,6 +25,7 @@ class BenchFakeSlack(FakeSlack):
         app = super()._make_app()
         app.router.add_post("/_bench/setup", self._setup)
         app.router.add_get("/_bench/state", self._state)
+        app.router.add_get("/_bench/messages/{channel}", self._messages)
         return app
 
     async def _setup(self, request: web.Request) -> web.Response:
@@ -36,6 +37,9 @@ class BenchFakeSlack(FakeSlack):
             for i in range(int(spec.get("seed_messages", 0)))
         ]
         return web.json_response({"users": users, "channels": channels, "seeded": seeded})
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        return web.json_response(self.messages(request.match_info["channel"]))
 
     async def _state(self, _request: web.Request) -> web.Response:
         posted = {cid: self.messages(cid) for cid in self.channels}

@@ -6,6 +6,8 @@
     posted once to the fake Slack.
 (c) Similar-problem lookup at intake (benchmarks/similarity.py).
 (d) The weekly digest over 1,000,000 issues on SQLite and on PostgreSQL (benchmarks/digest.py).
+(e) Crashes while delivering: `serve` killed at a random point while it posts 2,000 cards, ten times;
+    lost and doubled cards (benchmarks/faults.py).
 
 Each server runs as its own process (as in production), so the load generator and the fake Slack do
 not share its event loop. Bounded: fixed request counts, loopback only, stops by itself.
@@ -56,6 +58,10 @@ class FakeSlackProcess:
     async def state(self) -> dict[str, Any]:
         async with self.http.get(f"{self.root}/_bench/state") as response:
             return dict(await response.json())
+
+    async def messages(self, channel: str) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.root}/_bench/messages/{channel}") as response:
+            return list(await response.json())
 
 
 @asynccontextmanager
@@ -463,7 +469,10 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--intakes", type=int, default=2000)
-    parser.add_argument("--only", choices=["ack", "intake", "similarity", "digest"])
+    parser.add_argument("--only", choices=["ack", "intake", "similarity", "digest", "faults"])
+    parser.add_argument("--fault-rounds", type=int, default=10, help="faults: kill-and-restart rounds")
+    parser.add_argument("--fault-cards", type=int, default=2000, help="faults: cards delivered per round")
+    parser.add_argument("--seed", type=int, default=14, help="faults: where the kills fall")
     parser.add_argument(
         "--backend", choices=["sqlite", "postgresql"], help="intake, digest: one backend only"
     )
@@ -514,6 +523,13 @@ async def main(argv: list[str]) -> int:
         backends = (args.backend,) if args.backend else ("sqlite", "postgresql")
         results = await digest.run(backends, args.digest_issues, args.digest_runs)
         digest.print_figures(results, args.digest_issues)
+    if args.only in (None, "faults"):
+        from benchmarks import faults
+
+        print(f"\n(e) kill -9 while delivering: {args.fault_rounds} rounds of {args.fault_cards} cards")
+        rounds = await faults.bench_faults(args.fault_rounds, args.fault_cards, args.seed)
+        lost, doubled = sum(r["lost"] for r in rounds), sum(r["doubled"] for r in rounds)
+        print(f"all rounds: lost {lost}, doubled {doubled} (target 0 and 0)")
     return 0
 
 

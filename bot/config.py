@@ -118,6 +118,9 @@ class Deliveries(_Strict):
     # (https://docs.slack.dev/apis/web-api/rate-limits); posts beyond are paced, not sent to fail.
     posts_per_second_per_channel: float = Field(default=1.0, gt=0)
     post_burst: int = Field(default=4, ge=1)
+    # How long a claimed delivery is reserved for the process running it (renewed while it runs): after
+    # a crash, how soon another process takes it over.
+    lease_seconds: float = Field(default=60.0, gt=0)
 
 
 class EmailIntake(_Strict):

@@ -101,10 +101,13 @@ async def test_a_crash_between_the_post_and_its_record_does_not_post_again(
 async def test_a_second_worker_does_not_take_a_card_the_first_is_still_sending(
     database_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=0.6))
-    monkeypatch.setattr(outbox, "LEASE_RENEWAL_SECONDS", 0.15)
     channels = add_channels(slack)
-    async with running_app(database_url, slack, channels, run_deliveries=False) as stack:
+    short_lease = {
+        "deliveries": {"lease_seconds": 0.6, "base_backoff_seconds": 0.05, "max_backoff_seconds": 0.3}
+    }
+    async with running_app(
+        database_url, slack, channels, run_deliveries=False, config_overrides=short_lease
+    ) as stack:
         first = stack.runtime.deliverer
         second = outbox.Deliverer(stack.runtime.database, stack.config.deliveries, first.handlers)
         await stack.webhook(make_issue_payload())

@@ -35,12 +35,6 @@ from db.session import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
-# How long a claimed item is reserved for the process running it. The lease is renewed every third
-# of it while the item runs (a Slack call may wait out a long Retry-After), so it only runs out when
-# the process died; the next claim then knows the earlier attempt's outcome is unknown.
-LEASE = timedelta(seconds=60)
-LEASE_RENEWAL_SECONDS = LEASE.total_seconds() / 3
-
 
 INSERT_ITEM = insert(outbox_items)
 
@@ -226,6 +220,10 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # How long a claimed item is reserved for this process (`deliveries.lease_seconds`). It is
+        # renewed every third of that while the item runs (a Slack call may wait a while), so it only
+        # runs out when the process died; the next claim then knows the attempt's outcome is unknown.
+        self.lease = timedelta(seconds=policy.lease_seconds)
         self.on_dead: OnDead | None = None
         self.started = False  # this process runs the delivery loop (`start` was called)
 
@@ -270,7 +268,9 @@ class Deliverer:
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
-                    update(ITEMS).where(ITEMS.c.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
+                    update(ITEMS)
+                    .where(ITEMS.c.id.in_([r.id for r in rows]))
+                    .values(locked_until=now + self.lease)
                 )
             return [
                 Claimed(
@@ -466,7 +466,7 @@ class Deliverer:
     async def _renew_leases(self, running: set[int]) -> None:
         """Keep the items still running reserved for this process."""
         while True:
-            await asyncio.sleep(LEASE_RENEWAL_SECONDS)
+            await asyncio.sleep(self.lease.total_seconds() / 3)
             ids = sorted(running)
             if not ids:
                 continue
@@ -476,7 +476,7 @@ class Deliverer:
                     update(ITEMS)
                     .where(ITEMS.c.id.in_(ids), ITEMS.c.status == "pending")
                     .where(ITEMS.c.locked_until.is_not(None))
-                    .values(locked_until=utcnow() + LEASE)
+                    .values(locked_until=utcnow() + self.lease)
                 )
 
             try:
