@@ -20,7 +20,7 @@ from bot.views.blocks import (
     section,
     truncate,
 )
-from bot.views.issue_card import source_label
+from bot.views.issue_card import source_text
 from bot.views.report_modal import text_input
 
 CUSTOMERS_LISTED = 40  # Slack allows 50 blocks in a message; the rest is covered by "Mark all"
@@ -120,7 +120,7 @@ def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
             parts.append(escape(truncate(customer.company, 80)))
         if customer.email:
             parts.append(escape(truncate(customer.email, 120)))
-        parts.append("via " + ", ".join(source_label(s) for s in customer.sources))
+        parts.append("via " + ", ".join(source_text(s) for s in customer.sources))
         line = " · ".join(parts)
         block = section(line, verbatim=True)
         if customer.notified:

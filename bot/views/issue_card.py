@@ -43,7 +43,14 @@ SOURCE_LABEL = {
 
 
 def source_label(source: str) -> str:
+    """The source as people read it (plain text: escape it for mrkdwn, see `source_text`). A source
+    is whatever the intake's sender said it is: customer-controlled text like any other field."""
     return SOURCE_LABEL.get(source, source.capitalize())
+
+
+def source_text(source: str) -> str:
+    """`source_label` for mrkdwn: `<!channel>` or `<https://evil|click>` shows as typed."""
+    return escape(source_label(source))
 
 
 def _customer_text(customer: CardCustomer) -> str:
@@ -65,7 +72,7 @@ def _count_text(card: IssueCard) -> str:
     if card.merged_into is not None:
         return f"{text} in #{card.merged_into}"
     if len(card.sources) > 1:
-        text += " via " + ", ".join(source_label(s) for s in card.sources)
+        text += " via " + ", ".join(source_text(s) for s in card.sources)
     return text
 
 
@@ -236,7 +243,7 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
     tags = " ".join(f"`{escape(tag)}`" for tag in card.tags) or "—"
     info = [
         ("Customer", _customer_text(card.customer)),
-        ("Source", source_label(card.source)),
+        ("Source", source_text(card.source)),
         ("Severity", severity),
         ("Product area", escape(card.product_area) if card.product_area else "—"),
         ("Tags", tags),
@@ -293,7 +300,7 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         blocks.append(actions(links, block_id=f"links.{card.issue_id}"))
     subject = escape(truncate(card.subject, SUBJECT_FALLBACK_MAX))
     text = truncate(
-        f"Customer issue #{card.issue_id} ({card.severity}, {source_label(card.source)}): {subject}",
+        f"Customer issue #{card.issue_id} ({card.severity}, {source_text(card.source)}): {subject}",
         FALLBACK_TEXT_MAX,
     )
     return blocks, text
