@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.config import AppConfig
 from bot.deliveries import register_deliveries
@@ -24,8 +24,19 @@ from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
 from handlers import digest as digest_commands
-from handlers import escalation, health, intake_http, jira_webhook, links, shadowing, slack_intake, triage
+from handlers import (
+    escalation,
+    health,
+    home,
+    intake_http,
+    jira_webhook,
+    links,
+    shadowing,
+    slack_intake,
+    triage,
+)
 from handlers import releases as release_commands
+from handlers.common import RUNTIME, attach_runtime
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
 from schedules import digest as digest_schedule
@@ -37,7 +48,16 @@ from schedules.scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
-RUNTIME = web.AppKey("runtime", Runtime)
+SLACK_FEATURES = (
+    slack_intake,
+    triage,
+    escalation,
+    links,
+    shadowing,
+    release_commands,
+    digest_commands,
+    home,
+)
 
 
 def check_combination(settings: Settings, config: AppConfig) -> None:
@@ -96,8 +116,9 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         client=runtime.slack.client,  # carries the token; Bolt then reads nothing from the environment
         signing_secret=settings.slack_signing_secret.get_secret_value(),
     )
-    for feature in (slack_intake, triage, escalation, links, shadowing, release_commands, digest_commands):
-        feature.register(bolt, runtime)
+    bolt.use(with_runtime(runtime))
+    for feature in SLACK_FEATURES:
+        feature.register(bolt)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, object]) -> None:
@@ -108,6 +129,16 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         )
 
     return bolt
+
+
+def with_runtime(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """Bolt's global middleware: every listener finds this app's runtime in its context (`runtime_of`)."""
+
+    async def middleware(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        attach_runtime(context, runtime)
+        await next()
+
+    return middleware
 
 
 def _callback_of(body: dict[str, object]) -> str | None:
@@ -152,9 +183,9 @@ def create_web_app(
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[RUNTIME] = runtime
     app.router.add_post("/slack/events", slack_route(bolt))
-    intake_http.register(app, runtime)
-    jira_webhook.register(app, runtime)
-    health.register(app, runtime)
+    intake_http.register(app, settings)
+    jira_webhook.register(app)
+    health.register(app)
 
     async def lifecycle(app: web.Application) -> object:
         if settings.is_sqlite:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from aiohttp import web
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
+from bot.config import JiraConfig
 from bot.runtime import Runtime
-from bot.services import escalation, releases
-from db.models import inbound_deliveries, utcnow
-from db.session import DatabaseUnavailable
+from bot.services import escalation, jira_events
+from db.models import utcnow
+from db.session import DatabaseUnavailable, Work
+from handlers.common import runtime_of_request
 from handlers.intake_http import error, read_body, unavailable
 from integrations.jira_client import JiraError
 from integrations.jira_webhook import (
@@ -32,7 +33,6 @@ from integrations.jira_webhook import (
     parse_event,
     verify_signature,
 )
-from schedules.releases import send_due_posts
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,6 @@ SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 # A version webhook names its project by id; looking the key up must leave time to answer Jira.
 PROJECT_LOOKUP_SECONDS = 5.0
-
-
-def _first_delivery(conn: Connection, key: str) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return bool(
-        conn.execute(
-            dialect.insert(inbound_deliveries)
-            .values(key=key, issue_id=None, received_at=utcnow())
-            .on_conflict_do_nothing()
-        ).rowcount
-    )
 
 
 def _state_from(event: JiraEvent) -> escalation.JiraState:
@@ -106,19 +95,17 @@ async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier
     if wanted and project not in wanted:
         return web.json_response({"ignored": True, "reason": "project not in releases.jira_projects"})
     now = utcnow()
-    config = runtime.config
-
-    def apply(conn: Connection) -> str:
-        if identifier and not _first_delivery(conn, f"jira:{identifier}"):
-            return "duplicate"
-        change = releases.apply_version_released(
-            conn, event.version, project=project, channel=channel, now=now
-        )
-        send_due_posts(conn, config, now)  # the release-day post now, not at the next check
-        return change.outcome
-
+    work = partial(
+        jira_events.take_version_released,
+        identifier=identifier,
+        version=event.version,
+        project=project,
+        channel=channel,
+        config=runtime.config,
+        now=now,
+    )
     try:
-        result = await runtime.database.transaction(apply)
+        result = await runtime.database.transaction(work)
     except DatabaseUnavailable:
         return unavailable()
     log.info("jira webhook", extra={"result": result, "kind": event.kind})
@@ -127,58 +114,62 @@ async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier
     return web.json_response({"result": result})
 
 
-def register(app: web.Application, runtime: Runtime) -> None:
+def _asked(config: JiraConfig, event: JiraEvent) -> str | None:
+    """Who in Slack the issue's Jira assignee is, when the configuration says."""
+    if event.assignee_email and event.assignee_email.lower() in config.users:
+        return config.users[event.assignee_email.lower()]
+    if event.assignee_account_id and event.assignee_account_id in config.users:
+        return config.users[event.assignee_account_id]
+    return None
+
+
+async def issue_changed(runtime: Runtime, event: JiraEvent, identifier: str) -> web.Response:
     config = runtime.config.jira
+    ask = _asked(config, event)
+    state = _state_from(event)
 
-    async def jira_webhook(request: web.Request) -> web.Response:
-        secret = runtime.settings.jira_webhook_secret
-        if secret is None:
-            return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
-        body = await read_body(request)
-        if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
-            return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
-        try:
-            event = parse_event(body)
-        except MalformedWebhook as exc:
-            return error(400, exc.reason)
-        if event is None:
-            return web.json_response({"ignored": True})
-        identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
-        if isinstance(event, JiraVersionEvent):
-            return await version_released(runtime, event, identifier)
-        ask = None
-        if event.assignee_email and event.assignee_email.lower() in config.users:
-            ask = config.users[event.assignee_email.lower()]
-        elif event.assignee_account_id and event.assignee_account_id in config.users:
-            ask = config.users[event.assignee_account_id]
-        state = _state_from(event)
+    work: Work[str]
+    if event.kind == "deleted":
+        work = partial(jira_events.take_issue_deleted, identifier=identifier, key=event.key)
+    else:
+        work = partial(
+            jira_events.take_issue_updated,
+            identifier=identifier,
+            key=event.key,
+            state=state,
+            actor_name=event.actor_name,
+            wont_do=config.is_wont_do(state.resolution),
+            ask=ask,
+        )
+    try:
+        result = await runtime.database.transaction(work)
+    except DatabaseUnavailable:
+        return unavailable()
+    log.info("jira webhook", extra={"result": result, "kind": event.kind})
+    if result in ("updated", "unlinked"):
+        runtime.deliverer.wake()
+    return web.json_response({"result": result})
 
-        def apply(conn: Connection) -> str:
-            if identifier and not _first_delivery(conn, f"jira:{identifier}"):
-                return "duplicate"
-            if event.kind == "deleted":
-                return (
-                    "unlinked" if escalation.unlink_deleted(conn, event.key) is not None else "unknown issue"
-                )
-            outcome = escalation.apply_jira_update(
-                conn,
-                event.key,
-                state,
-                event.actor_name,
-                wont_do=config.is_wont_do(state.resolution),
-                ask=ask,
-            )
-            if outcome is None:
-                return "unknown issue"
-            return "updated" if outcome.changes else "unchanged"
 
-        try:
-            result = await runtime.database.transaction(apply)
-        except DatabaseUnavailable:
-            return unavailable()
-        log.info("jira webhook", extra={"result": result, "kind": event.kind})
-        if result in ("updated", "unlinked"):
-            runtime.deliverer.wake()
-        return web.json_response({"result": result})
+async def jira_webhook(request: web.Request) -> web.Response:
+    runtime = runtime_of_request(request)
+    secret = runtime.settings.jira_webhook_secret
+    if secret is None:
+        return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
+    body = await read_body(request)
+    if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
+        return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
+    try:
+        event = parse_event(body)
+    except MalformedWebhook as exc:
+        return error(400, exc.reason)
+    if event is None:
+        return web.json_response({"ignored": True})
+    identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
+    if isinstance(event, JiraVersionEvent):
+        return await version_released(runtime, event, identifier)
+    return await issue_changed(runtime, event, identifier)
 
+
+def register(app: web.Application) -> None:
     app.router.add_post("/jira/webhook", jira_webhook)

@@ -27,111 +27,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.outbox import PostRenderer
 from bot.services import releases as service
-from bot.services.posts import enqueue_post, posted
-from bot.services.releases import heads_up_at, watch_at
-from db.models import releases, utcnow
+from bot.services.posts import enqueue_post
+from bot.services.releases import HEADS_UP, post_key, send_due_posts
+from db.models import utcnow
 from db.session import Database, DatabaseUnavailable
 from integrations.jira_client import JiraError, JiraGateway, JiraVersion
-from schedules.scheduler import Scheduler, once
+from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 30.0
 SYNC_SECONDS = 15 * 60.0
-WATCH_LATE = timedelta(days=1)  # a watch that could not go out within a day of its time is dropped
-
-HEADS_UP = "release.heads_up"
-DAY = "release.day"
-WATCH = "release.watch"
-JOBS = (HEADS_UP, DAY, WATCH)
-
-
-def post_key(job: str, release_id: int, channel: str) -> str:
-    """`release:4:heads-up:C0123`, `release:4:day:C0123`, `release:4:watch:C0123`."""
-    kind = {HEADS_UP: "heads-up", DAY: "day", WATCH: "watch"}[job]
-    return f"release:{release_id}:{kind}:{channel}"
-
-
-@dataclass(frozen=True)
-class DuePost:
-    job: str  # HEADS_UP | DAY | WATCH
-    release_id: int
-    channel: str
-
-    @property
-    def period(self) -> str:
-        return f"{self.release_id}:{self.channel}"
-
-    @property
-    def key(self) -> str:
-        return post_key(self.job, self.release_id, self.channel)
-
-
-def _due_jobs(release_at: datetime, status: str, config: AppConfig, now: datetime) -> list[str]:
-    due: list[str] = []
-    if status == "scheduled" and heads_up_at(release_at, config) <= now < release_at:
-        due.append(HEADS_UP)
-    watch = watch_at(release_at, config)
-    if release_at <= now < watch:
-        due.append(DAY)
-    if watch <= now < watch + WATCH_LATE:
-        due.append(WATCH)
-    return due
-
-
-def due_posts(conn: Connection, config: AppConfig, now: datetime) -> list[DuePost]:
-    """Every post due at `now` (claimed or not: `once` decides)."""
-    # A day of slack either side covers calendar days that are 23 or 25 hours long.
-    slack = timedelta(days=1)
-    rows = conn.execute(
-        select(releases.c.id, releases.c.release_at, releases.c.status, releases.c.channels).where(
-            releases.c.status.in_(service.ACTIVE),
-            releases.c.release_at <= now + config.releases.heads_up + slack,
-            releases.c.release_at > now - config.releases.watch - WATCH_LATE - slack,
-        )
-    ).all()
-    found: list[DuePost] = []
-    for row in rows:
-        for job in _due_jobs(row.release_at, row.status, config, now):
-            found.extend(DuePost(job, row.id, channel) for channel in row.channels or [])
-    return found
-
-
-def _enqueue(conn: Connection, due: DuePost) -> None:
-    thread = post_key(DAY, due.release_id, due.channel) if due.job == WATCH else None
-    enqueue_post(
-        conn,
-        channel=due.channel,
-        key=due.key,
-        render=PostRenderer(due.job),  # each job's post is rendered by the renderer of its name
-        args={"release": due.release_id},
-        thread=thread,
-    )
-
-
-def send_due_posts(conn: Connection, config: AppConfig, now: datetime) -> int:
-    """Claim and enqueue every post due at `now`; returns how many."""
-    sent = 0
-    for due in due_posts(conn, config, now):
-        if due.job == WATCH and posted(conn, post_key(DAY, due.release_id, due.channel)) is None:
-            continue  # the watch replies to the release-day post: not there (yet), no watch
-        if not once(conn, due.job, due.period):
-            continue
-        _enqueue(conn, due)
-        if due.job == DAY:
-            service.mark_released(conn, due.release_id, now)
-        sent += 1
-    return sent
 
 
 async def check_releases(database: Database, config: AppConfig, now: datetime | None = None) -> int:

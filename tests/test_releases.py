@@ -23,6 +23,9 @@ from bot.ids import INPUT, Block
 from bot.services import escalation, triage
 from bot.services.intake import ingest_issue
 from bot.services.releases import (
+    DAY,
+    HEADS_UP,
+    WATCH,
     AreaCount,
     FixedProblem,
     ReleaseDraft,
@@ -34,6 +37,7 @@ from bot.services.releases import (
     create_release,
     fixed_problems,
     load_release,
+    post_key,
     recent_releases,
     rose,
     upcoming_releases,
@@ -50,18 +54,15 @@ from bot.views.releases import (
 )
 from db.models import customers, escalations, issues, outbox_items, posted_messages, releases, utcnow
 from db.session import Database
+from handlers.payload import View
 from handlers.releases import parse_release_submission
 from integrations.jira_client import JiraGateway, JiraVersion
 from integrations.jira_webhook import JiraVersionEvent, MalformedWebhook, is_ignored, parse_event
 from sandbox.fakes.contracts import block_kit_problems, contracts_dir, contracts_missing_reason, view_problems
 from sandbox.fakes.jira_api import FakeJira
 from schedules.releases import (
-    DAY,
-    HEADS_UP,
-    WATCH,
     apply_project_versions,
     check_releases,
-    post_key,
     sync_jira_releases,
 )
 from schedules.scheduler import MISFIRE_GRACE_SECONDS
@@ -671,7 +672,7 @@ async def test_versions_are_read_from_jira(database: Database, config: AppConfig
 # -- the modal -----------------------------------------------------------------------------------------
 
 
-def submitted(**values: Any) -> dict[str, Any]:
+def submitted(**values: Any) -> View:
     state: dict[str, Any] = {
         Block.RELEASE_VERSION: {
             INPUT: {"type": "plain_text_input", "value": values.get("version", " 2.4.0 ")}
@@ -690,7 +691,7 @@ def submitted(**values: Any) -> dict[str, Any]:
             }
         },
     }
-    return {"id": "V0000000001", "state": {"values": state}}
+    return View.of({"id": "V0000000001", "state": {"values": state}}, user_id="U0ADMIN01")
 
 
 def test_the_modal_is_read_in_the_configured_time_zone() -> None:

@@ -2,7 +2,8 @@
 `/release list` and the App Home, and read back for the heads-up, release-day and watch posts.
 
 Synchronous Core on a Connection, run inside `Database.transaction`. No Slack and no HTTP here: the
-scheduled posts are claimed and enqueued by `schedules/releases.py`, and rendered by `bot/views`.
+posts due are claimed and enqueued by `send_due_posts` (from the scheduler's check, from `/release new`
+and from Jira's version webhook), and rendered by `bot/deliveries/releases.py`.
 
 Jira versions: a version of a configured project with a release date becomes a scheduled release at
 `releases.release_time` on that date (in the configured zone); it follows the version while it is in
@@ -23,7 +24,9 @@ from sqlalchemy.engine import Connection, Row
 
 from bot.config import AppConfig, ReleasesConfig
 from bot.domain.errors import DomainError
+from bot.domain.outbox import PostRenderer
 from bot.services.cards import CARD
+from bot.services.posts import enqueue_post, posted
 from bot.when import after, before, local_at
 from db.models import (
     customer_notices,
@@ -35,7 +38,9 @@ from db.models import (
     slack_messages,
 )
 from db.queries import upsert_for
+from db.queries.deliveries import claim_delivery
 from integrations.jira_client import JiraVersion
+from schedules.scheduler import once
 
 RECENT_DAYS = 30
 ACTIVE = ("scheduled", "released")
@@ -547,3 +552,101 @@ def heads_up_at(release_at: datetime, config: AppConfig) -> datetime:
 def watch_at(release_at: datetime, config: AppConfig) -> datetime:
     """When a release's post-release watch is due: `releases.watch` after it."""
     return after(release_at, config.releases.watch, config.zone)
+
+
+# -- the posts due now -------------------------------------------------------------------------------
+
+HEADS_UP = "release.heads_up"
+DAY = "release.day"
+WATCH = "release.watch"
+WATCH_LATE = timedelta(days=1)  # a watch that could not go out within a day of its time is dropped
+
+
+def post_key(job: str, release_id: int, channel: str) -> str:
+    """`release:4:heads-up:C0123`, `release:4:day:C0123`, `release:4:watch:C0123`."""
+    kind = {HEADS_UP: "heads-up", DAY: "day", WATCH: "watch"}[job]
+    return f"release:{release_id}:{kind}:{channel}"
+
+
+@dataclass(frozen=True)
+class DuePost:
+    job: str  # HEADS_UP | DAY | WATCH
+    release_id: int
+    channel: str
+
+    @property
+    def period(self) -> str:
+        return f"{self.release_id}:{self.channel}"
+
+    @property
+    def key(self) -> str:
+        return post_key(self.job, self.release_id, self.channel)
+
+
+def _due_jobs(release_at: datetime, status: str, config: AppConfig, now: datetime) -> list[str]:
+    due: list[str] = []
+    if status == "scheduled" and heads_up_at(release_at, config) <= now < release_at:
+        due.append(HEADS_UP)
+    watch = watch_at(release_at, config)
+    if release_at <= now < watch:
+        due.append(DAY)
+    if watch <= now < watch + WATCH_LATE:
+        due.append(WATCH)
+    return due
+
+
+def due_posts(conn: Connection, config: AppConfig, now: datetime) -> list[DuePost]:
+    """Every post due at `now` (claimed or not: `once` decides)."""
+    # A day of slack either side covers calendar days that are 23 or 25 hours long.
+    slack = timedelta(days=1)
+    rows = conn.execute(
+        select(releases.c.id, releases.c.release_at, releases.c.status, releases.c.channels).where(
+            releases.c.status.in_(ACTIVE),
+            releases.c.release_at <= now + config.releases.heads_up + slack,
+            releases.c.release_at > now - config.releases.watch - WATCH_LATE - slack,
+        )
+    ).all()
+    found: list[DuePost] = []
+    for row in rows:
+        for job in _due_jobs(row.release_at, row.status, config, now):
+            found.extend(DuePost(job, row.id, channel) for channel in row.channels or [])
+    return found
+
+
+def _enqueue(conn: Connection, due: DuePost) -> None:
+    thread = post_key(DAY, due.release_id, due.channel) if due.job == WATCH else None
+    enqueue_post(
+        conn,
+        channel=due.channel,
+        key=due.key,
+        render=PostRenderer(due.job),  # each job's post is rendered by the renderer of its name
+        args={"release": due.release_id},
+        thread=thread,
+    )
+
+
+def send_due_posts(conn: Connection, config: AppConfig, now: datetime) -> int:
+    """Claim and enqueue every post due at `now`; returns how many."""
+    sent = 0
+    for due in due_posts(conn, config, now):
+        if due.job == WATCH and posted(conn, post_key(DAY, due.release_id, due.channel)) is None:
+            continue  # the watch replies to the release-day post: not there (yet), no watch
+        if not once(conn, due.job, due.period):
+            continue
+        _enqueue(conn, due)
+        if due.job == DAY:
+            mark_released(conn, due.release_id, now)
+        sent += 1
+    return sent
+
+
+def store_release(
+    conn: Connection, draft: ReleaseDraft, user: str, view_id: str, config: AppConfig, now: datetime
+) -> ReleaseSummary | None:
+    """Create the release once per modal (a retried submission of the same view finds it taken); a
+    heads-up already due (a release less than `releases.heads_up` ahead) is enqueued with it."""
+    if view_id and not claim_delivery(conn, f"slack:view:{view_id}"[:255], now=now):
+        return None
+    release_id = create_release(conn, draft, user, now)
+    send_due_posts(conn, config, now)
+    return load_release(conn, release_id)
