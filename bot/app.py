@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig
@@ -27,8 +27,19 @@ from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
 from handlers import digest as digest_commands
-from handlers import escalation, health, intake_http, jira_webhook, links, shadowing, slack_intake, triage
+from handlers import (
+    escalation,
+    health,
+    home,
+    intake_http,
+    jira_webhook,
+    links,
+    shadowing,
+    slack_intake,
+    triage,
+)
 from handlers import releases as release_commands
+from handlers.common import RUNTIME, attach_runtime
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
 from integrations.slack_pacing import SlackPacer
@@ -41,7 +52,16 @@ from schedules.scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
-RUNTIME = web.AppKey("runtime", Runtime)
+SLACK_FEATURES = (
+    slack_intake,
+    triage,
+    escalation,
+    links,
+    shadowing,
+    release_commands,
+    digest_commands,
+    home,
+)
 
 
 def check_combination(settings: Settings, config: AppConfig) -> None:
@@ -140,8 +160,9 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
     assert runtime.slack is not None
     bolt = new_bolt(runtime.slack.client, settings.slack_signing_secret.get_secret_value())
-    for feature in (slack_intake, triage, escalation, links, shadowing, release_commands, digest_commands):
-        feature.register(bolt, runtime)
+    bolt.use(with_runtime(runtime))
+    for feature in SLACK_FEATURES:
+        feature.register(bolt)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, object]) -> None:
@@ -152,6 +173,16 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         )
 
     return bolt
+
+
+def with_runtime(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """Bolt's global middleware: every listener finds this app's runtime in its context (`runtime_of`)."""
+
+    async def middleware(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        attach_runtime(context, runtime)
+        await next()
+
+    return middleware
 
 
 def _callback_of(body: dict[str, object]) -> str | None:
@@ -196,9 +227,9 @@ def create_web_app(
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[RUNTIME] = runtime
     app.router.add_post("/slack/events", slack_route(bolt))
-    intake_http.register(app, runtime)
-    jira_webhook.register(app, runtime)
-    health.register(app, runtime)
+    intake_http.register(app, settings)
+    jira_webhook.register(app)
+    health.register(app)
 
     async def lifecycle(app: web.Application) -> object:
         if settings.is_sqlite:

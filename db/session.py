@@ -31,6 +31,8 @@ from db.sqlite_writer import SQLiteWriter
 
 READ_ONLY = "supportbridge_read_only"
 T = TypeVar("T")
+# Synchronous work on one connection, as `Database.transaction` runs it: what handlers hand to services.
+Work = Callable[[Connection], T]
 
 
 DEADLOCK_RETRIES = 4

@@ -1,49 +1,111 @@
-"""What every card-control listener does after its ack: run a service in a transaction, tell the person
-who clicked when it could not be done, and wake the outbox."""
+"""What every listener shares: the runtime taken from Bolt's context (or, for the webhooks, from the
+aiohttp app), the one translation of a domain refusal or a database outage into what the person is told
+(`perform`, `attempt`), and the private note to whoever clicked."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from sqlalchemy.engine import Connection
+from aiohttp import web
+from slack_bolt.async_app import AsyncBoltContext
 
+from bot.domain.errors import DomainError
 from bot.domain.outbox import Ephemeral
 from bot.runtime import Runtime
 from bot.services import outbox
-from bot.services.triage import TriageError
-from bot.views.blocks import decode_state
-from db.session import DatabaseUnavailable
+from db.session import DatabaseUnavailable, Work
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-def state_of(action: dict[str, Any]) -> dict[str, Any]:
-    """Buttons carry ids in their value; selects and overflows in their block id (they have no value)."""
-    for raw in (action.get("value"), action.get("block_id")):
-        state = decode_state(raw)
-        if state:
-            return state
-    return {}
+_RUNTIME = "supportbridge_runtime"
+RUNTIME = web.AppKey("runtime", Runtime)  # the aiohttp app's runtime, for the webhook routes
+UNAVAILABLE = "Couldn't save right now (database unavailable). Try again."
 
 
-def issue_of(action: dict[str, Any]) -> int | None:
-    issue = state_of(action).get("issue")
-    return issue if isinstance(issue, int) else None
+def attach_runtime(context: AsyncBoltContext, runtime: Runtime) -> None:
+    """Put the runtime where `runtime_of` finds it (the app's global middleware does, on every request)."""
+    context[_RUNTIME] = runtime
 
 
-def where_clicked(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    user = (body.get("user") or {}).get("id")
-    return channel, user
+def runtime_of(context: AsyncBoltContext) -> Runtime:
+    """The database, configuration and services of the app this request came to."""
+    runtime = context.get(_RUNTIME)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("no runtime in the Bolt context: the app's runtime middleware is not installed")
+    return runtime
 
 
-async def tell(runtime: Runtime, body: dict[str, Any], text: str) -> None:
+def runtime_of_request(request: web.Request) -> Runtime:
+    """The runtime of the aiohttp app that took `request` (a webhook or a health check)."""
+    return request.app[RUNTIME]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A request that was not done, and the text that tells the person why."""
+
+    text: str
+    outage: bool = False  # the database was away (or too slow), not a refusal of the domain
+
+
+async def perform(
+    runtime: Runtime,
+    work: Work[T],
+    *,
+    what: str,
+    unavailable: str = UNAVAILABLE,
+    within: float | None = None,
+) -> T | Refused:
+    """Run `work` in one transaction (see `attempt`)."""
+    return await attempt(
+        runtime, runtime.database.transaction(work), what=what, unavailable=unavailable, within=within
+    )
+
+
+async def attempt(
+    runtime: Runtime,
+    pending: Awaitable[T],
+    *,
+    what: str,
+    unavailable: str = UNAVAILABLE,
+    within: float | None = None,
+) -> T | Refused:
+    """Await a service's work and wake the outbox for what it queued. A `DomainError` comes back as its
+    text; an outage (or, with `within`, work slower than that many seconds) as `unavailable`. The one
+    place where either is translated for the person who asked."""
+    try:
+        result = await (pending if within is None else asyncio.wait_for(pending, timeout=within))
+    except DomainError as exc:
+        return Refused(str(exc))
+    except DatabaseUnavailable:
+        log.warning("request not done: database unavailable", extra={"action": what})
+        return Refused(unavailable, outage=True)
+    except TimeoutError:
+        if within is None:
+            raise  # not a budget of ours: a bug worth its traceback
+        log.warning("request not done in time", extra={"action": what, "seconds": within})
+        return Refused(unavailable, outage=True)
+    runtime.deliverer.wake()
+    return result
+
+
+class Clicked(Protocol):
+    @property
+    def channel_id(self) -> str | None: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+
+async def tell(runtime: Runtime, clicked: Clicked, text: str) -> None:
     """A private note to the person who clicked, through the outbox like every Slack post."""
-    channel, user = where_clicked(body)
+    channel, user = clicked.channel_id, clicked.user_id
     if not (channel and user):
         return
     await runtime.database.transaction(
@@ -52,18 +114,12 @@ async def tell(runtime: Runtime, body: dict[str, Any], text: str) -> None:
     runtime.deliverer.wake()
 
 
-async def run_action(
-    runtime: Runtime, body: dict[str, Any], work: Callable[[Connection], T], *, what: str
-) -> T | None:
-    """Run `work` in one transaction. A domain refusal is told to the person; a database outage keeps
-    the card as it was (which shows the click did not take) and is logged."""
-    try:
-        result = await runtime.database.transaction(work)
-    except TriageError as exc:
-        await tell(runtime, body, str(exc))
+async def run_action(runtime: Runtime, clicked: Clicked, work: Work[T], *, what: str) -> T | None:
+    """A card control's work: a domain refusal is told to the person; a database outage keeps the card
+    as it was (which shows the click did not take) and is logged."""
+    result = await perform(runtime, work, what=what)
+    if isinstance(result, Refused):
+        if not result.outage:
+            await tell(runtime, clicked, result.text)
         return None
-    except DatabaseUnavailable:
-        log.warning("card action not stored: database unavailable", extra={"action": what})
-        return None
-    runtime.deliverer.wake()
     return result

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.ids import Action
 from bot.runtime import Runtime
@@ -17,7 +17,8 @@ from bot.views.blocks import Blocks, actions, button, decode_state, encode_state
 from bot.views.digest import render_preview
 from db.models import utcnow
 from db.session import DatabaseUnavailable
-from handlers.common import tell
+from handlers import payload
+from handlers.common import Refused, perform, runtime_of, tell
 
 log = logging.getLogger(__name__)
 
@@ -55,28 +56,33 @@ async def preview(runtime: Runtime, days: int, now: datetime | None = None) -> t
     return render_preview(digest, runtime.config.zone, channel=channel, value=value)
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    @app.action(Action.DIGEST_POST)
-    async def post_digest(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        state = decode_state(action.get("value"))
-        channel = runtime.config.channels.digest
-        if not channel or not isinstance(state.get("start"), int) or not isinstance(state.get("end"), int):
-            await tell(runtime, body, "This digest can't be posted: no digest channel is configured.")
-            return
-        start = datetime.fromtimestamp(state["start"], UTC)
-        end = datetime.fromtimestamp(state["end"], UTC)
-        key = f"digest:manual:{state['start']}:{state['end']}"
-        try:
-            await runtime.database.transaction(
-                lambda conn: enqueue_digest(conn, channel=channel, start=start, end=end, key=key)
-            )
-        except DatabaseUnavailable:
-            await tell(runtime, body, "Couldn't post the digest right now (database unavailable). Try again.")
-            return
-        log.info("digest post asked for", extra={"days": round((end - start) / timedelta(days=1))})
-        runtime.deliverer.wake()
-        await tell(runtime, body, f"Posting the digest to <#{channel}>.")
+async def post_digest(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    state = decode_state(clicked.value)
+    channel = runtime.config.channels.digest
+    if not channel or not isinstance(state.get("start"), int) or not isinstance(state.get("end"), int):
+        await tell(runtime, clicked, "This digest can't be posted: no digest channel is configured.")
+        return
+    start = datetime.fromtimestamp(state["start"], UTC)
+    end = datetime.fromtimestamp(state["end"], UTC)
+    key = f"digest:manual:{state['start']}:{state['end']}"
+    posted = await perform(
+        runtime,
+        lambda conn: enqueue_digest(conn, channel=channel, start=start, end=end, key=key),
+        what="digest_post",
+        unavailable="Couldn't post the digest right now (database unavailable). Try again.",
+    )
+    if isinstance(posted, Refused):
+        await tell(runtime, clicked, posted.text)
+        return
+    log.info("digest post asked for", extra={"days": round((end - start) / timedelta(days=1))})
+    await tell(runtime, clicked, f"Posting the digest to <#{channel}>.")
+
+
+def register(app: AsyncApp) -> None:
+    app.action(Action.DIGEST_POST)(post_digest)
 
 
 async def answer_command(runtime: Runtime, ack: AsyncAck, words: list[str]) -> None:

@@ -8,16 +8,14 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.ids import ESCALATE_WITH_DETAILS, INPUT, LINK_EXISTING, Action, Block, Callback
+from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action, Block, Callback
 from bot.runtime import Runtime
 from bot.services import escalation
-from bot.services.triage import TriageError
-from bot.views.blocks import decode_state
 from bot.views.escalation import render_escalate_modal, render_link_modal, render_rationale_modal
-from db.session import DatabaseUnavailable
-from handlers.common import issue_of, run_action, state_of, tell
+from handlers import payload
+from handlers.common import Refused, perform, run_action, runtime_of, tell
 from integrations.jira_client import JiraRejected, JiraUnavailable, parse_key
 
 log = logging.getLogger(__name__)
@@ -29,18 +27,11 @@ ESCALATING = ":outbox_tray: Escalating to Jira… the card shows the issue as so
 PROJECT_KEY_HELP = "A Jira project key is letters and digits, like SUP or WEB2."
 
 
-def _input(view: dict[str, Any], block: str) -> Any:
-    value = view.get("state", {}).get("values", {}).get(block, {}).get(INPUT, {})
-    if "selected_option" in value:
-        return (value.get("selected_option") or {}).get("value")
-    return value.get("value")
-
-
-def parse_escalate_submission(view: dict[str, Any]) -> escalation.EscalationDetails | dict[str, str]:
-    project = str(_input(view, Block.ESCALATE_PROJECT) or "").strip().upper()
-    issue_type = " ".join(str(_input(view, Block.ESCALATE_TYPE) or "").split())
-    priority = str(_input(view, Block.ESCALATE_PRIORITY) or "").strip() or None
-    summary = " ".join(str(_input(view, Block.ESCALATE_SUMMARY) or "").split())
+def parse_escalate_submission(view: payload.View) -> escalation.EscalationDetails | dict[str, str]:
+    project = str(view.input(Block.ESCALATE_PROJECT).answer or "").strip().upper()
+    issue_type = " ".join(str(view.input(Block.ESCALATE_TYPE).answer or "").split())
+    priority = str(view.input(Block.ESCALATE_PRIORITY).answer or "").strip() or None
+    summary = " ".join(str(view.input(Block.ESCALATE_SUMMARY).answer or "").split())
     errors: dict[str, str] = {}
     if not project or not project.replace("_", "").isalnum() or not project[0].isalpha():
         errors[Block.ESCALATE_PROJECT] = PROJECT_KEY_HELP
@@ -55,177 +46,178 @@ def parse_escalate_submission(view: dict[str, Any]) -> escalation.EscalationDeta
     )
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    async def escalate(
-        body: dict[str, Any], issue_id: int, details: escalation.EscalationDetails | None
-    ) -> None:
-        user = body["user"]["id"]
-        result = await run_action(
-            runtime, body, lambda conn: escalation.escalate(conn, issue_id, user, details), what="escalate"
+async def escalate(
+    runtime: Runtime, clicked: payload.Action, issue_id: int, details: escalation.EscalationDetails | None
+) -> None:
+    user = clicked.user_id
+    result = await run_action(
+        runtime, clicked, lambda conn: escalation.escalate(conn, issue_id, user, details), what="escalate"
+    )
+    if result is not None:
+        await tell(runtime, clicked, ESCALATING)
+
+
+async def on_escalate(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """ "Escalate to Jira" and "Retry escalation": the same request (a failed escalation is retried)."""
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    issue_id = clicked.state_int("issue")
+    if issue_id is None:
+        return
+    if runtime.jira is None:
+        await tell(runtime, clicked, NOT_CONFIGURED)
+        return
+    await escalate(runtime, clicked, issue_id, None)
+
+
+async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    issue_id = clicked.state_int("issue")
+    if issue_id is None or runtime.slack is None:
+        return
+    if runtime.jira is None:
+        await tell(runtime, clicked, NOT_CONFIGURED)
+        return
+    if clicked.selected == LINK_EXISTING:
+        await runtime.slack.open_view(clicked.require_trigger(), render_link_modal(issue_id))
+    elif clicked.selected == ESCALATE_WITH_DETAILS:
+        defaults = await perform(
+            runtime,
+            lambda conn: escalation.escalation_prefill(conn, runtime.config, issue_id),
+            what="escalation_prefill",
         )
-        if result is not None:
-            await tell(runtime, body, ESCALATING)
+        if isinstance(defaults, Refused):
+            if not defaults.outage:  # in an outage the note could not be queued either
+                await tell(runtime, clicked, defaults.text)
+            return
+        await runtime.slack.open_view(clicked.require_trigger(), render_escalate_modal(issue_id, defaults))
 
-    async def on_escalate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+
+async def on_escalate_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    view = payload.View.from_body(body)
+    issue_id = view.metadata_int("issue")
+    parsed = parse_escalate_submission(view)
+    if isinstance(parsed, dict):
+        await ack(response_action="errors", errors=parsed)
+        return
+    if issue_id is None:
         await ack()
-        issue_id = issue_of(action)
-        if issue_id is None:
-            return
-        if runtime.jira is None:
-            await tell(runtime, body, NOT_CONFIGURED)
-            return
-        await escalate(body, issue_id, None)
+        return
+    user = view.user_id
+    done = await perform(
+        runtime, lambda conn: escalation.escalate(conn, issue_id, user, parsed), what="escalate_with_details"
+    )
+    if isinstance(done, Refused):
+        await ack(response_action="errors", errors={Block.ESCALATE_SUMMARY: done.text})
+        return
+    await ack()
 
-    # "Escalate to Jira" and "Retry escalation": the same request (a failed escalation is retried).
+
+async def on_link_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    view = payload.View.from_body(body)
+    issue_id = view.metadata_int("issue")
+    key = parse_key(str(view.input(Block.LINK_JIRA_KEY).answer or ""))
+    if key is None:
+        await ack(
+            response_action="errors",
+            errors={Block.LINK_JIRA_KEY: "That is not a Jira issue key or link (like PROJ-123)."},
+        )
+        return
+    if issue_id is None or runtime.jira is None:
+        await ack()
+        return
+
+    def fail(message: str) -> Any:
+        return ack(response_action="errors", errors={Block.LINK_JIRA_KEY: message})
+
+    try:
+        lookup = runtime.jira.get_issue(key, request_timeout=JIRA_CHECK_SECONDS)  # the thread stops too
+        found = await asyncio.wait_for(lookup, timeout=JIRA_CHECK_SECONDS)
+    except (TimeoutError, JiraUnavailable):
+        await fail("Jira did not answer in time. Try again in a moment.")
+        return
+    except JiraRejected as exc:
+        await fail(f"Jira refused: {exc}"[:300])
+        return
+    if found is None:
+        await fail(f"{key} does not exist in Jira, or the bot cannot see it.")
+        return
+    user = view.user_id
+    done = await perform(
+        runtime,
+        lambda conn: escalation.link_existing(conn, issue_id, user, found.key, found.url, found.snapshot),
+        what="link_jira",
+    )
+    if isinstance(done, Refused):
+        await fail(done.text)
+        return
+    await ack()
+
+
+async def on_mark(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """ "Mark notified" for one customer (the button names it) or, without one, for all."""
+    await ack()
+    clicked = payload.Action.from_body(body)
+    state = clicked.state
+    problem, customer = state.get("problem"), state.get("customer")
+    if not isinstance(problem, int) or not isinstance(customer, int | None):
+        return
+    user = clicked.user_id
+    await run_action(
+        runtime_of(context),
+        clicked,
+        lambda conn: escalation.mark_notified(conn, problem, customer, user),
+        what="mark_notified",
+    )
+
+
+async def on_write_rationale(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    problem = clicked.state_int("problem")
+    if problem is None or runtime.slack is None:
+        return
+    found = await runtime.database.transaction(lambda conn: escalation.problem_for_rationale(conn, problem))
+    if found is None:
+        await tell(runtime, clicked, "That problem no longer exists.")
+        return
+    subject, current = found
+    await runtime.slack.open_view(
+        clicked.require_trigger(), render_rationale_modal(problem, subject, current)
+    )
+
+
+async def on_rationale_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    view = payload.View.from_body(body)
+    problem = view.metadata_int("problem")
+    text = str(view.input(Block.RATIONALE_TEXT).answer or "")
+    if problem is None:
+        await ack()
+        return
+    user = view.user_id
+    done = await perform(
+        runtime, lambda conn: escalation.store_rationale(conn, problem, user, text), what="rationale"
+    )
+    if isinstance(done, Refused):
+        await ack(response_action="errors", errors={Block.RATIONALE_TEXT: done.text})
+        return
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
     app.action(Action.ESCALATE)(on_escalate)
     app.action(Action.ESCALATE_RETRY)(on_escalate)
-
-    @app.action(Action.ESCALATE_MORE)
-    async def on_more(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        issue_id = issue_of(action)
-        choice = (action.get("selected_option") or {}).get("value")
-        if issue_id is None or runtime.slack is None:
-            return
-        if runtime.jira is None:
-            await tell(runtime, body, NOT_CONFIGURED)
-            return
-        if choice == LINK_EXISTING:
-            await runtime.slack.open_view(body["trigger_id"], render_link_modal(issue_id))
-        elif choice == ESCALATE_WITH_DETAILS:
-            try:
-                defaults = await runtime.database.transaction(
-                    lambda conn: escalation.escalation_prefill(conn, runtime.config, issue_id)
-                )
-            except TriageError as exc:
-                await tell(runtime, body, str(exc))
-                return
-            await runtime.slack.open_view(body["trigger_id"], render_escalate_modal(issue_id, defaults))
-
-    @app.view(Callback.ESCALATE_MODAL)
-    async def on_escalate_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        issue_id = decode_state(view.get("private_metadata")).get("issue")
-        parsed = parse_escalate_submission(view)
-        if isinstance(parsed, dict):
-            await ack(response_action="errors", errors=parsed)
-            return
-        if not isinstance(issue_id, int):
-            await ack()
-            return
-        user = body["user"]["id"]
-        try:
-            await runtime.database.transaction(lambda conn: escalation.escalate(conn, issue_id, user, parsed))
-        except TriageError as exc:
-            await ack(response_action="errors", errors={Block.ESCALATE_SUMMARY: str(exc)})
-            return
-        except DatabaseUnavailable:
-            await ack(
-                response_action="errors",
-                errors={Block.ESCALATE_SUMMARY: "Couldn't save right now (database unavailable). Try again."},
-            )
-            return
-        await ack()
-        runtime.deliverer.wake()
-
-    @app.view(Callback.LINK_JIRA_MODAL)
-    async def on_link_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        issue_id = decode_state(view.get("private_metadata")).get("issue")
-        text = str(_input(view, Block.LINK_JIRA_KEY) or "")
-        key = parse_key(text)
-        if key is None:
-            await ack(
-                response_action="errors",
-                errors={Block.LINK_JIRA_KEY: "That is not a Jira issue key or link (like PROJ-123)."},
-            )
-            return
-        if not isinstance(issue_id, int) or runtime.jira is None:
-            await ack()
-            return
-
-        def fail(message: str) -> Any:
-            return ack(response_action="errors", errors={Block.LINK_JIRA_KEY: message})
-
-        try:
-            lookup = runtime.jira.get_issue(key, request_timeout=JIRA_CHECK_SECONDS)  # the thread stops too
-            found = await asyncio.wait_for(lookup, timeout=JIRA_CHECK_SECONDS)
-        except (TimeoutError, JiraUnavailable):
-            await fail("Jira did not answer in time. Try again in a moment.")
-            return
-        except JiraRejected as exc:
-            await fail(f"Jira refused: {exc}"[:300])
-            return
-        if found is None:
-            await fail(f"{key} does not exist in Jira, or the bot cannot see it.")
-            return
-        user = body["user"]["id"]
-        try:
-            await runtime.database.transaction(
-                lambda conn: escalation.link_existing(
-                    conn, issue_id, user, found.key, found.url, found.snapshot
-                )
-            )
-        except TriageError as exc:
-            await fail(str(exc))
-            return
-        except DatabaseUnavailable:
-            await fail("Couldn't save right now (database unavailable). Try again.")
-            return
-        await ack()
-        runtime.deliverer.wake()
-
-    async def on_mark(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """ "Mark notified" for one customer (the button names it) or, without one, for all."""
-        await ack()
-        state = state_of(action)
-        problem, customer = state.get("problem"), state.get("customer")
-        if not isinstance(problem, int) or not isinstance(customer, int | None):
-            return
-        user = body["user"]["id"]
-        await run_action(
-            runtime,
-            body,
-            lambda conn: escalation.mark_notified(conn, problem, customer, user),
-            what="mark_notified",
-        )
-
+    app.action(Action.ESCALATE_MORE)(on_more)
+    app.view(Callback.ESCALATE_MODAL)(on_escalate_submitted)
+    app.view(Callback.LINK_JIRA_MODAL)(on_link_submitted)
     app.action(Action.MARK_NOTIFIED)(on_mark)
     app.action(Action.MARK_ALL_NOTIFIED)(on_mark)
-
-    @app.action(Action.WRITE_RATIONALE)
-    async def on_write_rationale(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        problem = state_of(action).get("problem")
-        if not isinstance(problem, int) or runtime.slack is None:
-            return
-        found = await runtime.database.transaction(
-            lambda conn: escalation.problem_for_rationale(conn, problem)
-        )
-        if found is None:
-            await tell(runtime, body, "That problem no longer exists.")
-            return
-        subject, current = found
-        await runtime.slack.open_view(body["trigger_id"], render_rationale_modal(problem, subject, current))
-
-    @app.view(Callback.RATIONALE_MODAL)
-    async def on_rationale_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        problem = decode_state(view.get("private_metadata")).get("problem")
-        text = str(_input(view, Block.RATIONALE_TEXT) or "")
-        if not isinstance(problem, int):
-            await ack()
-            return
-        user = body["user"]["id"]
-        try:
-            await runtime.database.transaction(
-                lambda conn: escalation.store_rationale(conn, problem, user, text)
-            )
-        except TriageError as exc:
-            await ack(response_action="errors", errors={Block.RATIONALE_TEXT: str(exc)})
-            return
-        except DatabaseUnavailable:
-            await ack(
-                response_action="errors",
-                errors={Block.RATIONALE_TEXT: "Couldn't save right now (database unavailable). Try again."},
-            )
-            return
-        await ack()
-        runtime.deliverer.wake()
+    app.action(Action.WRITE_RATIONALE)(on_write_rationale)
+    app.view(Callback.RATIONALE_MODAL)(on_rationale_submitted)

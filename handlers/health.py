@@ -5,47 +5,48 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.runtime import Runtime
 from bot.services.outbox import outbox_health
 from db.migrate import pending_revisions
 from db.session import DatabaseUnavailable
+from handlers.common import runtime_of_request
 
 
-def register(app: web.Application, runtime: Runtime) -> None:
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
 
-    async def readyz(_request: web.Request) -> web.Response:
-        checks: dict[str, object] = {}
-        ready = True
-        try:
-            await runtime.database.ping()
-            checks["database"] = "ok"
-            pending = await pending_revisions(runtime.database)
-            checks["migrations"] = (
-                "ok" if not pending else f"{len(pending)} pending: run supportbridge migrate"
-            )
-            ready = ready and not pending
-            if runtime.deliverer.started:
-                loop_alive = runtime.deliverer.alive
-                checks["delivery_loop"] = "ok" if loop_alive else "not running"
-                ready = ready and loop_alive
-            # Shown, not gating: a delivery that keeps failing (one channel archived, say) is not a
-            # reason to take this process out of the load balancer; `supportbridge check` and the
-            # log report it.
-            health = await outbox_health(runtime.database, runtime.config.deliveries)
-            checks["deliveries"] = {
-                "pending": health.pending,
-                "stuck": health.stuck,
-                "dead": health.dead,
-                "oldest_pending_seconds": round(health.oldest_pending_seconds or 0.0, 1),
-                "last_error": health.last_error,
-            }
-        except DatabaseUnavailable:
-            checks["database"] = "unavailable"
-            ready = False
-        status = "ready" if ready else "not ready"
-        return web.json_response({"status": status, "checks": checks}, status=200 if ready else 503)
 
+async def readyz(request: web.Request) -> web.Response:
+    runtime = runtime_of_request(request)
+    checks: dict[str, object] = {}
+    ready = True
+    try:
+        await runtime.database.ping()
+        checks["database"] = "ok"
+        pending = await pending_revisions(runtime.database)
+        checks["migrations"] = "ok" if not pending else f"{len(pending)} pending: run supportbridge migrate"
+        ready = ready and not pending
+        if runtime.deliverer.started:
+            loop_alive = runtime.deliverer.alive
+            checks["delivery_loop"] = "ok" if loop_alive else "not running"
+            ready = ready and loop_alive
+        # Shown, not gating: a delivery that keeps failing (one channel archived, say) is not a
+        # reason to take this process out of the load balancer; `supportbridge check` and the
+        # log report it.
+        health = await outbox_health(runtime.database, runtime.config.deliveries)
+        checks["deliveries"] = {
+            "pending": health.pending,
+            "stuck": health.stuck,
+            "dead": health.dead,
+            "oldest_pending_seconds": round(health.oldest_pending_seconds or 0.0, 1),
+            "last_error": health.last_error,
+        }
+    except DatabaseUnavailable:
+        checks["database"] = "unavailable"
+        ready = False
+    status = "ready" if ready else "not ready"
+    return web.json_response({"status": status, "checks": checks}, status=200 if ready else 503)
+
+
+def register(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -18,7 +18,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bot.domain.intake import IntakeRequest
 from bot.runtime import Runtime
 from bot.services.intake import IntakeResult, ingest_issue
+from bot.settings import Settings
 from db.session import DatabaseUnavailable
+from handlers.common import runtime_of_request
 from integrations.helpdesks import (
     INTERCOM_SIGNATURE_HEADER,
     ZENDESK_SIGNATURE_HEADER,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 INTERNAL_FIELDS = ("permalink", "origin_channel", "origin_ts")
+WEBHOOK = web.AppKey("intake_webhook", Webhook)  # the generic endpoint's verifier, when configured
 
 
 def error(status: int, message: str, **extra: Any) -> web.Response:
@@ -94,81 +97,84 @@ async def store(runtime: Runtime, request: IntakeRequest, delivery_key: str | No
     return accepted(result)
 
 
-def register(app: web.Application, runtime: Runtime) -> None:
-    settings = runtime.settings
-    webhook = Webhook(settings.intake_secret.get_secret_value()) if settings.intake_secret else None
+async def generic_webhook(request: web.Request) -> web.Response:
+    webhook = request.app.get(WEBHOOK)
+    body = await read_body(request)
+    if webhook is None:
+        return error(503, "generic intake is not configured: set INTAKE_SECRET")
+    try:
+        # Checks the signature and the 5-minute timestamp tolerance of Standard Webhooks.
+        webhook.verify(body, dict(request.headers), json_parse=False)
+    except WebhookVerificationError as exc:
+        return error(401, f"signature check failed: {exc}")
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        return error(400, "body must be a JSON object", field="(body)")
+    for internal in INTERNAL_FIELDS:  # set only by our own Slack intake, never by a sender
+        data.pop(internal, None)
+    try:
+        intake = IntakeRequest.model_validate(data)
+    except ValidationError as exc:
+        return validation_error(exc)
+    return await store(runtime_of_request(request), intake, f"intake:webhook:{request.headers['webhook-id']}")
 
-    async def generic_webhook(request: web.Request) -> web.Response:
-        body = await read_body(request)
-        if webhook is None:
-            return error(503, "generic intake is not configured: set INTAKE_SECRET")
-        try:
-            # Checks the signature and the 5-minute timestamp tolerance of Standard Webhooks.
-            webhook.verify(body, dict(request.headers), json_parse=False)
-        except WebhookVerificationError as exc:
-            return error(401, f"signature check failed: {exc}")
-        data = parse_json(body)
-        if not isinstance(data, dict):
-            return error(400, "body must be a JSON object", field="(body)")
-        for internal in INTERNAL_FIELDS:  # set only by our own Slack intake, never by a sender
-            data.pop(internal, None)
-        try:
-            intake = IntakeRequest.model_validate(data)
-        except ValidationError as exc:
-            return validation_error(exc)
-        return await store(runtime, intake, f"intake:webhook:{request.headers['webhook-id']}")
 
-    async def helpdesk(
-        source: str, request: web.Request, secret: str | None, setting: str, verify: Any, mapper: Any
-    ) -> web.Response:
-        body = await read_body(request)
-        if secret is None:
-            return error(503, f"{source} intake is not configured: set {setting}")
-        try:
-            verify(secret, body)
-        except IntakeAuthError as exc:
-            return error(401, f"signature check failed: {exc.reason}")
-        try:
-            result: MapResult = mapper(body)
-        except PayloadError as exc:
-            field = str(exc).split(":", 1)[0]
-            return error(400, str(exc), field=field)
-        if isinstance(result, Ignored):
-            log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
-            return web.json_response({"ignored": result.reason}, status=200)
-        key = f"intake:{source}:{result.delivery_id}" if result.delivery_id else None
-        return await store(runtime, result.request, key)
+async def helpdesk(
+    source: str, request: web.Request, secret: str | None, setting: str, verify: Any, mapper: Any
+) -> web.Response:
+    body = await read_body(request)
+    if secret is None:
+        return error(503, f"{source} intake is not configured: set {setting}")
+    try:
+        verify(secret, body)
+    except IntakeAuthError as exc:
+        return error(401, f"signature check failed: {exc.reason}")
+    try:
+        result: MapResult = mapper(body)
+    except PayloadError as exc:
+        field = str(exc).split(":", 1)[0]
+        return error(400, str(exc), field=field)
+    if isinstance(result, Ignored):
+        log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
+        return web.json_response({"ignored": result.reason}, status=200)
+    key = f"intake:{source}:{result.delivery_id}" if result.delivery_id else None
+    return await store(runtime_of_request(request), result.request, key)
 
-    zendesk_secret = settings.zendesk_webhook_secret
-    intercom_secret = settings.intercom_client_secret
 
-    async def zendesk(request: web.Request) -> web.Response:
-        return await helpdesk(
-            "zendesk",
-            request,
-            zendesk_secret.get_secret_value() if zendesk_secret else None,
-            "ZENDESK_WEBHOOK_SECRET",
-            lambda secret, body: verify_zendesk(
-                secret,
-                body,
-                request.headers.get(ZENDESK_SIGNATURE_HEADER),
-                request.headers.get(ZENDESK_TIMESTAMP_HEADER),
-            ),
-            lambda body: map_zendesk_webhook(body, subdomain=settings.zendesk_subdomain),
-        )
+async def zendesk(request: web.Request) -> web.Response:
+    settings = runtime_of_request(request).settings
+    secret = settings.zendesk_webhook_secret
+    return await helpdesk(
+        "zendesk",
+        request,
+        secret.get_secret_value() if secret else None,
+        "ZENDESK_WEBHOOK_SECRET",
+        lambda secret, body: verify_zendesk(
+            secret,
+            body,
+            request.headers.get(ZENDESK_SIGNATURE_HEADER),
+            request.headers.get(ZENDESK_TIMESTAMP_HEADER),
+        ),
+        lambda body: map_zendesk_webhook(body, subdomain=settings.zendesk_subdomain),
+    )
 
-    async def intercom(request: web.Request) -> web.Response:
-        return await helpdesk(
-            "intercom",
-            request,
-            intercom_secret.get_secret_value() if intercom_secret else None,
-            "INTERCOM_CLIENT_SECRET",
-            lambda secret, body: verify_intercom(
-                secret, body, request.headers.get(INTERCOM_SIGNATURE_HEADER)
-            ),
-            map_intercom_webhook,
-        )
 
+async def intercom(request: web.Request) -> web.Response:
+    secret = runtime_of_request(request).settings.intercom_client_secret
+    return await helpdesk(
+        "intercom",
+        request,
+        secret.get_secret_value() if secret else None,
+        "INTERCOM_CLIENT_SECRET",
+        lambda secret, body: verify_intercom(secret, body, request.headers.get(INTERCOM_SIGNATURE_HEADER)),
+        map_intercom_webhook,
+    )
+
+
+def register(app: web.Application, settings: Settings) -> None:
+    if settings.intake_secret is not None:
+        # Built once, at start-up: a secret that does not decode stops the server, not a request.
+        app[WEBHOOK] = Webhook(settings.intake_secret.get_secret_value())
     app.router.add_post("/intake/webhook", generic_webhook)
     app.router.add_post("/intake/zendesk", zendesk)
     app.router.add_post("/intake/intercom", intercom)

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from aiohttp import web
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
+from bot.config import JiraConfig
 from bot.domain.jira import JiraSnapshot
 from bot.runtime import Runtime
-from bot.services import escalation, releases
-from bot.services.releases import send_due_posts
-from db.models import inbound_deliveries, utcnow
-from db.session import DatabaseUnavailable
+from bot.services import jira_events
+from db.models import utcnow
+from db.session import DatabaseUnavailable, Work
+from handlers.common import runtime_of_request
 from handlers.intake_http import error, read_body, unavailable
 from integrations.jira_client import JiraError
 from integrations.jira_webhook import (
@@ -45,17 +45,6 @@ IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 PROJECT_LOOKUP_SECONDS = 5.0
 
 
-def _first_delivery(conn: Connection, key: str) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return bool(
-        conn.execute(
-            dialect.insert(inbound_deliveries)
-            .values(key=key, issue_id=None, received_at=utcnow())
-            .on_conflict_do_nothing()
-        ).rowcount
-    )
-
-
 def _update_from(event: JiraEvent) -> tuple[JiraSnapshot, bool]:
     """What the event says of the issue, and whether it says all of it (its `complete` for
     `apply_jira_update`). A payload without the issue's fields (partial) says only what its changelog
@@ -67,6 +56,7 @@ def _update_from(event: JiraEvent) -> tuple[JiraSnapshot, bool]:
         status=changed.get("status"),
         assignee_name=changed.get("assignee"),
         resolution=changed.get("resolution"),
+        updated_at=event.snapshot.updated_at,
     )
     return partial, False
 
@@ -103,19 +93,17 @@ async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier
     if wanted and project not in wanted:
         return web.json_response({"ignored": True, "reason": "project not in releases.jira_projects"})
     now = utcnow()
-    config = runtime.config
-
-    def apply(conn: Connection) -> str:
-        if identifier and not _first_delivery(conn, f"jira:{identifier}"):
-            return "duplicate"
-        change = releases.apply_version_released(
-            conn, event.version, project=project, channel=channel, now=now
-        )
-        send_due_posts(conn, config, now)  # the release-day post now, not at the next check
-        return change.outcome
-
+    work = partial(
+        jira_events.take_version_released,
+        identifier=identifier,
+        version=event.version,
+        project=project,
+        channel=channel,
+        config=runtime.config,
+        now=now,
+    )
     try:
-        result = await runtime.database.transaction(apply)
+        result = await runtime.database.transaction(work)
     except DatabaseUnavailable:
         return unavailable()
     log.info("jira webhook", extra={"result": result, "kind": event.kind})
@@ -124,66 +112,67 @@ async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier
     return web.json_response({"result": result})
 
 
-def register(app: web.Application, runtime: Runtime) -> None:
+def _asked(config: JiraConfig, event: JiraEvent) -> str | None:
+    """Who in Slack the issue's Jira assignee is, when the configuration says."""
+    email, account = event.snapshot.assignee_email, event.snapshot.assignee_account_id
+    if email and email.lower() in config.users:
+        return config.users[email.lower()]
+    if account and account in config.users:
+        return config.users[account]
+    return None
+
+
+async def issue_changed(runtime: Runtime, event: JiraEvent, identifier: str) -> web.Response:
     config = runtime.config.jira
+    ask = _asked(config, event)
+    snapshot, complete = _update_from(event)
 
-    async def jira_webhook(request: web.Request) -> web.Response:
-        secret = runtime.settings.jira_webhook_secret
-        if secret is None:
-            return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
-        body = await read_body(request)
-        if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
-            return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
-        try:
-            event = parse_event(body)
-        except MalformedWebhook as exc:
-            return error(400, exc.reason)
-        if isinstance(event, UnhandledEvent):
-            if not is_ignored(event.name):
-                # Worth knowing: Atlassian added an event, or the webhook subscribes to more than it needs.
-                log.info("jira webhook: unknown event ignored", extra={"event": event.name[:100]})
-            return web.json_response({"ignored": True})
-        identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
-        if isinstance(event, JiraVersionEvent):
-            return await version_released(runtime, event, identifier)
-        ask = None
-        assignee_email, assignee_account_id = (
-            event.snapshot.assignee_email,
-            event.snapshot.assignee_account_id,
+    work: Work[str]
+    if event.kind == "deleted":
+        work = partial(jira_events.take_issue_deleted, identifier=identifier, key=event.key)
+    else:
+        work = partial(
+            jira_events.take_issue_updated,
+            identifier=identifier,
+            key=event.key,
+            snapshot=snapshot,
+            actor_name=event.actor_name,
+            complete=complete,
+            wont_do=config.is_wont_do(snapshot.resolution),
+            ask=ask,
         )
-        if assignee_email and assignee_email.lower() in config.users:
-            ask = config.users[assignee_email.lower()]
-        elif assignee_account_id and assignee_account_id in config.users:
-            ask = config.users[assignee_account_id]
-        snapshot, complete = _update_from(event)
+    try:
+        result = await runtime.database.transaction(work)
+    except DatabaseUnavailable:
+        return unavailable()
+    log.info("jira webhook", extra={"result": result, "kind": event.kind})
+    if result in ("updated", "unlinked"):
+        runtime.deliverer.wake()
+    return web.json_response({"result": result})
 
-        def apply(conn: Connection) -> str:
-            if identifier and not _first_delivery(conn, f"jira:{identifier}"):
-                return "duplicate"
-            if event.kind == "deleted":
-                return (
-                    "unlinked" if escalation.unlink_deleted(conn, event.key) is not None else "unknown issue"
-                )
-            outcome = escalation.apply_jira_update(
-                conn,
-                event.key,
-                snapshot,
-                event.actor_name,
-                complete=complete,
-                wont_do=config.is_wont_do(snapshot.resolution),
-                ask=ask,
-            )
-            if outcome is None:
-                return "unknown issue"
-            return "updated" if outcome.changes else "unchanged"
 
-        try:
-            result = await runtime.database.transaction(apply)
-        except DatabaseUnavailable:
-            return unavailable()
-        log.info("jira webhook", extra={"result": result, "kind": event.kind})
-        if result in ("updated", "unlinked"):
-            runtime.deliverer.wake()
-        return web.json_response({"result": result})
+async def jira_webhook(request: web.Request) -> web.Response:
+    runtime = runtime_of_request(request)
+    secret = runtime.settings.jira_webhook_secret
+    if secret is None:
+        return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
+    body = await read_body(request)
+    if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
+        return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
+    try:
+        event = parse_event(body)
+    except MalformedWebhook as exc:
+        return error(400, exc.reason)
+    if isinstance(event, UnhandledEvent):
+        if not is_ignored(event.name):
+            # Worth knowing: Atlassian added an event, or the webhook subscribes to more than it needs.
+            log.info("jira webhook: unknown event ignored", extra={"event": event.name[:100]})
+        return web.json_response({"ignored": True})
+    identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()[:200]
+    if isinstance(event, JiraVersionEvent):
+        return await version_released(runtime, event, identifier)
+    return await issue_changed(runtime, event, identifier)
 
+
+def register(app: web.Application) -> None:
     app.router.add_post("/jira/webhook", jira_webhook)

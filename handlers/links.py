@@ -6,13 +6,13 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import Action
-from bot.runtime import Runtime
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    async def link_opened(ack: AsyncAck) -> None:
-        await ack()
+async def link_opened(ack: AsyncAck) -> None:
+    await ack()
 
+
+def register(app: AsyncApp) -> None:
     for action_id in (
         Action.OPEN_LINK,
         Action.OPEN_SLACK_MESSAGE,

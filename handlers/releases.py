@@ -1,5 +1,6 @@
 """`/release new`, `/release list` and the new-release modal. Thin: ack, parse into a `ReleaseDraft`,
-call the releases service, render. The posts themselves come from `schedules/releases.py`.
+call the releases service, render. The posts themselves are enqueued by `send_due_posts` in
+`bot/services/releases.py`.
 
 Who may announce a release: anyone in `admins` (users, or members of its user groups) when admins
 are configured, else anyone. The same check runs when the modal is opened and when it is submitted.
@@ -7,29 +8,23 @@ are configured, else anyone. The same check runs when the modal is opened and wh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from sqlalchemy.engine import Connection
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.config import CHANNEL_ID, AppConfig
-from bot.ids import INPUT, Block, Callback
+from bot.config import CHANNEL_ID
+from bot.ids import Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS, People
 from bot.runtime import Runtime
 from bot.services.releases import (
     ReleaseDraft,
-    ReleaseError,
-    ReleaseSummary,
-    create_release,
     heads_up_at,
-    load_release,
     recent_releases,
-    send_due_posts,
+    store_release,
     upcoming_releases,
     watch_at,
 )
@@ -43,9 +38,9 @@ from bot.views.releases import (
     unknown_release_subcommand,
 )
 from bot.when import local_at
-from db.models import inbound_deliveries, utcnow
-from db.queries import upsert_for
-from db.session import DatabaseUnavailable
+from db.models import utcnow
+from handlers import payload
+from handlers.common import Refused, perform, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +73,6 @@ async def refusal(admins: list[str], user: str, people: People) -> str | None:
 # -- the modal's answers --------------------------------------------------------------------------------
 
 
-def _element(values: dict[str, Any], block: str) -> dict[str, Any]:
-    element = values.get(block, {}).get(INPUT, {})
-    return element if isinstance(element, dict) else {}
-
-
-def _text(values: dict[str, Any], block: str) -> str | None:
-    value = _element(values, block).get("value")
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _day(value: Any) -> date | None:
     try:
         return date.fromisoformat(value) if isinstance(value, str) else None
@@ -108,16 +93,14 @@ def _is_web_link(link: str) -> bool:
 
 
 def parse_release_submission(
-    view: dict[str, Any], zone: ZoneInfo, now: datetime
+    view: payload.View, zone: ZoneInfo, now: datetime
 ) -> ReleaseDraft | dict[str, str]:
     """The modal's values as a draft, or Slack `errors` keyed by block id."""
-    values = view.get("state", {}).get("values", {})
-    version = " ".join((_text(values, Block.RELEASE_VERSION) or "").split())
-    day = _day(_element(values, Block.RELEASE_DATE).get("selected_date"))
-    at = _time(_element(values, Block.RELEASE_TIME).get("selected_time"))
-    link = _text(values, Block.RELEASE_LINK)
-    chosen = _element(values, Block.RELEASE_CHANNELS).get("selected_conversations") or []
-    channels = tuple(dict.fromkeys(str(c) for c in chosen if isinstance(c, str)))
+    version = " ".join((view.input(Block.RELEASE_VERSION).stripped or "").split())
+    day = _day(view.input(Block.RELEASE_DATE).date)
+    at = _time(view.input(Block.RELEASE_TIME).time)
+    link = view.input(Block.RELEASE_LINK).stripped
+    channels = tuple(dict.fromkeys(view.input(Block.RELEASE_CHANNELS).conversations))
     errors: dict[str, str] = {}
     if not version:
         errors[Block.RELEASE_VERSION] = "Name the version, like 2.4.0."
@@ -144,108 +127,93 @@ def parse_release_submission(
     return ReleaseDraft(
         version=version,
         release_at=local_at(day, at, zone),
-        summary=_text(values, Block.RELEASE_SUMMARY),
-        highlights=_text(values, Block.RELEASE_HIGHLIGHTS),
+        summary=view.input(Block.RELEASE_SUMMARY).stripped,
+        highlights=view.input(Block.RELEASE_HIGHLIGHTS).stripped,
         link=link,
         channels=channels,
     )
 
 
-def store_release(
-    conn: Connection, draft: ReleaseDraft, user: str, view_id: str, config: AppConfig, now: datetime
-) -> ReleaseSummary | None:
-    """Create the release once per modal (a retried submission of the same view finds it taken); a
-    heads-up already due (a release less than `releases.heads_up` ahead) is enqueued with it."""
-    if view_id:
-        taken = conn.execute(
-            upsert_for(conn, inbound_deliveries)
-            .values(key=f"slack:view:{view_id}"[:255], received_at=now)
-            .on_conflict_do_nothing()
-            .returning(inbound_deliveries.c.key)
-        ).scalar()
-        if taken is None:
-            return None
-    release_id = create_release(conn, draft, user, now)
-    send_due_posts(conn, config, now)
-    return load_release(conn, release_id)
-
-
-def register(app: AsyncApp, runtime: Runtime) -> None:
+async def open_new_release(runtime: Runtime, ack: AsyncAck, command: payload.Command) -> None:
     config = runtime.config
     assert runtime.slack is not None
-    slack = runtime.slack
+    reason = await refusal(config.admins, command.user_id, runtime.people)
+    if reason:
+        await ack(text=reason)
+        return
+    await ack()
+    default = [config.channels.releases] if config.channels.releases else []
+    view = render_release_modal(config.zone, config.releases.release_time, default)
+    await runtime.slack.open_view(command.require_trigger(), view)
 
-    async def open_new_release(ack: AsyncAck, command: dict[str, Any]) -> None:
-        reason = await refusal(config.admins, str(command.get("user_id")), runtime.people)
-        if reason:
-            await ack(text=reason)
-            return
-        await ack()
-        default = [config.channels.releases] if config.channels.releases else []
-        view = render_release_modal(config.zone, config.releases.release_time, default)
-        await slack.open_view(command["trigger_id"], view)
 
-    async def list_releases(ack: AsyncAck) -> None:
-        now = utcnow()
-        try:
-            upcoming, recent = await runtime.database.transaction(
-                lambda conn: (upcoming_releases(conn, now), recent_releases(conn, now))
-            )
-        except DatabaseUnavailable:
-            await ack(text="Releases are unavailable right now (database unavailable). Try again shortly.")
-            return
-        blocks, text = render_release_list(upcoming, recent, config.zone)
-        await ack(text=text, blocks=blocks)  # a command's answer is seen only by who asked
+async def list_releases(runtime: Runtime, ack: AsyncAck) -> None:
+    now = utcnow()
+    loaded = await perform(
+        runtime,
+        lambda conn: (upcoming_releases(conn, now), recent_releases(conn, now)),
+        what="release_list",
+        unavailable="Releases are unavailable right now (database unavailable). Try again shortly.",
+    )
+    if isinstance(loaded, Refused):
+        await ack(text=loaded.text)
+        return
+    upcoming, recent = loaded
+    blocks, text = render_release_list(upcoming, recent, runtime.config.zone)
+    await ack(text=text, blocks=blocks)  # a command's answer is seen only by who asked
 
-    @app.command("/release")
-    async def release_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        words = str(command.get("text") or "").split()
-        sub = words[0].lower() if words else "help"
-        if sub == "new":
-            await open_new_release(ack, command)
-        elif sub == "list":
-            await list_releases(ack)
-        elif sub == "help":
-            await ack(text=RELEASE_USAGE)
-        else:
-            await ack(text=unknown_release_subcommand(sub))
 
-    @app.view(Callback.RELEASE_MODAL)
-    async def release_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        now = utcnow()
-        parsed = parse_release_submission(view, config.zone, now)
-        if isinstance(parsed, dict):
-            await ack(response_action="errors", errors=parsed)
-            return
-        reason = await refusal(config.admins, user, runtime.people)
-        if reason:
-            shown = reason if reason == NOT_CHECKED else ADMINS_ONLY
-            await ack(response_action="errors", errors={Block.RELEASE_VERSION: shown})
-            return
-        draft = parsed
-        try:
-            release = await asyncio.wait_for(
-                runtime.database.transaction(
-                    lambda conn: store_release(conn, draft, user, str(view.get("id") or ""), config, now)
-                ),
-                timeout=STORE_SECONDS,
-            )
-        except ReleaseError as exc:
-            await ack(response_action="errors", errors={Block.RELEASE_VERSION: str(exc)})
-            return
-        except (DatabaseUnavailable, TimeoutError):
-            log.warning("release not stored: database unavailable")
-            await ack(response_action="errors", errors={Block.RELEASE_VERSION: UNAVAILABLE})
-            return
-        if release is None:
-            await ack()  # Slack sent the same submission again: it is stored already
-            return
-        # A heads-up whose time has passed already goes out at the next check.
-        heads_up = max(heads_up_at(release.release_at, config), now)
-        scheduled = render_release_scheduled(
-            release, heads_up, watch_at(release.release_at, config), config.zone
-        )
-        await ack(response_action="update", view=scheduled)
-        runtime.deliverer.wake()
-        log.info("release scheduled", extra={"release": release.id, "channels": len(release.channels)})
+async def release_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    command = payload.Command.from_body(body)
+    words = command.words
+    sub = words[0].lower() if words else "help"
+    if sub == "new":
+        await open_new_release(runtime, ack, command)
+    elif sub == "list":
+        await list_releases(runtime, ack)
+    elif sub == "help":
+        await ack(text=RELEASE_USAGE)
+    else:
+        await ack(text=unknown_release_subcommand(sub))
+
+
+async def release_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    config = runtime.config
+    view = payload.View.from_body(body)
+    user = view.user_id
+    now = utcnow()
+    parsed = parse_release_submission(view, config.zone, now)
+    if isinstance(parsed, dict):
+        await ack(response_action="errors", errors=parsed)
+        return
+    reason = await refusal(config.admins, user, runtime.people)
+    if reason:
+        shown = reason if reason == NOT_CHECKED else ADMINS_ONLY
+        await ack(response_action="errors", errors={Block.RELEASE_VERSION: shown})
+        return
+    draft = parsed
+    release = await perform(
+        runtime,
+        lambda conn: store_release(conn, draft, user, view.view_id or "", config, now),
+        what="release_new",
+        unavailable=UNAVAILABLE,
+        within=STORE_SECONDS,
+    )
+    if isinstance(release, Refused):
+        await ack(response_action="errors", errors={Block.RELEASE_VERSION: release.text})
+        return
+    if release is None:
+        await ack()  # Slack sent the same submission again: it is stored already
+        return
+    # A heads-up whose time has passed already goes out at the next check.
+    heads_up = max(heads_up_at(release.release_at, config), now)
+    scheduled = render_release_scheduled(release, heads_up, watch_at(release.release_at, config), config.zone)
+    await ack(response_action="update", view=scheduled)
+    log.info("release scheduled", extra={"release": release.id, "channels": len(release.channels)})
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/release")(release_command)
+    app.view(Callback.RELEASE_MODAL)(release_submitted)

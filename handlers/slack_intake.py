@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import SlackMessageIntake
-from bot.ids import INPUT, Block, Callback
+from bot.ids import Block, Callback
 from bot.runtime import Runtime
-from bot.services import outbox
 from bot.services.cards import problem_summaries
-from bot.services.intake import ingest_issue
+from bot.services.intake import ingest_issue, take_slack_message
 from bot.slack_text import slack_text_to_plain, subject_from_text
-from bot.views.blocks import decode_state
 from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
-from db.models import inbound_deliveries, utcnow
-from db.queries import upsert_for
 from db.session import DatabaseUnavailable
-from handlers import digest
+from handlers import digest, payload
+from handlers.common import Refused, attempt, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +32,23 @@ log = logging.getLogger(__name__)
 SUBMIT_BUDGET_SECONDS = 2.0
 
 
-def _value(values: dict[str, Any], block: str) -> Any:
-    element = values.get(block, {}).get(INPUT, {})
-    if "selected_options" in element:
-        return [option["value"] for option in element["selected_options"] or []]
-    if "selected_option" in element:
-        selected = element["selected_option"]
-        return selected["value"] if selected else None
-    value = element.get("value")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _value(element: payload.Input) -> Any:
+    """A multi select's values, a select's value, or the text typed (None when empty)."""
+    if element.is_multi_select:
+        return list(element.selected_all)
+    if element.is_select:
+        return element.selected
+    return element.stripped
 
 
-def parse_report_submission(view: dict[str, Any], user_id: str) -> IntakeRequest | dict[str, str]:
+def parse_report_submission(view: payload.View) -> IntakeRequest | dict[str, str]:
     """The modal's values as an IntakeRequest, or Slack `errors` keyed by block id."""
-    values = view.get("state", {}).get("values", {})
-    state = decode_state(view.get("private_metadata"))
-    subject = _value(values, Block.REPORT_SUBJECT)
-    body = _value(values, Block.REPORT_BODY) or ""
-    name = _value(values, Block.REPORT_CUSTOMER_NAME)
-    email = _value(values, Block.REPORT_CUSTOMER_EMAIL)
-    company = _value(values, Block.REPORT_CUSTOMER_COMPANY)
+    state = view.metadata
+    subject = _value(view.input(Block.REPORT_SUBJECT))
+    body = _value(view.input(Block.REPORT_BODY)) or ""
+    name = _value(view.input(Block.REPORT_CUSTOMER_NAME))
+    email = _value(view.input(Block.REPORT_CUSTOMER_EMAIL))
+    company = _value(view.input(Block.REPORT_CUSTOMER_COMPANY))
     author = state.get("author")
     errors: dict[str, str] = {}
     if not subject:
@@ -74,7 +66,7 @@ def parse_report_submission(view: dict[str, Any], user_id: str) -> IntakeRequest
     channel, ts = state.get("channel"), state.get("ts")
     # One issue per Slack message, whichever way it is logged; a form without a message is one issue
     # per form (Slack re-sends the same view id if it retries a submission).
-    external_id = f"{channel}:{ts}" if channel and ts else f"form:{view.get('id') or uuid.uuid4().hex}"
+    external_id = f"{channel}:{ts}" if channel and ts else f"form:{view.view_id or uuid.uuid4().hex}"
     try:
         return IntakeRequest.model_validate(
             {
@@ -83,9 +75,9 @@ def parse_report_submission(view: dict[str, Any], user_id: str) -> IntakeRequest
                 "subject": subject,
                 "body": body,
                 "customer": customer,
-                "product_area": _value(values, Block.REPORT_PRODUCT_AREA),
-                "severity": _value(values, Block.REPORT_SEVERITY) or "normal",
-                "tags": _value(values, Block.REPORT_TAGS) or [],
+                "product_area": _value(view.input(Block.REPORT_PRODUCT_AREA)),
+                "severity": _value(view.input(Block.REPORT_SEVERITY)) or "normal",
+                "tags": _value(view.input(Block.REPORT_TAGS)) or [],
                 "origin_channel": channel if ts else None,
                 "origin_ts": ts,
             }
@@ -100,14 +92,21 @@ SEARCH_BUDGET_SECONDS = 2.0
 
 async def search_issues(runtime: Runtime, query: str) -> tuple[list[dict[str, Any]], str]:
     """`/support search`: the best matching past and open problems."""
-    try:
-        async with asyncio.timeout(SEARCH_BUDGET_SECONDS):
-            matches = await runtime.search.search(query, limit=SEARCH_SHOWN)
-            ids = [m.problem_id for m in matches]
-            rows = await runtime.database.transaction(lambda conn: problem_summaries(conn, ids))
-    except (DatabaseUnavailable, TimeoutError):
-        text = "Search is unavailable right now (database unavailable). Try again in a moment."
-        return [], text
+
+    async def find() -> list[Any]:
+        matches = await runtime.search.search(query, limit=SEARCH_SHOWN)
+        ids = [m.problem_id for m in matches]
+        return await runtime.database.transaction(lambda conn: problem_summaries(conn, ids))
+
+    rows = await attempt(
+        runtime,
+        find(),
+        what="search",
+        unavailable="Search is unavailable right now (database unavailable). Try again in a moment.",
+        within=SEARCH_BUDGET_SECONDS,
+    )
+    if isinstance(rows, Refused):
+        return [], rows.text
     hits = [
         SearchHit(
             issue_id=r.primary_issue_id,
@@ -126,119 +125,111 @@ async def search_issues(runtime: Runtime, query: str) -> tuple[list[dict[str, An
     return render_search_results(query, hits)
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
+async def open_report_modal(runtime: Runtime, trigger_id: str, prefill: ReportPrefill) -> None:
+    assert runtime.slack is not None
     config = runtime.config
+    view = render_report_modal(prefill, [s.value for s in config.severities], config.tags)
+    await runtime.slack.open_view(trigger_id, view)
 
-    async def open_report_modal(trigger_id: str, prefill: ReportPrefill) -> None:
-        assert runtime.slack is not None
-        view = render_report_modal(prefill, [s.value for s in config.severities], config.tags)
-        await runtime.slack.open_view(trigger_id, view)
 
-    @app.shortcut(Callback.LOG_MESSAGE_SHORTCUT)
-    async def log_message_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
+async def log_message_shortcut(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    shortcut = payload.MessageShortcut.from_body(body)
+    text = slack_text_to_plain(shortcut.message_text)
+    prefill = ReportPrefill(
+        subject=subject_from_text(text) if text else "",
+        body=text,
+        channel=shortcut.channel_id,
+        message_ts=shortcut.message_ts,
+        author=shortcut.message_user,
+    )
+    await open_report_modal(runtime_of(context), shortcut.trigger_id, prefill)
+
+
+async def support_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    command = payload.Command.from_body(body)
+    words = command.words
+    sub = words[0].lower() if words else "help"
+    if sub == "report":
         await ack()
-        message = body.get("message", {})
-        text = slack_text_to_plain(str(message.get("text") or ""))
-        prefill = ReportPrefill(
-            subject=subject_from_text(text) if text else "",
-            body=text,
-            channel=body.get("channel", {}).get("id"),
-            message_ts=message.get("ts"),
-            author=message.get("user"),
-        )
-        await open_report_modal(body["trigger_id"], prefill)
-
-    @app.command("/support")
-    async def support_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        words = str(command.get("text") or "").split()
-        sub = words[0].lower() if words else "help"
-        if sub == "report":
-            await ack()
-            await open_report_modal(command["trigger_id"], ReportPrefill(channel=command.get("channel_id")))
-        elif sub == "search":
-            query = " ".join(words[1:])
-            if not query:
-                await ack(text="Search for what? For example: `/support search invoice pdf blank`")
-                return
-            blocks, text = await search_issues(runtime, query)
-            await ack(text=text, blocks=blocks)  # a slash command's answer is seen only by who asked
-        elif sub == "digest":
-            await digest.answer_command(runtime, ack, words[1:])
-        elif sub == "help":
-            await ack(text=SUPPORT_USAGE)
-        else:
-            await ack(text=unknown_subcommand(sub))
-
-    @app.view(Callback.REPORT_MODAL)
-    async def report_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        parsed = parse_report_submission(view, user)
-        if isinstance(parsed, dict):
-            await ack(response_action="errors", errors=parsed)
+        prefill = ReportPrefill(channel=command.channel_id)
+        await open_report_modal(runtime, command.require_trigger(), prefill)
+    elif sub == "search":
+        query = " ".join(words[1:])
+        if not query:
+            await ack(text="Search for what? For example: `/support search invoice pdf blank`")
             return
-        state = decode_state(view.get("private_metadata"))
-        confirm_to = (state["channel"], user) if state.get("channel") else None
-        try:
-            await asyncio.wait_for(
-                ingest_issue(runtime.database, config, parsed, reported_by=user, confirm_to=confirm_to),
-                timeout=SUBMIT_BUDGET_SECONDS,
-            )
-        except (DatabaseUnavailable, TimeoutError):
-            log.warning("report form not stored: database unavailable")
-            await ack(
-                response_action="errors",
-                errors={Block.REPORT_SUBJECT: "Couldn't save right now (database unavailable). Try again."},
-            )
-            return
-        await ack()
-        runtime.deliverer.wake()
+        blocks, text = await search_issues(runtime, query)
+        await ack(text=text, blocks=blocks)  # a slash command's answer is seen only by who asked
+    elif sub == "digest":
+        await digest.answer_command(runtime, ack, words[1:])
+    elif sub == "help":
+        await ack(text=SUPPORT_USAGE)
+    else:
+        await ack(text=unknown_subcommand(sub))
 
-    async def is_intake_reaction(event: dict[str, Any]) -> bool:
-        item = event.get("item", {})
-        channels = config.slack_intake.monitored_channels
-        return (
-            event.get("reaction") == config.slack_intake.reaction
-            and item.get("type") == "message"
-            and (not channels or item.get("channel") in channels)
-        )
 
-    async def durable_reaction(
-        body: dict[str, Any], next: Any, context: AsyncBoltContext
-    ) -> BoltResponse | None:
-        """Record the event and its work before Slack gets its 200: a database outage answers 503 so
-        Slack retries, and a retry of an event already taken changes nothing."""
-        event = body["event"]
-        item = event["item"]
-        key = f"slack:event:{body.get('event_id')}"
-        work_item = SlackMessageIntake(channel=item["channel"], ts=item["ts"], user=event["user"])
+async def report_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    view = payload.View.from_body(body)
+    user = view.user_id
+    parsed = parse_report_submission(view)
+    if isinstance(parsed, dict):
+        await ack(response_action="errors", errors=parsed)
+        return
+    channel = view.metadata.get("channel")
+    confirm_to = (channel, user) if channel else None
+    stored = await attempt(
+        runtime,
+        ingest_issue(runtime.database, runtime.config, parsed, reported_by=user, confirm_to=confirm_to),
+        what="report_form",
+        within=SUBMIT_BUDGET_SECONDS,
+    )
+    if isinstance(stored, Refused):
+        await ack(response_action="errors", errors={Block.REPORT_SUBJECT: stored.text})
+        return
+    await ack()
 
-        def record(conn: Connection) -> bool:
-            taken = conn.execute(
-                upsert_for(conn, inbound_deliveries)
-                .values(key=key, received_at=utcnow())
-                .on_conflict_do_nothing()
-                .returning(inbound_deliveries.c.key)
-            ).scalar()
-            if taken is None:
-                return False  # a retry of an event already taken
-            outbox.enqueue_in(
-                conn,
-                work_item,
-                dedupe_key=f"slack_msg:{item['channel']}:{item['ts']}",
-            )
-            return True
 
-        try:
-            if not await runtime.database.transaction(record):
-                return BoltResponse(status=200, body="")
-        except IntegrityError:
-            return BoltResponse(status=200, body="")  # the same event, taken by a concurrent retry
-        except DatabaseUnavailable:
-            log.warning("reaction not stored: database unavailable; Slack will retry")
-            return BoltResponse(status=503, body="")
-        await next()
-        return None
+async def is_intake_reaction(body: dict[str, Any], context: AsyncBoltContext) -> bool:
+    config = runtime_of(context).config
+    reaction = payload.Reaction.from_body(body)
+    channels = config.slack_intake.monitored_channels
+    return (
+        reaction.reaction == config.slack_intake.reaction
+        and reaction.item_type == "message"
+        and (not channels or reaction.channel_id in channels)
+    )
 
-    @app.event("reaction_added", matchers=[is_intake_reaction], middleware=[durable_reaction])
-    async def reaction_logged() -> None:
-        runtime.deliverer.wake()
+
+async def durable_reaction(
+    body: dict[str, Any], next: Callable[[], Awaitable[None]], context: AsyncBoltContext
+) -> BoltResponse | None:
+    """Record the event and its work before Slack gets its 200: a database outage answers 503 so
+    Slack retries, and a retry of an event already taken changes nothing."""
+    runtime = runtime_of(context)
+    reaction = payload.Reaction.from_body(body)
+    channel, ts, user = reaction.message
+    key = f"slack:event:{reaction.event_id}"
+    work_item = SlackMessageIntake(channel=channel, ts=ts, user=user)
+
+    try:
+        if not await take_slack_message(runtime.database, key, work_item):
+            return BoltResponse(status=200, body="")  # a retry of an event already taken
+    except DatabaseUnavailable:
+        log.warning("reaction not stored: database unavailable; Slack will retry")
+        return BoltResponse(status=503, body="")
+    await next()
+    return None
+
+
+async def reaction_logged(context: AsyncBoltContext) -> None:
+    runtime_of(context).deliverer.wake()
+
+
+def register(app: AsyncApp) -> None:
+    app.shortcut(Callback.LOG_MESSAGE_SHORTCUT)(log_message_shortcut)
+    app.command("/support")(support_command)
+    app.view(Callback.REPORT_MODAL)(report_submitted)
+    app.event("reaction_added", matchers=[is_intake_reaction], middleware=[durable_reaction])(reaction_logged)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from sqlalchemy import select
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.intake import Severity
 from bot.ids import Action
@@ -15,8 +14,9 @@ from bot.runtime import Runtime
 from bot.services import triage
 from bot.services.cards import problem_summaries
 from bot.views.blocks import truncate
-from db.models import issues
-from handlers.common import issue_of, run_action, state_of
+from db.queries.problems import problem_of_issue, problems_of_issue
+from handlers import payload
+from handlers.common import run_action, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -41,82 +41,86 @@ def problem_options(rows: list[Any]) -> list[dict[str, Any]]:
     return options
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    async def act(body: dict[str, Any], action: dict[str, Any], operation: Any, *extra: Any) -> None:
-        issue_id = issue_of(action)
-        if issue_id is None:
-            log.info("triage click without an issue id", extra={"action_id": action.get("action_id")})
-            return
-        user = body["user"]["id"]
-        await run_action(
-            runtime,
-            body,
-            lambda conn: operation(conn, issue_id, user, *extra),
-            what=str(action.get("action_id")),
+async def act(runtime: Runtime, clicked: payload.Action, operation: Any, *extra: Any) -> None:
+    issue_id = clicked.state_int("issue")
+    if issue_id is None:
+        log.info("triage click without an issue id", extra={"action_id": clicked.action_id})
+        return
+    user = clicked.user_id
+    await run_action(
+        runtime,
+        clicked,
+        lambda conn: operation(conn, issue_id, user, *extra),
+        what=clicked.action_id,
+    )
+
+
+async def on_button(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Buttons whose click is the whole request: claim, release, resolve, reopen, unmerge."""
+    await ack()
+    clicked = payload.Action.from_body(body)
+    await act(runtime_of(context), clicked, BUTTONS[Action(clicked.action_id)])
+
+
+async def on_severity(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    clicked = payload.Action.from_body(body)
+    if clicked.selected in {s.value for s in Severity}:
+        await act(runtime_of(context), clicked, triage.set_severity, clicked.selected)
+
+
+async def on_tags(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    clicked = payload.Action.from_body(body)
+    runtime = runtime_of(context)
+    await act(runtime, clicked, triage.set_tags, list(clicked.selected_all), list(runtime.config.tags))
+
+
+async def on_merge_into(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    clicked = payload.Action.from_body(body)
+    selected = clicked.selected or ""
+    if selected.isdigit():
+        runtime = runtime_of(context)
+        await act(runtime, clicked, triage.merge, int(selected), runtime.config.jira.comment_batch_seconds)
+
+
+async def on_merge_suggested(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    clicked = payload.Action.from_body(body)
+    target = clicked.state_int("problem")
+    if target is not None:
+        runtime = runtime_of(context)
+        await act(runtime, clicked, triage.merge, target, runtime.config.jira.comment_batch_seconds)
+
+
+async def merge_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Open problems matching what the person types (the last word as a prefix)."""
+    runtime = runtime_of(context)
+    asked = payload.OptionsRequest.from_body(body)
+    query = asked.query
+    issue_id = asked.state_int("issue")
+    own = None
+    if issue_id is not None:
+        own = await runtime.database.transaction(lambda conn: problem_of_issue(conn, issue_id))
+    if query.lstrip("#").isdigit():
+        wanted = int(query.lstrip("#"))
+        found = await runtime.database.transaction(lambda conn: problems_of_issue(conn, wanted))
+    else:
+        matches = await runtime.search.search(
+            query, limit=OPTIONS_SHOWN, open_only=True, prefix=True, exclude_problem=own
         )
+        found = [m.problem_id for m in matches]
+    found = [p for p in found if p != own]
+    rows = await runtime.database.transaction(lambda conn: problem_summaries(conn, found, open_only=True))
+    await ack(options=problem_options(rows))
 
-    def button_listener(operation: Any) -> Any:
-        async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-            await ack()
-            await act(body, action, operation)
 
-        return on_click
-
-    # Buttons whose click is the whole request: one listener each, the same shape.
-    for action_id, operation in BUTTONS.items():
-        app.action(action_id)(button_listener(operation))
-
-    @app.action(Action.SET_SEVERITY)
-    async def on_severity(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        selected = (action.get("selected_option") or {}).get("value")
-        if selected in {s.value for s in Severity}:
-            await act(body, action, triage.set_severity, selected)
-
-    @app.action(Action.SET_TAGS)
-    async def on_tags(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        tags = [option["value"] for option in action.get("selected_options") or []]
-        await act(body, action, triage.set_tags, tags, list(runtime.config.tags))
-
-    batch = runtime.config.jira.comment_batch_seconds
-
-    @app.action(Action.MERGE_INTO)
-    async def on_merge_into(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        selected = (action.get("selected_option") or {}).get("value") or ""
-        if selected.isdigit():
-            await act(body, action, triage.merge, int(selected), batch)
-
-    @app.action(Action.MERGE_SUGGESTED)
-    async def on_merge_suggested(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        target = state_of(action).get("problem")
-        if isinstance(target, int):
-            await act(body, action, triage.merge, target, batch)
-
-    @app.options(Action.MERGE_INTO)
-    async def merge_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Open problems matching what the person types (the last word as a prefix)."""
-        query = str(body.get("value") or "").strip()
-        issue_id = state_of({"block_id": body.get("block_id")}).get("issue")
-        own = None
-        if isinstance(issue_id, int):
-            own = await runtime.database.transaction(
-                lambda conn: conn.execute(select(issues.c.problem_id).where(issues.c.id == issue_id)).scalar()
-            )
-        if query.lstrip("#").isdigit():
-            wanted = int(query.lstrip("#"))
-            found = await runtime.database.transaction(
-                lambda conn: list(
-                    conn.execute(select(issues.c.problem_id).where(issues.c.id == wanted)).scalars()
-                )
-            )
-        else:
-            matches = await runtime.search.search(
-                query, limit=OPTIONS_SHOWN, open_only=True, prefix=True, exclude_problem=own
-            )
-            found = [m.problem_id for m in matches]
-        found = [p for p in found if p != own]
-        rows = await runtime.database.transaction(lambda conn: problem_summaries(conn, found, open_only=True))
-        await ack(options=problem_options(rows))
+def register(app: AsyncApp) -> None:
+    for action_id in BUTTONS:
+        app.action(action_id)(on_button)
+    app.action(Action.SET_SEVERITY)(on_severity)
+    app.action(Action.SET_TAGS)(on_tags)
+    app.action(Action.MERGE_INTO)(on_merge_into)
+    app.action(Action.MERGE_SUGGESTED)(on_merge_suggested)
+    app.options(Action.MERGE_INTO)(merge_options)

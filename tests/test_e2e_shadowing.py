@@ -5,6 +5,7 @@ every call against the published contract. Sign-up, waitlist, cancel, swap from 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -201,7 +202,10 @@ async def test_shadow_commands_add_list_join_cancel_stats(shadow_stack: Stack) -
     assert "Cancelled L1 support" in answer["text"] and "1 people told" in answer["text"]
     await wait_dm(stack, p["ben"], "Cancelled: L1 support")
 
-    stats = await shadow("stats", p["cat"])
+    assert (await shadow("stats", p["cat"]))["text"] == ""  # acked at once: the stats follow privately
+    stats = await stack.slack.wait_for(
+        lambda: next(iter(stack.slack.ephemerals(channel, p["cat"])), None), 10, message="the stats"
+    )
     assert "Shadowing in Q" in stats["text"] and f"<@{p['ana']}>" in json.dumps(stats["blocks"])
     assert "I don't know `/shadow dance`" in (await shadow("dance", p["cat"]))["text"]
 
@@ -381,6 +385,39 @@ async def test_feedback_after_a_session_is_posted_in_the_programme_channel(shado
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
     booking = await runtime.database.transaction(lambda c: svc.load_session(c, config, session_id))
     assert booking.booked == (p["ana"],)
+
+
+async def test_shadow_stats_acks_before_slack_lists_the_user_groups(
+    database_url: str, slack: FakeSlack
+) -> None:
+    channels = add_channels(slack)
+    ana, ben, host = slack.add_user("ana"), slack.add_user("ben"), slack.add_user("host")
+    everyone, first, second = (
+        slack.add_usergroup([ana, ben]),
+        slack.add_usergroup([ana]),
+        slack.add_usergroup([ben]),
+    )
+    programme = {"id": "l1", "name": "L1 support", "hosts": [host], "channel": channels["default"]}
+    fairness = {"group": everyone, "teams": {"First line": first, "Second line": second}, "target_hours": 2}
+    config = {"shadowing": {"programmes": [programme], "fairness": fairness}}
+    async with running_app(database_url, slack, channels, config_overrides=config) as stack:
+        # Each of the three user groups takes most of the request's one-second budget to list.
+        slack.fail("usergroups.users.list", times=3, slow=0.8)
+        started = time.monotonic()
+        response = await stack.slash_command(
+            "stats", user=host, channel=channels["default"], command="/shadow"
+        )
+        acked_after = time.monotonic() - started
+        assert (await answer_of(response))["text"] == ""
+        assert acked_after < 0.8  # before Slack answered even the first lookup
+        stats = await slack.wait_for(
+            lambda: next(iter(slack.ephemerals(channels["default"], host)), None), 10, message="the stats"
+        )
+        assert time.monotonic() - started >= 3 * 0.8  # the lookups ran, after the ack
+        shown = json.dumps(stats["blocks"])
+        assert "Shadowing in Q" in stats["text"] and f"<@{ana}>" in shown and f"<@{ben}>" in shown
+        assert "First line" in shown and "Second line" in shown
+        assert len(slack.calls_to("usergroups.users.list")) == 3
 
 
 async def test_hosts_in_a_user_group_are_checked_within_the_request(

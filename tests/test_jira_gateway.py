@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.domain.jira import JiraSnapshot
+from bot.domain.jira import JiraSnapshot, jira_time
 from bot.views.jira_text import render_escalation_description
 from integrations.jira_client import (
     JiraGateway,
@@ -77,7 +77,10 @@ async def test_create_with_all_fields(fake: FakeJira, gateway: JiraGateway) -> N
 
     assert issue.key == "PROJ-1"
     assert issue.url == f"{fake.url}/browse/PROJ-1"
-    assert issue.snapshot == JiraSnapshot(status="To Do", status_category="new")
+    assert issue.snapshot == JiraSnapshot(
+        status="To Do", status_category="new", updated_at=jira_time(fake.issue("PROJ-1")["fields"]["updated"])
+    )
+    assert issue.snapshot.updated_at is not None
     assert issue.labels == ("supportbridge", LABEL, "billing-area")  # Jira labels hold no spaces
     assert len(issue.summary) == 255 and "\n" not in issue.summary
     assert issue.summary.startswith("Checkout fails for EU customers xxx") and issue.summary.endswith("…")
@@ -159,6 +162,7 @@ async def test_get_issue_reads_status_assignee_resolution_and_versions(
             assignee_email="marcus@example.com",
             resolution="Won't Do",
             fix_versions=("2.4.0", "2.5.0"),
+            updated_at=jira_time(fake.issue(key)["fields"]["updated"]),
         ),
     )
     assert_clean(fake)

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,9 @@ def event(**overrides: object) -> JiraEvent:
     return JiraEvent(**base, snapshot=JiraSnapshot(**snapshot))  # type: ignore[arg-type]
 
 
+# The issue's own update time, fields.updated ("2024-06-18T14:02:11.482+0200"), read as UTC.
+UPDATED = datetime(2024, 6, 18, 12, 2, 11, 482000, tzinfo=UTC)
+
 MARCUS_FIELDS = {
     "assignee_name": "Marcus Lee",
     "assignee_account_id": MARCUS,
@@ -113,11 +117,15 @@ EXPECTED = {
         timestamp=1718712131482,
         status="In Progress",
         status_category="indeterminate",
+        updated_at=UPDATED,
         changes=(("status", "To Do", "In Progress"),),
         **MARCUS_FIELDS,
     ),
     "issue_updated_assignee_change": event(
-        timestamp=1718700000000, changes=(("assignee", None, "Marcus Lee"),), **MARCUS_FIELDS
+        timestamp=1718700000000,
+        changes=(("assignee", None, "Marcus Lee"),),
+        updated_at=datetime(2024, 6, 18, 8, 40, tzinfo=UTC),
+        **MARCUS_FIELDS,
     ),
     "issue_updated_resolved_done_fix_version": event(
         timestamp=1718712131999,
@@ -125,6 +133,7 @@ EXPECTED = {
         status_category="done",
         resolution="Done",
         fix_versions=("2024.06.2",),
+        updated_at=UPDATED,
         changes=(
             ("resolution", None, "Done"),
             ("status", "In Progress", "Done"),
@@ -138,11 +147,13 @@ EXPECTED = {
         status="Done",
         status_category="done",
         resolution="Won't Do",
+        updated_at=UPDATED,
         changes=(("resolution", None, "Won't Do"), ("status", "To Do", "Done")),
     ),
     "issue_deleted": event(
         kind="deleted",
         timestamp=1718713000123,
+        updated_at=UPDATED,
         status="In Progress",
         status_category="indeterminate",
         **MARCUS_FIELDS,
@@ -268,6 +279,8 @@ async def test_fake_webhook_payloads_round_trip() -> None:
         assert isinstance(started, JiraEvent)
         assert (started.snapshot.status, started.snapshot.status_category) == ("In Progress", "indeterminate")
         assert (started.changes, started.actor_name) == ((("status", "To Do", "In Progress"),), "Marcus Lee")
+        assert started.snapshot.updated_at is not None and assigned.snapshot.updated_at is not None
+        assert started.snapshot.updated_at > assigned.snapshot.updated_at  # Jira's own order of changes
 
         fake.resolve(key, "Done", fix_versions=["2.4.0"], by=marcus)
         payload = fake.webhook_payload("jira:issue_updated", key)
@@ -286,6 +299,7 @@ async def test_fake_webhook_payloads_round_trip() -> None:
                 assignee_email="marcus.lee@acme.example",
                 resolution="Done",
                 fix_versions=("2.4.0",),
+                updated_at=datetime.strptime(fake.issue(key)["fields"]["updated"], "%Y-%m-%dT%H:%M:%S.%f%z"),
             ),
             labels=("supportbridge-problem-42",),
             summary="Checkout fails",

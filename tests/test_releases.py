@@ -52,6 +52,7 @@ from bot.views.releases import (
 )
 from db.models import customers, escalations, issues, outbox_items, posted_messages, releases, utcnow
 from db.session import Database
+from handlers.payload import View
 from handlers.releases import parse_release_submission
 from integrations.jira_client import JiraGateway, JiraVersion
 from integrations.jira_webhook import JiraVersionEvent, MalformedWebhook, is_ignored, parse_event
@@ -664,7 +665,7 @@ async def test_versions_are_read_from_jira(database: Database, config: AppConfig
 # -- the modal -----------------------------------------------------------------------------------------
 
 
-def submitted(**values: Any) -> dict[str, Any]:
+def submitted(**values: Any) -> View:
     state: dict[str, Any] = {
         Block.RELEASE_VERSION: {
             INPUT: {"type": "plain_text_input", "value": values.get("version", " 2.4.0 ")}
@@ -683,7 +684,7 @@ def submitted(**values: Any) -> dict[str, Any]:
             }
         },
     }
-    return {"id": "V0000000001", "state": {"values": state}}
+    return View.of({"id": "V0000000001", "state": {"values": state}}, user_id="U0ADMIN01")
 
 
 def test_the_modal_is_read_in_the_configured_time_zone() -> None:

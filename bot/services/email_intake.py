@@ -23,6 +23,7 @@ from bot.domain.outbox import ThreadNote
 from bot.services import outbox
 from bot.services.intake import ingest_issue, point_key
 from db.models import inbound_deliveries, issue_events, utcnow
+from db.queries.deliveries import claim_delivery, delivered
 from db.session import Database
 from integrations.email import Attachment, ParsedEmail
 
@@ -101,14 +102,14 @@ async def take_email(database: Database, config: AppConfig, mail: ParsedEmail) -
 
     def as_reply(conn: Connection) -> EmailOutcome | None:
         now = utcnow()
-        seen = conn.execute(
-            select(inbound_deliveries.c.issue_id).where(inbound_deliveries.c.key == key)
-        ).first()
-        if seen is not None:
-            return EmailOutcome("duplicate", int(seen.issue_id or 0))
+        seen, seen_issue = delivered(conn, key)
+        if seen:
+            return EmailOutcome("duplicate", int(seen_issue or 0))
         issue_id = _find_thread(conn, config, mail)
         if issue_id is None:
             return None
+        if not claim_delivery(conn, key, issue_id=issue_id, now=now):
+            return EmailOutcome("duplicate", issue_id)  # taken since the look above, by another poller
         event_id = conn.execute(
             insert(issue_events)
             .values(
@@ -126,7 +127,6 @@ async def take_email(database: Database, config: AppConfig, mail: ParsedEmail) -
             )
             .returning(issue_events.c.id)
         ).scalar_one()
-        conn.execute(insert(inbound_deliveries).values(key=key, issue_id=issue_id, received_at=now))
         point_key(conn, subject_key(mail.sender_email, mail.thread_subject), issue_id, now)
         outbox.enqueue_in(conn, ThreadNote(event_id))
         return EmailOutcome("reply", issue_id)

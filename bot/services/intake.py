@@ -4,6 +4,8 @@ The issue, its problem, its customer, the delivery id it came with and the outbo
 its card are committed in one transaction before anyone is told "accepted". Duplicates — the same
 `source` + `external_id`, or the same delivery id — resolve to the first issue, even when both arrive at
 the same moment: the database's unique constraints decide, and the loser retries and finds the winner.
+The delivery id is claimed with `db.queries.deliveries.claim_delivery`, except on PostgreSQL's
+single-statement path (`intake_postgres`), which claims it inside its CTE.
 
 This is the hot path of every intake channel, so it speaks SQLAlchemy Core on the tables with
 statements built once (cached compiled SQL), in nine round trips (docs/benchmarks.md).
@@ -23,11 +25,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import AppConfig
 from bot.domain.intake import IntakeRequest
-from bot.domain.outbox import Ephemeral, SyncCard
+from bot.domain.outbox import Ephemeral, SlackMessageIntake, SyncCard
 from bot.services import outbox
 from bot.services.intake_postgres import ingest_statement
 from bot.services.routing import RouteFacts, route_issue
 from db.models import customers, inbound_deliveries, issue_events, issue_tags, issues, problems, utcnow
+from db.queries.deliveries import DeliveryTaken, claim_delivery
 from db.session import Database
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,6 @@ SET_PRIMARY = (
 )
 INSERT_TAG = insert(issue_tags)
 INSERT_EVENT = insert(issue_events)
-INSERT_DELIVERY = insert(deliveries)
 FILLED_IN = ("name", "company", "plan", "slack_user_id")
 ISSUE_COLUMNS = (
     "source",
@@ -175,8 +177,8 @@ def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
             "created_at": now,
         },
     )
-    if p["delivery_key"]:
-        conn.execute(INSERT_DELIVERY, {"key": p["delivery_key"], "issue_id": issue_id, "received_at": now})
+    if p["delivery_key"] and not claim_delivery(conn, p["delivery_key"], issue_id=issue_id, now=now):
+        raise DeliveryTaken(p["delivery_key"])  # rolls the new issue back; the retry finds the winner's
     outbox.enqueue_in(conn, SyncCard(issue_id), dedupe_key=f"card:{issue_id}", new=True)
     return int(issue_id)
 
@@ -239,7 +241,7 @@ async def ingest_issue(
             return IntakeResult(seen, created=False)
         if existing is not None:
             if delivery_key:
-                conn.execute(INSERT_DELIVERY, {"key": delivery_key, "issue_id": existing, "received_at": now})
+                claim_delivery(conn, delivery_key, issue_id=existing, now=now)
             _confirm(conn, confirm_to, existing, created=False)
             return IntakeResult(existing, created=False)
         issue_id = _create(conn, params, now)
@@ -254,7 +256,7 @@ async def ingest_issue(
             # One statement on PostgreSQL commits by itself; anything else is a transaction.
             single = database.dialect == "postgresql" and confirm_to is None and not thread_keys
             result = await (database.autocommit(work) if single else database.transaction(work))
-        except IntegrityError:
+        except (IntegrityError, DeliveryTaken):
             if last_attempt:
                 raise  # not a race that a second look resolves: a bug worth its traceback
             # Another request stored the same issue, delivery or customer first: look again.
@@ -271,3 +273,20 @@ async def ingest_issue(
             )
         return result
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def take_slack_message(database: Database, event_key: str, message: SlackMessageIntake) -> bool:
+    """Take a Slack event asking for `message` to be logged (the intake reaction) and queue the work
+    that reads and stores it, in one transaction; False for an event already taken (Slack's retry).
+    Raises `DatabaseUnavailable`: the caller then answers so that Slack retries."""
+
+    def take(conn: Connection) -> bool:
+        if not claim_delivery(conn, event_key):
+            return False
+        outbox.enqueue_in(conn, message, dedupe_key=f"slack_msg:{message.channel}:{message.ts}")
+        return True
+
+    try:
+        return await database.transaction(take)
+    except IntegrityError:
+        return False  # the same event, taken by a concurrent retry

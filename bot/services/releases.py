@@ -40,6 +40,7 @@ from db.models import (
     slack_messages,
 )
 from db.queries import upsert_for
+from db.queries.deliveries import claim_delivery
 from integrations.jira_client import JiraVersion
 
 RECENT_DAYS = 30
@@ -604,3 +605,15 @@ def apply_project_versions(
         if change.outcome in ("rescheduled", "cancelled"):
             refresh_announcements(conn, change.release_id)
     return changes
+
+
+def store_release(
+    conn: Connection, draft: ReleaseDraft, user: str, view_id: str, config: AppConfig, now: datetime
+) -> ReleaseSummary | None:
+    """Create the release once per modal (a retried submission of the same view finds it taken); a
+    heads-up already due (a release less than `releases.heads_up` ahead) is enqueued with it."""
+    if view_id and not claim_delivery(conn, f"slack:view:{view_id}"[:255], now=now):
+        return None
+    release_id = create_release(conn, draft, user, now)
+    send_due_posts(conn, config, now)
+    return load_release(conn, release_id)

@@ -1,4 +1,4 @@
-"""Small query helpers shared by the services."""
+"""Statements that differ by backend (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
