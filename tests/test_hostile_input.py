@@ -5,6 +5,7 @@ the door), never a database error (a 500)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -17,9 +18,11 @@ from sqlalchemy import select
 
 from bot.domain.intake import IntakeRequest, clean_line, clean_text
 from bot.domain.numbers import parse_number
+from bot.ids import Action
 from bot.services.intake import ingest_issue
 from db.models import Customer, Issue
 from db.session import Database
+from tests.harness import Stack, click, make_issue_payload
 from tests.test_intake_service import make_request
 
 HOSTILE = "a\x00b\x07c\u202ed\u2066e\ufefff\x9bg\r\nh"
@@ -144,3 +147,68 @@ async def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Pat
     finally:
         await database.dispose()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+SLACK_HOSTILE = "<!channel> <@U0BOSS0001> <https://evil.example|click to verify> &"
+UNESCAPED = ("<!channel>", "<@U0BOSS0001>", "<https://evil.example")
+
+
+def mrkdwn_texts(value: Any) -> list[str]:
+    """Every piece of a message Slack reads as mrkdwn (plain_text shows `<!channel>` as typed)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            found.append(value["text"])
+        for inner in value.values():
+            found += mrkdwn_texts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found += mrkdwn_texts(inner)
+    return found
+
+
+def assert_shown_as_typed(message: dict[str, Any]) -> None:
+    texts = [str(message.get("text") or ""), *mrkdwn_texts(message.get("blocks"))]
+    for text in texts:
+        for raw in UNESCAPED:
+            assert raw not in text, text
+    assert any("&lt;!channel&gt;" in text for text in texts)
+
+
+async def test_hostile_text_in_every_field_of_an_intake_reaches_slack_escaped(stack: Stack) -> None:
+    def hostile(n: int) -> dict[str, Any]:
+        return make_issue_payload(
+            external_id=f"H-{n}",
+            source=f"{SLACK_HOSTILE} {n}"[:64],
+            subject=f"Export broken {SLACK_HOSTILE}",
+            body=SLACK_HOSTILE,
+            product_area=SLACK_HOSTILE,
+            tags=[SLACK_HOSTILE[:60]],
+            customer={
+                "id": f"c{n}",
+                "name": SLACK_HOSTILE,
+                "email": f"c{n}@acme.test",
+                "company": SLACK_HOSTILE,
+                "plan": SLACK_HOSTILE,
+            },
+        )
+
+    first = (await (await stack.webhook(hostile(1))).json())["id"]
+    second = (await (await stack.webhook(hostile(2))).json())["id"]
+    channel = stack.channels["default"]
+    cards = await stack.wait_for_cards(channel, 2)
+    for card in cards:
+        assert_shown_as_typed(card)
+    # Merged: the problem's card lists both sources ("via …"), its thread the customers to tell.
+    await click(stack, cards[1], Action.MERGE_INTO, "U0AGENT0001", selected_option={"value": str(first)})
+    primary = next(c for c in cards if str(first) in c["text"])
+    await stack.slack.wait_for(
+        lambda: "2 customers" in json.dumps(stack.slack.message(channel, primary["ts"])["blocks"]),
+        message="merged",
+    )
+    assert_shown_as_typed(stack.slack.message(channel, primary["ts"]))
+    for note in stack.slack.thread(channel, primary["ts"])[1:]:
+        for text in [str(note.get("text") or ""), *mrkdwn_texts(note.get("blocks"))]:
+            assert not any(raw in text for raw in UNESCAPED), text
+    assert second != first
+    stack.slack.assert_no_violations()
