@@ -13,8 +13,10 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig
@@ -40,6 +42,15 @@ from handlers import (
 )
 from handlers import releases as release_commands
 from handlers.common import RUNTIME, attach_runtime
+from handlers.inbound import (
+    BAD_REQUESTS,
+    BadRequest,
+    BadRequests,
+    check_slack_body,
+    read_body,
+    refuse_bad_requests,
+    utf8,
+)
 from integrations.jira_client import JiraGateway
 from integrations.slack import SlackGateway, build_web_client
 from integrations.slack_pacing import SlackPacer
@@ -195,13 +206,30 @@ def _callback_of(body: dict[str, object]) -> str | None:
     return None
 
 
-def slack_route(bolt: AsyncApp | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+def slack_route(
+    bolt: AsyncApp | None, signing_secret: str | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`POST /slack/events`. The signature is checked on the raw bytes before anything reads them
+    (Bolt would parse first, and answer 500 to a body it cannot read); then the body must be UTF-8 in
+    one of Slack's shapes, nested within bounds (handlers.inbound); only then does Bolt see it."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
     async def slack_events(request: web.Request) -> web.Response:
-        if bolt is None:
+        if bolt is None or verifier is None:
             return web.json_response(
                 {"error": "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"}, status=503
             )
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        body = await read_body(request)
+        try:
+            signed = verifier.is_valid_request(body, dict(request.headers))
+        except (ValueError, TypeError):  # a timestamp header that is no number
+            signed = False
+        if not signed:
+            raise BadRequest(401, "missing or bad Slack signature")
+        text = utf8(body)
+        check_slack_body(text, request.content_type)
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        bolt_response = await bolt.async_dispatch(bolt_request)
         if bolt_response.status == 404:
             # Bolt answers 404 to anything no listener took; Slack would then retry an event three
             # times and show an error on a click. Acknowledge and move on.
@@ -224,9 +252,11 @@ def create_web_app(
     runtime = build_runtime(settings, config, database)
     bolt = build_bolt_app(runtime) if runtime.slack is not None else None
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[refuse_bad_requests])
     app[RUNTIME] = runtime
-    app.router.add_post("/slack/events", slack_route(bolt))
+    app[BAD_REQUESTS] = BadRequests()
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app.router.add_post("/slack/events", slack_route(bolt, secret))
     intake_http.register(app, settings)
     jira_webhook.register(app)
     health.register(app)

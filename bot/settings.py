@@ -18,6 +18,9 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CONTRACTS = Path("../shared/contracts")
 
 
+MIN_SECRET_LENGTH = 16
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it."""
 
@@ -87,6 +90,18 @@ class Settings(BaseSettings):
             )
         if self.slack_signing_secret is not None and self.slack_bot_token is None:
             raise SettingsError("SLACK_BOT_TOKEN is missing: it is required when SLACK_SIGNING_SECRET is set")
+        for name, secret in (
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            ("ZENDESK_WEBHOOK_SECRET", self.zendesk_webhook_secret),
+            ("INTERCOM_CLIENT_SECRET", self.intercom_client_secret),
+            ("JIRA_WEBHOOK_SECRET", self.jira_webhook_secret),
+        ):
+            # A short shared secret can be guessed, and then anyone can sign requests (Slack's are 32
+            # characters): a mistyped or placeholder value stops the start instead.
+            if secret is not None and len(secret.get_secret_value().strip()) < MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    f"{name} is too short to be a real secret (at least {MIN_SECRET_LENGTH} characters)"
+                )
         if self.intake_secret is not None and not self.intake_secret.get_secret_value().startswith("whsec_"):
             raise SettingsError("INTAKE_SECRET must be a Standard Webhooks secret starting with 'whsec_'")
         if self.jira_url and not (self.jira_email and self.jira_api_token):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -28,6 +29,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.sqlite_writer import SQLiteWriter
+
+log = logging.getLogger(__name__)
 
 READ_ONLY = "supportbridge_read_only"
 T = TypeVar("T")
@@ -46,6 +49,24 @@ def is_retryable_conflict(exc: DBAPIError) -> bool:
         cause = getattr(exc.orig, "__cause__", None)
         code = getattr(cause, "sqlstate", None)
     return code in RETRYABLE_SQLSTATES
+
+
+async def answer_within(work: Awaitable[T], seconds: float) -> T:
+    """`work`'s result, or TimeoutError after `seconds` — without cancelling it. Cancelling a statement
+    on a hung connection waits on that connection too (the driver's cancel request, the pool's reset),
+    so a request that must answer in time leaves the work to finish or fail on its own (its effects
+    are idempotent: a sender's retry finds what it stored) and answers now."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), seconds)
+    except TimeoutError:
+        task.add_done_callback(_consume)
+        raise
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("work left after its deadline failed", extra={"error": type(task.exception()).__name__})
 
 
 class DatabaseUnavailable(Exception):
@@ -98,8 +119,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     # with the server fails its statement instead, is discarded by the pool, and the caller answers
     # 503 so the sender retries; recycling bounds how long an idle connection is trusted.
     kwargs.setdefault("pool_recycle", 300)
-    kwargs.setdefault("pool_timeout", 5)
-    connect_args = {"timeout": 5, "command_timeout": 30}
+    # Waits that stay inside Slack's 3 s: a pool exhausted or a server not accepting connections is
+    # "unavailable" (503, retried by the sender) after 2 s, not after a queue of 5 s waits. Statements
+    # get 30 s (the digest's aggregates); what answers a request bounds its own wait (`asyncio.timeout`).
+    kwargs.setdefault("pool_timeout", 2)
+    connect_args = {"timeout": 2, "command_timeout": 30}
     return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 

@@ -4,7 +4,6 @@ aiohttp app), the one translation of a domain refusal or a database outage into 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from bot.domain.errors import DomainError
 from bot.domain.outbox import Ephemeral
 from bot.runtime import Runtime
 from bot.services import outbox
-from db.session import DatabaseUnavailable, Work
+from db.session import DatabaseUnavailable, Work, answer_within
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +25,9 @@ T = TypeVar("T")
 _RUNTIME = "supportbridge_runtime"
 RUNTIME = web.AppKey("runtime", Runtime)  # the aiohttp app's runtime, for the webhook routes
 UNAVAILABLE = "Couldn't save right now (database unavailable). Try again."
+# How long a listener waits for the database before it says so: inside Slack's 3 s for whatever is
+# answered with the ack (a modal's errors), and never the 30 s of a hung server's statement timeout.
+ACK_DEADLINE_SECONDS = 2.5
 
 
 def attach_runtime(context: AsyncBoltContext, runtime: Runtime) -> None:
@@ -60,9 +62,9 @@ async def perform(
     *,
     what: str,
     unavailable: str = UNAVAILABLE,
-    within: float | None = None,
+    within: float | None = ACK_DEADLINE_SECONDS,
 ) -> T | Refused:
-    """Run `work` in one transaction (see `attempt`)."""
+    """Run `work` in one transaction (see `attempt`), within `ACK_DEADLINE_SECONDS` unless told."""
     return await attempt(
         runtime, runtime.database.transaction(work), what=what, unavailable=unavailable, within=within
     )
@@ -80,7 +82,7 @@ async def attempt(
     text; an outage (or, with `within`, work slower than that many seconds) as `unavailable`. The one
     place where either is translated for the person who asked."""
     try:
-        result = await (pending if within is None else asyncio.wait_for(pending, timeout=within))
+        result = await (pending if within is None else answer_within(pending, within))
     except DomainError as exc:
         return Refused(str(exc))
     except DatabaseUnavailable:

@@ -7,7 +7,6 @@ issue and its pending card in one transaction (503 if the database is away, so t
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,8 +18,10 @@ from bot.domain.intake import IntakeRequest
 from bot.runtime import Runtime
 from bot.services.intake import IntakeResult, ingest_issue
 from bot.settings import Settings
-from db.session import DatabaseUnavailable
+from db.queries.deliveries import delivery_key
+from db.session import DatabaseUnavailable, answer_within
 from handlers.common import runtime_of_request
+from handlers.inbound import BadRequest, parse_json_object, read_body
 from integrations.helpdesks import (
     INTERCOM_SIGNATURE_HEADER,
     ZENDESK_SIGNATURE_HEADER,
@@ -37,7 +38,9 @@ from integrations.helpdesks import (
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
+# Standard Webhooks message ids are short ("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"); the stored key is bounded.
+MAX_MESSAGE_ID = 200
+STORE_DEADLINE_SECONDS = 2.5
 INTERNAL_FIELDS = ("permalink", "origin_channel", "origin_ts")
 WEBHOOK = web.AppKey("intake_webhook", Webhook)  # the generic endpoint's verifier, when configured
 
@@ -52,25 +55,6 @@ def unavailable() -> web.Response:
         status=503,
         headers={"Retry-After": "5"},
     )
-
-
-async def read_body(request: web.Request) -> bytes:
-    """The raw body, refusing more than 1 MiB before reading it when the sender says how long it is."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
-    body = await request.read()  # aiohttp enforces client_max_size for chunked bodies too
-    if len(body) > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(body))
-    return body
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"body is not valid JSON: {exc}"}), content_type="application/json"
-        ) from None
 
 
 def validation_error(exc: ValidationError) -> web.Response:
@@ -88,8 +72,12 @@ def accepted(result: IntakeResult) -> web.Response:
 
 async def store(runtime: Runtime, request: IntakeRequest, delivery_key: str | None) -> web.Response:
     try:
-        result = await ingest_issue(runtime.database, runtime.config, request, delivery_key=delivery_key)
-    except DatabaseUnavailable:
+        # Within the sender's patience (Slack's is 3 s): a hung database answers 503, not never.
+        result = await answer_within(
+            ingest_issue(runtime.database, runtime.config, request, delivery_key=delivery_key),
+            STORE_DEADLINE_SECONDS,
+        )
+    except (DatabaseUnavailable, TimeoutError):
         log.warning("intake refused: database unavailable", extra={"source": request.source})
         return unavailable()
     if result.created:
@@ -106,17 +94,20 @@ async def generic_webhook(request: web.Request) -> web.Response:
         # Checks the signature and the 5-minute timestamp tolerance of Standard Webhooks.
         webhook.verify(body, dict(request.headers), json_parse=False)
     except WebhookVerificationError as exc:
-        return error(401, f"signature check failed: {exc}")
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        return error(400, "body must be a JSON object", field="(body)")
+        raise BadRequest(401, f"signature check failed: {exc}") from None
+    except (ValueError, TypeError):  # a timestamp that is no number, a body that is not UTF-8
+        raise BadRequest(401, "signature check failed: unreadable webhook headers or body") from None
+    message_id = request.headers["webhook-id"]
+    if len(message_id) > MAX_MESSAGE_ID:
+        raise BadRequest(400, f"webhook-id is longer than {MAX_MESSAGE_ID} characters")
+    data = parse_json_object(body)
     for internal in INTERNAL_FIELDS:  # set only by our own Slack intake, never by a sender
         data.pop(internal, None)
     try:
         intake = IntakeRequest.model_validate(data)
     except ValidationError as exc:
         return validation_error(exc)
-    return await store(runtime_of_request(request), intake, f"intake:webhook:{request.headers['webhook-id']}")
+    return await store(runtime_of_request(request), intake, f"intake:webhook:{message_id}")
 
 
 async def helpdesk(
@@ -128,16 +119,17 @@ async def helpdesk(
     try:
         verify(secret, body)
     except IntakeAuthError as exc:
-        return error(401, f"signature check failed: {exc.reason}")
+        raise BadRequest(401, f"signature check failed: {exc.reason}") from None
+    payload = parse_json_object(body)
     try:
-        result: MapResult = mapper(body)
+        result: MapResult = mapper(payload)
     except PayloadError as exc:
         field = str(exc).split(":", 1)[0]
         return error(400, str(exc), field=field)
     if isinstance(result, Ignored):
         log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
         return web.json_response({"ignored": result.reason}, status=200)
-    key = f"intake:{source}:{result.delivery_id}" if result.delivery_id else None
+    key = delivery_key(f"intake:{source}:", result.delivery_id) if result.delivery_id else None
     return await store(runtime_of_request(request), result.request, key)
 
 

@@ -23,9 +23,10 @@ from bot.domain.jira import JiraSnapshot
 from bot.runtime import Runtime
 from bot.services import jira_events
 from db.models import utcnow
-from db.session import DatabaseUnavailable, Work
+from db.session import DatabaseUnavailable, Work, answer_within
 from handlers.common import runtime_of_request
-from handlers.intake_http import error, read_body, unavailable
+from handlers.inbound import BadRequest, parse_json_object, read_body
+from handlers.intake_http import error, unavailable
 from integrations.jira_client import JiraError
 from integrations.jira_webhook import (
     JiraEvent,
@@ -43,6 +44,7 @@ SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 # A version webhook names its project by id; looking the key up must leave time to answer Jira.
 PROJECT_LOOKUP_SECONDS = 5.0
+STORE_DEADLINE_SECONDS = 2.5
 
 
 def _update_from(event: JiraEvent) -> tuple[JiraSnapshot, bool]:
@@ -103,8 +105,9 @@ async def version_released(runtime: Runtime, event: JiraVersionEvent, identifier
         now=now,
     )
     try:
-        result = await runtime.database.transaction(work)
-    except DatabaseUnavailable:
+        # A hung database: 503 in time, and Jira retries.
+        result = await answer_within(runtime.database.transaction(work), STORE_DEADLINE_SECONDS)
+    except (DatabaseUnavailable, TimeoutError):
         return unavailable()
     log.info("jira webhook", extra={"result": result, "kind": event.kind})
     if result in ("created", "released"):
@@ -142,8 +145,9 @@ async def issue_changed(runtime: Runtime, event: JiraEvent, identifier: str) -> 
             ask=ask,
         )
     try:
-        result = await runtime.database.transaction(work)
-    except DatabaseUnavailable:
+        # A hung database: 503 in time, and Jira retries.
+        result = await answer_within(runtime.database.transaction(work), STORE_DEADLINE_SECONDS)
+    except (DatabaseUnavailable, TimeoutError):
         return unavailable()
     log.info("jira webhook", extra={"result": result, "kind": event.kind})
     if result in ("updated", "unlinked"):
@@ -158,9 +162,9 @@ async def jira_webhook(request: web.Request) -> web.Response:
         return error(404, "the Jira webhook is off: set JIRA_WEBHOOK_SECRET")
     body = await read_body(request)
     if not verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
-        return error(401, f"missing or bad {SIGNATURE_HEADER} signature")
+        raise BadRequest(401, f"missing or bad {SIGNATURE_HEADER} signature")
     try:
-        event = parse_event(body)
+        event = parse_event(parse_json_object(body))
     except MalformedWebhook as exc:
         return error(400, exc.reason)
     if isinstance(event, UnhandledEvent):

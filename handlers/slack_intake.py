@@ -21,9 +21,10 @@ from bot.slack_text import slack_text_to_plain, subject_from_text
 from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
-from db.session import DatabaseUnavailable
+from db.queries.deliveries import delivery_key
+from db.session import DatabaseUnavailable, answer_within
 from handlers import digest, payload
-from handlers.common import Refused, attempt, runtime_of
+from handlers.common import ACK_DEADLINE_SECONDS, Refused, attempt, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +212,18 @@ async def durable_reaction(
     runtime = runtime_of(context)
     reaction = payload.Reaction.from_body(body)
     channel, ts, user = reaction.message
-    key = f"slack:event:{reaction.event_id}"
+    # Slack gives every event an id; without one, the same person's reaction on the same message is one.
+    key = delivery_key("slack:event:", reaction.event_id or f"{channel}:{ts}:{user}")
     work_item = SlackMessageIntake(channel=channel, ts=ts, user=user)
 
     try:
-        if not await take_slack_message(runtime.database, key, work_item):
+        # A hung database: 503 within Slack's 3 s, and Slack retries.
+        taken = await answer_within(
+            take_slack_message(runtime.database, key, work_item), ACK_DEADLINE_SECONDS
+        )
+        if not taken:
             return BoltResponse(status=200, body="")  # a retry of an event already taken
-    except DatabaseUnavailable:
+    except (DatabaseUnavailable, TimeoutError):
         log.warning("reaction not stored: database unavailable; Slack will retry")
         return BoltResponse(status=503, body="")
     await next()

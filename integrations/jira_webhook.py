@@ -225,11 +225,12 @@ HANDLED_EVENTS: dict[str, Callable[[Mapping[str, Any]], JiraEvent | JiraVersionE
 }
 
 
-def parse_event(body: bytes) -> JiraEvent | JiraVersionEvent | UnhandledEvent:
-    """The event in a webhook body; :class:`UnhandledEvent` for one we do not handle (listed or unknown)."""
+def parse_event(body: bytes | Mapping[str, Any]) -> JiraEvent | JiraVersionEvent | UnhandledEvent:
+    """The event in a webhook body (raw, or already decoded); :class:`UnhandledEvent` for one we do not
+    handle (listed or unknown)."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        payload = body if isinstance(body, Mapping) else json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedWebhook("body is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedWebhook("body is not a JSON object")

@@ -121,7 +121,10 @@ def test_settings_come_from_the_environment_and_dotenv(
     ("values", "message"),
     [
         ({"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing"),
-        ({"slack_signing_secret": "s"}, "SLACK_BOT_TOKEN is missing"),
+        ({"slack_signing_secret": "s" * 32}, "SLACK_BOT_TOKEN is missing"),
+        ({"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}, "SLACK_SIGNING_SECRET is too short"),
+        ({"jira_webhook_secret": "short"}, "JIRA_WEBHOOK_SECRET is too short"),
+        ({"zendesk_webhook_secret": "0123456789"}, "ZENDESK_WEBHOOK_SECRET is too short"),
         ({"intake_secret": "plain"}, "INTAKE_SECRET must be a Standard Webhooks secret"),
         ({"jira_url": "https://x.atlassian.net", "jira_email": "a@b.c"}, "JIRA_API_TOKEN is missing"),
     ],

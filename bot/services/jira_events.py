@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.domain.jira import JiraSnapshot
 from bot.services import escalation, releases
-from db.queries.deliveries import claim_delivery
+from db.queries.deliveries import claim_delivery, delivery_key
 from integrations.jira_client import JiraVersion
 
 DUPLICATE = "duplicate"
@@ -19,7 +19,7 @@ DUPLICATE = "duplicate"
 
 def _first(conn: Connection, identifier: str, now: datetime | None = None) -> bool:
     """True unless this delivery was taken before (a delivery without an identifier always applies)."""
-    return not identifier or claim_delivery(conn, f"jira:{identifier}", now=now)
+    return not identifier or claim_delivery(conn, delivery_key("jira:", identifier), now=now)
 
 
 def take_version_released(

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 
 INSERT_ITEM = insert(outbox_items)
+DB_DEADLINE_SECONDS = 5.0
+T = TypeVar("T")
 
 
 class RetryLater(Exception):
@@ -231,6 +233,16 @@ class Deliverer:
         """Run `handler` for the outbox items of `payload_type`'s kind, given their decoded payload."""
         self.handlers[payload_type.KIND] = handler
 
+    async def _db(self, work: Callable[[Connection], T]) -> T:
+        """The loop's own small transactions, bounded: a hung database (a frozen server, a network
+        that stopped forwarding) is "unavailable" after `DB_DEADLINE_SECONDS`, not after the driver's
+        statement timeout, so the loop pauses and resumes soon after the database does."""
+        try:
+            async with asyncio.timeout(DB_DEADLINE_SECONDS):
+                return await self.database.transaction(work)
+        except TimeoutError:
+            raise DatabaseUnavailable("timed out") from None
+
     def wake(self) -> None:
         """Something was enqueued in this process: look now rather than at the next poll."""
         self._wake.set()
@@ -284,7 +296,7 @@ class Deliverer:
                 for r in rows
             ]
 
-        return await self.database.transaction(work)
+        return await self._db(work)
 
     async def _run_item(self, item: Claimed) -> Outcome:
         try:
@@ -392,7 +404,7 @@ class Deliverer:
                 self._record(conn, outcome)
 
         try:
-            await self.database.transaction(record_all)
+            await self._db(record_all)
         except IntegrityError:
             for outcome in outcomes:
                 await self._settle_one(outcome)
@@ -429,11 +441,11 @@ class Deliverer:
             self._record(conn, outcome, with_effects=False)
 
         try:
-            await self.database.transaction(record)
+            await self._db(record)
         except IntegrityError:
             # Its effect was already recorded: a second sender ran it after its lease ran out.
             log.warning("delivery effect already recorded", extra={"outbox_id": outcome.item.id})
-            await self.database.transaction(complete_only)
+            await self._db(complete_only)
 
     async def run_once(self) -> int:
         """Claim and run the due items; returns how many were claimed. Each outcome is recorded as
@@ -480,7 +492,7 @@ class Deliverer:
                 )
 
             try:
-                await self.database.transaction(renew)
+                await self._db(renew)
             except DatabaseUnavailable:
                 log.warning("outbox lease not renewed: database unavailable", extra={"items": len(ids)})
 

@@ -40,7 +40,7 @@ from db.models import (
     slack_messages,
 )
 from db.queries import upsert_for
-from db.queries.deliveries import claim_delivery
+from db.queries.deliveries import claim_delivery, delivery_key
 from integrations.jira_client import JiraVersion
 
 RECENT_DAYS = 30
@@ -612,7 +612,7 @@ def store_release(
 ) -> ReleaseSummary | None:
     """Create the release once per modal (a retried submission of the same view finds it taken); a
     heads-up already due (a release less than `releases.heads_up` ahead) is enqueued with it."""
-    if view_id and not claim_delivery(conn, f"slack:view:{view_id}"[:255], now=now):
+    if view_id and not claim_delivery(conn, delivery_key("slack:view:", view_id), now=now):
         return None
     release_id = create_release(conn, draft, user, now)
     send_due_posts(conn, config, now)

@@ -10,6 +10,7 @@ with the issue it creates, to keep the hot path at one round trip.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,6 +25,18 @@ _CLAIM = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _ISSUE_OF = select(inbound_deliveries.c.issue_id)
+
+
+MAX_KEY = 255  # inbound_deliveries.key
+
+
+def delivery_key(prefix: str, sender_id: str) -> str:
+    """`prefix` + the sender's delivery id, or + its SHA-256 when that would not fit the column: a
+    sender's id of any length is stored, the same id always as the same key."""
+    key = prefix + sender_id
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{prefix}sha256:{hashlib.sha256(sender_id.encode()).hexdigest()}"
 
 
 class DeliveryTaken(Exception):

@@ -114,7 +114,7 @@ def verify_intercom(
 
     try:
         created_at = json.loads(body).get("created_at")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError):
         raise SignatureError("notification body is not a JSON object") from None
     if isinstance(created_at, bool) or not isinstance(created_at, int | float):
         raise SignatureError("notification created_at missing")

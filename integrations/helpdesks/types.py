@@ -65,7 +65,7 @@ def decode_json(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         return body
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise PayloadError("body: not valid JSON") from None
     if not isinstance(value, dict):
         raise PayloadError("body: must be a JSON object")
