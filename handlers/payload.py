@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.numbers import MAX_INT
 from bot.ids import INPUT
 from bot.views.blocks import decode_state
 
@@ -135,7 +136,7 @@ class Action:
 
     def state_int(self, name: str) -> int | None:
         found = self.state.get(name)
-        return found if isinstance(found, int) else None
+        return _stored_int(found)
 
     def require_trigger(self) -> str:
         return _required(self.trigger_id, "trigger_id")
@@ -200,7 +201,7 @@ class View:
 
     def metadata_int(self, name: str) -> int | None:
         found = self.metadata.get(name)
-        return found if isinstance(found, int) else None
+        return _stored_int(found)
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class OptionsRequest:
 
     def state_int(self, name: str) -> int | None:
         found = decode_state(self.block_id).get(name)
-        return found if isinstance(found, int) else None
+        return _stored_int(found)
 
 
 @dataclass(frozen=True)
@@ -289,3 +290,11 @@ class HomeOpened:
         event = _mapping(body.get("event"))
         tab = event.get("tab")
         return cls(user_id=_text(event.get("user")), tab=tab if isinstance(tab, str) else None)
+
+
+def _stored_int(value: object) -> int | None:
+    """An id read back from our own state: an int within the database's range (a forged payload
+    may carry any JSON number)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_INT else None

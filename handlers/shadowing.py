@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.config import Programme
+from bot.domain.numbers import parse_number
 from bot.domain.outbox import Ephemeral
 from bot.ids import Action, Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS
@@ -139,8 +140,11 @@ async def add(runtime: Runtime, user: str, words: list[str]) -> str:
     if given is not None:
         duration, rest = given, rest[1:]
     capacity = None
-    if len(rest) >= 2 and rest[0].lower() in ("capacity", "cap", "seats") and rest[1].isdigit():
-        capacity, rest = max(1, min(100, int(rest[1]))), rest[2:]
+    seats = (
+        parse_number(rest[1]) if len(rest) >= 2 and rest[0].lower() in ("capacity", "cap", "seats") else None
+    )
+    if seats is not None:
+        capacity, rest = max(1, min(100, seats)), rest[2:]
     if not timedelta(minutes=5) <= duration <= timedelta(hours=12):
         return "A session lasts between 5 minutes and 12 hours."
     location = " ".join(rest)[:500] or None
@@ -424,8 +428,8 @@ async def on_feedback(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
 async def feedback_problem_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     runtime = runtime_of(context)
     query = payload.OptionsRequest.from_body(body).query
-    if query.lstrip("#").isdigit():
-        wanted = int(query.lstrip("#"))
+    wanted = parse_number(query)
+    if wanted is not None:
         found = await runtime.database.transaction(lambda conn: problems_led_by(conn, wanted))
     elif query:
         matches = await runtime.search.search(query, limit=OPTIONS_SHOWN, open_only=True, prefix=True)
@@ -441,7 +445,7 @@ async def feedback_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
     view = payload.View.from_body(body)
     learned = (view.input(Block.SHADOW_LEARNED).value or "").strip()
     chosen = view.input(Block.SHADOW_PROBLEMS, Action.SHADOW_FEEDBACK_PROBLEMS).selected_all
-    problem_ids = [int(value) for value in chosen if value.isdigit()]
+    problem_ids = [n for n in map(parse_number, chosen) if n is not None]
     session_id = view.metadata_int("session")
     if not learned:
         await ack(response_action="errors", errors={Block.SHADOW_LEARNED: "A sentence or two, please."})

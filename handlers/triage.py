@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.intake import Severity
+from bot.domain.numbers import parse_number
 from bot.ids import Action
 from bot.runtime import Runtime
 from bot.services import triage
@@ -79,10 +80,10 @@ async def on_tags(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
 async def on_merge_into(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     await ack()
     clicked = payload.Action.from_body(body)
-    selected = clicked.selected or ""
-    if selected.isdigit():
+    target = parse_number(clicked.selected or "")
+    if target is not None:
         runtime = runtime_of(context)
-        await act(runtime, clicked, triage.merge, int(selected), runtime.config.jira.comment_batch_seconds)
+        await act(runtime, clicked, triage.merge, target, runtime.config.jira.comment_batch_seconds)
 
 
 async def on_merge_suggested(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -103,8 +104,8 @@ async def merge_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltC
     own = None
     if issue_id is not None:
         own = await runtime.database.transaction(lambda conn: problem_of_issue(conn, issue_id))
-    if query.lstrip("#").isdigit():
-        wanted = int(query.lstrip("#"))
+    wanted = parse_number(query)  # "#42" or "42": that issue's problem ("#²", 20 digits: words)
+    if wanted is not None:
         found = await runtime.database.transaction(lambda conn: problems_of_issue(conn, wanted))
     else:
         matches = await runtime.search.search(

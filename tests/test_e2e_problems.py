@@ -111,6 +111,9 @@ async def test_merge_from_the_typeahead_then_unmerge(stack: Stack, people: dict[
     assert await options(stack, first, people["ben"], "invoice pdf") == []  # never itself
     by_number = await options(stack, second, people["ben"], f"#{first_id}")
     assert [o["value"] for o in by_number] == [o["value"] for o in found]  # "#12" finds #12
+    # Digits that are not ASCII, or too many for an id, are words to search for, never a 500.
+    for typed in ("#²", "١٢", "12345678901234567890", "#99999999999"):
+        assert await options(stack, second, people["ben"], typed) == []
 
     chosen = {"selected_option": {"text": found[0]["text"], "value": found[0]["value"]}}
     await click(stack, second, "issue.merge_into", people["ben"], **chosen)

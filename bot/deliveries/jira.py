@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.escalation import EscalationState
 from bot.domain.outbox import JiraEscalate, JiraLink, JiraNewCustomers
 from bot.services import outbox
 from bot.services.escalation import customers_of, jira_label
@@ -168,11 +169,13 @@ class JiraDeliveries:
             now = utcnow()
             conn.execute(
                 update(escalations)
-                .where(escalations.c.id == facts.escalation_id, escalations.c.state == "pending")
+                .where(
+                    escalations.c.id == facts.escalation_id, escalations.c.state == EscalationState.PENDING
+                )
                 .values(
                     attempts=attempts,
                     last_error=reason[:1000],
-                    state="failed" if final else "pending",
+                    state=EscalationState.FAILED if final else EscalationState.PENDING,
                     updated_at=now,
                 )
             )
@@ -205,7 +208,9 @@ class JiraDeliveries:
             now = utcnow()
             done = conn.execute(
                 update(escalations)
-                .where(escalations.c.id == facts.escalation_id, escalations.c.state == "pending")
+                .where(
+                    escalations.c.id == facts.escalation_id, escalations.c.state == EscalationState.PENDING
+                )
                 .values(
                     state=state,
                     jira_key=issue.key,
@@ -238,7 +243,7 @@ class JiraDeliveries:
     async def escalate(self, payload: JiraEscalate) -> outbox.Effects | None:
         escalation_id = payload.escalation_id
         facts = await self.database.transaction(lambda conn: self._facts(conn, escalation_id))
-        if facts is None or facts.state != "pending":
+        if facts is None or facts.state != EscalationState.PENDING:
             return None  # gone, or already done by an earlier run
         if self.jira is None:
             await self._attempt_failed(
@@ -298,13 +303,13 @@ class JiraDeliveries:
         except JiraRejected as exc:
             await self._attempt_failed(facts, str(exc), final=True, retry_after=None)
             return None
-        return self._recorded(facts, issue, "created")
+        return self._recorded(facts, issue, EscalationState.CREATED)
 
     async def link(self, payload: JiraLink) -> None:
         """A linked existing issue gets the Slack thread as a remote link."""
         escalation_id = payload.escalation_id
         facts = await self.database.transaction(lambda conn: self._facts(conn, escalation_id))
-        if facts is None or facts.state != "linked" or not facts.jira_key or self.jira is None:
+        if facts is None or facts.state != EscalationState.LINKED or not facts.jira_key or self.jira is None:
             return
         permalink = await self.card_permalink(facts.primary_issue_id)
         if not permalink:
@@ -330,7 +335,8 @@ class JiraDeliveries:
         def load(conn: Connection) -> tuple[Any, list[tuple[int, str, str]], int] | None:
             row = conn.execute(
                 select(escalations).where(
-                    escalations.c.problem_id == problem_id, escalations.c.state.in_(("created", "linked"))
+                    escalations.c.problem_id == problem_id,
+                    escalations.c.state.in_((EscalationState.CREATED, EscalationState.LINKED)),
                 )
             ).first()
             if row is None or not row.jira_key:

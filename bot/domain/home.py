@@ -20,7 +20,7 @@ class ClaimedIssue:
 class Escalated:
     issue_id: int  # the problem's card
     subject: str
-    state: str  # pending | created | linked | failed
+    state: str  # an EscalationState
     jira_key: str | None
     jira_url: str | None
     jira_status: str | None

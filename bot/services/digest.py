@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.digest import Backlog, Change, Digest, ProblemLine, Timing, Trend
+from bot.domain.escalation import EscalationState
 from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
@@ -361,7 +362,7 @@ def _escalations(
     now, before = _split(column, start)
     query = select(now, before).where(column >= prev, column < end)
     if opened_only:  # a request that never reached Jira is not an escalation
-        query = query.where(escalations.c.state.in_(("created", "linked")))
+        query = query.where(escalations.c.state.in_((EscalationState.CREATED, EscalationState.LINKED)))
     row = conn.execute(query).one()
     return Change("escalations", int(row[0]), int(row[1]))
 

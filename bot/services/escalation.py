@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.escalation import EscalationDefaults
+from bot.domain.escalation import EscalationDefaults, EscalationState
 from bot.domain.jira import JiraSnapshot
 from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
 from bot.services import outbox
@@ -39,6 +39,8 @@ from db.models import customer_notices, escalations, issue_tags, issues, problem
 log = logging.getLogger(__name__)
 
 RATIONALE_MAX = 3000
+# States whose Jira issue stays: escalating again is refused (failed and unlinked may be retried).
+KEEPS_ITS_ISSUE = frozenset({EscalationState.PENDING, EscalationState.CREATED, EscalationState.LINKED})
 LABEL_PREFIX = "supportbridge-escalation-"
 
 
@@ -99,7 +101,7 @@ def escalate(
     details = details or EscalationDetails()
     now = utcnow()
     wanted = {
-        "state": "pending",
+        "state": EscalationState.PENDING,
         "requested_by": actor,
         "project": details.project,
         "issue_type": details.issue_type,
@@ -119,7 +121,7 @@ def escalate(
         if not inserted:  # someone else's click won, a moment ago
             existing = _escalation(conn, problem_id)
             raise AlreadyEscalated(existing.jira_key, existing.state)
-    elif existing.state in ("pending", "created", "linked"):
+    elif existing.state in KEEPS_ITS_ISSUE:
         raise AlreadyEscalated(existing.jira_key, existing.state)
     else:  # failed or unlinked: this is the retry
         taken = conn.execute(
@@ -128,7 +130,7 @@ def escalate(
             .values(jira_key=None, jira_url=None, **wanted)
         ).rowcount
         if not taken:
-            raise AlreadyEscalated(None, "pending")
+            raise AlreadyEscalated(None, EscalationState.PENDING)
     escalation_id = _escalation(conn, problem_id).id
     outbox.enqueue_in(
         conn,
@@ -138,7 +140,7 @@ def escalate(
     note(conn, issue_id, "escalation_requested", actor, {"retry": existing is not None})
     sync_problem_cards(conn, problem_id)
     refresh_home(conn, actor)
-    return EscalationResult(problem_id, "pending", None, changed=True)
+    return EscalationResult(problem_id, EscalationState.PENDING, None, changed=True)
 
 
 def link_existing(
@@ -155,14 +157,14 @@ def link_existing(
     ).first()
     if elsewhere is not None:
         if elsewhere.problem_id == problem_id:
-            return EscalationResult(problem_id, "linked", key, changed=False)
+            return EscalationResult(problem_id, EscalationState.LINKED, key, changed=False)
         raise KeyLinkedElsewhere(key, elsewhere.primary_issue_id)
     existing = _escalation(conn, problem_id)
-    if existing is not None and existing.state in ("pending", "created", "linked"):
+    if existing is not None and existing.state in KEEPS_ITS_ISSUE:
         raise AlreadyEscalated(existing.jira_key, existing.state)
     now = utcnow()
     values = {
-        "state": "linked",
+        "state": EscalationState.LINKED,
         "jira_key": key,
         "jira_url": url,
         **snapshot.columns(),
@@ -180,7 +182,7 @@ def link_existing(
     outbox.enqueue_in(conn, JiraLink(escalation_id), dedupe_key=f"jira-link:{escalation_id}")
     note(conn, issue_id, "escalation_linked", actor, {"key": key})
     sync_problem_cards(conn, problem_id)
-    return EscalationResult(problem_id, "linked", key, changed=True)
+    return EscalationResult(problem_id, EscalationState.LINKED, key, changed=True)
 
 
 # -- What Jira tells us (webhook) -------------------------------------------------------------------
@@ -310,7 +312,7 @@ def unlink_deleted(conn: Connection, key: str) -> int | None:
         update(escalations)
         .where(escalations.c.id == row.id)
         .values(
-            state="unlinked",
+            state=EscalationState.UNLINKED,
             jira_key=None,
             jira_url=None,
             jira_status=None,

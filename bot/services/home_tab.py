@@ -8,6 +8,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.domain.escalation import EscalationState
 from bot.domain.home import ClaimedIssue, Escalated, Home, TopProblem
 from bot.services import shadowing as shadow
 from bot.services.digest import top_problems
@@ -62,7 +63,7 @@ def escalated_by(conn: Connection, user: str) -> list[Escalated]:
         )
         .join(problems, problems.c.id == escalations.c.problem_id)
         .join(primary, primary.c.id == problems.c.primary_issue_id)
-        .where(escalations.c.requested_by == user, escalations.c.state != "unlinked")
+        .where(escalations.c.requested_by == user, escalations.c.state != EscalationState.UNLINKED)
         .order_by(escalations.c.updated_at.desc())
         .limit(8)
     ).all()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Row
 
 from bot.config import AppConfig, ReleasesConfig
 from bot.domain.errors import DomainError
+from bot.domain.escalation import EscalationState
 from bot.domain.outbox import PostRenderer
 from bot.domain.releases import AreaCount, FixedProblem, ReleaseDraft, ReleaseSummary, WatchReport
 from bot.services.cards import CARD
@@ -372,7 +373,7 @@ def fixed_problems(conn: Connection, version: str, jira_project: str | None) -> 
         )
         .where(
             escalations.c.jira_key.is_not(None),
-            escalations.c.state != "unlinked",
+            escalations.c.state != EscalationState.UNLINKED,
             problems.c.status != "merged",
             cast(escalations.c.jira_fix_versions, Text).contains(quoted, autoescape=True),
         )

@@ -19,7 +19,15 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig, Programme
-from bot.domain.errors import DomainError
+from bot.domain.errors import (
+    AlreadyDone,
+    DomainError,
+    NotConfigured,
+    NotFound,
+    NotYours,
+    TooLate,
+    Unavailable,
+)
 from bot.domain.outbox import PostRenderer, TellHosts
 from bot.domain.shadowing import (
     BOOKED,
@@ -48,7 +56,32 @@ from db.queries import seconds_between, upsert_for
 
 
 class ShadowError(DomainError):
-    """A request that cannot be done; the message says why, for the person who asked."""
+    """A shadowing request that cannot be done; the message says why, for the person who asked, and
+    the subclass what kind of refusal it is (`bot.domain.errors`)."""
+
+
+class ShadowNotFound(ShadowError, NotFound):
+    pass
+
+
+class ShadowTooLate(ShadowError, TooLate):
+    pass
+
+
+class ShadowAlreadyDone(ShadowError, AlreadyDone):
+    pass
+
+
+class ShadowNotYours(ShadowError, NotYours):
+    pass
+
+
+class ShadowUnavailable(ShadowError, Unavailable):
+    pass
+
+
+class ShadowNotConfigured(ShadowError, NotConfigured):
+    pass
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -128,7 +161,7 @@ def load_session(conn: Connection, config: AppConfig, session_id: int, *, lock: 
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        raise ShadowError(f"There is no shadowing session #{session_id}.")
+        raise ShadowNotFound(f"There is no shadowing session #{session_id}.")
     return _session(config, row, _bookings_of(conn, [session_id])[session_id])
 
 
@@ -261,19 +294,19 @@ def sign_up(
     session without waitlist."""
     session = load_session(conn, config, session_id, lock=True)
     if session.status != "scheduled":
-        raise ShadowError(f"{session_title(session, config.zone)} was cancelled.")
+        raise ShadowTooLate(f"{session_title(session, config.zone)} was cancelled.")
     if session.starts_at <= now:
-        raise ShadowError(f"{session_title(session, config.zone)} has already started.")
+        raise ShadowTooLate(f"{session_title(session, config.zone)} has already started.")
     current = session.status_of(user)
     if current == BOOKED:
-        raise ShadowError(f"You're already booked for {session_title(session, config.zone)}.")
+        raise ShadowAlreadyDone(f"You're already booked for {session_title(session, config.zone)}.")
     if current == WAITLISTED:
         position = session.waitlisted.index(user) + 1
-        raise ShadowError(f"You're already #{position} on the waitlist for this session.")
+        raise ShadowAlreadyDone(f"You're already #{position} on the waitlist for this session.")
     clash = _clash(conn, user, session)
     if clash is not None:
         who = "They're" if by and by != user else "You're"
-        raise ShadowError(
+        raise ShadowUnavailable(
             f"{who} already booked for another session at that time "
             f"({when(clash.starts_at, config.zone)}); one session at a time."
         )
@@ -286,7 +319,7 @@ def sign_up(
         _tell_hosts(conn, signed.session, "joined", user)
         return signed
     if not (session.waitlist_allowed and waitlist):
-        raise ShadowError(
+        raise ShadowUnavailable(
             f"{session_title(session, config.zone)} is full"
             + ("" if session.waitlist_allowed else " and this programme keeps no waitlist")
             + ". Try another session: `/shadow`."
@@ -303,9 +336,9 @@ def cancel(conn: Connection, config: AppConfig, session_id: int, user: str, now:
     session = load_session(conn, config, session_id, lock=True)
     was = session.status_of(user)
     if was is None:
-        raise ShadowError("You're not signed up for that session.")
+        raise ShadowNotYours("You're not signed up for that session.")
     if session.starts_at <= now:
-        raise ShadowError("That session has already started; nothing to cancel.")
+        raise ShadowTooLate("That session has already started; nothing to cancel.")
     offered = dict((owner, booking) for booking, owner in session.offered).get(user)
     _set_booking(conn, session.id, user, CANCELLED, now)
     promoted = _promote(conn, config, session.id, now) if was == BOOKED else None
@@ -344,9 +377,9 @@ def offer_seat(conn: Connection, config: AppConfig, session_id: int, user: str, 
     """Put a booked seat on offer: a post in the programme's channel lets anyone take it."""
     session = load_session(conn, config, session_id, lock=True)
     if session.status_of(user) != BOOKED:
-        raise ShadowError("You can only offer a seat you have booked.")
+        raise ShadowNotYours("You can only offer a seat you have booked.")
     if session.starts_at <= now:
-        raise ShadowError("That session has already started.")
+        raise ShadowTooLate("That session has already started.")
     booking_id = conn.execute(
         update(shadow_bookings)
         .where(
@@ -358,7 +391,7 @@ def offer_seat(conn: Connection, config: AppConfig, session_id: int, user: str, 
         .returning(shadow_bookings.c.id)
     ).scalar()
     if booking_id is None:
-        raise ShadowError("Your seat is already on offer.")
+        raise ShadowAlreadyDone("Your seat is already on offer.")
     programme = _programme(config, session.programme)
     after = load_session(conn, config, session_id)
     if programme is not None:
@@ -379,20 +412,20 @@ def take_seat(
     """Take an offered seat: the offerer's booking ends and the taker's begins, in one step."""
     offer = conn.execute(select(shadow_bookings).where(shadow_bookings.c.id == booking_id)).first()
     if offer is None:
-        raise ShadowError("That offer no longer exists.")
+        raise ShadowNotFound("That offer no longer exists.")
     session = load_session(conn, config, offer.session_id, lock=True)
     offer = conn.execute(select(shadow_bookings).where(shadow_bookings.c.id == booking_id)).first()
     if offer is None or offer.status != BOOKED or offer.offered_at is None:
-        raise ShadowError("Someone else took that seat already (or it was withdrawn).")
+        raise ShadowUnavailable("Someone else took that seat already (or it was withdrawn).")
     if offer.user_id == taker:
-        raise ShadowError("That's your own seat; use Cancel if you can't make it.")
+        raise ShadowNotYours("That's your own seat; use Cancel if you can't make it.")
     if session.starts_at <= now:
-        raise ShadowError("That session has already started.")
+        raise ShadowTooLate("That session has already started.")
     if session.status_of(taker) == BOOKED:
-        raise ShadowError("You're already booked for that session.")
+        raise ShadowAlreadyDone("You're already booked for that session.")
     clash = _clash(conn, taker, session)
     if clash is not None:
-        raise ShadowError(
+        raise ShadowUnavailable(
             f"You're already booked for another session at that time ({when(clash.starts_at, config.zone)})."
         )
     _set_booking(conn, session.id, offer.user_id, CANCELLED, now)
@@ -416,7 +449,7 @@ def take_seat(
 def after_programme_channel(config: AppConfig, session: Session) -> str:
     programme = _programme(config, session.programme)
     if programme is None:
-        raise ShadowError(f"The programme {session.programme!r} is no longer configured.")
+        raise ShadowNotConfigured(f"The programme {session.programme!r} is no longer configured.")
     return programme.channel
 
 
@@ -440,7 +473,7 @@ def add_session(
     now: datetime,
 ) -> Session:
     if starts_at <= now:
-        raise ShadowError("That time has passed; pick a time in the future.")
+        raise ShadowTooLate("That time has passed; pick a time in the future.")
     created = _insert_session(
         conn,
         programme=programme.id,
@@ -452,7 +485,7 @@ def add_session(
         created_by=by,
     )
     if not created:
-        raise ShadowError(f"{programme.name} already has a session at {when(starts_at, config.zone)}.")
+        raise ShadowUnavailable(f"{programme.name} already has a session at {when(starts_at, config.zone)}.")
     row_id = conn.execute(
         select(shadow_sessions.c.id).where(
             shadow_sessions.c.programme == programme.id, shadow_sessions.c.starts_at == starts_at
@@ -467,9 +500,9 @@ def cancel_session(conn: Connection, config: AppConfig, session_id: int, by: str
     """Cancel one session: everyone booked or waiting is told."""
     session = load_session(conn, config, session_id, lock=True)
     if session.status != "scheduled":
-        raise ShadowError("That session is already cancelled.")
+        raise ShadowAlreadyDone("That session is already cancelled.")
     if session.ends_at <= now:
-        raise ShadowError("That session is over.")
+        raise ShadowTooLate("That session is over.")
     conn.execute(
         update(shadow_sessions)
         .where(shadow_sessions.c.id == session_id)
@@ -506,9 +539,9 @@ def record_feedback(
         )
     ).first()
     if booking is None or booking.status != BOOKED:
-        raise ShadowError("You weren't booked for that session, so there's no feedback to give.")
+        raise ShadowNotYours("You weren't booked for that session, so there's no feedback to give.")
     if booking.feedback:
-        raise ShadowError("You already shared feedback for that session. Thank you!")
+        raise ShadowAlreadyDone("You already shared feedback for that session. Thank you!")
     known = set(
         conn.execute(select(problems.c.id).where(problems.c.id.in_(problem_ids))).scalars().all()
         if problem_ids
@@ -671,7 +704,7 @@ def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: da
     onboarding programmes (each programme once before any repeats), booked for the new hire."""
     programmes = [p for p in config.shadowing.programmes if p.onboarding]
     if not programmes:
-        raise ShadowError("No shadowing programme is open to onboarding (set `onboarding: true`).")
+        raise ShadowNotConfigured("No shadowing programme is open to onboarding (set `onboarding: true`).")
     materialize(conn, config, now)
     plan = Plan(person)
     used: dict[str, int] = {p.id: 0 for p in programmes}

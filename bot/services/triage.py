@@ -19,14 +19,13 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain.errors import DomainError
+from bot.domain.escalation import ACTIVE_STATES
 from bot.domain.intake import Severity
 from bot.domain.outbox import JiraNewCustomers, SyncCard, ThreadNote
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
 from db.session import Database
-
-ACTIVE_ESCALATION = ("pending", "created", "linked", "failed")
 
 
 class TriageError(DomainError):
@@ -213,7 +212,7 @@ def set_problem_status(conn: Connection, problem_id: int, status: str, actor: st
 def _active_escalation(conn: Connection, problem_id: int) -> Any:
     return conn.execute(
         select(escalations).where(
-            escalations.c.problem_id == problem_id, escalations.c.state.in_(ACTIVE_ESCALATION)
+            escalations.c.problem_id == problem_id, escalations.c.state.in_(ACTIVE_STATES)
         )
     ).first()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.escalation import EscalationState
 from bot.domain.home import Escalated, Home, TopProblem
 from bot.views import shadowing as shadow_views
 from bot.views.blocks import Blocks, context, divider, escape, header, section, slack_date, truncate
@@ -92,7 +93,10 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks[:HOME_BLOCKS_MAX]}
 
 
-_STATE = {"pending": "being filed in Jira", "failed": "Jira refused it: see the card to retry"}
+_STATE: dict[str, str] = {
+    EscalationState.PENDING: "being filed in Jira",
+    EscalationState.FAILED: "Jira refused it: see the card to retry",
+}
 
 
 def _escalated_line(item: Escalated) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.cards import CardCustomer, IssueCard, JiraLink
+from bot.domain.escalation import EscalationState
 from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action
 from bot.views.blocks import (
     FALLBACK_TEXT_MAX,
@@ -81,13 +82,13 @@ JIRA_ERROR_MAX = 200
 
 
 def _jira_text(jira: JiraLink | None) -> str | None:
-    if jira is None or jira.state == "unlinked":
+    if jira is None or jira.state == EscalationState.UNLINKED:
         return None
-    if jira.state == "pending":
+    if jira.state == EscalationState.PENDING:
         if jira.attempts:
             return f":hourglass_flowing_sand: Escalating… (Jira did not answer; retry {jira.attempts})"
         return ":hourglass_flowing_sand: Escalating…"
-    if jira.state == "failed":
+    if jira.state == EscalationState.FAILED:
         reason = escape(truncate(jira.error or "unknown error", JIRA_ERROR_MAX))
         return f":warning: Escalation failed: {reason}"
     key = escape(jira.key or "?")
@@ -171,7 +172,7 @@ def _escalation_controls(card: IssueCard) -> Blocks:
     state = encode_state(issue=card.issue_id)
     controls: Blocks = []
     jira = card.jira
-    if card.jira_enabled and (jira is None or jira.state == "unlinked"):
+    if card.jira_enabled and (jira is None or jira.state == EscalationState.UNLINKED):
         controls.append(button("Escalate to Jira", Action.ESCALATE, state))
         controls.append(
             {
@@ -183,7 +184,7 @@ def _escalation_controls(card: IssueCard) -> Blocks:
                 ],
             }
         )
-    elif card.jira_enabled and jira is not None and jira.state == "failed":
+    elif card.jira_enabled and jira is not None and jira.state == EscalationState.FAILED:
         controls.append(button("Retry escalation", Action.ESCALATE_RETRY, state, style="danger"))
         controls.append(
             {
