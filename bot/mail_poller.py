@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from bot.config import AppConfig, EmailIntake
 from bot.services.email_intake import take_email
+from bot.supervisor import Supervised
 from db.session import Database, DatabaseUnavailable
 from integrations.email import Skipped, parse_email
 from integrations.imap import ImapAuthError, ImapError, ImapMailbox, MailboxSettings
@@ -56,7 +57,7 @@ class MailPoller:
         self._wake = wake
         self._first_backoff = first_backoff_seconds
         self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Supervised("mail-poller", self.run_forever)
 
     async def process_new(self, mailbox: ImapMailbox) -> int:
         """Take every message not yet processed; returns how many were taken or skipped."""
@@ -129,15 +130,10 @@ class MailPoller:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def start(self) -> None:
-        if self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self.run_forever(), name="mail-poller")
+        """Read the mailbox in the background, restarted if the loop ever dies (`bot.supervisor`)."""
+        self._stopping.clear()
+        self._loop.start()
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            task, self._task = self._task, None
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except TimeoutError:
-                task.cancel()
+        await self._loop.stop(grace=10)

@@ -144,7 +144,7 @@ async def test_the_delivery_loop_is_restarted_when_it_dies(
     await stack.wait_for_cards(stack.channels["default"], 1)
     assert deliverer.alive
     restarts = [
-        r for r in caplog.records if r.getMessage() == "delivery loop ended unexpectedly; restarting it"
+        r for r in caplog.records if r.getMessage() == "background loop ended unexpectedly; restarting it"
     ]
     assert len(restarts) == 1 and restarts[0].levelno == logging.ERROR
 

@@ -212,3 +212,17 @@ async def test_hostile_text_in_every_field_of_an_intake_reaches_slack_escaped(st
             assert not any(raw in text for raw in UNESCAPED), text
     assert second != first
     stack.slack.assert_no_violations()
+
+
+async def test_sql_errors_never_carry_the_customer_text_they_were_given(database: Database) -> None:
+    secret = "Dana's card number is 4111 1111 1111 1111"
+
+    def fail(conn: Any) -> None:
+        from sqlalchemy import text
+
+        conn.execute(text("INSERT INTO no_such_table (body) VALUES (:body)"), {"body": secret})
+
+    with pytest.raises(Exception) as failed:
+        await database.transaction(fail)
+    shown = f"{failed.value!s} {failed.value!r} {failed.value.__cause__!s}"
+    assert "no_such_table" in shown and "4111" not in shown and "Dana" not in shown

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Deliveries
 from bot.domain.outbox import OutboxKind, Payload, PayloadError, decode_payload
+from bot.supervisor import Supervised
 from db.models import OutboxItem, outbox_items, utcnow
 from db.session import Database, DatabaseUnavailable
 
@@ -220,7 +221,7 @@ class Deliverer:
         self.concurrency = concurrency
         self.idle_poll_seconds = idle_poll_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Supervised("outbox-deliverer", self.run_forever)
         self._stopping = False
         # How long a claimed item is reserved for this process (`deliveries.lease_seconds`). It is
         # renewed every third of that while the item runs (a Slack call may wait a while), so it only
@@ -527,37 +528,19 @@ class Deliverer:
     @property
     def alive(self) -> bool:
         """The delivery loop of this process is running (false before `start` and after `stop`)."""
-        return self._task is not None and not self._task.done()
+        return self._loop.alive
 
     def start(self) -> None:
-        if self._task is None:
-            self.started = True
-            self._stopping = False
-            self._task = asyncio.create_task(self.run_forever(), name="outbox-deliverer")
-            self._task.add_done_callback(self._restart_if_died)
-
-    def _restart_if_died(self, task: asyncio.Task[None]) -> None:
-        """The watchdog: a loop that ended while not asked to stop is started again, loudly."""
-        if self._stopping or task is not self._task:
-            return
-        error = None if task.cancelled() else task.exception()
-        log.error(
-            "delivery loop ended unexpectedly; restarting it",
-            extra={"error": type(error).__name__ if error else "cancelled"},
-        )
-        self._task = None
-        self.start()
+        """Run the delivery loop in the background, restarted if it ever dies (`bot.supervisor`)."""
+        self.started = True
+        self._stopping = False
+        self._loop.start()
 
     async def stop(self) -> None:
         self.started = False
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            task, self._task = self._task, None
-            try:
-                await asyncio.wait_for(task, timeout=15)
-            except TimeoutError:
-                task.cancel()
+        await self._loop.stop(grace=15)
 
 
 async def outbox_health(database: Database, policy: Deliveries) -> OutboxHealth:
