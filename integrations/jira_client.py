@@ -179,6 +179,11 @@ def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def bounded_comment(body: str) -> str:
+    """A comment's text as `add_comment` sends it (cut to Jira's limit)."""
+    return _bounded(body, COMMENT_MAX)
+
+
 def _jql_string(value: str) -> str:
     """A JQL string literal: double-quoted, with backslash and quote escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -461,6 +466,18 @@ class JiraGateway:
 
         await self._call(post, not_found=issue_missing, write=True)
 
+    async def comment_bodies(self, key: str) -> list[str]:
+        """The text of the issue's comments, oldest first (to find one whose posting went unanswered)."""
+        checked = _checked_key(key)
+
+        def issue_missing() -> NoReturn:
+            raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
+
+        def read(c: _Connection) -> list[str]:
+            return [str(comment.body) for comment in c.jira.comments(checked)]
+
+        return await self._call(read, not_found=issue_missing)
+
     async def add_comment(self, key: str, body: str) -> None:
         """Add a comment (wiki markup, REST v2). Not idempotent: Jira has no dedupe key for comments."""
         checked = _checked_key(key)
@@ -469,7 +486,7 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
 
         await self._call(
-            lambda c: c.jira.add_comment(checked, _bounded(body, COMMENT_MAX)),
+            lambda c: c.jira.add_comment(checked, bounded_comment(body)),
             not_found=issue_missing,
             write=True,
         )

@@ -402,6 +402,23 @@ async def test_new_customers_are_told_to_jira_in_one_batched_comment(
     assert "Kim" in body and "Lee" in body and "Max" in body and "Dana" not in body
 
 
+async def test_a_comment_whose_answer_was_lost_is_not_posted_twice(
+    jira_stack: Stack, people: dict[str, str]
+) -> None:
+    stack = jira_stack
+    jira = fake_jira(stack)
+    first_id, first = await new_card(stack, customer=customer("dana"))
+    key = await escalated(stack, first, people["ana"])
+    _, other = await new_card(stack, customer=customer("kim"))
+    jira.fail("POST issue/*/comment", answer_lost=True)  # Jira adds it; its answer never arrives
+    await click(stack, other, "issue.merge_into", people["ben"], selected_option={"value": str(first_id)})
+    await stack.slack.wait_for(lambda: len(jira.calls_to("GET issue/*/comment")) >= 1, message="looked")
+    await asyncio.sleep(0.6)
+    comments = jira.comments(key)
+    assert len(comments) == 1 and "Kim" in json.dumps(comments[0])
+    assert len(jira.calls_to("POST issue/*/comment")) == 1
+
+
 async def test_webhook_checks(jira_stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     stack = jira_stack
     body = {"webhookEvent": "jira:issue_updated", "issue": {"key": "PROJ-1", "fields": {}}}

@@ -23,13 +23,14 @@ from bot.domain.outbox import JiraEscalate, JiraLink, JiraNewCustomers
 from bot.services import outbox
 from bot.services.escalation import customers_of, jira_label
 from bot.services.home import refresh_home
+from bot.services.outbox import earlier_attempt_may_have_succeeded
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import note, sync_problem_cards
 from bot.views.issue_card import source_label
 from bot.views.jira_text import render_escalation_description, render_new_customers_comment
 from db.models import customers, escalations, issue_tags, issues, problems, utcnow
 from db.session import Database
-from integrations.jira_client import JiraGateway, JiraIssue, JiraRejected, JiraUnavailable
+from integrations.jira_client import JiraGateway, JiraIssue, JiraRejected, JiraUnavailable, bounded_comment
 
 log = logging.getLogger(__name__)
 
@@ -364,9 +365,20 @@ class JiraDeliveries:
             return None
         body = render_new_customers_comment([(name, via) for _, name, via in fresh], total)
         try:
-            await self.jira.add_comment(row.jira_key, body)
+            # Jira has no dedupe key for comments: after an attempt whose answer was lost, the same
+            # comment (the same customers, so the same text) already there is taken as posted.
+            sent = bounded_comment(body).strip()
+            posted = earlier_attempt_may_have_succeeded() and sent in {
+                text.strip() for text in await self.jira.comment_bodies(row.jira_key)
+            }
+            if posted:
+                log.info("jira comment already there; not posting it again", extra={"key": row.jira_key})
+            else:
+                await self.jira.add_comment(row.jira_key, body)
         except JiraUnavailable as exc:
-            raise outbox.RetryLater(f"jira: {exc}", exc.retry_after) from exc
+            raise outbox.RetryLater(
+                f"jira: {exc}", exc.retry_after, outcome_unknown=exc.outcome_unknown
+            ) from exc
         except JiraRejected as exc:
             log.warning("jira refused the comment", extra={"key": row.jira_key, "error": str(exc)[:200]})
             return None

@@ -616,6 +616,10 @@ class FakeJira(FakeServer):
                 validate_jira_response(request.method, request.path, status, body, request.query_string)
         except ContractViolation as e:
             self.response_violations.append(e.reason)
+        if failure is not None and failure.answer_lost:
+            if request.transport is not None:
+                request.transport.close()  # carried out; the answer never arrives
+            return web.Response(status=499)
         if body is None:
             return web.Response(status=status)
         return web.json_response(body, status=status)
