@@ -23,13 +23,15 @@ class Supervised:
         self.name = name
         self._run = run
         self._task: asyncio.Task[None] | None = None
+        self._started = False
         self._stopping = False
         self.restarts = 0
 
     @property
     def running(self) -> bool:
-        """`start` was called and `stop` was not."""
-        return self._task is not None and not self._stopping
+        """`start` was called and `stop` was not (the loop is meant to be running, even between a
+        death and its restart, when `alive` is false)."""
+        return self._started and not self._stopping
 
     @property
     def alive(self) -> bool:
@@ -39,7 +41,7 @@ class Supervised:
 
     def start(self) -> None:
         if self._task is None:
-            self._stopping = False
+            self._started, self._stopping = True, False
             self._task = asyncio.create_task(self._run(), name=self.name)
             self._task.add_done_callback(self._restart_if_died)
 

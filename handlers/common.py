@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncBoltContext
@@ -95,6 +95,15 @@ async def attempt(
         return Refused(unavailable, outage=True)
     runtime.deliverer.wake()
     return result
+
+
+async def answer_form(ack: Any, outcome: object, block: str) -> None:
+    """A modal submission's answer: a refusal is shown under the field `block` (the modal stays
+    open with what was typed); anything else closes it."""
+    if isinstance(outcome, Refused):
+        await ack(response_action="errors", errors={block: outcome.text})
+    else:
+        await ack()
 
 
 class Clicked(Protocol):

@@ -15,7 +15,7 @@ from bot.runtime import Runtime
 from bot.services import escalation
 from bot.views.escalation import render_escalate_modal, render_link_modal, render_rationale_modal
 from handlers import payload
-from handlers.common import Refused, perform, run_action, runtime_of, tell
+from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 from integrations.jira_client import JiraRejected, JiraUnavailable, parse_key
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,7 @@ async def on_escalate_submitted(ack: AsyncAck, body: dict[str, Any], context: As
     done = await perform(
         runtime, lambda conn: escalation.escalate(conn, issue_id, user, parsed), what="escalate_with_details"
     )
-    if isinstance(done, Refused):
-        await ack(response_action="errors", errors={Block.ESCALATE_SUMMARY: done.text})
-        return
-    await ack()
+    await answer_form(ack, done, Block.ESCALATE_SUMMARY)
 
 
 async def on_link_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -205,10 +202,7 @@ async def on_rationale_submitted(ack: AsyncAck, body: dict[str, Any], context: A
     done = await perform(
         runtime, lambda conn: escalation.store_rationale(conn, problem, user, text), what="rationale"
     )
-    if isinstance(done, Refused):
-        await ack(response_action="errors", errors={Block.RATIONALE_TEXT: done.text})
-        return
-    await ack()
+    await answer_form(ack, done, Block.RATIONALE_TEXT)
 
 
 def register(app: AsyncApp) -> None:

@@ -24,7 +24,7 @@ from bot.views.report_modal import ReportPrefill, render_report_modal
 from db.queries.deliveries import delivery_key
 from db.session import DatabaseUnavailable, answer_within
 from handlers import digest, payload
-from handlers.common import ACK_DEADLINE_SECONDS, Refused, attempt, runtime_of
+from handlers.common import ACK_DEADLINE_SECONDS, Refused, answer_form, attempt, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +187,7 @@ async def report_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBo
         what="report_form",
         within=SUBMIT_BUDGET_SECONDS,
     )
-    if isinstance(stored, Refused):
-        await ack(response_action="errors", errors={Block.REPORT_SUBJECT: stored.text})
-        return
-    await ack()
+    await answer_form(ack, stored, Block.REPORT_SUBJECT)
 
 
 async def is_intake_reaction(body: dict[str, Any], context: AsyncBoltContext) -> bool:

@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
+    with _fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A freshly migrated, empty PostgreSQL database URL, for what only a server can show."""
+    with _fresh_pg_database() as url:
+        yield url
+
+
+@contextmanager
+def _fresh_pg_database() -> Iterator[str]:
     reason = _prepare_pg_template()
     if reason:
         if os.environ.get("SUPPORTBRIDGE_REQUIRE_POSTGRES"):

@@ -56,12 +56,11 @@ class FreezableProxy:
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
-            while chunk := await source.read(65536):
-                await self.flowing.wait()
-                sink.write(chunk)
-                await sink.drain()
-        except (ConnectionError, OSError):
-            pass
+            with contextlib.suppress(ConnectionError, OSError):  # either side hung up: done
+                while chunk := await source.read(65536):
+                    await self.flowing.wait()
+                    sink.write(chunk)
+                    await sink.drain()
         finally:
             sink.close()
 
@@ -74,11 +73,12 @@ class FreezableProxy:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+pytestmark = pytest.mark.postgres
+
+
 @pytest.fixture
-async def proxied_url(database_url: str) -> AsyncIterator[tuple[str, FreezableProxy]]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a hung database is a PostgreSQL server; SQLite is a file in this process")
-    url = make_url(database_url)
+async def proxied_url(postgres_url: str) -> AsyncIterator[tuple[str, FreezableProxy]]:
+    url = make_url(postgres_url)
     proxy = FreezableProxy(url.host or "127.0.0.1", url.port or 5432)
     port = await proxy.start()
     try:

@@ -14,7 +14,7 @@ from bot.supervisor import Supervised
 async def test_a_loop_that_dies_is_restarted_and_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(supervisor, "RESTART_DELAY_SECONDS", 0.01)
+    monkeypatch.setattr(supervisor, "RESTART_DELAY_SECONDS", 0.2)
     runs = 0
     stop = asyncio.Event()
 
@@ -27,6 +27,9 @@ async def test_a_loop_that_dies_is_restarted_and_logged(
 
     loop = Supervised("test-loop", run)
     loop.start()
+    await asyncio.sleep(0.05)
+    # Dead, restart pending: meant to run (readyz checks it), not alive (readyz says "not running").
+    assert runs == 1 and loop.running and not loop.alive
     for _ in range(100):
         if runs == 2:
             break
@@ -41,7 +44,7 @@ async def test_a_loop_that_dies_is_restarted_and_logged(
     stop.set()
     await loop.stop(grace=1)
     await asyncio.sleep(0.05)
-    assert runs == 2 and not loop.alive  # asked to stop: not started again
+    assert runs == 2 and not loop.alive and not loop.running  # asked to stop: not started again
 
 
 async def test_a_loop_that_will_not_stop_is_cancelled_after_its_grace() -> None:

@@ -228,7 +228,6 @@ class Deliverer:
         # runs out when the process died; the next claim then knows the attempt's outcome is unknown.
         self.lease = timedelta(seconds=policy.lease_seconds)
         self.on_dead: OnDead | None = None
-        self.started = False  # this process runs the delivery loop (`start` was called)
 
     def register(self, payload_type: type[P], handler: Callable[[P], Awaitable[Effects | None]]) -> None:
         """Run `handler` for the outbox items of `payload_type`'s kind, given their decoded payload."""
@@ -526,18 +525,21 @@ class Deliverer:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     @property
+    def started(self) -> bool:
+        """This process runs the delivery loop (`start` was called, `stop` was not)."""
+        return self._loop.running
+
+    @property
     def alive(self) -> bool:
         """The delivery loop of this process is running (false before `start` and after `stop`)."""
         return self._loop.alive
 
     def start(self) -> None:
         """Run the delivery loop in the background, restarted if it ever dies (`bot.supervisor`)."""
-        self.started = True
         self._stopping = False
         self._loop.start()
 
     async def stop(self) -> None:
-        self.started = False
         self._stopping = True
         self._wake.set()
         await self._loop.stop(grace=15)

@@ -61,27 +61,27 @@ class ShadowError(DomainError):
 
 
 class ShadowNotFound(ShadowError, NotFound):
-    pass
+    """The session, offer or booking named does not exist (any more)."""
 
 
 class ShadowTooLate(ShadowError, TooLate):
-    pass
+    """The session has started, is over or was cancelled, or the time asked for has passed."""
 
 
 class ShadowAlreadyDone(ShadowError, AlreadyDone):
-    pass
+    """Booked, waitlisted, offered, cancelled or given feedback already."""
 
 
 class ShadowNotYours(ShadowError, NotYours):
-    pass
+    """Not the asker's seat or session: offering, cancelling or reviewing someone else's."""
 
 
 class ShadowUnavailable(ShadowError, Unavailable):
-    pass
+    """Someone else holds it: the seat was taken, the session is full, a clashing booking."""
 
 
 class ShadowNotConfigured(ShadowError, NotConfigured):
-    pass
+    """The programme asked for is not (or no longer) configured."""
 
 
 # -- reading ---------------------------------------------------------------------------------------
