@@ -28,8 +28,8 @@ from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
-from handlers import digest as digest_commands
 from handlers import (
+    customers,
     escalation,
     health,
     home,
@@ -40,6 +40,7 @@ from handlers import (
     slack_intake,
     triage,
 )
+from handlers import digest as digest_commands
 from handlers import releases as release_commands
 from handlers.common import RUNTIME, attach_runtime
 from handlers.inbound import (
@@ -66,6 +67,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 SLACK_FEATURES = (
     slack_intake,
     triage,
+    customers,
     escalation,
     links,
     shadowing,

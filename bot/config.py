@@ -92,6 +92,24 @@ class Route(_Strict):
         return value
 
 
+class Internal(_Strict):
+    # Reports from customers whose e-mail is in these domains are colleagues': never counted.
+    email_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("email_domains", mode="before")
+    @classmethod
+    def _domains(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(d).strip().lower().lstrip("@") for d in value if str(d).strip()]
+        return value
+
+    def is_internal_email(self, email: str | None) -> bool:
+        if not email or "@" not in email:
+            return False
+        domain = email.rsplit("@", 1)[1].lower()
+        return any(domain == d or domain.endswith("." + d) for d in self.email_domains)
+
+
 class SlackIntake(_Strict):
     reaction: str = "ticket"
     monitored_channels: list[str] = Field(default_factory=list)
@@ -367,6 +385,7 @@ class AppConfig(_Strict):
     tags: list[str] = Field(default_factory=list)
     severities: list[Severity] = Field(default_factory=lambda: list(Severity))
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
+    internal: Internal = Field(default_factory=Internal)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)

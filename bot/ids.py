@@ -17,6 +17,7 @@ class Callback(StrEnum):
     RATIONALE_MODAL = "problem.rationale"  # why a problem won't be done
     SHADOW_FEEDBACK_MODAL = "shadow.feedback"  # what a shadow learned, which problems they saw
     RELEASE_MODAL = "release.new"  # `/release new`: announce a release
+    SET_CUSTOMER_MODAL = "issue.set_customer"  # who the customer of a report is
 
 
 class Action(StrEnum):
@@ -31,6 +32,7 @@ class Action(StrEnum):
     MERGE_INTO = "issue.merge_into"  # "Same problem as…": an external select searching open problems
     MERGE_SUGGESTED = "issue.merge_suggested"  # one-click merge into a suggested similar problem
     UNMERGE = "issue.unmerge"
+    SET_CUSTOMER = "issue.set_customer"  # "Set customer" on a report logged without one
     OPEN_PROBLEM = "issue.open_problem"  # URL button to the problem's card
     ESCALATE = "issue.escalate"
     ESCALATE_MORE = "issue.escalate_more"  # overflow: with details… / link an existing issue
@@ -60,6 +62,9 @@ class Block(StrEnum):
     REPORT_PRODUCT_AREA = "report.product_area"
     REPORT_SEVERITY = "report.severity"
     REPORT_TAGS = "report.tags"
+    CUSTOMER_NAME = "customer.name"
+    CUSTOMER_EMAIL = "customer.email"
+    CUSTOMER_COMPANY = "customer.company"
     ESCALATE_PROJECT = "escalate.project"
     ESCALATE_TYPE = "escalate.issue_type"
     ESCALATE_PRIORITY = "escalate.priority"

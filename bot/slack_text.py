@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 
 from bot.views.blocks import truncate
@@ -23,3 +24,12 @@ def ts_to_datetime(ts: str) -> datetime | None:
         return datetime.fromtimestamp(float(ts), tz=UTC)
     except ValueError:
         return None
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def email_in_text(text: str) -> str:
+    """The first e-mail address a message mentions (Slack writes them as `<mailto:a@b|a@b>`)."""
+    found = _EMAIL.search(text)
+    return found.group(0).lower() if found else ""

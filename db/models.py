@@ -33,6 +33,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -146,7 +147,11 @@ class Issue(Base):
     source: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(255))
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # None: logged from a Slack message with no customer named yet ("No customer yet" on the card).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # False for a report without a customer or from a colleague (`internal.email_domains`): every
+    # distinct-customer count goes through `db.queries.customers.counted_customer`, which reads this.
+    counts_as_customer: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     product_area: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -172,7 +177,7 @@ class Issue(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     problem: Mapped[Problem] = relationship(back_populates="issues", foreign_keys=[problem_id], lazy="raise")
-    customer: Mapped[Customer] = relationship(lazy="raise")
+    customer: Mapped[Customer | None] = relationship(lazy="raise")
     tags: Mapped[list[IssueTag]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="IssueTag.tag"
     )

@@ -230,11 +230,21 @@ class MessageShortcut:
     message_text: str
     message_ts: str | None
     message_user: str | None
+    # The installing workspace, and the author's (Slack Connect: another workspace's member).
+    team_id: str | None = None
+    message_team: str | None = None
+
+    @property
+    def from_another_workspace(self) -> bool:
+        """A Slack Connect author: a customer, where a member of our own workspace never is."""
+        return bool(self.message_team and self.team_id and self.message_team != self.team_id)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> MessageShortcut:
         message = _mapping(body.get("message"))
         return cls(
+            team_id=_text(_mapping(body.get("team")).get("id")),
+            message_team=_text(message.get("user_team")) or _text(message.get("team")),
             user_id=_required(_user_of(body), "user"),
             trigger_id=_required(_text(body.get("trigger_id")), "trigger_id"),
             channel_id=_text(_mapping(body.get("channel")).get("id")),
@@ -254,12 +264,14 @@ class Reaction:
     channel_id: str | None
     ts: str | None
     user_id: str | None
+    team_id: str | None = None  # the installing workspace (the Events API envelope's `team_id`)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Reaction:
         event = _mapping(body.get("event"))
         item = _mapping(event.get("item"))
         return cls(
+            team_id=_text(body.get("team_id")),
             event_id=_text(body.get("event_id")),
             reaction=_text(event.get("reaction")),
             item_type=_text(item.get("type")),

@@ -105,9 +105,11 @@ async def test_reaction_logs_the_message_once_even_when_slack_retries_the_event(
     assert len(stack.slack.messages(stack.channels["default"])) == 1
     assert len(stack.slack.ephemerals(feedback, AGENT)) == 1
     assert f"#{issue.id}" in stack.slack.ephemerals(feedback, AGENT)[0]["text"]
-    # The card shows the Slack author and links back to the message.
+    # The author is a member of our workspace, so not the customer: the card says none is set yet,
+    # and links back to the message.
     rendered = str(cards[0]["blocks"])
-    assert f"<@{CUSTOMER}>" in rendered and "Open Slack message" in rendered
+    assert f"<@{CUSTOMER}>" not in rendered and "No customer yet" in rendered
+    assert "Open Slack message" in rendered and issue.customer_id is None
 
 
 async def test_a_second_reaction_to_the_same_message_does_not_log_it_twice(stack: Stack) -> None:

@@ -53,6 +53,18 @@ from integrations.slack import (
 log = logging.getLogger(__name__)
 
 
+def slack_connect_customer(message: dict[str, Any], our_team: str | None) -> Customer | None:
+    """The customer a Slack message names by its author: only an author from another workspace
+    (Slack Connect), never one of our own members (a colleague relaying what a customer said)."""
+    author = message.get("user")
+    author_team = message.get("user_team") or message.get("team")
+    if not isinstance(author, str) or not author or our_team is None or not author_team:
+        return None
+    if author_team == our_team:
+        return None
+    return Customer(id=author, slack_user_id=author)
+
+
 class CardDeliveries:
     """Issue cards and what hangs off them: the card itself, notes in its thread, the customers to tell,
     rationale requests, private confirmations, and messages logged by a reaction."""
@@ -215,13 +227,12 @@ class CardDeliveries:
             log.info("reacted message not found", extra={"channel": channel})
             return
         text = slack_text_to_plain(str(message.get("text") or ""))
-        author = message.get("user")
         request = IntakeRequest(
             external_id=f"{channel}:{ts}",
             source="slack",
             subject=subject_from_text(text),
             body=text,
-            customer=Customer(id=str(author or message.get("bot_id") or "unknown"), slack_user_id=author),
+            customer=slack_connect_customer(message, payload.team),
             origin_channel=channel,
             origin_ts=ts,
             created_at=ts_to_datetime(ts),

@@ -52,7 +52,7 @@ class IssueCard:
     source: str
     severity: str
     reported_at: datetime
-    customer: CardCustomer
+    customer: CardCustomer | None  # None: logged from Slack, no customer set yet
     product_area: str | None = None
     tags: tuple[str, ...] = ()
     report_count: int = 1

@@ -126,7 +126,9 @@ class IntakeRequest(BaseModel):
     ]
     subject: Annotated[str, StringConstraints(min_length=1)]
     body: str
-    customer: Customer
+    # None only from our own Slack intake: a message logged before anyone said who the customer is.
+    # The generic webhook refuses a report without one (handlers/intake_http.py).
+    customer: Customer | None
     product_area: str | None = None
     severity: Severity = Severity.NORMAL
     tags: list[str] = Field(default_factory=list)

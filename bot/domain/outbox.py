@@ -130,6 +130,8 @@ class SlackMessageIntake(Payload):
     channel: str
     ts: str
     user: str
+    # The workspace the bot is installed in: an author of another one (Slack Connect) is a customer.
+    team: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bot.domain.outbox import PostRenderer
 from bot.services.posts import enqueue_post
 from db.models import alerts, issue_tags, issues, problems, scheduled_runs
 from db.queries import upsert_for
+from db.queries.customers import counted_customer
 
 THRESHOLD = "threshold"
 SPIKE = "spike"
@@ -180,7 +181,7 @@ def customers_by_problem(conn: Connection, since: datetime, minimum: int) -> lis
     have at least `minimum` customers: one aggregate."""
     changed = select(issues.c.problem_id).where(issues.c.updated_at >= since).distinct().scalar_subquery()
     member = issues.alias("member")
-    customers = func.count(distinct(member.c.customer_id))
+    customers = func.count(distinct(counted_customer(member)))
     rows = conn.execute(
         select(member.c.problem_id, customers.label("customers"))
         .join(problems, and_(problems.c.id == member.c.problem_id, problems.c.status != "merged"))

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.cards import CardCustomer, CustomerToTell, IssueCard, JiraLink, ResolvedProblem, Suggestion
 from db.models import customer_notices, customers, escalations, issue_tags, issues, problems, slack_messages
+from db.queries.customers import counted_customer, counts
 
 CARD = "issue_card"
 
@@ -23,7 +24,7 @@ REPORTS = (
     .scalar_subquery()
 )
 DISTINCT_CUSTOMERS = (
-    select(func.count(distinct(_same_problem.c.customer_id)))
+    select(func.count(distinct(counted_customer(_same_problem))))
     .where(_same_problem.c.problem_id == issues.c.problem_id)
     .scalar_subquery()
 )
@@ -40,7 +41,7 @@ CARD_ROW = select(
     REPORTS.label("report_count"),
     DISTINCT_CUSTOMERS.label("customer_count"),
 ).select_from(
-    issues.join(customers, customers.c.id == issues.c.customer_id).outerjoin(
+    issues.outerjoin(customers, customers.c.id == issues.c.customer_id).outerjoin(
         slack_messages, and_(slack_messages.c.issue_id == issues.c.id, slack_messages.c.purpose == CARD)
     )
 )
@@ -97,7 +98,7 @@ def _problem_details(conn: Connection, problem_id: int) -> tuple[tuple[str, ...]
     rows = conn.execute(
         select(customers.c.name, customers.c.email, customers.c.external_id, customers.c.company)
         .join(issues, issues.c.customer_id == customers.c.id)
-        .where(issues.c.problem_id == problem_id)
+        .where(issues.c.problem_id == problem_id, counts(issues))
         .group_by(
             customers.c.id, customers.c.name, customers.c.email, customers.c.external_id, customers.c.company
         )
@@ -134,7 +135,9 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
         source=row.source,
         severity=row.severity,
         reported_at=row.reported_at,
-        customer=CardCustomer(
+        customer=None
+        if row.customer_id is None
+        else CardCustomer(
             name=row.customer_name,
             email=row.customer_email,
             company=row.customer_company,
@@ -261,7 +264,7 @@ def load_customer_list(
                 customer_notices.c.customer_id == customers.c.id, customer_notices.c.problem_id == problem_id
             ),
         )
-        .where(issues.c.problem_id == problem_id)
+        .where(issues.c.problem_id == problem_id, counts(issues))
         .order_by(issues.c.id)
     ).all()
     people: dict[int, dict[str, Any]] = {}
@@ -326,7 +329,7 @@ def problem_summaries(
     ]
     if counts:
         columns += [
-            select(func.count(distinct(member.c.customer_id)))
+            select(func.count(distinct(counted_customer(member))))
             .where(member.c.problem_id == problems.c.id)
             .scalar_subquery()
             .label("customers"),

@@ -34,6 +34,7 @@ from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
 from db.models import escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
+from db.queries.customers import counts
 
 RISING_MIN_GAIN = 3
 LIST_LIMIT = 5  # new and rising problems listed by name
@@ -87,8 +88,8 @@ def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
     return (
         select(
             issues.c.problem_id.label("problem_id"),
-            func.count(distinct(case((in_window, issues.c.customer_id)))).label("customers"),
-            func.count(distinct(case((~in_window, issues.c.customer_id)))).label("before"),
+            func.count(distinct(case((in_window & counts(issues), issues.c.customer_id)))).label("customers"),
+            func.count(distinct(case((~in_window & counts(issues), issues.c.customer_id)))).label("before"),
             func.coalesce(func.sum(case((in_window, 1), else_=0)), 0).label("reports"),
         )
         .where(issues.c.received_at >= prev, issues.c.received_at < end)

@@ -14,6 +14,7 @@ from bot.services import shadowing as shadow
 from bot.services.digest import top_problems
 from bot.services.releases import upcoming_releases
 from db.models import escalations, issues, problems, utcnow
+from db.queries.customers import counted_customer
 
 TOP_PROBLEMS = 5
 
@@ -45,7 +46,7 @@ def load_home(conn: Connection, config: AppConfig, user: str) -> Home:
 def escalated_by(conn: Connection, user: str) -> list[Escalated]:
     """The problems this person escalated, newest change first, with their Jira state."""
     customers = (
-        select(func.count(distinct(issues.c.customer_id)))
+        select(func.count(distinct(counted_customer(issues))))
         .where(issues.c.problem_id == escalations.c.problem_id)
         .scalar_subquery()
     )

@@ -97,6 +97,7 @@ def _intake_params(
 ) -> dict[str, Any]:
     """Everything an intake writes, as statement parameters (shared by both storage paths)."""
     incoming = request.customer
+    counts = incoming is not None and not config.internal.is_internal_email(incoming.email)
     decision = route_issue(
         config,
         RouteFacts(
@@ -110,13 +111,15 @@ def _intake_params(
         "delivery_key": delivery_key or "",
         "source": request.source,
         "external_id": request.external_id,
-        "identity_key": incoming.key_within(request.source),
-        "customer_external_id": incoming.id,
-        "name": incoming.name,
-        "email": incoming.email,
-        "company": incoming.company,
-        "plan": incoming.plan,
-        "slack_user_id": incoming.slack_user_id,
+        "has_customer": incoming is not None,
+        "counts_as_customer": counts,
+        "identity_key": incoming.key_within(request.source) if incoming else None,
+        "customer_external_id": incoming.id if incoming else None,
+        "name": incoming.name if incoming else None,
+        "email": incoming.email if incoming else None,
+        "company": incoming.company if incoming else None,
+        "plan": incoming.plan if incoming else None,
+        "slack_user_id": incoming.slack_user_id if incoming else None,
         "subject": request.subject,
         "body": request.body,
         "product_area": request.product_area,
@@ -133,22 +136,29 @@ def _intake_params(
     }
 
 
+def upsert_customer(conn: Connection, p: dict[str, Any], now: datetime) -> int:
+    """The customer's row (found by identity, filled in, or new)."""
+    return int(
+        conn.execute(
+            UPSERT_CUSTOMER[conn.dialect.name],
+            {
+                "identity_key": p["identity_key"],
+                "source": p["source"],
+                "external_id": p["customer_external_id"],
+                "name": p["name"],
+                "email": p["email"],
+                "company": p["company"],
+                "plan": p["plan"],
+                "slack_user_id": p["slack_user_id"],
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+    )
+
+
 def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
-    customer_id = conn.execute(
-        UPSERT_CUSTOMER[conn.dialect.name],
-        {
-            "identity_key": p["identity_key"],
-            "source": p["source"],
-            "external_id": p["customer_external_id"],
-            "name": p["name"],
-            "email": p["email"],
-            "company": p["company"],
-            "plan": p["plan"],
-            "slack_user_id": p["slack_user_id"],
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
+    customer_id = upsert_customer(conn, p, now) if p["has_customer"] else None
     problem_id = conn.execute(
         INSERT_PROBLEM, {"title": p["subject"], "status": "open", "created_at": now, "updated_at": now}
     ).scalar_one()
@@ -158,6 +168,7 @@ def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
             **{key: p[key] for key in ISSUE_COLUMNS},
             "problem_id": problem_id,
             "customer_id": customer_id,
+            "counts_as_customer": p["counts_as_customer"],
             "status": "open",
             "reported_at": p["reported_at"] or now,
             "received_at": now,
@@ -228,9 +239,13 @@ async def ingest_issue(
 
     params = _intake_params(config, request, delivery_key, reported_by)
 
+    def single_statement(dialect: str) -> bool:
+        # The one-statement path always stores a customer; a customer-less report takes the other.
+        return dialect == "postgresql" and confirm_to is None and not thread_keys and params["has_customer"]
+
     def work(conn: Connection) -> IntakeResult:
         now = utcnow()
-        if conn.dialect.name == "postgresql" and confirm_to is None and not thread_keys:
+        if single_statement(conn.dialect.name):
             created, seen, existing = ingest_statement(conn, params, now)
             if created is not None:
                 return IntakeResult(created, created=True)
@@ -254,7 +269,7 @@ async def ingest_issue(
         last_attempt = attempt == CONFLICT_RETRIES - 1
         try:
             # One statement on PostgreSQL commits by itself; anything else is a transaction.
-            single = database.dialect == "postgresql" and confirm_to is None and not thread_keys
+            single = single_statement(database.dialect)
             result = await (database.autocommit(work) if single else database.transaction(work))
         except (IntegrityError, DeliveryTaken):
             if last_attempt:

@@ -54,12 +54,12 @@ problem AS (
     RETURNING id
 ),
 issue AS (
-    INSERT INTO issues (id, source, external_id, problem_id, customer_id, subject, body, product_area,
-                        severity, status, url, permalink, origin_channel, origin_ts, channel_id,
-                        reported_by, reported_at, received_at, updated_at)
-    SELECT fresh.id, :source, :external_id, problem.id, customer.id, :subject, :body, :product_area,
-           :severity, 'open', :url, :permalink, :origin_channel, :origin_ts, :channel_id,
-           :reported_by, coalesce(:reported_at, :now), :now, :now
+    INSERT INTO issues (id, source, external_id, problem_id, customer_id, counts_as_customer, subject,
+                        body, product_area, severity, status, url, permalink, origin_channel, origin_ts,
+                        channel_id, reported_by, reported_at, received_at, updated_at)
+    SELECT fresh.id, :source, :external_id, problem.id, customer.id, :counts_as_customer, :subject,
+           :body, :product_area, :severity, 'open', :url, :permalink, :origin_channel, :origin_ts,
+           :channel_id, :reported_by, coalesce(:reported_at, :now), :now, :now
     FROM fresh, problem, customer
     RETURNING id
 ),

@@ -41,6 +41,7 @@ from db.models import (
     slack_messages,
 )
 from db.queries import upsert_for
+from db.queries.customers import counted_customer, counts
 from db.queries.deliveries import claim_delivery, delivery_key
 from integrations.jira_client import JiraVersion
 
@@ -388,7 +389,7 @@ def fixed_problems(conn: Connection, version: str, jira_project: str | None) -> 
     totals = {
         row.problem_id: int(row.customers)
         for row in conn.execute(
-            select(issues.c.problem_id, func.count(distinct(issues.c.customer_id)).label("customers"))
+            select(issues.c.problem_id, func.count(distinct(counted_customer(issues))).label("customers"))
             .where(issues.c.problem_id.in_(ids))
             .group_by(issues.c.problem_id)
         )
@@ -429,7 +430,7 @@ def _customers_to_tell(conn: Connection, problem_ids: list[int]) -> dict[int, li
                 customer_notices.c.customer_id == customers.c.id,
             ),
         )
-        .where(issues.c.problem_id.in_(problem_ids), customer_notices.c.customer_id.is_(None))
+        .where(issues.c.problem_id.in_(problem_ids), counts(issues), customer_notices.c.customer_id.is_(None))
         .group_by(
             issues.c.problem_id,
             customers.c.id,

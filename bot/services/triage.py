@@ -25,6 +25,7 @@ from bot.domain.outbox import JiraNewCustomers, SyncCard, ThreadNote
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
+from db.queries.customers import counts
 from db.session import Database
 
 
@@ -317,7 +318,7 @@ def customers_of(conn: Connection, problem_id: int) -> list[int]:
     return list(
         conn.execute(
             select(issues.c.customer_id)
-            .where(issues.c.problem_id == problem_id)
+            .where(issues.c.problem_id == problem_id, counts(issues))
             .group_by(issues.c.customer_id)
             .order_by(func.min(issues.c.id))
         ).scalars()

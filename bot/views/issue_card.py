@@ -54,7 +54,12 @@ def source_text(source: str) -> str:
     return escape(source_label(source))
 
 
-def _customer_text(customer: CardCustomer) -> str:
+NO_CUSTOMER = "_No customer yet_"
+
+
+def _customer_text(customer: CardCustomer | None) -> str:
+    if customer is None:
+        return NO_CUSTOMER
     if customer.slack_user_id and not customer.name:
         # A mention the bot writes itself (the Slack author), not customer-supplied text.
         who = f"<@{customer.slack_user_id}>"
@@ -138,6 +143,8 @@ def _triage_controls(card: IssueCard) -> Blocks:
         else:
             controls.append(button("I'm on it", Action.CLAIM, state, style="primary"))
         controls.append(button("Resolve", Action.RESOLVE, state))
+        if card.customer is None:
+            controls.append(button("Set customer", Action.SET_CUSTOMER, state))
     else:
         controls.append(button("Reopen", Action.REOPEN, state))
     severities = list(card.severity_options) or [card.severity]

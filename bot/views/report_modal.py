@@ -18,7 +18,10 @@ class ReportPrefill:
     body: str = ""
     channel: str | None = None  # where the form was opened (for the confirmation note)
     message_ts: str | None = None  # the message being logged, from the shortcut
-    author: str | None = None  # the message's Slack author: the customer unless named otherwise
+    # The message's author, only when from another workspace (Slack Connect): then the customer
+    # unless named otherwise. A member of our workspace is never the customer.
+    author: str | None = None
+    customer_email: str = ""  # an e-mail address found in the message
 
 
 def text_input(
@@ -66,7 +69,13 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
         state["ts"] = prefill.message_ts
     if prefill.author:
         state["author"] = prefill.author
-    author_hint = "Leave the customer empty to use the message's author." if prefill.author else None
+    author_hint = (
+        "Leave the customer empty to use the message's author (another workspace's member)."
+        if prefill.author
+        else "Who the customer is: the message's author counts only from another workspace."
+        if prefill.message_ts
+        else None
+    )
     blocks: list[dict[str, Any]] = [
         text_input(Block.REPORT_SUBJECT, "Subject", initial=prefill.subject, max_length=SUBJECT_MAX),
         text_input(
@@ -79,7 +88,11 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
         ),
         text_input(Block.REPORT_CUSTOMER_NAME, "Customer name", optional=True, hint=author_hint),
         text_input(
-            Block.REPORT_CUSTOMER_EMAIL, "Customer e-mail", optional=True, placeholder="name@example.com"
+            Block.REPORT_CUSTOMER_EMAIL,
+            "Customer e-mail",
+            initial=prefill.customer_email,
+            optional=True,
+            placeholder="name@example.com",
         ),
         text_input(Block.REPORT_CUSTOMER_COMPANY, "Company", optional=True),
         text_input(Block.REPORT_PRODUCT_AREA, "Product area", optional=True, placeholder="e.g. billing"),
