@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.domain.intake import Customer
 from bot.services.intake import upsert_customer
-from bot.services.triage import TriageResult, _load, sync_problem_cards
+from bot.services.triage import TriageResult, load_issue, sync_problem_cards
 from db.models import issues, utcnow
 
 
@@ -17,7 +17,7 @@ def set_customer(
 ) -> TriageResult:
     """Make `customer` the customer of the report: the problem is recounted (distinct customers, and
     so thresholds and the digest) and every card of it re-rendered through the outbox."""
-    issue = _load(conn, issue_id)
+    issue = load_issue(conn, issue_id)
     now = utcnow()
     customer_id = upsert_customer(
         conn,

@@ -96,7 +96,7 @@ def note(
     return int(event_id)
 
 
-def _load(conn: Connection, issue_id: int) -> Any:
+def load_issue(conn: Connection, issue_id: int) -> Any:
     # On PostgreSQL, lock the row: two people clicking at once are serialized (SQLite writes already are).
     query = select(issues).where(issues.c.id == issue_id)
     if conn.dialect.name == "postgresql":
@@ -116,7 +116,7 @@ def _load_problem(conn: Connection, problem_id: int) -> Any:
 
 def load_primary(conn: Connection, issue_id: int) -> Any:
     """The issue, which must be its problem's own card (claiming, resolving act on the problem)."""
-    issue = _load(conn, issue_id)
+    issue = load_issue(conn, issue_id)
     primary = conn.execute(
         select(problems.c.primary_issue_id).where(problems.c.id == issue.problem_id)
     ).scalar_one()
@@ -223,7 +223,7 @@ def merge(
 ) -> TriageResult:
     """ "Same problem as…": this report — with any reports already merged into it — joins the target
     problem. The problem's card then counts its distinct customers; this card points at it."""
-    issue = _load(conn, issue_id)
+    issue = load_issue(conn, issue_id)
     source = _load_problem(conn, issue.problem_id)
     if source.primary_issue_id != issue_id:
         raise CannotMerge(
@@ -282,7 +282,7 @@ def merge(
 
 def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     """Take a merged report out of its problem again, back to a problem of its own."""
-    issue = _load(conn, issue_id)
+    issue = load_issue(conn, issue_id)
     current = _load_problem(conn, issue.problem_id)
     if current.primary_issue_id == issue_id:
         return TriageResult(issue_id, changed=False)  # not merged (a second click)
@@ -337,7 +337,7 @@ def announce_new_customers(conn: Connection, problem_id: int, batch_seconds: flo
 
 def set_severity(conn: Connection, issue_id: int, actor: str, severity: str) -> TriageResult:
     value = Severity(severity).value  # ValueError for anything else: the select offers only these
-    issue = _load(conn, issue_id)
+    issue = load_issue(conn, issue_id)
     if issue.severity == value:
         return TriageResult(issue_id, changed=False)
     conn.execute(update(issues).where(issues.c.id == issue_id).values(severity=value, updated_at=utcnow()))
@@ -348,7 +348,7 @@ def set_severity(conn: Connection, issue_id: int, actor: str, severity: str) -> 
 def set_tags(
     conn: Connection, issue_id: int, actor: str, tags: list[str], allowed: list[str]
 ) -> TriageResult:
-    _load(conn, issue_id)
+    load_issue(conn, issue_id)
     current = set(conn.execute(select(issue_tags.c.tag).where(issue_tags.c.issue_id == issue_id)).scalars())
     # Only the taxonomy can be added; tags the issue came with (from a helpdesk) may stay.
     wanted = {t.strip().lower() for t in tags if t.strip().lower() in allowed or t.strip().lower() in current}

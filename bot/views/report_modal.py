@@ -70,7 +70,7 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
     if prefill.author:
         state["author"] = prefill.author
     author_hint = (
-        "Leave the customer empty to use the message's author (another workspace's member)."
+        "Leave the customer empty to use the message's author."
         if prefill.author
         else "Who the customer is: the message's author counts only from another workspace."
         if prefill.message_ts
