@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.cards import CardCustomer, IssueCard
 from bot.views.blocks import decode_state, encode_state, escape, truncate
+from bot.views.customers import render_set_customer_modal
 from bot.views.issue_card import render_issue_card
 from bot.views.report_modal import ReportPrefill, render_report_modal
 
@@ -80,6 +81,28 @@ def test_issue_card_from_slack_without_named_customer_mentions_the_author() -> N
     blocks, text = render_issue_card(card)
     assert_valid_blocks(blocks)
     assert_golden("issue_card_slack", {"text": text, "blocks": blocks})
+
+
+def test_issue_card_logged_from_slack_without_a_customer_offers_set_customer() -> None:
+    card = make_card(
+        source="slack",
+        url=None,
+        permalink="https://acme.slack.com/archives/C0FEEDBACK1/p1700000000000100",
+        customer=None,
+        customer_count=0,
+        reported_by="U0AGENT0001",
+        product_area=None,
+        tags=(),
+    )
+    blocks, text = render_issue_card(card)
+    assert_valid_blocks(blocks)
+    assert "No customer yet" in json.dumps(blocks)
+    assert_golden("issue_card_no_customer", {"text": text, "blocks": blocks})
+
+
+def test_set_customer_modal() -> None:
+    view = render_set_customer_modal(42)
+    assert_golden("set_customer_modal", view)
 
 
 def test_long_text_is_cut_to_slack_limits_with_a_visible_ellipsis() -> None:
