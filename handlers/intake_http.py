@@ -103,12 +103,12 @@ async def generic_webhook(request: web.Request) -> web.Response:
     data = parse_json_object(body)
     for internal in INTERNAL_FIELDS:  # set only by our own Slack intake, never by a sender
         data.pop(internal, None)
-    if data.get("customer") is None:
-        return error(400, "customer: Field required", field="customer")
     try:
         intake = IntakeRequest.model_validate(data)
     except ValidationError as exc:
         return validation_error(exc)
+    if intake.customer is None:  # only our own Slack intake may store a report without a customer
+        return error(400, "customer: is required", field="customer")
     return await store(runtime_of_request(request), intake, f"intake:webhook:{message_id}")
 
 

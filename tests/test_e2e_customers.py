@@ -174,3 +174,10 @@ async def test_customers_in_internal_email_domains_are_never_counted(
             lambda conn: problem_summaries(conn, [issue.problem_id])
         )
         assert [int(r.customers) for r in rows] == [0]
+
+
+async def test_the_webhook_refuses_a_report_without_a_customer(stack: Stack) -> None:
+    response = await stack.webhook(make_issue_payload(customer=None))
+    assert response.status == 400
+    assert (await response.json())["field"] == "customer"
+    assert await stored(stack) == []
