@@ -15,7 +15,7 @@ from bot.services.cards import problem_summaries
 from db.models import Customer, Issue
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
-from tests.harness import Stack, add_channels, click, make_issue_payload, running_app, shown
+from tests.harness import Stack, add_channels, click, make_issue_payload, notes, running_app, shown
 
 AGENT = "U0000000002"
 RELAYER = "U0000000003"  # a PM in our workspace who pastes what a customer said
@@ -108,6 +108,10 @@ async def test_a_reacted_message_of_a_colleague_has_no_customer_until_set_from_t
     customer = await customer_of(stack, issue)
     assert customer is not None and (customer.email, customer.company) == ("gina@globex.test", "Globex")
     assert issue.counts_as_customer
+    await stack.slack.wait_for(
+        lambda: any("set the customer of this report; 1 customer now" in n for n in notes(stack, card)),
+        message="thread note",
+    )
 
 
 async def test_an_author_from_another_workspace_in_a_slack_connect_channel_is_the_customer(

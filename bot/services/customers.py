@@ -8,7 +8,15 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.domain.intake import Customer
 from bot.services.intake import upsert_customer
-from bot.services.triage import TriageResult, load_issue, sync_problem_cards
+from bot.services.triage import (
+    TriageResult,
+    active_escalation,
+    announce_new_customers,
+    customers_of,
+    load_issue,
+    note,
+    sync_problem_cards,
+)
 from db.models import issues, utcnow
 
 
@@ -44,5 +52,8 @@ def set_customer(
             updated_at=now,
         )
     )
+    note(conn, issue_id, "customer_set", actor, {"customers": len(customers_of(conn, issue.problem_id))})
     sync_problem_cards(conn, issue.problem_id)
+    if active_escalation(conn, issue.problem_id) is not None:
+        announce_new_customers(conn, issue.problem_id, config.jira.comment_batch_seconds)
     return TriageResult(issue_id, changed=True)

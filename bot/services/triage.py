@@ -210,7 +210,7 @@ def set_problem_status(conn: Connection, problem_id: int, status: str, actor: st
         )
 
 
-def _active_escalation(conn: Connection, problem_id: int) -> Any:
+def active_escalation(conn: Connection, problem_id: int) -> Any:
     return conn.execute(
         select(escalations).where(
             escalations.c.problem_id == problem_id, escalations.c.state.in_(ACTIVE_STATES)
@@ -239,7 +239,7 @@ def merge(
         raise CannotMerge("That problem no longer exists as such (it was merged elsewhere); pick another.")
     if target.status != "open":
         raise CannotMerge(f"#{target.primary_issue_id} is resolved; reopen it first to merge into it.")
-    source_jira, target_jira = (_active_escalation(conn, p) for p in (source.id, target.id))
+    source_jira, target_jira = (active_escalation(conn, p) for p in (source.id, target.id))
     if source_jira is not None and target_jira is not None:
         raise CannotMerge(
             f"Both are escalated to Jira ({source_jira.jira_key or 'pending'} and "

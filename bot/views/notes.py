@@ -83,6 +83,9 @@ def render_triage_note(
             f"{who} took #{int(detail.get('issue') or 0)} out of this problem; "
             f"{count} customer{'s' if count != 1 else ''} now."
         )
+    elif kind == "customer_set":
+        count = int(detail.get("customers") or 0)
+        text = f"{who} set the customer of this report; {count} customer{'s' if count != 1 else ''} now."
     elif kind == "escalation_requested":
         again = " again" if detail.get("retry") else ""
         text = f":outbox_tray: {who} is escalating this to Jira{again}…"
