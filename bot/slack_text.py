@@ -33,3 +33,22 @@ def email_in_text(text: str) -> str:
     """The first e-mail address a message mentions (Slack writes them as `<mailto:a@b|a@b>`)."""
     found = _EMAIL.search(text)
     return found.group(0).lower() if found else ""
+
+
+_HELPDESK_LINKS = (
+    ("Zendesk ticket", re.compile(r"https://[a-z0-9-]+\.zendesk\.com/(?:agent/)?tickets/(\d+)", re.I)),
+    (
+        "Intercom conversation",
+        re.compile(r"https://app\.intercom\.(?:com|io)/a/(?:apps|inbox)/[^\s>|]*conversations?/(\d+)", re.I),
+    ),
+)
+
+
+def helpdesk_ticket_in_text(text: str) -> str:
+    """ "Zendesk ticket 123" for the first helpdesk link a message holds: the customer to name when
+    the message gives no e-mail address (the ticket says who wrote)."""
+    for label, pattern in _HELPDESK_LINKS:
+        found = pattern.search(text)
+        if found:
+            return f"{label} {found.group(1)}"
+    return ""

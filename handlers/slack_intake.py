@@ -17,7 +17,7 @@ from bot.ids import Block, Callback
 from bot.runtime import Runtime
 from bot.services.cards import problem_summaries
 from bot.services.intake import ingest_issue, take_slack_message
-from bot.slack_text import email_in_text, slack_text_to_plain, subject_from_text
+from bot.slack_text import email_in_text, helpdesk_ticket_in_text, slack_text_to_plain, subject_from_text
 from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
@@ -144,6 +144,7 @@ async def log_message_shortcut(ack: AsyncAck, body: dict[str, Any], context: Asy
         message_ts=shortcut.message_ts,
         author=shortcut.message_user if shortcut.from_another_workspace else None,
         customer_email=email_in_text(text),
+        customer_name="" if email_in_text(text) else helpdesk_ticket_in_text(text),
     )
     await open_report_modal(runtime_of(context), shortcut.trigger_id, prefill)
 

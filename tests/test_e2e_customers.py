@@ -185,3 +185,23 @@ async def test_the_webhook_refuses_a_report_without_a_customer(stack: Stack) -> 
     assert response.status == 400
     assert (await response.json())["field"] == "customer"
     assert await stored(stack) == []
+
+
+async def test_the_shortcut_names_the_helpdesk_ticket_a_message_links_to(stack: Stack) -> None:
+    feedback = stack.channels["feedback"]
+    text = "Same as <https://globex.zendesk.com/agent/tickets/4711|this ticket>: PDF export is blank"
+    ts = stack.slack.post_message_in(feedback, text, user=RELAYER)
+    shortcut = {
+        "type": "message_action",
+        "callback_id": Callback.LOG_MESSAGE_SHORTCUT,
+        "trigger_id": stack.slack.new_trigger_id(),
+        "user": {"id": AGENT, "name": "agent"},
+        "channel": {"id": feedback, "name": "customer-feedback"},
+        "message": {"type": "message", "user": RELAYER, "ts": ts, "text": text, "team": stack.slack.team_id},
+        "message_ts": ts,
+        "response_url": "https://hooks.slack.com/app/T0/1/abc",
+    }
+    assert (await stack.slack_interaction(shortcut)).status == 200
+    view = (await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened"))[0]
+    name_input = next(b for b in view["blocks"] if b["block_id"] == Block.REPORT_CUSTOMER_NAME)
+    assert name_input["element"]["initial_value"] == "Zendesk ticket 4711"

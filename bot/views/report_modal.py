@@ -22,6 +22,7 @@ class ReportPrefill:
     # unless named otherwise. A member of our workspace is never the customer.
     author: str | None = None
     customer_email: str = ""  # an e-mail address found in the message
+    customer_name: str = ""  # a helpdesk ticket the message links to, when it names no e-mail
 
 
 def text_input(
@@ -86,7 +87,13 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
             optional=True,
             max_length=BODY_MAX,
         ),
-        text_input(Block.REPORT_CUSTOMER_NAME, "Customer name", optional=True, hint=author_hint),
+        text_input(
+            Block.REPORT_CUSTOMER_NAME,
+            "Customer name",
+            initial=prefill.customer_name,
+            optional=True,
+            hint=author_hint,
+        ),
         text_input(
             Block.REPORT_CUSTOMER_EMAIL,
             "Customer e-mail",
