@@ -18,6 +18,7 @@ from bot import metrics
 from bot.app import build_runtime
 from db.session import DatabaseUnavailable
 from handlers.metrics import METRICS_STATE, start_metrics_server
+from integrations.jira_client import JiraGateway
 from schedules.scheduler import guarded_job
 from tests.harness import Stack, click, make_issue_payload, new_card
 
@@ -46,6 +47,11 @@ def samples_of(text: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def sample(name: str, **labels: str) -> float:
+    """A series' value in this process's registry (0 before it is first counted)."""
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def exported_names(text: str) -> set[str]:
@@ -200,13 +206,13 @@ async def test_guarded_jobs_count_runs_and_skips() -> None:
     async def database_down() -> bool:
         raise DatabaseUnavailable("OperationalError")
 
-    runs = metrics.JOB_RUNS
-    enqueued_before = runs.labels(job="metrics_test_job", outcome="enqueued")._value.get()
-    skipped_before = runs.labels(job="metrics_test_down", outcome="skipped")._value.get()
+    runs = "supportbridge_scheduler_runs_total"
+    enqueued_before = sample(runs, job="metrics_test_job", outcome="enqueued")
+    skipped_before = sample(runs, job="metrics_test_down", outcome="skipped")
     await guarded_job("metrics_test_job", enqueues, lambda: woken.append(True))()
     await guarded_job("metrics_test_down", database_down, lambda: woken.append(True))()
-    assert runs.labels(job="metrics_test_job", outcome="enqueued")._value.get() == enqueued_before + 1
-    assert runs.labels(job="metrics_test_down", outcome="skipped")._value.get() == skipped_before + 1
+    assert sample(runs, job="metrics_test_job", outcome="enqueued") == enqueued_before + 1
+    assert sample(runs, job="metrics_test_down", outcome="skipped") == skipped_before + 1
     assert woken == [True]
 
 
@@ -232,3 +238,16 @@ async def test_dashboard_and_alerts_parse_and_name_only_exported_series(stack: S
         assert referenced <= exported, (expression, referenced - exported)
     titles = " ".join(json.loads(DASHBOARD.read_text())["panels"][i]["title"] for i in range(5))
     assert "ack latency" in titles.lower()
+
+
+async def test_jira_calls_are_counted_by_operation_and_outcome(jira: Any) -> None:
+    gateway = JiraGateway(jira.url, jira.email, jira.api_token, timeout=2)
+    calls = "supportbridge_jira_calls_total"
+    fetched_before = sample(calls, operation="get_issue", outcome="ok")
+    probed_before = sample(calls, operation="server_info", outcome="ok")
+    timed_before = sample("supportbridge_jira_call_seconds_sum", operation="server_info")
+    assert await gateway.get_issue("PROJ-404") is None  # Jira answered: no such issue
+    await gateway.server_info()
+    assert sample(calls, operation="get_issue", outcome="ok") == fetched_before + 1
+    assert sample(calls, operation="server_info", outcome="ok") == probed_before + 1
+    assert sample("supportbridge_jira_call_seconds_sum", operation="server_info") > timed_before
