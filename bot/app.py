@@ -19,6 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import AppConfig
 from bot.deliveries import register_deliveries
 from bot.people import People
@@ -41,6 +42,7 @@ from handlers import (
     triage,
 )
 from handlers import digest as digest_commands
+from handlers import metrics as metrics_route
 from handlers import releases as release_commands
 from handlers.common import RUNTIME, attach_runtime
 from handlers.inbound import (
@@ -87,6 +89,7 @@ def check_combination(settings: Settings, config: AppConfig) -> None:
 
 def build_runtime(settings: Settings, config: AppConfig, database: Database | None = None) -> Runtime:
     database = database or Database(settings.database_url)
+    metrics.watch_database_errors(database.engine.sync_engine)
     deliverer = Deliverer(database, config.deliveries)
     search = ProblemSearch(database)
     jira = None
@@ -230,6 +233,7 @@ def slack_route(
             raise BadRequest(401, "missing or bad Slack signature")
         text = utf8(body)
         check_slack_body(text, request.content_type)
+        request[metrics.SLACK_KIND_KEY] = metrics.slack_kind(text, request.content_type)
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
         bolt_response = await bolt.async_dispatch(bolt_request)
         if bolt_response.status == 404:
@@ -254,7 +258,9 @@ def create_web_app(
     runtime = build_runtime(settings, config, database)
     bolt = build_bolt_app(runtime) if runtime.slack is not None else None
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[refuse_bad_requests])
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES, middlewares=[metrics.measure_requests, refuse_bad_requests]
+    )
     app[RUNTIME] = runtime
     app[BAD_REQUESTS] = BadRequests()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -262,6 +268,7 @@ def create_web_app(
     intake_http.register(app, settings)
     jira_webhook.register(app)
     health.register(app)
+    metrics_route.register(app)
 
     async def lifecycle(app: web.Application) -> object:
         if settings.is_sqlite:

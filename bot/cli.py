@@ -121,8 +121,15 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         assert runtime.slack is not None
         await runtime.slack.open()
         runtime.start_background()
+        metrics_runner = None
+        if settings.metrics_port:
+            from handlers.metrics import start_metrics_server
+
+            metrics_runner = await start_metrics_server(runtime, settings.host, settings.metrics_port)
         log.info("worker started", extra={"mailbox": runtime.mail is not None})
         await stop.wait()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runtime.stop_background()
         await runtime.slack.close()
         await runtime.database.dispose()

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
+    # `supportbridge worker` serves its own GET /metrics here (0: not at all); `serve` uses PORT.
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
     supportbridge_config: Path = Path("supportbridge.yml")
     supportbridge_contracts: Path = DEFAULT_CONTRACTS
     intake_secret: SecretStr | None = None

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from bot import metrics
 from bot.domain.intake import IntakeRequest
 from bot.runtime import Runtime
 from bot.services.intake import IntakeResult, ingest_issue
@@ -130,6 +131,7 @@ async def helpdesk(
         return error(400, str(exc), field=field)
     if isinstance(result, Ignored):
         log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
+        request[metrics.INTAKE_IGNORED_KEY] = True
         return web.json_response({"ignored": result.reason}, status=200)
     key = delivery_key(f"intake:{source}:", result.delivery_id) if result.delivery_id else None
     return await store(runtime_of_request(request), result.request, key)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import email.utils
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from requests import RequestException, Response, Session
 from requests.exceptions import ConnectTimeout, Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from bot import metrics
 from bot.domain.jira import JiraSnapshot, jira_time
 
 T = TypeVar("T")
@@ -317,13 +319,25 @@ class JiraGateway:
             connected = True
             return call(connection)
 
+        # The public method calling us names the operation: a bounded label from our own code.
+        operation = sys._getframe(1).f_code.co_name
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, run)
         except JIRAError as exc:
+            status = exc.status_code
+            if status == 404 and not_found is not None:
+                outcome = "not_found"
+            elif status is None or status in _TRANSIENT_STATUSES or status >= 500:
+                outcome = "unavailable"
+            else:
+                outcome = "rejected"
             if exc.status_code == 404 and not_found is not None:
                 not_found()
             self._raise_for(exc)
         except RequestException as exc:
+            outcome = "unavailable"
             unknown = write and connected and _maybe_sent(exc)
             suffix = " (it may have been carried out)" if unknown else ""
             if isinstance(exc, Timeout):
@@ -332,7 +346,11 @@ class JiraGateway:
                 message = f"cannot reach Jira: {type(exc).__name__}"
             raise JiraUnavailable(message + suffix, outcome_unknown=unknown) from None
         except ValueError:
+            outcome = "unavailable"
             raise JiraUnavailable("Jira answered something that is not JSON") from None
+        finally:
+            metrics.JIRA_CALL_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+            metrics.JIRA_CALLS.labels(operation=operation, outcome=outcome).inc()
 
     @staticmethod
     def _raise_for(exc: JIRAError) -> NoReturn:

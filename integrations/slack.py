@@ -11,6 +11,7 @@ whether the same call can succeed later; `bot.deliveries.policy` applies that on
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from integrations.slack_pacing import SlackPacer, Throttled
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,15 @@ def _translate(exc: Exception) -> SlackError:
     return SlackTransientError(type(exc).__name__)
 
 
+def _outcome_of(error: SlackError) -> str:
+    """A bounded label: ratelimited, transient, or our error class (never Slack's free error code)."""
+    if isinstance(error, RateLimited):
+        return "ratelimited"
+    if isinstance(error, SlackTransientError):
+        return "transient"
+    return type(error).__name__
+
+
 class SlackGateway:
     """The Slack calls Supportbridge makes."""
 
@@ -272,14 +283,21 @@ class SlackGateway:
         try:
             await self.pacer.acquire(method, channel)
         except Throttled as exc:
+            metrics.SLACK_CALLS.labels(method=method, outcome="paced").inc()
             raise Paced("paced", exc.retry_after) from exc
+        started = time.perf_counter()
         try:
             response = await client.api_call(method, **request)
         except (SlackApiError, SlackClientError, ClientError, TimeoutError, OSError) as exc:
             error = _translate(exc)
+            metrics.SLACK_CALL_SECONDS.labels(method=method).observe(time.perf_counter() - started)
+            metrics.SLACK_CALLS.labels(method=method, outcome=_outcome_of(error)).inc()
             if isinstance(error, RateLimited):
+                metrics.SLACK_RETRY_AFTER.labels(method=method).observe(error.retry_after or 0.0)
                 self.pacer.rate_limited(method, channel, error.retry_after)
             raise error from exc
+        metrics.SLACK_CALL_SECONDS.labels(method=method).observe(time.perf_counter() - started)
+        metrics.SLACK_CALLS.labels(method=method, outcome="ok").inc()
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def post_message(

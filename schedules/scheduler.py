@@ -17,12 +17,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import metrics
 from bot.services.runs import MISFIRE_GRACE_SECONDS
 from db.session import Database, DatabaseUnavailable
 
@@ -44,14 +52,30 @@ def guarded_job(
         try:
             result = await run()
         except DatabaseUnavailable:
+            metrics.JOB_RUNS.labels(job=name, outcome="skipped").inc()
             log.warning("scheduled job skipped: database unavailable", extra={"job": name})
             return
+        except Exception:
+            metrics.JOB_RUNS.labels(job=name, outcome="error").inc()
+            raise
+        metrics.JOB_RUNS.labels(job=name, outcome="enqueued" if result else "ok").inc()
         if result:
             log.info("scheduled job enqueued work", extra={"job": name})
             wake()
 
     job.__name__ = name  # APScheduler's job id
     return job
+
+
+def _measure_event(event: JobSubmissionEvent | JobExecutionEvent) -> None:
+    """A missed run, or how late a run started after its scheduled time (job ids are our names)."""
+    if event.code == EVENT_JOB_MISSED:
+        metrics.JOB_MISSES.labels(job=event.job_id).inc()
+        return
+    if isinstance(event, JobSubmissionEvent):
+        for scheduled in event.scheduled_run_times:
+            lag = (datetime.now(UTC) - scheduled).total_seconds()
+            metrics.JOB_LAG.labels(job=event.job_id).observe(max(lag, 0.0))
 
 
 class Scheduler:
@@ -64,6 +88,7 @@ class Scheduler:
             timezone=timezone,
             job_defaults={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True, "max_instances": 1},
         )
+        self.scheduler.add_listener(_measure_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED)
         self._jobs: list[tuple[Callable[[], Awaitable[Any]], dict[str, Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._lock_connection: AsyncConnection | None = None

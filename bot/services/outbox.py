@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.config import Deliveries
 from bot.domain.outbox import OutboxKind, Payload, PayloadError, decode_payload
 from bot.supervisor import Supervised
@@ -199,6 +200,14 @@ class Outcome:
 
 
 ITEMS = outbox_items
+
+
+def _delivery_outcome(outcome: Outcome) -> str:
+    if outcome.failure is None:
+        return "done"
+    if outcome.not_yet:
+        return "paced"
+    return "dead" if outcome.dead else "retry"
 
 
 class Deliverer:
@@ -409,6 +418,7 @@ class Deliverer:
             for outcome in outcomes:
                 await self._settle_one(outcome)
         for outcome in outcomes:
+            metrics.DELIVERIES.labels(kind=outcome.item.kind, outcome=_delivery_outcome(outcome)).inc()
             if outcome.failure is None:
                 continue
             if outcome.not_yet:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from bot import metrics
 from bot.domain.errors import DomainError
 from bot.domain.escalation import ACTIVE_STATES
 from bot.domain.intake import Severity
@@ -135,6 +136,8 @@ def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     values: dict[str, Any] = {"claimed_by": actor, "claimed_at": now, "updated_at": now}
     if issue.first_response_at is None:
         values["first_response_at"] = now  # the first time anyone took it: the first response
+        # Observed in the transaction that records it: a rolled-back claim is retried and counted then.
+        metrics.observe_since(issue.received_at, issue.severity, metrics.FIRST_RESPONSE_SECONDS)
     conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
     note(conn, issue_id, "claimed", actor, {})
     refresh_home(conn, actor)
@@ -160,6 +163,9 @@ def resolve(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     if issue.status == "resolved":
         return TriageResult(issue_id, changed=False)
     set_problem_status(conn, issue.problem_id, "resolved", actor)
+    if issue.first_response_at is None:
+        metrics.observe_since(issue.received_at, issue.severity, metrics.FIRST_RESPONSE_SECONDS)
+    metrics.observe_since(issue.received_at, issue.severity, metrics.RESOLUTION_SECONDS)
     note(conn, issue_id, "resolved", actor, {})
     sync_problem_cards(conn, issue.problem_id)
     refresh_claimers(conn, issue.problem_id)
