@@ -173,9 +173,13 @@ def new_bolt(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
     settings = runtime.settings
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    assert settings.slack_bot_token is not None
     assert runtime.slack is not None
-    bolt = new_bolt(runtime.slack.client, settings.slack_signing_secret.get_secret_value())
+    # Over Socket Mode nothing is signed (the WebSocket itself is authenticated by the app token) and
+    # Bolt skips its signature check for socket-mode requests; it still wants a string.
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    assert secret or settings.socket_mode
+    bolt = new_bolt(runtime.slack.client, secret)
     bolt.use(with_runtime(runtime))
     for feature in SLACK_FEATURES:
         feature.register(bolt)
@@ -246,6 +250,16 @@ def slack_route(
     return slack_events
 
 
+async def socket_mode_refusal(_request: web.Request) -> web.Response:
+    return web.json_response(
+        {
+            "error": "this server receives Slack over Socket Mode (SLACK_APP_TOKEN is set), "
+            "not at /slack/events"
+        },
+        status=404,
+    )
+
+
 def create_web_app(
     settings: Settings,
     config: AppConfig,
@@ -263,8 +277,22 @@ def create_web_app(
     )
     app[RUNTIME] = runtime
     app[BAD_REQUESTS] = BadRequests()
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app.router.add_post("/slack/events", slack_route(bolt, secret))
+    socket = None
+    if settings.socket_mode and bolt is not None and settings.slack_app_token is not None:
+        from bot.socket_mode import SocketModeConnection
+
+        assert runtime.slack is not None
+        socket = SocketModeConnection(
+            bolt,
+            settings.slack_app_token.get_secret_value(),
+            runtime.slack.client,
+            ping_interval=settings.socket_mode_ping_interval,
+        )
+        # Slack reaches the bot over the WebSocket only: nothing unsigned may come in over HTTP.
+        app.router.add_post("/slack/events", socket_mode_refusal)
+    else:
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        app.router.add_post("/slack/events", slack_route(bolt, secret))
     intake_http.register(app, settings)
     jira_webhook.register(app)
     health.register(app)
@@ -277,6 +305,15 @@ def create_web_app(
             await upgrade(runtime.database)
         if runtime.slack is not None:
             await runtime.slack.open()
+        if socket is not None:
+            try:
+                await socket.start()
+            except Exception:
+                await socket.stop()
+                if runtime.slack is not None:
+                    await runtime.slack.close()
+                await runtime.database.dispose()
+                raise
         # Everything built so far lives for the whole process: move it out of the collector's way, so
         # full collections stay short and do not show up as latency spikes on acks.
         gc.freeze()
@@ -286,6 +323,8 @@ def create_web_app(
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")
             runtime.start_background()
         yield
+        if socket is not None:
+            await socket.stop()
         await runtime.stop_background()
         if runtime.slack is not None:
             await runtime.slack.close()

@@ -73,10 +73,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "port": port,
             "database": settings.database_url.split(":", 1)[0],
             "slack": settings.slack_enabled,
+            "socket_mode": settings.socket_mode,
         },
     )
-    print(describe(Mode.SLACK, url=f"{host}:{port}", slack_api_url=settings.slack_api_url), file=sys.stderr)
-    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+    print(
+        describe(
+            Mode.SLACK,
+            url=f"{host}:{port}",
+            slack_api_url=settings.slack_api_url,
+            socket_mode=settings.socket_mode,
+        ),
+        file=sys.stderr,
+    )
+    try:
+        web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+    except SettingsError as exc:  # Slack refused the app token when Socket Mode opened (bot.socket_mode)
+        raise StartupError(str(exc)) from None
     return 0
 
 

@@ -19,13 +19,22 @@ class Mode(StrEnum):
 
 
 def choose_mode(settings: Settings) -> Mode:
-    if settings.slack_bot_token is None and settings.slack_signing_secret is None:
+    if (
+        settings.slack_bot_token is None
+        and settings.slack_signing_secret is None
+        and not settings.socket_mode
+    ):
         return Mode.SANDBOX
     return Mode.SLACK
 
 
-def describe(mode: Mode, *, url: str, slack_api_url: str = "") -> str:
+def describe(mode: Mode, *, url: str, slack_api_url: str = "", socket_mode: bool = False) -> str:
     """The plain lines the terminal shows at start-up."""
+    if mode is Mode.SLACK and socket_mode:
+        return (
+            f"Supportbridge is running in SLACK mode over Socket Mode (Web API {slack_api_url}); "
+            f"intake, Jira and health on {url}"
+        )
     if mode is Mode.SLACK:
         return f"Supportbridge is running in SLACK mode (Web API {slack_api_url}), serving on {url}"
     return "\n".join(

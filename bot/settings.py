@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    # An app-level token (`xapp-…`, scope connections:write): Slack then reaches the bot over Socket
+    # Mode, an outbound WebSocket, so no public URL and no signing secret are needed.
+    slack_app_token: SecretStr | None = None
+    # How often Socket Mode pings Slack; four intervals without a pong and the socket is re-opened.
+    socket_mode_ping_interval: float = Field(default=10.0, gt=0, le=300)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "0.0.0.0"
@@ -59,6 +64,7 @@ class Settings(BaseSettings):
     @field_validator(
         "slack_bot_token",
         "slack_signing_secret",
+        "slack_app_token",
         "intake_secret",
         "zendesk_webhook_secret",
         "intercom_client_secret",
@@ -80,15 +86,28 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None
 
     @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
     def jira_enabled(self) -> bool:
         return bool(self.jira_url)
 
     def check_startup(self) -> None:
         """Refuse to start with settings that would make the server unsafe or half-configured."""
-        if self.slack_bot_token is not None and self.slack_signing_secret is None:
+        if self.slack_app_token is not None:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                raise SettingsError(
+                    "SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (Basic Information → "
+                    "App-Level Tokens, scope connections:write)"
+                )
+            if self.slack_bot_token is None:
+                raise SettingsError("SLACK_BOT_TOKEN is missing: it is required when SLACK_APP_TOKEN is set")
+        if self.slack_bot_token is not None and self.slack_signing_secret is None and not self.socket_mode:
             raise SettingsError(
                 "SLACK_SIGNING_SECRET is missing: it is required when SLACK_BOT_TOKEN is set, "
-                "because every request to /slack/events must be signature-checked"
+                "because every request to /slack/events must be signature-checked (or set SLACK_APP_TOKEN "
+                "to use Socket Mode, which needs no public URL)"
             )
         if self.slack_signing_secret is not None and self.slack_bot_token is None:
             raise SettingsError("SLACK_BOT_TOKEN is missing: it is required when SLACK_SIGNING_SECRET is set")

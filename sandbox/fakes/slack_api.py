@@ -282,6 +282,10 @@ class FakeSlack(FakeServer):
     ) -> None:
         super().__init__()
         self.token = token
+        # Socket Mode: the app-level token apps.connections.open accepts, and the fake WebSocket server
+        # whose URLs it hands out (sandbox.fakes.socket_mode.attach sets both).
+        self.app_token: str | None = None
+        self.socket_mode: Any = None
         # Off only in benchmarks, where validating every call would make the fake the bottleneck;
         # the test suite always checks the contract.
         self.check_contract = check_contract
@@ -302,6 +306,7 @@ class FakeSlack(FakeServer):
         self.bot_user_id = self.add_user(bot_name, real_name=bot_name.title(), is_bot=True)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -539,7 +544,14 @@ class FakeSlack(FakeServer):
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
             return web.json_response({"ok": False, "error": "not_authed"})
-        if auth[len("Bearer ") :].strip() != self.token:
+        bearer = auth[len("Bearer ") :].strip()
+        if method == "apps.connections.open":
+            # Slack's answers: a bot or user token is the wrong kind; an unknown app token is invalid.
+            if not bearer.startswith("xapp-"):
+                return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+            if self.app_token is None or bearer != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+        elif bearer != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
 
         try:
@@ -671,6 +683,11 @@ class FakeSlack(FakeServer):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode is None:
+            raise SlackError("not_allowed_token_type")
+        return {"url": self.socket_mode.new_url()}
 
     def _message_fields(self, args: dict[str, Any]) -> dict[str, Any]:
         fields = {k: args[k] for k in _MESSAGE_ARG_KEYS if k in args and args[k] is not None}
