@@ -302,6 +302,17 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from bot import manifest
+
+    try:
+        print(manifest.render(socket=args.socket_mode, url=args.url), end="")
+    except (manifest.ManifestError, OSError) as exc:
+        print(f"supportbridge manifest: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbridge", description="Customer issues, in Slack.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -339,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(
         func=cmd_check
     )
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (HTTP or Socket Mode)")
+    way = manifest.add_mutually_exclusive_group()
+    way.add_argument("--socket-mode", action="store_true", help="no request URLs, Socket Mode on")
+    way.add_argument("--url", help="the bot's public https:// address, for the request URLs")
+    manifest.set_defaults(func=cmd_manifest)
     return parser
 
 
