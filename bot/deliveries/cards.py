@@ -127,7 +127,11 @@ class CardDeliveries:
         if self.search is None or card.problem_id is None:
             return False
         matches = await self.search.similar(card.subject, card.body, exclude_problem=card.problem_id)
-        found = [{"problem": m.problem_id, "score": round(m.score, 4)} for m in matches]
+        # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
+        threshold = self.config.matching.suggest
+        found = [
+            {"problem": m.problem_id, "score": round(m.score, 4)} for m in matches if m.score >= threshold
+        ]
         await self.database.transaction(
             lambda conn: conn.execute(
                 update(issues)

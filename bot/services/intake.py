@@ -13,6 +13,7 @@ statements built once (cached compiled SQL), in nine round trips (docs/benchmark
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,9 @@ from bot.config import AppConfig
 from bot.domain.intake import IntakeRequest
 from bot.domain.outbox import Ephemeral, SlackMessageIntake, SyncCard
 from bot.services import outbox
+from bot.services.embedding import Vector
 from bot.services.intake_postgres import ingest_statement
+from bot.services.problem_search import analyse_report, analyzer_for, embed_report, report_params, store_terms
 from bot.services.routing import RouteFacts, route_issue
 from db.models import customers, inbound_deliveries, issue_events, issue_tags, issues, problems, utcnow
 from db.queries.deliveries import DeliveryTaken, claim_delivery
@@ -93,7 +96,11 @@ class IntakeResult:
 
 
 def _intake_params(
-    config: AppConfig, request: IntakeRequest, delivery_key: str | None, reported_by: str | None
+    config: AppConfig,
+    request: IntakeRequest,
+    delivery_key: str | None,
+    reported_by: str | None,
+    vector: Vector | None = None,
 ) -> dict[str, Any]:
     """Everything an intake writes, as statement parameters (shared by both storage paths)."""
     incoming = request.customer
@@ -107,7 +114,9 @@ def _intake_params(
             tags=tuple(request.tags),
         ),
     )
+    analyzer = analyzer_for(config.matching.synonyms, config.matching.language)
     return {
+        **report_params(analyse_report(analyzer, request.subject, request.body), vector),
         "delivery_key": delivery_key or "",
         "source": request.source,
         "external_id": request.external_id,
@@ -176,6 +185,7 @@ def _create(conn: Connection, p: dict[str, Any], now: datetime) -> int:
         },
     ).scalar_one()
     conn.execute(SET_PRIMARY, {"problem": problem_id, "issue": issue_id})
+    store_terms(conn, issue_id, p)
     if p["tags"]:
         conn.execute(INSERT_TAG, [{"issue_id": issue_id, "tag": tag} for tag in p["tags"]])
     conn.execute(
@@ -237,7 +247,9 @@ async def ingest_issue(
     lead to a new issue from now on (an e-mail conversation's subject), pointed at it even if an
     older issue had them."""
 
-    params = _intake_params(config, request, delivery_key, reported_by)
+    # The embedding is CPU work of a few milliseconds: off the event loop, before the transaction.
+    vector = await asyncio.to_thread(embed_report, request.subject, request.body)
+    params = _intake_params(config, request, delivery_key, reported_by, vector)
 
     def single_statement(dialect: str) -> bool:
         # The one-statement path always stores a customer; a customer-less report takes the other.

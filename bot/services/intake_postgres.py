@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, bindparam, text
+from sqlalchemy import JSON, LargeBinary, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -75,6 +75,16 @@ delivery AS (
     SELECT :delivery_key, coalesce((SELECT id FROM issue), known.by_source), :now
     FROM known WHERE :delivery_key <> '' AND known.by_delivery IS NULL
 ),
+search AS (
+    INSERT INTO report_terms (issue_id, language, terms, length, vector)
+    SELECT issue.id, :search_language, :search_terms, :search_length, :search_vector FROM issue
+),
+term_counts AS (
+    INSERT INTO search_terms (term, reports)
+    SELECT term, 1 FROM issue, unnest(CAST(:search_distinct AS varchar[])) WITH ORDINALITY AS t(term, n)
+    ORDER BY n
+    ON CONFLICT (term) DO UPDATE SET reports = search_terms.reports + 1
+),
 card AS (
     INSERT INTO outbox (kind, dedupe_key, payload, status, attempts, revision, next_attempt_at,
                         created_at, updated_at)
@@ -89,6 +99,8 @@ SELECT (SELECT id FROM issue) AS created, known.by_delivery, known.by_source FRO
     bindparam("now", type_=UTCDateTime()),
     bindparam("reported_at", type_=UTCDateTime()),
     bindparam("tags", type_=ARRAY(String)),
+    bindparam("search_distinct", type_=ARRAY(String)),
+    bindparam("search_vector", type_=LargeBinary()),
     bindparam("detail", type_=JSON()),
 )
 

@@ -1,137 +1,395 @@
-"""The similar-problem index kept in step with the database, in each process that needs it.
+"""Similar problems and search, on the database's own full-text index, shared by every process.
 
-`bot.services.similarity.ProblemIndex` is in memory and pure; this keeps it current: the first use loads
-every report, and later uses (at most once per `REFRESH_SECONDS`) read only the reports and problems
-changed since the last look — new reports, merges, resolutions — through the `updated_at` indexes.
-Several processes each keep their own copy; they agree within a refresh.
+A report's terms (`bot.services.text_analysis`) are written in the same transaction as the report
+(`index_report`, or the PostgreSQL intake statement), so a report is findable by every process the
+moment its intake commits, and no process holds a copy: start-up loads nothing.
+
+A lookup is two steps:
+
+1. **Retrieve** up to `CANDIDATES` reports holding any of the query's rarest terms from the full-text
+   index — SQLite FTS5 ranked by its `bm25()`, PostgreSQL's GIN over a `tsvector` ranked by
+   `ts_rank` — joined to their problems so only live (and, for suggestions, open) problems come back.
+2. **Score** those candidates with BM25 (k1 1.2, b 0.75) on the stored terms and `search_terms`' document
+   frequencies, the same arithmetic on both databases, so a confidence means the same on SQLite and
+   PostgreSQL. A report's confidence is its score over the score the query would get against itself
+   (a report identical to the query: 1.0); a problem's is its best report's.
+
+Typos: a query term no report holds is replaced by the closest term that some report does hold
+(rapidfuzz, Levenshtein distance 1, or 2 for long words), found among terms sharing its first two
+letters through the `search_terms` primary key. Typeahead's last, unfinished word expands to the most
+common held terms it begins.
+
+Why this and not a library (tantivy, bm25s): docs/matching.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 import time
-from datetime import datetime, timedelta
-from functools import partial
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from bot.services.similarity import Match, ProblemIndex
-from db.models import issues, problems
+from bot.services import embedding
+from bot.services.embedding import Vector
+from bot.services.text_analysis import Analysed, Analyzer
+from db.models import report_terms, search_terms
 from db.session import Database
 
-log = logging.getLogger(__name__)
-
-REFRESH_SECONDS = 1.0
-# A change committed slightly after a later-stamped one must not be missed: look back this far.
-OVERLAP = timedelta(seconds=2)
-INDEXED_BODY_MAX = 2000
-LOAD_CHUNK = 2000
-# Indexing a report takes ~150 µs; yield to the event loop between slices so a large first load
-# (100,000 reports: ~15 s) never holds up acks.
-YIELD_EVERY = 100
-
-REPORTS = select(
-    issues.c.id,
-    issues.c.problem_id,
-    issues.c.subject,
-    func.substr(issues.c.body, 1, INDEXED_BODY_MAX).label("body"),
-    problems.c.status,
-    issues.c.updated_at,
-).join(problems, problems.c.id == issues.c.problem_id)
-PROBLEM_STATES = select(problems.c.id, problems.c.status, problems.c.updated_at)
+K1 = 1.2
+B = 0.75
+CANDIDATES = 200  # reports retrieved by their words per lookup, then scored
+RECENT_CANDIDATES = 200  # and the latest reports, judged by their embedding
+# A confidence is this much the embeddings' cosine and the rest BM25's (chosen on the -dev sets).
+SEMANTIC_WEIGHT = 0.9
+# Sentences this far apart in meaning are unrelated (all-MiniLM-L6-v2: unrelated pairs sit near 0).
+UNRELATED_COSINE = 0.3
+RETRIEVAL_TERMS = 10  # the rarest distinct query terms that retrieve candidates
+BODY_INDEXED = 4000  # characters of a report's body analysed
+PREFIX_EXPANSIONS = 8
+TYPO_CHOICES = 4000
+AVERAGE_LENGTH_TTL = 60.0
+MAX_TERM_LENGTH = 64
 
 
-def report_text(subject: str, body: str) -> str:
-    return f"{subject}\n{body[:INDEXED_BODY_MAX]}"
+@dataclass(frozen=True)
+class Match:
+    problem_id: int
+    # 0 to 1: how much of what the query says the problem's best report says too (see the module doc).
+    score: float
+    issue_id: int = 0
 
 
-def _chunk(conn: Connection, after: int) -> list[Any]:
-    return list(
-        conn.execute(REPORTS.where(issues.c.id > after).order_by(issues.c.id).limit(LOAD_CHUNK)).all()
+# ----------------------------------------------------------------------------------------- writing
+
+
+@lru_cache(maxsize=8)
+def _cached_analyzer(synonyms: tuple[tuple[str, tuple[str, ...]], ...] | None, language: str) -> Analyzer:
+    return Analyzer({k: list(v) for k, v in synonyms} if synonyms is not None else None, language)
+
+
+def analyzer_for(synonyms: Mapping[str, Sequence[str]] | None = None, language: str = "en") -> Analyzer:
+    """One analyser per configuration (its caches are worth keeping)."""
+    key = tuple(sorted((k, tuple(v)) for k, v in synonyms.items())) if synonyms is not None else None
+    return _cached_analyzer(key, language)
+
+
+def analyse_report(analyzer: Analyzer, subject: str, body: str) -> Analysed:
+    return analyzer.analyse(subject, body[:BODY_INDEXED])
+
+
+def embedding_text(subject: str, body: str) -> str:
+    return f"{subject}\n{body[:BODY_INDEXED]}"
+
+
+def embed_report(subject: str, body: str) -> Vector | None:
+    """The report's sentence embedding, or None without the model. CPU-bound (milliseconds): call it
+    off the event loop (`asyncio.to_thread`)."""
+    encoder = embedding.load()
+    return encoder.encode_one(embedding_text(subject, body)) if encoder is not None else None
+
+
+def report_params(analysed: Analysed, vector: Vector | None = None) -> dict[str, Any]:
+    """The parameters that store a report's terms (used by both intake paths)."""
+    distinct = sorted({t for t in analysed.terms if len(t) <= MAX_TERM_LENGTH})
+    return {
+        "search_vector": embedding.to_bytes(vector) if vector is not None else None,
+        "search_language": analysed.language,
+        "search_terms": " ".join(t for t in analysed.terms if len(t) <= MAX_TERM_LENGTH),
+        "search_length": len(analysed.terms),
+        "search_distinct": distinct,
+    }
+
+
+def _count_terms(dialect: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(search_terms)
+    return statement.on_conflict_do_update(
+        index_elements=[search_terms.c.term], set_={"reports": search_terms.c.reports + 1}
     )
 
 
-class ProblemSearch:
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.index = ProblemIndex()
-        self._since: datetime | None = None
-        self._seen: dict[int, datetime] = {}  # issue id → the version indexed (skips re-reads in the overlap)
-        self._checked_at = 0.0
-        self._lock = asyncio.Lock()
-        self._loader: asyncio.Task[None] | None = None
+COUNT_TERMS = {name: _count_terms(name) for name in ("postgresql", "sqlite")}
+INSERT_TERMS = insert(report_terms)
 
-    async def _load_all(self) -> None:
-        started = time.perf_counter()
-        last_id = 0
-        newest: datetime | None = None
-        while True:
-            rows = await self.database.transaction(partial(_chunk, after=last_id))
-            for n, row in enumerate(rows, 1):
-                self.index.upsert(
-                    row.id, row.problem_id, report_text(row.subject, row.body), is_open=row.status == "open"
-                )
-                self._seen[row.id] = row.updated_at
-                if n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-                newest = row.updated_at if newest is None or row.updated_at > newest else newest
-            if len(rows) < LOAD_CHUNK:
-                break
-            last_id = rows[-1].id
-        self._since = newest
-        log.info(
-            "similar-problem index loaded",
-            extra={"reports": len(self.index), "seconds": round(time.perf_counter() - started, 2)},
+
+def store_terms(conn: Connection, issue_id: int, params: Mapping[str, Any]) -> None:
+    """Write a report's terms and count them, in the caller's transaction. Terms are counted in sorted
+    order, so two intakes sharing terms lock their rows in the same order (no deadlock)."""
+    conn.execute(
+        INSERT_TERMS,
+        {
+            "issue_id": issue_id,
+            "language": params["search_language"],
+            "terms": params["search_terms"],
+            "length": params["search_length"],
+            "vector": params.get("search_vector"),
+        },
+    )
+    if params["search_distinct"]:
+        conn.execute(
+            COUNT_TERMS[conn.dialect.name], [{"term": t, "reports": 1} for t in params["search_distinct"]]
         )
 
-    def _changes(self, conn: Connection, since: datetime) -> tuple[list[object], list[object]]:
-        reports = conn.execute(REPORTS.where(issues.c.updated_at >= since)).all()
-        states = conn.execute(PROBLEM_STATES.where(problems.c.updated_at >= since)).all()
-        return list(reports), list(states)
 
-    async def refresh(self, *, force: bool = False) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            if self._since is None and not len(self.index):
-                await self._load_all()
-                self._checked_at = now
-                return
-            if not force and now - self._checked_at < REFRESH_SECONDS:
-                return
-            self._checked_at = now
-            since = (self._since or datetime.min) - OVERLAP if self._since else None
-            if since is None:
-                await self._load_all()
-                return
-            reports, states = await self.database.transaction(lambda conn: self._changes(conn, since))
-            newest = self._since
-            for row in reports:
-                if self._seen.get(row.id) == row.updated_at:  # type: ignore[attr-defined]
-                    continue
-                self._seen[row.id] = row.updated_at  # type: ignore[attr-defined]
-                self.index.upsert(
-                    row.id,  # type: ignore[attr-defined]
-                    row.problem_id,  # type: ignore[attr-defined]
-                    report_text(row.subject, row.body),  # type: ignore[attr-defined]
-                    is_open=row.status == "open",  # type: ignore[attr-defined]
-                )
-                newest = max(newest, row.updated_at) if newest else row.updated_at  # type: ignore[attr-defined]
-            for state in states:
-                self.index.set_problem_open(state.id, state.status == "open")  # type: ignore[attr-defined]
-                newest = max(newest, state.updated_at) if newest else state.updated_at  # type: ignore[attr-defined]
-            self._since = newest
+def index_report(
+    conn: Connection, analyzer: Analyzer, issue_id: int, subject: str, body: str, vector: Vector | None = None
+) -> None:
+    store_terms(conn, issue_id, report_params(analyse_report(analyzer, subject, body), vector))
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+_SQLITE_CANDIDATES = text(
+    """
+SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
+FROM report_fts f
+JOIN report_terms r ON r.issue_id = f.rowid
+JOIN issues i ON i.id = r.issue_id
+JOIN problems p ON p.id = i.problem_id
+WHERE report_fts MATCH :query AND p.status IN :statuses AND i.problem_id <> :exclude
+ORDER BY f.rank
+LIMIT :limit
+"""
+).bindparams(bindparam("statuses", expanding=True))
+
+_POSTGRES_CANDIDATES = text(
+    """
+SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
+FROM report_terms r
+JOIN issues i ON i.id = r.issue_id
+JOIN problems p ON p.id = i.problem_id
+WHERE r.tsv @@ CAST(:query AS tsquery) AND p.status IN :statuses AND i.problem_id <> :exclude
+ORDER BY ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC
+LIMIT :limit
+"""
+).bindparams(bindparam("statuses", expanding=True))
+
+# Duplicates cluster in time: the latest reports are candidates too, whatever words they use (the
+# embedding then judges them). Walks the primary key backwards.
+_RECENT = text(
+    """
+SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
+FROM report_terms r
+JOIN issues i ON i.id = r.issue_id
+JOIN problems p ON p.id = i.problem_id
+WHERE p.status IN :statuses AND i.problem_id <> :exclude
+ORDER BY r.issue_id DESC
+LIMIT :limit
+"""
+).bindparams(bindparam("statuses", expanding=True))
+
+_FREQUENCIES = select(search_terms.c.term, search_terms.c.reports).where(
+    search_terms.c.term.in_(bindparam("terms", expanding=True))
+)
+_NEIGHBOURS = (
+    select(search_terms.c.term)
+    .where(
+        search_terms.c.term >= bindparam("low"),
+        search_terms.c.term < bindparam("high"),
+        func.length(search_terms.c.term).between(bindparam("shortest"), bindparam("longest")),
+    )
+    .limit(TYPO_CHOICES)
+)
+_COMPLETIONS = (
+    select(search_terms.c.term, search_terms.c.reports)
+    .where(search_terms.c.term >= bindparam("low"), search_terms.c.term < bindparam("high"))
+    .order_by(search_terms.c.reports.desc())
+    .limit(PREFIX_EXPANSIONS)
+)
+_REPORTS = select(func.max(report_terms.c.issue_id))
+_RECENT_LENGTHS = select(report_terms.c.length).order_by(report_terms.c.issue_id.desc()).limit(5000)
+
+
+def _quote_fts(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _quote_tsquery(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _after(prefix: str) -> str:
+    return prefix + "\U0010ffff"
+
+
+def _idf(reports: int, df: int) -> float:
+    return math.log(1 + (reports - df + 0.5) / (df + 0.5))
+
+
+class _AverageLength:
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.at = -math.inf
+
+    def get(self, conn: Connection) -> float:
+        now = time.monotonic()
+        if now - self.at > AVERAGE_LENGTH_TTL or self.value <= 0:
+            lengths = [int(n) for n in conn.execute(_RECENT_LENGTHS).scalars()]
+            self.value = (sum(lengths) / len(lengths)) if lengths else 0.0
+            self.at = now if lengths else -math.inf
+        return self.value or 1.0
+
+
+def _correct(conn: Connection, term: str) -> str | None:
+    """The held term closest to `term` (a typo), or None."""
+    if len(term) < 4 or not term.isalpha():
+        return None
+    allowed = 1 if len(term) < 8 else 2
+    choices = list(
+        conn.execute(
+            _NEIGHBOURS,
+            {
+                "low": term[:2],
+                "high": _after(term[:2]),
+                "shortest": len(term) - allowed,
+                "longest": len(term) + allowed,
+            },
+        ).scalars()
+    )
+    if not choices:
+        return None
+    best = process.extractOne(term, choices, scorer=Levenshtein.distance, score_cutoff=allowed)
+    return str(best[0]) if best is not None else None
+
+
+def rank(
+    conn: Connection,
+    query: Analysed,
+    *,
+    statuses: Sequence[str],
+    exclude_problem: int | None,
+    limit: int,
+    vector: Vector | None = None,
+    prefix: str | None = None,
+    average: _AverageLength | None = None,
+) -> list[Match]:
+    """The problems whose reports best match `query` (its terms, and its embedding when given), best
+    first, one Match per problem."""
+    weights: Counter[str] = Counter(t for t in query.terms if len(t) <= MAX_TERM_LENGTH)
+    if not weights and not prefix:
+        return []  # nothing to go on (no words at all): no match, rather than the nearest noise
+    frequencies: dict[str, int] = {}
+    if weights:
+        frequencies = {
+            row.term: int(row.reports) for row in conn.execute(_FREQUENCIES, {"terms": list(weights)})
+        }
+    for term in [t for t in weights if t not in frequencies]:
+        fixed = _correct(conn, term)
+        count = weights.pop(term)
+        if fixed is not None:
+            weights[fixed] += count
+            frequencies.update(
+                {row.term: int(row.reports) for row in conn.execute(_FREQUENCIES, {"terms": [fixed]})}
+            )
+    if prefix:
+        for row in conn.execute(_COMPLETIONS, {"low": prefix, "high": _after(prefix)}):
+            if row.term not in weights:
+                weights[row.term] = 1
+            frequencies[row.term] = int(row.reports)
+    weights = Counter({t: n for t, n in weights.items() if frequencies.get(t)})
+    parameters = {"statuses": list(statuses), "exclude": exclude_problem or 0, "limit": CANDIDATES}
+    rows: dict[int, Any] = {}
+    if weights:
+        retrieval = sorted(weights, key=lambda t: frequencies[t])[:RETRIEVAL_TERMS]
+        if conn.dialect.name == "postgresql":
+            statement, match = _POSTGRES_CANDIDATES, " | ".join(_quote_tsquery(t) for t in retrieval)
+        else:
+            statement, match = _SQLITE_CANDIDATES, " OR ".join(_quote_fts(t) for t in retrieval)
+        rows = {int(row.issue_id): row for row in conn.execute(statement, {**parameters, "query": match})}
+    if vector is not None:
+        for row in conn.execute(_RECENT, {**parameters, "limit": RECENT_CANDIDATES}):
+            rows.setdefault(int(row.issue_id), row)
+    if not rows:
+        return []
+    lexical = _lexical_scorer(conn, weights, frequencies, average)
+    best: dict[int, Match] = {}
+    for row in rows.values():
+        confidence = lexical(row)
+        if vector is not None and row.vector is not None:
+            cosine = float(embedding.from_bytes(row.vector) @ vector)
+            if confidence == 0 and cosine < UNRELATED_COSINE:
+                continue  # no word in common and no likeness of meaning: noise, not a match
+            confidence = SEMANTIC_WEIGHT * max(cosine, 0.0) + (1 - SEMANTIC_WEIGHT) * confidence
+        problem = int(row.problem_id)
+        if problem not in best or confidence > best[problem].score:
+            best[problem] = Match(problem, confidence, int(row.issue_id))
+    return sorted(best.values(), key=lambda m: (-m.score, -m.issue_id))[:limit]
+
+
+def _lexical_scorer(
+    conn: Connection, weights: Counter[str], frequencies: dict[str, int], average: _AverageLength | None
+) -> Any:
+    """BM25 of a candidate over the query's BM25 against itself (0 to 1)."""
+    if not weights:
+        return lambda row: 0.0
+    reports = max(int(conn.execute(_REPORTS).scalar() or 0), max(frequencies.values()))
+    idf = {t: _idf(reports, frequencies[t]) for t in weights}
+    average_length = (average or _AverageLength()).get(conn)
+    query_length = sum(weights.values())
+    ideal = sum(
+        idf[t] * n * (K1 + 1) / (n + K1 * (1 - B + B * query_length / average_length)) * n
+        for t, n in weights.items()
+    )
+
+    def score(row: Any) -> float:
+        tf = Counter(row.terms.split())
+        norm = K1 * (1 - B + B * int(row.length) / average_length)
+        total = sum(idf[t] * tf[t] * (K1 + 1) / (tf[t] + norm) * n for t, n in weights.items() if tf[t])
+        return min(1.0, total / ideal) if ideal > 0 else 0.0
+
+    return score
+
+
+OPEN = ("open",)
+LIVE = ("open", "resolved")
+
+
+class ProblemSearch:
+    """What the bot asks: problems similar to a new report (the card's suggestions, auto-merge) and
+    search (`/support search`, typeahead). Stateless but for small caches: every process asks the
+    database."""
+
+    def __init__(self, database: Database, analyzer: Analyzer | None = None) -> None:
+        self.database = database
+        self.analyzer = analyzer or analyzer_for()
+        self._average = _AverageLength()
+        self._loader: asyncio.Task[None] | None = None
 
     def start_loading(self) -> None:
-        """Load the index in the background at start-up, so the first lookup does not wait for it."""
-        self._loader = asyncio.get_running_loop().create_task(self.refresh(), name="similar-problem index")
+        """Nothing to load: the index is the database's. Warm the language detector and the embedding
+        model in the background instead, so the first report does not wait for them."""
+        self._loader = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._warm), name="matching models"
+        )
+
+    def _warm(self) -> None:
+        self.analyzer.query("warm up the language detector before the first report arrives")
+        embed_report("warm up", "the embedding model")
 
     async def similar(self, subject: str, body: str, *, exclude_problem: int, limit: int = 3) -> list[Match]:
-        # Reports arriving a moment apart must see each other: look for changes every time.
-        await self.refresh(force=True)
-        return self.index.similar(report_text(subject, body), limit=limit, exclude_problem=exclude_problem)
+        """Open problems like a new report, best first, without a threshold (callers apply theirs)."""
+        query = analyse_report(self.analyzer, subject, body)
+        vector = await asyncio.to_thread(embed_report, subject, body)
+        return await self.database.transaction(
+            lambda conn: rank(
+                conn,
+                query,
+                statuses=OPEN,
+                exclude_problem=exclude_problem,
+                limit=limit,
+                vector=vector,
+                average=self._average,
+            )
+        )
 
     async def search(
         self,
@@ -142,7 +400,31 @@ class ProblemSearch:
         prefix: bool = False,
         exclude_problem: int | None = None,
     ) -> list[Match]:
-        await self.refresh()
-        return self.index.search(
-            query, limit=limit, open_only=open_only, prefix=prefix, exclude_problem=exclude_problem
+        """Problems matching what someone typed, best first. With `prefix`, the last word may be
+        unfinished (typeahead)."""
+        analysed = self.analyzer.query(query)
+        partial = None
+        if prefix and query and not query[-1].isspace():
+            words = query.split()
+            last = self.analyzer.query(words[-1], analysed.language).terms if words else []
+            if last:
+                partial = last[-1]
+                terms = list(analysed.terms)
+                if partial in terms:
+                    terms.remove(partial)
+                analysed = Analysed(analysed.language, terms)
+        statuses = OPEN if open_only else LIVE
+        # A finished query is also judged by its meaning; typeahead's half-words are not.
+        vector = None if partial else await asyncio.to_thread(embed_report, query, "")
+        return await self.database.transaction(
+            lambda conn: rank(
+                conn,
+                analysed,
+                statuses=statuses,
+                exclude_problem=exclude_problem,
+                limit=limit,
+                vector=vector,
+                prefix=partial,
+                average=self._average,
+            )
         )
