@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from bot.config import AppConfig, EmailIntake
+from bot.metrics import count_email_skipped, count_email_taken
 from bot.services.email_intake import take_email
 from bot.supervisor import Supervised
 from db.session import Database, DatabaseUnavailable
@@ -72,8 +73,10 @@ class MailPoller:
             parsed = await asyncio.to_thread(parse_email, raw, max_bytes=self.email.max_message_bytes)
             if isinstance(parsed, Skipped):
                 log.info("e-mail skipped", extra={"uid": uid, "reason": parsed.reason})
+                count_email_skipped(parsed.reason)
             else:
                 outcome = await take_email(self.database, self.config, parsed)
+                count_email_taken(outcome.kind)
                 log.info(
                     "e-mail taken", extra={"uid": uid, "outcome": outcome.kind, "issue_id": outcome.issue_id}
                 )

@@ -1,7 +1,7 @@
 """The Slack app manifest, for either way Slack reaches the bot: request URLs (HTTP) or Socket Mode.
 
-`manifest.yml` at the project's root is the HTTP manifest with a placeholder address; `supportbridge
-manifest` prints it with the real address (`--url`), or as the Socket Mode variant (`--socket-mode`):
+`bot/manifest.yml` is the HTTP manifest with a placeholder address; `supportbridge manifest` prints it
+with the real address (`--url`), or as the Socket Mode variant (`--socket-mode`):
 `settings.socket_mode_enabled: true` and no request URLs at all, since Slack then sends everything over
 the app's own outbound WebSocket.
 """
@@ -9,13 +9,16 @@ the app's own outbound WebSocket.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "manifest.yml"
+# Package data (pyproject.toml), read through importlib.resources: an installed wheel (the container
+# image) has no source tree around it.
+MANIFEST_PATH: Traversable = resources.files("bot").joinpath("manifest.yml")
 PLACEHOLDER = "https://supportbridge.example.com"
 EVENTS_PATH = "/slack/events"
 
@@ -24,7 +27,7 @@ class ManifestError(ValueError):
     """The address given cannot be a Slack request URL."""
 
 
-def load(path: Path = MANIFEST_PATH) -> dict[str, Any]:
+def load(path: Traversable = MANIFEST_PATH) -> dict[str, Any]:
     loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(loaded, dict):
         raise ManifestError(f"{path} is not a YAML mapping")
@@ -67,7 +70,7 @@ def with_url(manifest: dict[str, Any], url: str) -> dict[str, Any]:
     return out
 
 
-def render(*, socket: bool, url: str | None, path: Path = MANIFEST_PATH) -> str:
+def render(*, socket: bool, url: str | None, path: Traversable = MANIFEST_PATH) -> str:
     manifest = load(path)
     if socket:
         manifest = socket_mode(manifest)

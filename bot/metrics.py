@@ -5,9 +5,9 @@ port, `worker` on `METRICS_PORT` (`serve_worker_metrics`). Prometheus scrapes ev
 there is no multiprocess mode (no shared directory to clean up, and no gauges that cannot be summed).
 
 Labels take values from fixed sets only: request kinds and outcomes, intake sources named by the route
-(never the sender's free-text `source`), refusal reasons named by status, outbox kinds (our enum), Slack
-method names (our code's), job names (our code's), error class names. No customer text, id or secret
-ever becomes a label value.
+or the path (`email`, `slack`; never the sender's free-text `source`), refusal reasons named by status
+(or by our kinds of skipped e-mail), outbox kinds (our enum), Slack method names (our code's), job names
+(our code's), error class names. No customer text, id or secret ever becomes a label value.
 
 Some gauges are computed when scraped (`refresh_state`): outbox depth and age by kind, dead letters,
 open problems by severity, unclaimed issues past their SLA, the database pool. They are one bounded
@@ -70,7 +70,8 @@ REQUEST_SECONDS = Histogram(
 )
 INTAKES = Counter(
     "intakes",
-    "Intakes by source (the route) and result (new, repeat, ignored, rejected) and reason when rejected",
+    "Intakes by source (the route, or email, slack) and result (new, repeat, reply, ignored, rejected) "
+    "and reason when rejected or ignored",
     ["source", "result", "reason"],
     namespace=PREFIX,
     registry=REGISTRY,
@@ -337,6 +338,39 @@ def count_intake(request: web.Request, source: str, status: int) -> None:
         INTAKES.labels(source=source, result="ignored", reason="").inc()
     else:
         INTAKES.labels(source=source, result="repeat", reason="").inc()
+
+
+def count_taken(source: str, created: bool) -> None:
+    """An intake that is not an HTTP request (a Slack reaction or report form, an e-mail): new or repeat.
+    `source` is our fixed name for the path ("slack", "email"), never the report's own field."""
+    INTAKES.labels(source=source, result="new" if created else "repeat", reason="").inc()
+
+
+def count_refused(source: str, reason: str) -> None:
+    INTAKES.labels(source=source, result="rejected", reason=reason).inc()
+
+
+# `Skipped.reason` is prose ("auto-reply (Auto-Submitted: auto-replied)"); the label is its kind.
+EMAIL_SKIP_KINDS = (
+    ("bounce", "bounce"),
+    ("auto-reply", "auto_reply"),
+    ("bulk mail", "bulk"),
+    ("message too large", "too_large"),
+    ("unparseable message", "malformed"),
+    ("no sender address", "no_sender"),
+)
+
+
+def count_email_taken(outcome_kind: str) -> None:
+    """An e-mail from the mailbox taken as a new issue, a duplicate (seen before) or a reply on an issue."""
+    result = {"new_issue": "new", "reply": "reply"}.get(outcome_kind, "repeat")
+    INTAKES.labels(source="email", result=result, reason="").inc()
+
+
+def count_email_skipped(skipped_reason: str) -> None:
+    """An e-mail not taken (automatic mail, too large, unreadable), by the kind of its reason."""
+    kind = next((k for prefix, k in EMAIL_SKIP_KINDS if skipped_reason.startswith(prefix)), "other")
+    INTAKES.labels(source="email", result="ignored", reason=kind).inc()
 
 
 def watch_database_errors(engine: Any) -> None:

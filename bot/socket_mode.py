@@ -10,7 +10,9 @@ sends `disconnect`. What is added here:
   instead of slack_sdk's endless "Failed to connect; Retrying..." loop;
 - `disconnect` reasons are logged in words (slack_sdk reconnects without passing them to listeners);
 - later `apps.connections.open` failures back off exponentially instead of hammering at a fixed pace;
-- an envelope no listener takes is acked, as `/slack/events` answers 200, so Slack does not resend it.
+- an envelope no listener takes is acked, as `/slack/events` answers 200, so Slack does not resend it;
+- `supportbridge_socket_mode_connections` follows the open connection and
+  `supportbridge_socket_mode_reconnects` counts every connection after the first.
 
 Slack's re-sends and envelopes spread over several processes' connections are deduplicated where
 HTTP events are: the reaction listener claims `slack:event:<event_id>` in the database.
@@ -23,6 +25,7 @@ import logging
 import time
 from typing import Any
 
+from aiohttp import ClientWebSocketResponse
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.async_app import AsyncApp
@@ -32,6 +35,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics import SOCKET_MODE_CONNECTIONS, SOCKET_MODE_RECONNECTS
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,40 @@ class LoggedSocketModeClient(SocketModeClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.failed_opens = 0
+        self.sessions_opened = 0
+        # The session the connections gauge counts, so that each is counted up once and down once
+        # however many of slack_sdk's paths (replacement, a dropped socket, close) notice its end.
+        self._counted_session: ClientWebSocketResponse | None = None
+
+    async def connect(self) -> None:
+        before = self.current_session
+        await super().connect()  # closes `before` first; returns without a new one only when closed
+        session = self.current_session
+        if session is None or session is before:
+            return
+        self._count_closed()
+        self._counted_session = session
+        SOCKET_MODE_CONNECTIONS.inc()
+        self.sessions_opened += 1
+        if self.sessions_opened > 1:
+            SOCKET_MODE_RECONNECTS.inc()
+
+    async def is_connected(self) -> bool:
+        # slack_sdk asks this before opening a new connection for a socket it found closed (dropped by
+        # the network): the gauge falls then, not only once a new connection could be opened.
+        connected = await super().is_connected()
+        if self._counted_session is not None and self._counted_session.closed:
+            self._count_closed()
+        return connected
+
+    async def disconnect(self) -> None:
+        await super().disconnect()
+        self._count_closed()
+
+    def _count_closed(self) -> None:
+        if self._counted_session is not None:
+            self._counted_session = None
+            SOCKET_MODE_CONNECTIONS.dec()
 
     async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
         kind = message.get("type")

@@ -14,9 +14,10 @@ from slack_bolt.response import BoltResponse
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import SlackMessageIntake
 from bot.ids import Block, Callback
+from bot.metrics import count_taken
 from bot.runtime import Runtime
 from bot.services.cards import problem_summaries
-from bot.services.intake import ingest_issue, take_slack_message
+from bot.services.intake import IntakeResult, ingest_issue, take_slack_message
 from bot.slack_text import email_in_text, helpdesk_ticket_in_text, slack_text_to_plain, subject_from_text
 from bot.views.escalation import SEARCH_SHOWN, SearchHit, render_search_results
 from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
@@ -189,6 +190,8 @@ async def report_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBo
         what="report_form",
         within=SUBMIT_BUDGET_SECONDS,
     )
+    if isinstance(stored, IntakeResult):
+        count_taken("slack", stored.created)
     await answer_form(ack, stored, Block.REPORT_SUBJECT)
 
 

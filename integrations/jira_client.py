@@ -24,14 +24,13 @@ import asyncio
 import contextlib
 import email.utils
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from jira import JIRA, JIRAError
@@ -44,6 +43,18 @@ from bot import metrics
 from bot.domain.jira import JiraSnapshot, jira_time
 
 T = TypeVar("T")
+# The `operation` label of the Jira call metrics: one fixed name per public call, given by its caller.
+JiraOperation = Literal[
+    "server_info",
+    "find_by_label",
+    "create_issue",
+    "get_issue",
+    "add_remote_link",
+    "comment_bodies",
+    "add_comment",
+    "project_versions",
+    "project",
+]
 
 SUMMARY_MAX = 255  # Jira rejects longer summaries
 DESCRIPTION_MAX = 32_767  # Jira's limit for a text field
@@ -304,6 +315,7 @@ class JiraGateway:
 
     async def _call(
         self,
+        operation: JiraOperation,
         call: Callable[[_Connection], T],
         *,
         not_found: Callable[[], NoReturn] | None = None,
@@ -319,8 +331,6 @@ class JiraGateway:
             connected = True
             return call(connection)
 
-        # The public method calling us names the operation: a bounded label from our own code.
-        operation = sys._getframe(1).f_code.co_name
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -375,7 +385,7 @@ class JiraGateway:
         """The reachability probe of ``supportbridge check``: any failure is :class:`JiraUnavailable`
         (its message starts "Jira answered HTTP <status>" when Jira answered)."""
         try:
-            return await self._call(lambda c: dict(c.jira.server_info()))
+            return await self._call("server_info", lambda c: dict(c.jira.server_info()))
         except JiraRejected as exc:
             raise JiraUnavailable(str(exc)) from None
 
@@ -394,7 +404,7 @@ class JiraGateway:
                 validate_query=_VALIDATE_QUERY,
             )
 
-        result = await self._call(search)
+        result = await self._call("find_by_label", search)
         issues = (result.get("issues") or []) if isinstance(result, dict) else []
         return _issue_from_raw(self.url, issues[0]) if issues else None
 
@@ -426,6 +436,7 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: project {project!r} was not found") from None
 
         created = await self._call(
+            "create_issue",
             lambda c: c.jira.create_issue(fields=fields, prefetch=False),
             not_found=project_missing,
             write=True,
@@ -458,7 +469,7 @@ class JiraGateway:
                     return None
                 raise
 
-        raw = await self._call(fetch, request_timeout=request_timeout)
+        raw = await self._call("get_issue", fetch, request_timeout=request_timeout)
         return _issue_from_raw(self.url, raw) if raw is not None else None
 
     async def add_remote_link(self, key: str, *, url: str, title: str, global_id: str) -> None:
@@ -482,7 +493,7 @@ class JiraGateway:
                 c.http.post(f"{self.url}/rest/api/2/issue/{checked}/remotelink", json=link, timeout=c.timeout)
             )
 
-        await self._call(post, not_found=issue_missing, write=True)
+        await self._call("add_remote_link", post, not_found=issue_missing, write=True)
 
     async def comment_bodies(self, key: str) -> list[str]:
         """The text of the issue's comments, oldest first (to find one whose posting went unanswered)."""
@@ -494,7 +505,7 @@ class JiraGateway:
         def read(c: _Connection) -> list[str]:
             return [str(comment.body) for comment in c.jira.comments(checked)]
 
-        return await self._call(read, not_found=issue_missing)
+        return await self._call("comment_bodies", read, not_found=issue_missing)
 
     async def add_comment(self, key: str, body: str) -> None:
         """Add a comment (wiki markup, REST v2). Not idempotent: Jira has no dedupe key for comments."""
@@ -504,6 +515,7 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: issue {checked} was not found") from None
 
         await self._call(
+            "add_comment",
             lambda c: c.jira.add_comment(checked, bounded_comment(body)),
             not_found=issue_missing,
             write=True,
@@ -517,7 +529,9 @@ class JiraGateway:
             raise JiraRejected(f"Jira answered HTTP 404: project {checked!r} was not found") from None
 
         raws = await self._call(
-            lambda c: [dict(v.raw) for v in c.jira.project_versions(checked)], not_found=project_missing
+            "project_versions",
+            lambda c: [dict(v.raw) for v in c.jira.project_versions(checked)],
+            not_found=project_missing,
         )
         return [v for v in map(version_from_raw, raws) if v is not None]
 
@@ -534,7 +548,7 @@ class JiraGateway:
                     return None
                 raise
 
-        raw = await self._call(fetch, request_timeout=request_timeout)
+        raw = await self._call("project", fetch, request_timeout=request_timeout)
         if raw is None:
             return None
         return JiraProject(

@@ -140,6 +140,23 @@ def test_wheel_installs_without_extras_and_serves_healthz(fresh_venv: Path, tmp_
     assert "SLACK mode" in output
 
 
+@pytest.mark.slow
+def test_the_installed_wheel_prints_the_manifest(fresh_venv: Path, tmp_path: Path) -> None:
+    # Run away from the source tree: the manifest must come from the wheel's package data.
+    printed = subprocess.run(
+        [str(fresh_venv / "bin" / "supportbridge"), "manifest", "--socket-mode"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    app = yaml.safe_load(printed.stdout)
+    assert app["settings"]["socket_mode_enabled"] is True
+    assert "/support" in [c["command"] for c in app["features"]["slash_commands"]]
+
+
 def _poll_healthz(port: int, server: subprocess.Popen[str]) -> str:
     """Polls until the server answers (a deadline to give up, not a timed assertion)."""
     deadline = time.monotonic() + 60

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot import metrics
 from bot.config import parse_config
 from bot.services.email_intake import take_email
 from db.models import Issue
@@ -153,6 +154,27 @@ async def test_auto_replies_and_bounces_are_skipped_but_marked(
         await stack.wait_for_cards(stack.channels["default"], 1, timeout=15)
         await wait_until(stack, lambda: all("\\Seen" in f for _, f in imap.messages()), "all marked seen")
         assert [i.subject for i in await issues(stack)] == ["Real problem"]
+
+
+def email_intakes(result: str, reason: str = "") -> float:
+    labels = {"source": "email", "result": result, "reason": reason}
+    return metrics.REGISTRY.get_sample_value("supportbridge_intakes_total", labels) or 0.0
+
+
+async def test_every_message_taken_or_skipped_is_counted_as_an_email_intake(
+    database_url: str, slack: FakeSlack, imap: DovecotServer
+) -> None:
+    kinds = [("new", ""), ("repeat", ""), ("reply", ""), ("ignored", "auto_reply"), ("ignored", "bulk")]
+    before = [email_intakes(*kind) for kind in kinds]
+    first, first_id = mail()
+    reply, _ = mail("Re: Export to CSV is broken", "Any news?", in_reply_to=first_id)
+    ooo, _ = mail("Out of office", "I am away.", headers={"Auto-Submitted": "auto-replied"})
+    bulk, _ = mail("Newsletter", "Our news.", headers={"List-Id": "<news.example.test>"})
+    for raw in (first, first, reply, ooo, bulk):  # the first one twice: a re-delivery
+        imap.deliver(raw)
+    async with await start(database_url, slack, imap) as stack:
+        await wait_until(stack, lambda: all("\\Seen" in f for _, f in imap.messages()), "all marked seen")
+    assert [email_intakes(*kind) - was for kind, was in zip(kinds, before, strict=True)] == [1, 1, 1, 1, 1]
 
 
 async def test_the_server_going_away_is_survived(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot import metrics
 from bot.ids import INPUT, Block, Callback
 from db.models import Issue
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
@@ -112,8 +113,14 @@ async def test_reaction_logs_the_message_once_even_when_slack_retries_the_event(
     assert "Open Slack message" in rendered and issue.customer_id is None
 
 
+def slack_intakes(result: str, reason: str = "") -> float:
+    labels = {"source": "slack", "result": result, "reason": reason}
+    return metrics.REGISTRY.get_sample_value("supportbridge_intakes_total", labels) or 0.0
+
+
 async def test_a_second_reaction_to_the_same_message_does_not_log_it_twice(stack: Stack) -> None:
     feedback = stack.channels["feedback"]
+    new, repeat = slack_intakes("new"), slack_intakes("repeat")
     ts = stack.slack.post_message_in(feedback, "Search is slow", user=CUSTOMER)
     await stack.slack_event(reaction_event(stack, ts))
     await stack.wait_for_cards(stack.channels["default"], 1)
@@ -123,6 +130,7 @@ async def test_a_second_reaction_to_the_same_message_does_not_log_it_twice(stack
     )
     assert len(await issues(stack)) == 1
     assert "already logged" in stack.slack.ephemerals(feedback)[-1]["text"]
+    assert (slack_intakes("new"), slack_intakes("repeat")) == (new + 1, repeat + 1)
 
 
 async def test_other_reactions_and_unmonitored_channels_are_acknowledged_and_ignored(
@@ -181,6 +189,7 @@ async def test_message_shortcut_opens_a_prefilled_modal_and_submitting_logs_the_
     feedback = stack.channels["feedback"]
     text = "Exports fail with error 502\nSince the upgrade on Monday, every CSV export fails."
     ts = stack.slack.post_message_in(feedback, text, user=CUSTOMER)
+    new, repeat = slack_intakes("new"), slack_intakes("repeat")
     shortcut = {
         "type": "message_action",
         "callback_id": Callback.LOG_MESSAGE_SHORTCUT,
@@ -226,6 +235,7 @@ async def test_message_shortcut_opens_a_prefilled_modal_and_submitting_logs_the_
     await asyncio.sleep(0.3)
     assert len(await issues(stack)) == 1
     assert len(stack.slack.messages(stack.channels["billing"])) == 1
+    assert (slack_intakes("new"), slack_intakes("repeat")) == (new + 1, repeat + 1)
 
 
 async def test_support_report_opens_the_form_and_validation_errors_keep_it_open(stack: Stack) -> None:

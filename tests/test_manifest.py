@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 import yaml
 
@@ -52,3 +54,12 @@ def test_plain_manifest_is_the_file(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_url_slack_cannot_use_is_refused(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["manifest", "--url", url]) == 2
     assert "https://" in capsys.readouterr().err
+
+
+def test_the_manifest_is_package_data_read_through_importlib_resources() -> None:
+    # Inside the `bot` package, so that the wheel carries it (pyproject.toml package-data) and an
+    # installed bot finds it without a source tree (tests/test_container.py runs it from the wheel).
+    packaged = resources.files("bot").joinpath("manifest.yml")
+    assert packaged.is_file()
+    assert manifest.load() == yaml.safe_load(packaged.read_text(encoding="utf-8"))
+    assert manifest.load()["settings"]["event_subscriptions"]["request_url"].startswith(manifest.PLACEHOLDER)

@@ -3,12 +3,14 @@ registry, and the dashboard and alert rules naming only series the app exports."
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import promql_parser
+import pytest
 import yaml
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,7 +20,7 @@ from bot import metrics
 from bot.app import build_runtime
 from db.session import DatabaseUnavailable
 from handlers.metrics import METRICS_STATE, start_metrics_server
-from integrations.jira_client import JiraGateway
+from integrations.jira_client import JiraGateway, JiraRejected
 from schedules.scheduler import guarded_job
 from tests.harness import Stack, click, make_issue_payload, new_card
 
@@ -251,3 +253,23 @@ async def test_jira_calls_are_counted_by_operation_and_outcome(jira: Any) -> Non
     assert sample(calls, operation="get_issue", outcome="ok") == fetched_before + 1
     assert sample(calls, operation="server_info", outcome="ok") == probed_before + 1
     assert sample("supportbridge_jira_call_seconds_sum", operation="server_info") > timed_before
+    # A write refused by Jira is counted under its own operation, with the outcome it had.
+    missing_before = sample(calls, operation="add_comment", outcome="not_found")
+    with pytest.raises(JiraRejected, match="PROJ-404 was not found"):
+        await gateway.add_comment("PROJ-404", "Any news?")
+    assert sample(calls, operation="add_comment", outcome="not_found") == missing_before + 1
+
+
+def test_every_jira_call_names_its_operation_from_one_fixed_set() -> None:
+    from integrations.jira_client import JiraOperation
+
+    public_calls = {
+        name
+        for name, member in vars(JiraGateway).items()
+        if not name.startswith("_") and inspect.iscoroutinefunction(member)
+    }
+    # The label is the method's name, as it was: dashboards and alerts keep working.
+    assert set(get_args(JiraOperation)) == public_calls
+    assert "_getframe" not in inspect.getsource(JiraGateway)
+    for name in public_calls:  # each call site passes its own name, not a neighbour's
+        assert f'"{name}"' in inspect.getsource(getattr(JiraGateway, name)), name

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot import metrics
 from bot.ids import Action
 from bot.socket_mode import SocketModeRefused
 from db.models import Issue
@@ -212,6 +213,28 @@ async def test_after_disconnect_refresh_requested_the_app_reconnects_and_keeps_w
     assert said and "reconnecting" in said[0].getMessage()
 
 
+def socket_metric(name: str) -> float:
+    return metrics.REGISTRY.get_sample_value(f"supportbridge_socket_mode_{name}") or 0.0
+
+
+async def test_the_connection_and_each_reconnect_are_counted(
+    database_url: str, slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    reconnects = socket_metric("reconnects_total")
+    async with running_app(
+        database_url, slack, add_channels(slack), settings_overrides=socket_settings()
+    ) as stack:
+        await socket_mode.wait_connected(1)
+        assert socket_metric("connections") == 1
+        assert socket_metric("reconnects_total") == reconnects  # the first connection is no reconnect
+        await socket_mode.disconnect("refresh_requested")
+        await socket_mode.wait_connected(2)
+        await react_and_wait(stack, socket_mode, "Login loops forever", cards=1)
+        assert socket_metric("reconnects_total") == reconnects + 1
+        assert socket_metric("connections") == 1  # the old connection was counted down, the new one up
+    assert socket_metric("connections") == 0
+
+
 async def test_link_disabled_is_logged_as_socket_mode_turned_off(
     stack: Stack, socket_mode: FakeSocketMode, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -228,6 +251,7 @@ async def test_a_dropped_socket_is_opened_again(stack: Stack, socket_mode: FakeS
     await socket_mode.drop()
     await socket_mode.wait_connected(2)
     await react_and_wait(stack, socket_mode, "Invoices show the wrong currency", cards=1)
+    assert socket_metric("connections") == 1  # the dropped one counted down once, the new one up
 
 
 async def test_a_silent_socket_is_noticed_by_its_pings_and_opened_again(

@@ -30,6 +30,7 @@ from bot.domain.outbox import (
     SyncCard,
     ThreadNote,
 )
+from bot.metrics import count_refused, count_taken
 from bot.services import outbox
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue
@@ -224,11 +225,13 @@ class CardDeliveries:
         except (ChannelGone, MessageGone) as exc:
             # Deleted (or its channel archived) before we read it: there is nothing left to log.
             log.info("reacted message cannot be read", extra={"channel": channel, "error": exc.code})
+            count_refused("slack", "message_gone")
             return
         except SlackError as exc:
             raise outbox_failure(exc) from exc
         if message is None:
             log.info("reacted message not found", extra={"channel": channel})
+            count_refused("slack", "message_gone")
             return
         text = slack_text_to_plain(str(message.get("text") or ""))
         request = IntakeRequest(
@@ -241,7 +244,10 @@ class CardDeliveries:
             origin_ts=ts,
             created_at=ts_to_datetime(ts),
         )
-        await ingest_issue(self.database, self.config, request, reported_by=user, confirm_to=(channel, user))
+        result = await ingest_issue(
+            self.database, self.config, request, reported_by=user, confirm_to=(channel, user)
+        )
+        count_taken("slack", result.created)
         if self._wake is not None:
             self._wake()
 
