@@ -1,30 +1,58 @@
-"""Benchmark (not a test) of the similar-problem index, `bot/services/similarity.py`.
+"""Benchmark (not a test) of matching at scale: `similar()` and typeahead on the database's index.
 
-Builds an index of `n` open problems (one report each, default 100,000) from a seeded generator of
-support-report texts, then times 2,000 `similar()` lookups with fresh generated reports and 2,000
-`search(prefix=True)` lookups with typeahead-style queries ("csv exp", "slack integ"). Prints
-p50/p95/p99/max per call in milliseconds, the build time, the growth of the process's resident memory,
-and precision/recall on the labelled set (tests/fixtures/similarity).
+Fills a fresh, migrated database (SQLite file or a new PostgreSQL database) with `n` reports (default
+100,000; `--n 1000000` for the target size) from a seeded generator of support-report texts, a tenth
+of them open (the rest resolved), analysed by the bot's own `text_analysis` and stored by its own
+`store_terms`. The stored reports' embeddings are random unit vectors: encoding a million reports
+takes an hour here, and a lookup's cost does not depend on the vectors' values (each lookup embeds
+its own query with the real model, and that is timed). Then it times, through `ProblemSearch` as the
+bot calls it:
 
-Run: `.venv/bin/python -m benchmarks.similarity [--n 100000] [--queries 2000]`. One process, one core,
-bounded: fixed counts, no network. `run()` returns the same figures for benchmarks/run.py.
+* start-up: a new `ProblemSearch` and its first lookup (nothing is loaded: the index is the database's);
+* `similar()` for 1,000 fresh generated reports (embedding included), and typeahead
+  (`search(prefix=True, open_only=True)`) for 1,000 typed fragments ("csv exp", "slack integ");
+* how soon a report is findable after its intake commits, from a second connection pool.
+
+Run: `.venv/bin/python -m benchmarks.matching_scale [--n 100000] [--backend sqlite|postgresql]`.
+Bounded: fixed counts, loopback only. `run()` returns the figures for benchmarks/run.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import asyncio
 import random
 import sys
+import tempfile
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.similarity_eval import evaluate, load_labelled  # noqa: E402
-from bot.services.similarity import ProblemIndex  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+
+from bot.services import embedding  # noqa: E402
+from bot.services.problem_search import (  # noqa: E402
+    ProblemSearch,
+    analyse_report,
+    analyzer_for,
+    embed_report,
+    report_params,
+)
+from db.migrate import upgrade  # noqa: E402
+from db.models import issues, problems, report_terms  # noqa: E402
+from db.session import Database  # noqa: E402
+
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+BATCH = 5000
+OPEN_SHARE = 0.1
 
 # ------------------------------------------------------------------------------------- generator
 
@@ -233,15 +261,6 @@ class ReportGenerator:
 # ----------------------------------------------------------------------------------------- figures
 
 
-def rss_mb() -> float:
-    """Resident memory now (Linux /proc), in MB."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
 
@@ -257,83 +276,212 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def run(n: int = 100_000, queries: int = 2_000, seed: int = 7) -> dict[str, Any]:
-    """Build an index of `n` open problems and time lookups; return every figure printed by `main()`."""
+def _fill(conn: Connection, n: int, seed: int, start: int) -> None:
+    """One batch of reports: problems, issues, their terms and the terms' counts."""
     generator = ReportGenerator(seed)
-    similar_queries = [generator.text() for _ in range(queries)]
-    search_queries = [generator.typeahead() for _ in range(queries)]
-
-    # Texts are generated one at a time so that the memory growth is the index's own.
-    gc.collect()
-    rss_before = rss_mb()
-    index = ProblemIndex()
-    build_seconds = 0.0
-    for number in range(n):
-        text = generator.text()
-        started = time.perf_counter()
-        index.upsert(number, number, text, is_open=True)
-        build_seconds += time.perf_counter() - started
-    gc.collect()
-    rss_growth = rss_mb() - rss_before
-
-    def timed(call: Any, items: list[str]) -> tuple[list[float], int]:
-        samples: list[float] = []
-        hits = 0
-        for item in items:
-            begun = time.perf_counter_ns()
-            found = call(item)
-            samples.append((time.perf_counter_ns() - begun) / 1e6)
-            hits += bool(found)
-        return samples, hits
-
-    timed(index.similar, similar_queries[:100])  # warm the analyzer's token cache as production would be
-    similar_ms, similar_hits = timed(index.similar, similar_queries)
-    search_ms, search_hits = timed(
-        lambda query: index.search(query, prefix=True, open_only=True), search_queries
+    analyzer = analyzer_for()
+    rng = np.random.default_rng(seed)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    problem_rows, issue_rows, term_rows = [], [], []
+    counts: dict[str, int] = {}
+    for k in range(n):
+        number = start + k
+        subject, body = generator.report()
+        status = "open" if random.Random(number).random() < OPEN_SHARE else "resolved"
+        problem_rows.append(
+            {
+                "id": number,
+                "title": subject[:500],
+                "status": status,
+                "primary_issue_id": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        issue_rows.append(
+            {
+                "id": number,
+                "source": "bench",
+                "external_id": str(number),
+                "problem_id": number,
+                "subject": subject[:500],
+                "body": body,
+                "severity": "normal",
+                "status": status,
+                "channel_id": "C0",
+                "reported_at": now,
+                "received_at": now,
+                "updated_at": now,
+            }
+        )
+        vector = rng.standard_normal(embedding.DIMENSIONS).astype(np.float32)
+        params = report_params(analyse_report(analyzer, subject, body), vector / np.linalg.norm(vector))
+        term_rows.append(
+            {
+                "issue_id": number,
+                "language": params["search_language"],
+                "terms": params["search_terms"],
+                "length": params["search_length"],
+                "vector": params["search_vector"],
+            }
+        )
+        for term in params["search_distinct"]:
+            counts[term] = counts.get(term, 0) + 1
+    conn.execute(problems.insert(), problem_rows)
+    conn.execute(issues.insert(), issue_rows)
+    conn.execute(report_terms.insert(), term_rows)
+    statement = (
+        "INSERT INTO search_terms (term, reports) VALUES (:term, :reports) "
+        "ON CONFLICT (term) DO UPDATE SET reports = search_terms.reports + excluded.reports"
     )
+    conn.execute(text(statement), [{"term": t, "reports": c} for t, c in sorted(counts.items())])
 
-    quality = evaluate(load_labelled())
+
+async def _database(backend: str, folder: Path) -> tuple[Database, str, Any]:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'matching.sqlite'}"
+        return Database(url), url, None
+    name = f"bench_matching_{uuid.uuid4().hex[:8]}"
+    admin = Database(PG_ADMIN)
+    async with admin.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    async def drop() -> None:
+        async with admin.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()
+
+    return Database(url), url, drop
+
+
+async def _time(calls: list[Any]) -> list[float]:
+    samples = []
+    for call in calls:
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def run_async(
+    n: int = 100_000, queries: int = 1000, seed: int = 7, backend: str = "sqlite"
+) -> dict[str, Any]:
+    embedding.load()  # the model loads once per process, before anything is timed
+    with tempfile.TemporaryDirectory(prefix="supportbridge-matching-") as folder:
+        database, url, drop = await _database(backend, Path(folder))
+        try:
+            await upgrade(database)
+            started = time.perf_counter()
+            for start in range(1, n + 1, BATCH):
+                size = min(BATCH, n + 1 - start)
+                await database.transaction(lambda conn, s=start, k=size: _fill(conn, k, seed + s, s))
+            if backend == "postgresql":
+                async with database.engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(text("VACUUM ANALYZE"))
+                    await conn.execute(
+                        text("SELECT setval(pg_get_serial_sequence('issues', 'id'), :n)"), {"n": n}
+                    )
+                    await conn.execute(
+                        text("SELECT setval(pg_get_serial_sequence('problems', 'id'), :n)"), {"n": n}
+                    )
+            build = time.perf_counter() - started
+            await database.dispose()
+
+            # Start-up: a new process's pool and ProblemSearch, and its first lookup.
+            started = time.perf_counter()
+            database = Database(url)
+            search = ProblemSearch(database)
+            await search.similar("CSV export fails with an error", "", exclude_problem=0)
+            startup = time.perf_counter() - started
+
+            generator = ReportGenerator(seed + 10_000_000)
+            reports = [generator.report() for _ in range(queries)]
+            typed = [generator.typeahead() for _ in range(queries)]
+            similar = await _time(
+                [lambda s=s, b=b: search.similar(s, b, exclude_problem=0) for s, b in reports]
+            )
+            typeahead = await _time(
+                [lambda q=q: search.search(q, prefix=True, open_only=True) for q in typed]
+            )
+            embed = await _time(
+                [lambda s=s, b=b: asyncio.to_thread(embed_report, s, b) for s, b in reports[:200]]
+            )
+
+            # Findable: intake through the bot's own path on one pool, looked up from another.
+            from bot.config import parse_config
+            from bot.domain.intake import IntakeRequest
+            from bot.services.intake import ingest_issue
+
+            config = parse_config({"channels": {"default": "C0000000001"}})
+            other = Database(url)
+            lags = []
+            for k in range(20):
+                subject = f"Quarterly ledger reconciliation {k} fails with code ZX{k:04d}"
+                request = IntakeRequest.model_validate(
+                    {
+                        "external_id": f"F-{k}",
+                        "source": "bench",
+                        "subject": subject,
+                        "body": "",
+                        "customer": {"id": f"f{k}", "email": f"f{k}@example.com"},
+                    }
+                )
+                await ingest_issue(database, config, request)
+                committed = time.perf_counter()
+                found = await ProblemSearch(other).search(f"ZX{k:04d}")
+                lags.append((time.perf_counter() - committed) * 1000 if found else float("inf"))
+            await other.dispose()
+            await database.dispose()
+        finally:
+            if drop is not None:
+                await drop()
     return {
-        "reports": len(index),
-        "build_seconds": build_seconds,
-        "upserts_per_second": n / build_seconds,
-        "rss_growth_mb": rss_growth,
-        "similar_ms": percentiles(similar_ms),
-        "similar_with_suggestion": similar_hits / queries,
-        "search_ms": percentiles(search_ms),
-        "search_with_results": search_hits / queries,
-        "quality": quality.figures(),
-        "quality_summary": quality.summary(),
+        "backend": backend,
+        "reports": n,
+        "open": round(n * OPEN_SHARE),
+        "build_seconds": build,
+        "startup_seconds": startup,
+        "similar_ms": percentiles(similar),
+        "typeahead_ms": percentiles(typeahead),
+        "embed_ms": percentiles(embed),
+        "findable_ms": percentiles(lags),
     }
 
 
-def print_figures(figures: dict[str, Any], queries: int) -> None:
-    print(f"similarity index: {figures['reports']:,} open problems (one report each)")
+def run(**kwargs: Any) -> dict[str, Any]:
+    return asyncio.run(run_async(**kwargs))
+
+
+def print_figures(f: dict[str, Any]) -> None:
+    def line(name: str, p: dict[str, float]) -> str:
+        return f"  {name:<22} p50 {p['p50']:7.1f} ms   p99 {p['p99']:7.1f} ms   max {p['max']:7.1f} ms"
+
     print(
-        f"  build {figures['build_seconds']:.1f} s ({figures['upserts_per_second']:,.0f} upserts/s), "
-        f"RSS growth {figures['rss_growth_mb']:.0f} MB"
+        f"matching on {f['backend']}: {f['reports']:,} reports ({f['open']:,} open), "
+        f"built in {f['build_seconds']:.0f} s; start-up and first lookup {f['startup_seconds']:.2f} s"
     )
-    print(f"  {'call':34} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}   (ms)")
-    for label, key, share_key, share_label in (
-        (f"similar() x{queries}", "similar_ms", "similar_with_suggestion", "got a suggestion"),
-        (f"search(prefix=True) x{queries}", "search_ms", "search_with_results", "had results"),
-    ):
-        ms = figures[key]
-        print(
-            f"  {label:34} {ms['p50']:7.2f} {ms['p95']:7.2f} {ms['p99']:7.2f} {ms['max']:7.2f}"
-            f"   {figures[share_key]:.0%} {share_label}"
-        )
-    print(f"  labelled set: {figures['quality_summary']}")
+    print(line("similar()", f["similar_ms"]))
+    print(line("  of which embedding", f["embed_ms"]))
+    print(line("typeahead", f["typeahead_ms"]))
+    print(line("findable after intake", f["findable_ms"]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=100_000, help="open problems in the index")
-    parser.add_argument("--queries", type=int, default=2_000, help="lookups of each kind")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args(argv)
-    print_figures(run(args.n, args.queries), args.queries)
+    for backend in args.backend or ["sqlite", "postgresql"]:
+        print_figures(run(n=args.n, queries=args.queries, backend=backend))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

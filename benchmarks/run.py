@@ -4,7 +4,8 @@
     rounds of 50 concurrent signed requests of each kind, p50 and p99, and the ratio.
 (b) Intake throughput: 50 concurrent signed webhooks into SQLite and into PostgreSQL, then every card
     posted once to the fake Slack.
-(c) Similar-problem lookup at intake (benchmarks/similarity.py).
+(c) Matching at scale: similar() and typeahead on 100,000 reports (benchmarks/matching_scale.py); its
+    quality is `python -m benchmarks.similarity`.
 (d) The weekly digest over 1,000,000 issues on SQLite and on PostgreSQL (benchmarks/digest.py).
 (e) Crashes while delivering: `serve` killed at a random point while it posts 2,000 cards, ten times;
     lost and doubled cards (benchmarks/faults.py).
@@ -511,11 +512,12 @@ async def main(argv: list[str]) -> int:
                 f"({r['cards_per_s']:.0f}/s end to end)"
             )
     if args.only in (None, "similarity"):
-        from benchmarks import similarity
+        from benchmarks import matching_scale
 
-        print("\n(c) similar-problem lookup at intake")
-        figures = await asyncio.to_thread(similarity.run)
-        similarity.print_figures(figures, 2_000)
+        print("\n(c) matching at scale")
+        backends = (args.backend,) if args.backend else ("sqlite", "postgresql")
+        for backend in backends:
+            matching_scale.print_figures(await matching_scale.run_async(backend=backend))
     if args.only in (None, "digest"):
         from benchmarks import digest
 

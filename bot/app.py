@@ -316,8 +316,10 @@ def create_web_app(
                 raise
         # Everything built so far lives for the whole process: move it out of the collector's way, so
         # full collections stay short and do not show up as latency spikes on acks.
+        # The language detector and the embedding model load once per process (about a second), before
+        # the first request: a report's intake must never wait for them.
+        await runtime.search.load_models()
         gc.freeze()
-        runtime.search.start_loading()
         if run_deliveries:
             if runtime.slack is None:
                 log.warning("SLACK_BOT_TOKEN is not set: cards are kept in the outbox until it is")

@@ -120,6 +120,9 @@ class Matching(_Strict):
 
     suggest: float = Field(default=0.55, ge=0, le=1)
     auto_merge: float | None = Field(default=None, gt=0, le=1)
+    # Reports merged at intake are announced in the problem's thread, and its card's count edited, at
+    # most this often (a storm of reports: one card, a line every few seconds).
+    batch_seconds: float = Field(default=5.0, ge=0, le=300)
     # A canonical word and the words or phrases that mean the same (replaces the small default list).
     synonyms: dict[str, list[str]] | None = None
     # The language of reports too short to tell (ISO 639-1: en, es, pt, fr, de, it, nl).

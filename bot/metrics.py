@@ -76,6 +76,12 @@ INTAKES = Counter(
     namespace=PREFIX,
     registry=REGISTRY,
 )
+AUTO_MERGES = Counter(
+    "auto_merges",
+    "Reports merged into an open problem at intake (their match at matching.auto_merge or above)",
+    namespace=PREFIX,
+    registry=REGISTRY,
+)
 OUTBOX_DEPTH = Gauge(
     "outbox_pending",
     "Pending outbox items by kind (at scrape)",

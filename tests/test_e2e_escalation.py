@@ -285,8 +285,9 @@ async def test_jira_changes_flow_back_and_resolution_closes_the_loop(
         assert (await stack.jira_webhook(payload, identifier="wh-2")).status == 200
     await stack.slack.wait_for(lambda: "2 still to tell" in shown(stack, first), message="to tell")
     assert "2.4.0" in shown(stack, first)
+    # Paced at Slack's one message per second in the channel, behind the notes and card edits above.
     await stack.slack.wait_for(
-        lambda: any("Customers to tell" in n for n in notes(stack, first)), message="list"
+        lambda: any("Customers to tell" in n for n in notes(stack, first)), 15, message="list"
     )
     assert (
         sum("changed" in n and "Done" in n for n in notes(stack, first)) == 1

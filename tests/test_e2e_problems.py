@@ -13,7 +13,7 @@ from sqlalchemy import select
 from db.models import Issue, Problem
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
-from tests.harness import Stack, click, has_control, new_card, notes, shown
+from tests.harness import Stack, click, has_control, make_issue_payload, new_card, notes, shown
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -169,3 +169,99 @@ async def test_support_search_shows_past_and_open_issues_privately(
         await stack.slash_command("search zebra", user=people["ben"], channel=first["channel"])
     ).json()
     assert "No issues match" in nothing["text"]
+
+
+# -- auto-merge: one card per problem ---------------------------------------------------------------
+
+SAME_AGAIN = {
+    "subject": "Invoice PDF downloads are blank",
+    "body": "Downloading my invoice as a PDF gives a file where every page is blank.",
+}
+
+
+@pytest.fixture
+async def merging(database_url: str, slack: FakeSlack) -> Any:
+    from tests.harness import add_channels, running_app
+
+    config = {"matching": {"auto_merge": 0.8, "batch_seconds": 0.2}}
+    async with running_app(database_url, slack, add_channels(slack), config_overrides=config) as running:
+        yield running
+
+
+async def settled(stack: Stack) -> None:
+    """Until the outbox has nothing left to do."""
+    from db.models import OutboxItem
+
+    async def idle() -> bool:
+        async with stack.runtime.database.session() as session:
+            pending = await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
+            return not pending.all()
+
+    for _ in range(200):
+        if await idle():
+            return
+        import asyncio
+
+        await asyncio.sleep(0.05)
+    raise AssertionError("the outbox did not settle")
+
+
+async def test_a_near_duplicate_joins_its_problem_at_intake_with_a_line_and_no_card(
+    merging: Stack, people: dict[str, str]
+) -> None:
+    stack = merging
+    first_id, first = await new_card(stack, customer={**customer("dana"), "company": "Globex"}, **FIRST)
+    response = await stack.webhook(
+        make_issue_payload(customer={**customer("kim"), "company": "Initech"}, source="zendesk", **SAME_AGAIN)
+    )
+    second_id = (await response.json())["id"]
+    await stack.slack.wait_for(lambda: "2 reports · 2 customers" in shown(stack, first), message="counted")
+    await stack.slack.wait_for(lambda: notes(stack, first), message="the +1 line")
+    line = notes(stack, first)[-1]
+    assert "+1 from *Initech* via Zendesk" in line and f"#{second_id}" in line and "Unmerge" in line
+    assert await problem_of(stack, second_id) == await problem_of(stack, first_id)
+    await settled(stack)
+    assert len(stack.slack.messages(first["channel"])) == 1  # no card of its own
+    # An unrelated report still gets its card.
+    await new_card(stack, customer=customer("lee"), **UNRELATED)
+
+    # Unmerge from the line: the report stands alone, with its own card now.
+    thread = stack.slack.thread(first["channel"], first["ts"])
+    await click(stack, {"channel": first["channel"], "ts": thread[-1]["ts"]}, "issue.unmerge", people["ana"])
+    card = await stack.wait_for_recorded_card(second_id)
+    assert await problem_of(stack, second_id) != await problem_of(stack, first_id)
+    await stack.slack.wait_for(lambda: "1 report · 1 customer" in shown(stack, first), message="back to one")
+    assert "Invoice PDF downloads are blank" in shown(stack, stack.slack.message(card.channel, card.ts))
+
+
+async def test_a_storm_of_one_outage_is_one_card_edited_in_batches(
+    merging: Stack, people: dict[str, str]
+) -> None:
+    stack = merging
+    _, first = await new_card(
+        stack,
+        customer=customer("c0"),
+        subject="Checkout returns 502 Bad Gateway",
+        body="Paying fails with 502.",
+    )
+    storm = 30
+    for n in range(1, storm + 1):
+        response = await stack.webhook(
+            make_issue_payload(
+                customer=customer(f"c{n}"),
+                subject=f"Checkout returns 502 Bad Gateway{' again' if n % 2 else ''}",
+                body="Paying fails with 502." if n % 3 else "Paying fails with a 502 error.",
+            )
+        )
+        assert response.status in (200, 201, 202)
+    await stack.slack.wait_for(
+        lambda: f"{storm + 1} reports · {storm + 1} customers" in shown(stack, first), message="all counted"
+    )
+    await settled(stack)
+    channel = stack.slack.messages(first["channel"])
+    assert len(channel) == 1  # one card, no card per report
+    lines = notes(stack, first)
+    assert 1 <= len(lines) < storm / 2  # batched, not one line per report
+    listed = sum(line.count("+1 from") for line in lines)
+    more = sum(int(line.split(" more;")[0].rsplit(" ", 1)[-1]) for line in lines if " more;" in line)
+    assert listed + more == storm

@@ -129,11 +129,15 @@ async def test_a_paraphrase_finds_its_problem_and_an_unrelated_report_does_not(
     new = await ingest_issue(database, config, report(3, "Invoices export times out for big accounts"))
     problem = await problem_of(database, first.issue_id)
     matches = await search.similar(
-        "Invoices export times out for big accounts", "", exclude_problem=await problem_of(database, new.issue_id)
+        "Invoices export times out for big accounts",
+        "",
+        exclude_problem=await problem_of(database, new.issue_id),
     )
     assert matches and matches[0].problem_id == problem
     assert matches[0].score >= config.matching.suggest
-    unrelated = await search.similar("Dark mode colours are wrong on the settings page", "", exclude_problem=0)
+    unrelated = await search.similar(
+        "Dark mode colours are wrong on the settings page", "", exclude_problem=0
+    )
     assert all(m.score < config.matching.suggest for m in unrelated)
 
 
@@ -197,7 +201,9 @@ async def test_typeahead_completes_the_unfinished_last_word(database: Database, 
 async def test_spanish_reports_meet_by_their_stems(database: Database, make_config: Any) -> None:
     config = make_config()
     stored = await ingest_issue(
-        database, config, report(1, "La exportación de facturas falla", "No puedo exportar las facturas del mes")
+        database,
+        config,
+        report(1, "La exportación de facturas falla", "No puedo exportar las facturas del mes"),
     )
     found = await ProblemSearch(database).search("exportar facturas")
     assert [m.issue_id for m in found] == [stored.issue_id]
@@ -229,6 +235,8 @@ async def test_hostile_queries_match_nothing_and_never_fail(
 def figures() -> dict[str, dict[str, Any]]:
     out = {}
     for path in evaluation.default_sets():
+        if path.stem not in FLOORS:
+            continue  # the -dev sets chose the threshold; the floors are on the held-out ones
         outcomes = evaluation.replay(evaluation.load_labelled(path))
         out[path.stem] = evaluation.figures(outcomes, 0.55)
     return out
@@ -239,7 +247,12 @@ def figures() -> dict[str, dict[str, Any]]:
 FLOORS = {
     "banking77": {"ranked_recall@3": 0.89, "recall@3": 0.72, "false_alarm_rate_max": 0.29, "vs_bm25": 1.12},
     "clinc150": {"ranked_recall@3": 0.94, "recall@3": 0.58, "false_alarm_rate_max": 0.06, "vs_bm25": 1.13},
-    "labelled_reports": {"ranked_recall@3": 0.94, "recall@3": 0.68, "false_alarm_rate_max": 0.10, "vs_bm25": 1.3},
+    "labelled_reports": {
+        "ranked_recall@3": 0.94,
+        "recall@3": 0.68,
+        "false_alarm_rate_max": 0.10,
+        "vs_bm25": 1.3,
+    },
 }
 
 

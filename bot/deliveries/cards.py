@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from bot import metrics
 from bot.config import AppConfig
 from bot.deliveries.policy import (
     card_mark,
@@ -23,6 +24,7 @@ from bot.deliveries.policy import (
 )
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import (
+    AutoMergeNote,
     CustomerList,
     Ephemeral,
     RationaleRequest,
@@ -31,16 +33,22 @@ from bot.domain.outbox import (
     ThreadNote,
 )
 from bot.metrics import count_refused, count_taken
-from bot.services import outbox
+from bot.services import outbox, triage
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
-from bot.services.triage import customers_of
+from bot.services.triage import AUTO_MERGED, customers_of
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
 from bot.views.escalation import render_customer_list, render_rationale_request
-from bot.views.issue_card import IssueCard, render_issue_card
-from bot.views.notes import intake_confirmation, render_email_reply, render_triage_note
-from db.models import issue_events, issues, problems, slack_messages, utcnow
+from bot.views.issue_card import IssueCard, render_issue_card, source_label
+from bot.views.notes import (
+    AUTO_MERGE_LINES,
+    intake_confirmation,
+    render_auto_merge_note,
+    render_email_reply,
+    render_triage_note,
+)
+from db.models import customers, issue_events, issues, problems, slack_messages, utcnow
 from db.session import Database
 from integrations.slack import (
     ChannelGone,
@@ -122,12 +130,15 @@ class CardDeliveries:
         )
         return link
 
-    async def _suggest(self, issue_id: int, card: IssueCard) -> bool:
+    async def _suggest(self, issue_id: int, card: IssueCard) -> bool | None:
         """Similar open problems for a new report, found once (when its card is first posted) and
-        stored, so later renders show the same suggestions with current counts."""
+        stored, so later renders show the same suggestions with current counts. None: the best match
+        was at `matching.auto_merge` or above and the report joined that problem instead (no card)."""
         if self.search is None or card.problem_id is None:
             return False
-        matches = await self.search.similar(card.subject, card.body, exclude_problem=card.problem_id)
+        matches = await self.search.similar(
+            card.subject, card.body, exclude_problem=card.problem_id, issue_id=issue_id
+        )
         # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
         threshold = self.config.matching.suggest
         found = [
@@ -140,6 +151,23 @@ class CardDeliveries:
                 .values(suggestions=found)
             )
         )
+        merge_at = self.config.matching.auto_merge
+        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
+        if above:
+            # The oldest problem above the threshold: in a storm, reports join the problem already
+            # standing rather than pairing off among themselves.
+            best = min(above, key=lambda m: m.problem_id)
+            merged = await self.database.transaction(
+                lambda conn: triage.auto_merge(
+                    conn, issue_id, best.issue_id, best.score, self.config.matching.batch_seconds
+                )
+            )
+            if merged:
+                metrics.AUTO_MERGES.inc()
+                log.info(
+                    "report merged at intake", extra={"issue_id": issue_id, "problem_id": best.problem_id}
+                )
+                return None
         return bool(found)
 
     def register(self, deliverer: outbox.Deliverer) -> None:
@@ -148,6 +176,7 @@ class CardDeliveries:
         deliverer.register(Ephemeral, self.send_ephemeral)
         deliverer.register(ThreadNote, self.thread_note)
         deliverer.register(CustomerList, self.customer_list)
+        deliverer.register(AutoMergeNote, self.auto_merge_note)
         deliverer.register(RationaleRequest, self.rationale_request)
 
     async def _permalink(self, issue_id: int, origin: tuple[str, str]) -> str | None:
@@ -168,10 +197,18 @@ class CardDeliveries:
         if state is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
-        if state.posted is None and state.needs_suggestions and await self._suggest(issue_id, state.card):
-            state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
-            if state is None:
+        if state.posted is None and await self.database.transaction(
+            lambda conn: _merged_at_intake(conn, issue_id)
+        ):
+            return None  # it joined its problem at intake: that problem's card and thread show it
+        if state.posted is None and state.needs_suggestions:
+            suggested = await self._suggest(issue_id, state.card)
+            if suggested is None:
                 return None
+            if suggested:
+                state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
+                if state is None:
+                    return None
         card = replace(
             state.card,
             severity_options=tuple(s.value for s in self.config.severities),
@@ -308,6 +345,79 @@ class CardDeliveries:
                 self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(event_id)
             )
 
+    async def auto_merge_note(self, payload: AutoMergeNote) -> None:
+        """One line per report merged into the problem at intake since the last such note, each with
+        its Unmerge button, in the problem card's thread. Batched by the outbox (a storm of reports is a
+        note every few seconds), and once: the batch is named by its first event, so a retry after a
+        lost answer finds the note it already posted."""
+        problem_id = payload.problem_id
+
+        def load(conn: Connection) -> tuple[Any, list[Any], int, int] | None:
+            problem = conn.execute(select(problems).where(problems.c.id == problem_id)).first()
+            if problem is None or problem.primary_issue_id is None:
+                return None
+            card = conn.execute(
+                select(slack_messages.c.channel, slack_messages.c.ts).where(
+                    slack_messages.c.issue_id == problem.primary_issue_id, slack_messages.c.purpose == CARD
+                )
+            ).first()
+            pending = list(
+                conn.execute(
+                    select(
+                        issue_events.c.id,
+                        issue_events.c.issue_id,
+                        issues.c.source,
+                        func.coalesce(customers.c.company, customers.c.name).label("who"),
+                    )
+                    .join(issues, issues.c.id == issue_events.c.issue_id)
+                    .outerjoin(customers, customers.c.id == issues.c.customer_id)
+                    .where(
+                        issue_events.c.kind == AUTO_MERGED,
+                        issues.c.problem_id == problem_id,
+                        issue_events.c.detail["announced"].as_string().is_(None),
+                    )
+                    .order_by(issue_events.c.id)
+                ).all()
+            )
+            return card, pending, len(customers_of(conn, problem_id)), problem.primary_issue_id
+
+        loaded = await self.database.transaction(load)
+        if loaded is None:
+            return
+        card, pending, customer_count, primary = loaded
+        if not pending:
+            return  # all unmerged again, or announced by an earlier batch
+        if card is None:
+            raise outbox.RetryLater("the problem's card is not posted yet")
+        shown = pending[:AUTO_MERGE_LINES]
+        blocks, text = render_auto_merge_note(
+            [(row.issue_id, source_label(row.source), row.who) for row in shown],
+            len(pending) - len(shown),
+            customer_count,
+        )
+        with slack_outcome():
+            await post_once(
+                self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(pending[0].id)
+            )
+        announced = [row.id for row in pending]
+
+        def record(conn: Connection) -> None:
+            for event_id in announced:
+                detail = conn.execute(
+                    select(issue_events.c.detail).where(issue_events.c.id == event_id)
+                ).scalar()
+                conn.execute(
+                    update(issue_events)
+                    .where(issue_events.c.id == event_id)
+                    .values(detail={**(detail or {}), "announced": True})
+                )
+
+        await self.database.transaction(record)
+        log.info(
+            "auto-merge note posted",
+            extra={"problem_id": problem_id, "reports": len(announced), "issue_id": primary},
+        )
+
     async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""
         problem_id = payload.problem_id
@@ -397,3 +507,22 @@ class CardDeliveries:
                 log.info("rationale request not sent as a DM", extra={"error": exc.code})
                 return
             raise outbox_failure(exc) from exc
+
+
+def _merged_at_intake(conn: Connection, issue_id: int) -> bool:
+    """Whether the report joined another problem at intake and is still part of it."""
+    row = conn.execute(
+        select(problems.c.primary_issue_id)
+        .join(issues, issues.c.problem_id == problems.c.id)
+        .where(issues.c.id == issue_id)
+    ).first()
+    if row is None or row.primary_issue_id == issue_id:
+        return False
+    return (
+        conn.execute(
+            select(issue_events.c.id).where(
+                issue_events.c.issue_id == issue_id, issue_events.c.kind == AUTO_MERGED
+            )
+        ).first()
+        is not None
+    )

@@ -35,6 +35,7 @@ class OutboxKind(StrEnum):
     POST = "post"  # an announcement, a direct message or a thread reply (see `Post`)
     SHADOW_TELL_HOSTS = "shadow_tell_hosts"  # DM a session's hosts (user groups resolved at send time)
     DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
+    AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
 
 
 class PostRenderer(StrEnum):
@@ -157,6 +158,14 @@ class ThreadNote(Payload):
 
 
 @dataclass(frozen=True)
+class AutoMergeNote(Payload):
+    """The reports merged into a problem at intake since its last such note, in its card's thread."""
+
+    KIND = OutboxKind.AUTO_MERGE_NOTE
+    problem_id: int
+
+
+@dataclass(frozen=True)
 class CustomerList(Payload):
     KIND = OutboxKind.CUSTOMER_LIST
     problem_id: int
@@ -245,6 +254,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         Ephemeral,
         ThreadNote,
         CustomerList,
+        AutoMergeNote,
         RationaleRequest,
         JiraEscalate,
         JiraLink,

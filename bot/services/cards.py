@@ -198,7 +198,13 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
             extra["sources"], extra["customer_names"] = _problem_details(conn, problem.id)
         if problem.status == "open" and row.suggestions:
             extra["suggestions"] = _suggestions(conn, row.suggestions, problem.id)
-        needs_suggestions = problem.status == "open" and row.suggestions is None and card.report_count == 1
+        # Looked for once, when the card is first posted: a storm's report may have gathered others
+        # (auto-merged into it) before its own card went out, and must still find its problem.
+        needs_suggestions = (
+            problem.status == "open"
+            and row.suggestions is None
+            and (card.report_count == 1 or posted is None)
+        )
     card = replace(card, **extra)
     return CardState(
         card=card,

@@ -155,8 +155,17 @@ class Encoder:
         return self.encode([text])[0]
 
 
-@cache
+_loading = threading.Lock()
+
+
 def load() -> Encoder | None:
+    """The process's encoder (loaded once, about a second), or None without the model."""
+    with _loading:
+        return _load()
+
+
+@cache
+def _load() -> Encoder | None:
     folder = model_directory()
     if folder is None:
         log.warning(

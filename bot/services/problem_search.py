@@ -47,8 +47,8 @@ from db.session import Database
 
 K1 = 1.2
 B = 0.75
-CANDIDATES = 200  # reports retrieved by their words per lookup, then scored
-RECENT_CANDIDATES = 200  # and the latest reports, judged by their embedding
+CANDIDATES = 150  # reports retrieved by their words per lookup, then scored
+RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding
 # A confidence is this much the embeddings' cosine and the rest BM25's (chosen on the -dev sets).
 SEMANTIC_WEIGHT = 0.9
 # Sentences this far apart in meaning are unrelated (all-MiniLM-L6-v2: unrelated pairs sit near 0).
@@ -311,11 +311,19 @@ def rank(
     if not rows:
         return []
     lexical = _lexical_scorer(conn, weights, frequencies, average)
+    candidates = list(rows.values())
+    cosines: dict[int, float] = {}
+    if vector is not None:
+        with_vectors = [row for row in candidates if row.vector is not None]
+        if with_vectors:
+            stacked = embedding.from_bytes(b"".join(row.vector for row in with_vectors))
+            found = stacked.reshape(len(with_vectors), -1) @ vector
+            cosines = {int(row.issue_id): float(c) for row, c in zip(with_vectors, found, strict=True)}
     best: dict[int, Match] = {}
-    for row in rows.values():
+    for row in candidates:
         confidence = lexical(row)
-        if vector is not None and row.vector is not None:
-            cosine = float(embedding.from_bytes(row.vector) @ vector)
+        cosine = cosines.get(int(row.issue_id))
+        if cosine is not None:
             if confidence == 0 and cosine < UNRELATED_COSINE:
                 continue  # no word in common and no likeness of meaning: noise, not a match
             confidence = SEMANTIC_WEIGHT * max(cosine, 0.0) + (1 - SEMANTIC_WEIGHT) * confidence
@@ -341,9 +349,11 @@ def _lexical_scorer(
     )
 
     def score(row: Any) -> float:
-        tf = Counter(row.terms.split())
+        tf = Counter(t for t in row.terms.split() if t in weights)
+        if not tf:
+            return 0.0
         norm = K1 * (1 - B + B * int(row.length) / average_length)
-        total = sum(idf[t] * tf[t] * (K1 + 1) / (tf[t] + norm) * n for t, n in weights.items() if tf[t])
+        total = sum(idf[t] * f * (K1 + 1) / (f + norm) * weights[t] for t, f in tf.items())
         return min(1.0, total / ideal) if ideal > 0 else 0.0
 
     return score
@@ -362,23 +372,25 @@ class ProblemSearch:
         self.database = database
         self.analyzer = analyzer or analyzer_for()
         self._average = _AverageLength()
-        self._loader: asyncio.Task[None] | None = None
 
-    def start_loading(self) -> None:
-        """Nothing to load: the index is the database's. Warm the language detector and the embedding
-        model in the background instead, so the first report does not wait for them."""
-        self._loader = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(self._warm), name="matching models"
-        )
+    async def load_models(self) -> None:
+        """Nothing of the index to load: it is the database's. The language detector and the embedding
+        model are loaded (off the event loop) so that the first report does not wait for them."""
+        await asyncio.to_thread(self._warm)
 
     def _warm(self) -> None:
         self.analyzer.query("warm up the language detector before the first report arrives")
         embed_report("warm up", "the embedding model")
 
-    async def similar(self, subject: str, body: str, *, exclude_problem: int, limit: int = 3) -> list[Match]:
-        """Open problems like a new report, best first, without a threshold (callers apply theirs)."""
+    async def similar(
+        self, subject: str, body: str, *, exclude_problem: int, limit: int = 3, issue_id: int | None = None
+    ) -> list[Match]:
+        """Open problems like a new report, best first, without a threshold (callers apply theirs).
+        For a stored report (`issue_id`), its stored embedding is used rather than computed again."""
         query = analyse_report(self.analyzer, subject, body)
-        vector = await asyncio.to_thread(embed_report, subject, body)
+        vector = await self._stored_vector(issue_id) if issue_id is not None else None
+        if vector is None:
+            vector = await asyncio.to_thread(embed_report, subject, body)
         return await self.database.transaction(
             lambda conn: rank(
                 conn,
@@ -390,6 +402,14 @@ class ProblemSearch:
                 average=self._average,
             )
         )
+
+    async def _stored_vector(self, issue_id: int) -> Vector | None:
+        stored = await self.database.transaction(
+            lambda conn: conn.execute(
+                select(report_terms.c.vector).where(report_terms.c.issue_id == issue_id)
+            ).scalar()
+        )
+        return embedding.from_bytes(stored) if stored else None
 
     async def search(
         self,

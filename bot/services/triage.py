@@ -22,7 +22,7 @@ from bot import metrics
 from bot.domain.errors import DomainError
 from bot.domain.escalation import ACTIVE_STATES
 from bot.domain.intake import Severity
-from bot.domain.outbox import JiraNewCustomers, SyncCard, ThreadNote
+from bot.domain.outbox import AutoMergeNote, JiraNewCustomers, SyncCard, ThreadNote
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
@@ -284,6 +284,75 @@ def merge(
     if source_jira is not None or target_jira is not None:
         announce_new_customers(conn, target.id, batch_seconds)
     return TriageResult(issue_id, changed=True)
+
+
+AUTO_MERGED = "auto_merged"
+
+
+def auto_merge(
+    conn: Connection,
+    issue_id: int,
+    matched_issue_id: int,
+    confidence: float,
+    batch_seconds: float,
+) -> bool:
+    """A new report whose best match is at `matching.auto_merge` or above joins that problem before
+    it gets a card of its own. False (and nothing changed) when it cannot: the report was placed by
+    someone already, or the problem is no longer open. Unmerge (from the thread's line) undoes it.
+    Its thread line and its problem's card edit wait `batch_seconds` for others to join them.
+
+    The match is a report (`matched_issue_id`), not a problem: in a storm, the report matched may have
+    joined a problem itself a moment ago, and this one follows it there."""
+    issue = load_issue(conn, issue_id)
+    source = _load_problem(conn, issue.problem_id)
+    target_problem_id = conn.execute(
+        select(issues.c.problem_id).where(issues.c.id == matched_issue_id)
+    ).scalar()
+    if (
+        target_problem_id is None
+        or source.primary_issue_id != issue_id
+        or source.status != "open"
+        or target_problem_id == source.id
+    ):
+        return False
+    target_query = select(problems).where(problems.c.id == target_problem_id)
+    if conn.dialect.name == "postgresql":
+        target_query = target_query.with_for_update()
+    target = conn.execute(target_query).first()
+    if target is None or target.status != "open" or active_escalation(conn, source.id) is not None:
+        return False
+    now = utcnow()
+    # With any reports that joined it a moment ago (a storm): the whole problem moves, as with merge.
+    moved = list(conn.execute(select(issues.c.id).where(issues.c.problem_id == source.id)).scalars())
+    conn.execute(
+        update(issues).where(issues.c.problem_id == source.id).values(problem_id=target.id, updated_at=now)
+    )
+    conn.execute(update(problems).where(problems.c.id == source.id).values(status="merged", updated_at=now))
+    conn.execute(update(problems).where(problems.c.id == target.id).values(updated_at=now))
+    conn.execute(
+        insert(issue_events).values(
+            issue_id=issue_id,
+            kind=AUTO_MERGED,
+            actor=None,
+            detail={
+                "into": target.primary_issue_id,
+                "problem": target.id,
+                "confidence": round(confidence, 3),
+            },
+            created_at=now,
+        )
+    )
+    outbox.enqueue_in(
+        conn, AutoMergeNote(target.id), dedupe_key=f"auto-merge-note:{target.id}", delay=batch_seconds
+    )
+    others = conn.execute(
+        select(issues.c.id).where(issues.c.problem_id == target.id, issues.c.id.not_in(moved))
+    ).scalars()
+    for other in others:
+        outbox.enqueue_in(conn, SyncCard(other), dedupe_key=f"card:{other}", delay=batch_seconds)
+    if active_escalation(conn, target.id) is not None:
+        announce_new_customers(conn, target.id)
+    return True
 
 
 def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:

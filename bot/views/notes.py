@@ -48,6 +48,34 @@ def render_email_reply(
     return blocks, fallback
 
 
+AUTO_MERGE_LINES = 20
+
+
+def render_auto_merge_note(
+    merged: list[tuple[int, str, str | None]], more: int, customers: int
+) -> tuple[list[dict[str, Any]], str]:
+    """ "+1 from Globex via E-mail" for each report merged at intake (issue id, source label, who),
+    each with its Unmerge button; `more` beyond those listed. Customer names are escaped."""
+    from bot.ids import Action
+    from bot.views.blocks import button, encode_state
+
+    blocks: list[dict[str, Any]] = []
+    for issue_id, source, who in merged:
+        name = escape(truncate(who, 80)) if who else "a report with no customer yet"
+        block = section(f":heavy_plus_sign: +1 from *{name}* via {escape(source)} (#{issue_id})")
+        block["accessory"] = button("Unmerge", Action.UNMERGE, encode_state(issue=issue_id))
+        blocks.append(block)
+    total = len(merged) + more
+    plural = "s" if customers != 1 else ""
+    tail = f"and {more} more; " if more else ""
+    blocks.append(
+        context(f"Merged automatically as the same problem: {tail}{customers} customer{plural} now.")
+    )
+    reports = f"{total} report{'s' if total != 1 else ''}"
+    fallback = f"+{reports} merged into this problem; {customers} customer{plural} now"
+    return blocks, fallback
+
+
 def _who(actor: str | None) -> str:
     return f"<@{actor}>" if actor else "Someone"
 
