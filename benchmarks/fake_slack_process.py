@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,27 @@ class BenchFakeSlack(FakeSlack):
         app.router.add_post("/_bench/setup", self._setup)
         app.router.add_get("/_bench/state", self._state)
         app.router.add_get("/_bench/messages/{channel}", self._messages)
+        app.router.add_get("/_bench/calls", self._calls)
         return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        # When each call came, for rates per channel (benchmarks/storm.py).
+        self.timed.append(time.monotonic())
+        return await super()._handle(request)
+
+    async def _calls(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {
+                    "at": at,
+                    "method": method,
+                    "channel": args.get("channel"),
+                    "ts": args.get("ts"),
+                    "thread_ts": args.get("thread_ts"),
+                }
+                for at, (method, args) in zip(self.timed, self.calls, strict=False)
+            ]
+        )
 
     async def _setup(self, request: web.Request) -> web.Response:
         spec: dict[str, Any] = await request.json()
@@ -59,6 +80,7 @@ class BenchFakeSlack(FakeSlack):
 async def main() -> None:
     # The contract is checked by the test suite; here it would make the fake the bottleneck.
     fake = BenchFakeSlack(token="xoxb-test-token", check_contract=False)
+    fake.timed = []
     await fake.start()
     print(fake.url, flush=True)
     stop = asyncio.Event()

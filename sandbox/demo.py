@@ -251,9 +251,16 @@ def _back_dating(issue_id: int, when: datetime) -> Callable[[Connection], None]:
 def _triage(conn: Connection, theme: Theme, ids: list[tuple[int, datetime]], rng: random.Random) -> None:
     """What the team did with one problem over those weeks: merge, then claim/resolve/escalate."""
     first, first_at = ids[0]
-    problem_id = conn.execute(select(issues.c.problem_id).where(issues.c.id == first)).scalar_one()
     agent = rng.choice(SUPPORT_PEOPLE)
+    # The bot may have merged some of these already as they arrived (matching.auto_merge): what it
+    # joined rightly stays, anything it placed elsewhere the team moves back.
+    _stand_alone(conn, first, agent)
+    problem_id = conn.execute(select(issues.c.problem_id).where(issues.c.id == first)).scalar_one()
     for issue_id, _at in ids[1:]:
+        current = conn.execute(select(issues.c.problem_id).where(issues.c.id == issue_id)).scalar_one()
+        if current == problem_id:
+            continue
+        _stand_alone(conn, issue_id, agent)
         triage.merge(conn, issue_id, agent, problem_id, batch_seconds=0)
     responded = first_at + timedelta(hours=rng.uniform(0.5, 20))
     if theme.fate in ("claimed", "resolved", "escalated", "fixed"):
@@ -270,6 +277,17 @@ def _triage(conn: Connection, theme: Theme, ids: list[tuple[int, datetime]], rng
         conn.execute(update(problems).where(problems.c.id == problem_id).values(resolved_at=done))
     if theme.fate in ("escalated", "fixed"):
         escalation.escalate(conn, first, rng.choice(PRODUCT_PEOPLE))
+
+
+def _stand_alone(conn: Connection, issue_id: int, agent: str) -> None:
+    """Take the report out of another problem, if it is in one."""
+    primary = conn.execute(
+        select(problems.c.primary_issue_id)
+        .join(issues, issues.c.problem_id == problems.c.id)
+        .where(issues.c.id == issue_id)
+    ).scalar_one()
+    if primary != issue_id:
+        triage.unmerge(conn, issue_id, agent)
 
 
 def _book_shadows(conn: Connection, sandbox: Sandbox, now: datetime) -> int:

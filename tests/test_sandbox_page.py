@@ -3,6 +3,7 @@ accepts, and what the bot does shows in the fake workspace the page renders."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -165,8 +166,13 @@ async def test_a_modal_opens_shows_the_bots_errors_and_submits(sbx: RunningSandb
 
 async def test_same_problem_as_searches_as_you_type_and_merges(sbx: RunningSandbox) -> None:
     first, _ = await submitted_card(sbx, customer_email="dana@acme.test")
+    # Unlike the first (a paraphrase would join it on arrival: the sandbox turns auto-merge on).
     second, card = await submitted_card(
-        sbx, subject="Exports hang forever", customer_name="Tom", customer_email="tom@alpenrad.test"
+        sbx,
+        subject="Exports hang forever",
+        body="The progress bar stops at 99% and nothing downloads.",
+        customer_name="Tom",
+        customer_email="tom@alpenrad.test",
     )
     current = sbx.sandbox.slack.message(sbx.default_channel(), card["ts"])
     block, _ = control(current, Action.MERGE_INTO)
@@ -180,6 +186,28 @@ async def test_same_problem_as_searches_as_you_type_and_merges(sbx: RunningSandb
     await sbx.wait_for(lambda: f"Merged into #{first}" in card_now(sbx, card), "the merge on the card")
     first_card = sbx.card_of(first)
     assert first_card is not None and "2 customers" in sbx.shown(first_card), second
+
+
+async def test_a_paraphrase_joins_its_problem_on_arrival(sbx: RunningSandbox) -> None:
+    """The sandbox turns on matching.auto_merge: the same problem in other words gets no card of its
+    own, a "+1" line in the problem's thread and the customer counted on its card."""
+    first, card = await submitted_card(sbx, subject="Invoice export times out for large accounts")
+    answer = await sbx.api(
+        "/sandbox/api/intake",
+        intake_form(
+            subject="Invoices export times out for big accounts",
+            customer_name="Tom",
+            customer_email="tom@alpenrad.test",
+            company="Alpenrad",
+        ),
+    )
+    second = int(answer["id"])
+    await sbx.wait_for(lambda: "2 customers" in card_now(sbx, card), "counted on the first card")
+    thread = await sbx.wait_for(
+        lambda: sbx.sandbox.slack.thread(sbx.default_channel(), card["ts"])[1:], "the +1 line"
+    )
+    assert any("+1 from *Alpenrad*" in json.dumps(m["blocks"]) for m in thread)
+    assert sbx.card_of(second) is None and first != second
 
 
 async def test_what_people_type_is_escaped_like_slacks_clients_do(sbx: RunningSandbox) -> None:

@@ -48,15 +48,21 @@ from db.session import Database
 K1 = 1.2
 B = 0.75
 CANDIDATES = 150  # reports retrieved by their words per lookup, then scored
-RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding
+RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding,
+RECENT_WINDOW = 5000  # found among this many latest (a primary-key range on both databases)
 # A confidence is this much the embeddings' cosine and the rest BM25's (chosen on the -dev sets).
 SEMANTIC_WEIGHT = 0.9
 # Sentences this far apart in meaning are unrelated (all-MiniLM-L6-v2: unrelated pairs sit near 0).
 UNRELATED_COSINE = 0.3
-RETRIEVAL_TERMS = 10  # the rarest distinct query terms that retrieve candidates
+RETRIEVAL_TERMS = 6  # the rarest distinct query terms that retrieve candidates
+# A term in more than this share of reports retrieves too much to rank quickly (and says little):
+# it still scores, but does not retrieve, unless the query has nothing rarer.
+RETRIEVAL_MAX_SHARE = 0.01
+RETRIEVAL_MIN_REPORTS = 200
+CORRECTED_QUERY_TERMS = 12  # typos are corrected in queries of up to this many terms (searches)
 BODY_INDEXED = 4000  # characters of a report's body analysed
 PREFIX_EXPANSIONS = 8
-TYPO_CHOICES = 4000
+TYPO_CHOICES = 1000
 AVERAGE_LENGTH_TTL = 60.0
 MAX_TERM_LENGTH = 64
 
@@ -175,17 +181,21 @@ LIMIT :limit
 
 # Duplicates cluster in time: the latest reports are candidates too, whatever words they use (the
 # embedding then judges them). Walks the primary key backwards.
-_RECENT = text(
-    """
+_RECENT_SQL = """
 SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_terms r
-JOIN issues i ON i.id = r.issue_id
-JOIN problems p ON p.id = i.problem_id
-WHERE p.status IN :statuses AND i.problem_id <> :exclude
+{join} issues i ON i.id = r.issue_id
+{join} problems p ON p.id = i.problem_id
+WHERE r.issue_id > :floor AND p.status IN :statuses AND i.problem_id <> :exclude
 ORDER BY r.issue_id DESC
 LIMIT :limit
 """
-).bindparams(bindparam("statuses", expanding=True))
+# SQLite's planner would start from the problems' status index and sort; CROSS JOIN keeps it walking
+# the latest reports by primary key, as PostgreSQL's does by itself.
+_RECENT = {
+    "sqlite": text(_RECENT_SQL.format(join="CROSS JOIN")).bindparams(bindparam("statuses", expanding=True)),
+    "postgresql": text(_RECENT_SQL.format(join="JOIN")).bindparams(bindparam("statuses", expanding=True)),
+}
 
 _FREQUENCIES = select(search_terms.c.term, search_terms.c.reports).where(
     search_terms.c.term.in_(bindparam("terms", expanding=True))
@@ -282,9 +292,12 @@ def rank(
         frequencies = {
             row.term: int(row.reports) for row in conn.execute(_FREQUENCIES, {"terms": list(weights)})
         }
-    for term in [t for t in weights if t not in frequencies]:
-        fixed = _correct(conn, term)
+    unknown = [t for t in weights if t not in frequencies]
+    for term in unknown:
         count = weights.pop(term)
+        if len(weights) + len(unknown) > CORRECTED_QUERY_TERMS:
+            continue  # a whole report: its other words carry it, and its embedding
+        fixed = _correct(conn, term)
         if fixed is not None:
             weights[fixed] += count
             frequencies.update(
@@ -298,15 +311,19 @@ def rank(
     weights = Counter({t: n for t, n in weights.items() if frequencies.get(t)})
     parameters = {"statuses": list(statuses), "exclude": exclude_problem or 0, "limit": CANDIDATES}
     rows: dict[int, Any] = {}
+    reports = int(conn.execute(_REPORTS).scalar() or 0)
     if weights:
-        retrieval = sorted(weights, key=lambda t: frequencies[t])[:RETRIEVAL_TERMS]
+        cap = max(RETRIEVAL_MIN_REPORTS, reports * RETRIEVAL_MAX_SHARE)
+        by_rarity = sorted(weights, key=lambda t: frequencies[t])
+        retrieval = [t for t in by_rarity if frequencies[t] <= cap][:RETRIEVAL_TERMS] or by_rarity[:2]
         if conn.dialect.name == "postgresql":
             statement, match = _POSTGRES_CANDIDATES, " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
             statement, match = _SQLITE_CANDIDATES, " OR ".join(_quote_fts(t) for t in retrieval)
         rows = {int(row.issue_id): row for row in conn.execute(statement, {**parameters, "query": match})}
     if vector is not None:
-        for row in conn.execute(_RECENT, {**parameters, "limit": RECENT_CANDIDATES}):
+        recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": reports - RECENT_WINDOW}
+        for row in conn.execute(_RECENT[conn.dialect.name], recent):
             rows.setdefault(int(row.issue_id), row)
     if not rows:
         return []
