@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.runtime import Runtime
 from bot.services import escalation, shadowing, triage
-from db.models import escalations, issues, problems
+from db.models import escalations, issues, outbox_items, problems
 from sandbox.stack import Sandbox
 from sandbox.workspace import PRODUCT_PEOPLE, SUPPORT_PEOPLE
 
@@ -279,6 +279,29 @@ def _triage(conn: Connection, theme: Theme, ids: list[tuple[int, datetime]], rng
         escalation.escalate(conn, first, rng.choice(PRODUCT_PEOPLE))
 
 
+CARDS_SETTLE_SECONDS = 60.0
+
+
+async def _cards_settled(runtime: Runtime) -> None:
+    """Until no card is waiting to be posted (bounded: the demo goes on regardless)."""
+    import asyncio
+
+    def waiting(conn: Connection) -> int:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(outbox_items)
+                .where(outbox_items.c.kind == "sync_card", outbox_items.c.status == "pending")
+            ).scalar_one()
+        )
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CARDS_SETTLE_SECONDS
+    runtime.deliverer.wake()
+    while loop.time() < deadline and await runtime.database.transaction(waiting):
+        await asyncio.sleep(0.1)
+
+
 def _stand_alone(conn: Connection, issue_id: int, agent: str) -> None:
     """Take the report out of another problem, if it is in one."""
     primary = conn.execute(
@@ -345,6 +368,9 @@ async def load(sandbox: Sandbox, runtime: Runtime, *, now: datetime | None = Non
         await runtime.database.transaction(_back_dating(issue_id, report.received_at))
     if not created:
         return {"issues": 0, "repeats": repeats, "problems": 0, "shadow_bookings": 0, "fixed": None}
+    # Let the bot post the cards first, as it would have over those weeks: with auto-merge on (the
+    # sandbox's workspace), repeats of a problem join it on arrival instead of getting cards.
+    await _cards_settled(runtime)
 
     def team_work(conn: Connection) -> int:
         for theme in THEMES:
