@@ -6,17 +6,25 @@ import html
 import re
 from datetime import UTC, datetime
 
-from bot.views.blocks import truncate
-
 
 def slack_text_to_plain(text: str) -> str:
     """Slack message text arrives with &, <, > escaped; store what the person typed."""
     return html.unescape(text)
 
 
+SUBJECT_MAX = 100
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
 def subject_from_text(text: str) -> str:
+    """A message's subject as a person would write it: its first line, or that line's first sentence
+    when it has several, cut at a word (with "…") beyond `SUBJECT_MAX` characters."""
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return truncate(first, 150) or "Message from Slack"
+    sentence = _SENTENCE_END.split(first, maxsplit=1)[0]
+    if len(sentence) > SUBJECT_MAX:
+        cut = sentence[: SUBJECT_MAX - 1]
+        sentence = (cut.rsplit(" ", 1)[0] if " " in cut[20:] else cut).rstrip(" ,;:-") + "…"
+    return sentence or "Message from Slack"
 
 
 def ts_to_datetime(ts: str) -> datetime | None:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # Slack wants the command answered within 3 s: the preview is computed within this budget.
 PREVIEW_BUDGET_SECONDS = 2.3
 WINDOWS = {"7d": 7, "30d": 30}
-USAGE = "Which window? `/support digest` (the last 7 days), `/support digest 7d` or `/support digest 30d`."
+USAGE = "Which period? `/support digest` (the last 7 days), `/support digest 7d` or `/support digest 30d`."
 
 
 def parse_window(words: list[str]) -> int | None:

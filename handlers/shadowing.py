@@ -23,7 +23,7 @@ from bot.services.cards import problem_summaries
 from bot.services.posts import enqueue_post
 from bot.sla import parse_hh_mm
 from bot.views import shadowing as views
-from bot.views.blocks import Blocks, decode_state, escape, section
+from bot.views.blocks import Blocks, decode_state, escape, plural, section
 from bot.when import local_at, parse_calendar_duration
 from db.models import utcnow
 from db.queries.problems import problems_led_by, recent_open_problems
@@ -187,7 +187,8 @@ async def cancel_command(runtime: Runtime, user: str, words: list[str]) -> str:
         if isinstance(result, str):
             return result
         told = len(loaded.booked) + len(loaded.waitlisted)
-        return f"Cancelled {escape(views.session_title(result, zone))}; {told} people told."
+        told_text = "nobody was booked" if not told else f"{plural(told, 'person', 'people')} told"
+        return f"Cancelled {escape(views.session_title(result, zone))}; {told_text}."
     if loaded.status_of(user) is not None:
         cancelled = await run(runtime, lambda conn: svc.cancel(conn, config, session_id, user, utcnow()))
         if isinstance(cancelled, str):

@@ -286,8 +286,8 @@ async def _cards_settled(runtime: Runtime) -> None:
     """Until no card is waiting to be posted (bounded: the demo goes on regardless)."""
     import asyncio
 
-    def waiting(conn: Connection) -> int:
-        return int(
+    def waiting(conn: Connection) -> bool:
+        return bool(
             conn.execute(
                 select(func.count())
                 .select_from(outbox_items)
@@ -298,8 +298,8 @@ async def _cards_settled(runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CARDS_SETTLE_SECONDS
     runtime.deliverer.wake()
-    while loop.time() < deadline and await runtime.database.transaction(waiting):
-        await asyncio.sleep(0.1)
+    while loop.time() < deadline and await runtime.database.transaction(waiting):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)  # polling the database: another process's deliveries may post them
 
 
 def _stand_alone(conn: Connection, issue_id: int, agent: str) -> None:

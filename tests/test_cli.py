@@ -202,7 +202,7 @@ async def test_digest_print_in_a_terminal(base_env: dict[str, str]) -> None:
     code, out = await run_cli("digest", "--print", "--days", "30", env=base_env)
     assert code == 0, out
     assert out.startswith("30-day digest")
-    assert "New issues:           3 (new, 0 before)" in out
+    assert "New issues:           3 (none before)" in out
     assert "billing: 3 (new)" in out
     code, out = await run_cli("digest", "--print", "--days", "0", env=base_env)
     assert code == 2 and "the window is 1 to 365 days" in out

@@ -199,7 +199,7 @@ async def test_shadow_commands_add_list_join_cancel_stats(shadow_stack: Stack) -
     assert "Only the session's hosts" in (await shadow(f"cancel {session_id}", p["ben"]))["text"]
     await shadow(f"join {session_id}", p["ben"])
     answer = await shadow(f"cancel {session_id}", p["host"])
-    assert "Cancelled L1 support" in answer["text"] and "1 people told" in answer["text"]
+    assert "Cancelled L1 support" in answer["text"] and "1 person told" in answer["text"]
     await wait_dm(stack, p["ben"], "Cancelled: L1 support")
 
     assert (await shadow("stats", p["cat"]))["text"] == ""  # acked at once: the stats follow privately

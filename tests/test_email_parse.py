@@ -664,3 +664,33 @@ def test_long_references_keep_the_newest_ids() -> None:
     references = " ".join(f"<id{index}@example.test>" for index in range(2_000))
     mail = parse_ok(message(f"References: {references}"))
     assert len(mail.references) == 2_000 and mail.references[-1] == "id1999@example.test"
+
+
+# -- the subject of a report logged from a Slack message ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "subject"),
+    [
+        (
+            "Customer Globex says exports time out. They tried twice.\nMore below",
+            "Customer Globex says exports time out.",
+        ),
+        ("\n\n  Checkout is down!  Everyone affected", "Checkout is down!"),
+        ("Short one", "Short one"),
+        ("", "Message from Slack"),
+        ("v2.3.1 breaks the sync job. Please look", "v2.3.1 breaks the sync job."),
+    ],
+)
+def test_a_slack_message_subject_is_its_first_sentence(message: str, subject: str) -> None:
+    from bot.slack_text import subject_from_text
+
+    assert subject_from_text(message) == subject
+
+
+def test_a_long_first_sentence_is_cut_at_a_word() -> None:
+    from bot.slack_text import SUBJECT_MAX, subject_from_text
+
+    long = "When exporting " + "very " * 40 + "large invoices the page hangs"
+    subject = subject_from_text(long)
+    assert len(subject) <= SUBJECT_MAX and subject.endswith("very…") and "  " not in subject

@@ -414,3 +414,33 @@ def test_thread_notes(kind: str, detail: dict[str, object], expected: str) -> No
     blocks, _text = render_triage_note(kind, "U0AGENT0001", detail)
     assert_valid_blocks(blocks)
     assert expected in json.dumps(blocks, ensure_ascii=False).replace('\\"', '"')
+
+
+def test_the_report_form_says_which_customer_details_are_needed() -> None:
+    from bot.ids import Block
+
+    view = render_report_modal(ReportPrefill(), ["low", "normal"], [])
+    name = next(b for b in view["blocks"] if b.get("block_id") == Block.REPORT_CUSTOMER_NAME)
+    assert "A name or an e-mail is needed" in name["hint"]["text"]
+    logged = render_report_modal(ReportPrefill(message_ts="1.2"), ["normal"], [])
+    name = next(b for b in logged["blocks"] if b.get("block_id") == Block.REPORT_CUSTOMER_NAME)
+    assert "another workspace" in name["hint"]["text"] and "is needed" in name["hint"]["text"]
+
+
+def test_numbers_read_as_a_person_would_write_them() -> None:
+    from bot.domain.digest import Change
+    from bot.views.blocks import plural
+    from bot.views.digest import counted
+    from bot.views.notes import render_triage_note
+
+    assert [plural(1, "customer"), plural(2, "customer"), plural(1, "person", "people")] == [
+        "1 customer",
+        "2 customers",
+        "1 person",
+    ]
+    assert plural(3, "person", "people") == "3 people"
+    assert counted(Change("Resolved", 22, 0)) == "22 (none before)"
+    assert counted(Change("Resolved", 0, 0)) == "0 (none before either)"
+    assert counted(Change("Resolved", 5, 3)) == "5 (▲ +2, 3 before)"
+    _, text = render_triage_note("seen_while_shadowing", "U1", {"session": 3})
+    assert "seen_while_shadowing" not in text and "while shadowing" in text

@@ -135,3 +135,8 @@ def decode_state(value: str | None) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("v") != STATE_VERSION:
         return {}
     return data
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """ "1 customer", "2 customers", "1 person", "3 people": a number with the word a person would write."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"

@@ -23,6 +23,7 @@ from bot.views.blocks import (
     escape,
     fields,
     header,
+    plural,
     section,
     truncate,
 )
@@ -65,6 +66,8 @@ def change(now: int, before: int) -> str:
 
 
 def counted(item: Change) -> str:
+    if item.before == 0:
+        return f"{item.now} (none before)" if item.now else "0 (none before either)"
     return f"{item.now} ({change(item.now, item.before)}, {item.before} before)"
 
 
@@ -114,10 +117,11 @@ def _short_list(lines: Sequence[ProblemLine], total: int, links: Mapping[int, st
     items = []
     for line in lines:
         if rising:
-            items.append(f"• {_name(line, links)}: {line.customers_before} → *{line.customers}* customers")
+            items.append(
+                f"• {_name(line, links)}: {line.customers_before} → *{plural(line.customers, 'customer')}*"
+            )
         else:
-            plural = "s" if line.customers != 1 else ""
-            items.append(f"• {_name(line, links)}: *{line.customers}* customer{plural}")
+            items.append(f"• {_name(line, links)}: *{plural(line.customers, 'customer')}*")
     if total > len(lines):
         items.append(f"and {total - len(lines)} more")
     return "\n".join(items)
@@ -129,7 +133,7 @@ def _dimension(items: Sequence[Change], *, empty: str = "none") -> str:
     lines = [f"{escape(i.label)}: {i.now} ({change(i.now, i.before)})" for i in items[:FIELD_LINES]]
     if len(items) > FIELD_LINES:
         rest = items[FIELD_LINES:]
-        lines.append(f"{len(rest)} more: {sum(i.now for i in rest)}")
+        lines.append(f"and {len(rest)} more, {sum(i.now for i in rest)} in all")
     return "\n".join(lines)
 
 
@@ -154,11 +158,11 @@ def _spikes(spikes: Sequence[Spike]) -> str:
 
 def fallback_text(digest: Digest, zone: ZoneInfo) -> str:
     new = digest.new_issues
-    head = f"{title_of(digest, zone)}: {new.now} new issues ({change(new.now, new.before)})"
+    head = f"{title_of(digest, zone)}: {plural(new.now, 'new issue')} ({change(new.now, new.before)})"
     head += f", {digest.resolved.now} resolved, {digest.backlog.total} open"
     if digest.top:
         first = digest.top[0]
-        head += f"; top problem: {escape(truncate(first.title, 80))} ({first.customers} customers)"
+        head += f"; top problem: {escape(truncate(first.title, 80))} ({plural(first.customers, 'customer')})"
     return head
 
 
@@ -227,7 +231,7 @@ def render_digest(
         )
     if digest.crossed:
         lines = [
-            f"• {escape(truncate(c.title, TITLE_MAX))} reached *{c.threshold}* customers"
+            f"• {escape(truncate(c.title, TITLE_MAX))} reached *{plural(c.threshold, 'customer')}*"
             for c in digest.crossed[:10]
         ]
         blocks.append(section("*:rotating_light: Thresholds crossed*\n" + "\n".join(lines)))
@@ -286,8 +290,9 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
             jira = f"{line.jira_key} {line.jira_status or ''}".strip() if line.jira_key else "not escalated"
             out.append(
                 f"{rank:>3}. {truncate(line.title, TITLE_MAX)}\n"
-                f"     {line.customers} customers ({change(line.customers, line.customers_before)}), "
-                f"{line.reports} reports, first seen {_day(line.first_seen, zone)}, Jira: {jira}"
+                f"     {plural(line.customers, 'customer')}"
+                f" ({change(line.customers, line.customers_before)}), "
+                f"{plural(line.reports, 'report')}, first seen {_day(line.first_seen, zone)}, Jira: {jira}"
                 f", issue #{line.issue_id}"
             )
         if digest.problems.now > len(digest.top):
@@ -316,7 +321,8 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
         out.append("")
         out.append("Thresholds crossed")
         out.extend(
-            f"   - {truncate(c.title, TITLE_MAX)} reached {c.threshold} customers" for c in digest.crossed
+            f"   - {truncate(c.title, TITLE_MAX)} reached {plural(c.threshold, 'customer')}"
+            for c in digest.crossed
         )
     if digest.spikes:
         out.append("")

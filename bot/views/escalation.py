@@ -17,6 +17,7 @@ from bot.views.blocks import (
     encode_state,
     escape,
     plain,
+    plural,
     section,
     truncate,
 )
@@ -150,7 +151,7 @@ def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
         )
     else:
         blocks.append(context(":white_check_mark: Every customer has been told."))
-    text = truncate(f"Resolved: {len(left)} of {total} customers still to tell", 300)
+    text = truncate(f"Resolved: {len(left)} of {plural(total, 'customer')} still to tell", 300)
     return blocks, text
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.escalation import EscalationState
 from bot.domain.home import Escalated, Home, TopProblem
 from bot.views import shadowing as shadow_views
-from bot.views.blocks import Blocks, context, divider, escape, header, section, slack_date, truncate
+from bot.views.blocks import Blocks, context, divider, escape, header, plural, section, slack_date, truncate
 from bot.views.digest import change
 
 HOME_BLOCKS_MAX = 100
@@ -123,6 +123,6 @@ def _top_line(rank: int, problem: TopProblem) -> str:
         else ""
     )
     return (
-        f"{rank}. *{title}* · {problem.customers} customers "
+        f"{rank}. *{title}* · {plural(problem.customers, 'customer')} "
         f"({change(problem.customers, problem.customers_before)}){jira}{where}"
     )

@@ -150,6 +150,8 @@ def render_triage_note(
         group = detail.get("group")
         mention = f"<!subteam^{group}> " if group else ""
         text = f":rotating_light: {mention}still unclaimed at twice the first-response target ({target})."
+    elif kind == "seen_while_shadowing":
+        text = f":eyes: {who} saw this while shadowing support."
     elif kind == "tags":
         parts = []
         if detail.get("added"):

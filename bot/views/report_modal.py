@@ -70,12 +70,13 @@ def render_report_modal(prefill: ReportPrefill, severities: list[str], tags: lis
         state["ts"] = prefill.message_ts
     if prefill.author:
         state["author"] = prefill.author
+    needed = "A name or an e-mail is needed (or both: the e-mail counts one customer across channels)."
     author_hint = (
         "Leave the customer empty to use the message's author."
         if prefill.author
-        else "Who the customer is: the message's author counts only from another workspace."
+        else f"Who the customer is: the message's author counts only from another workspace. {needed}"
         if prefill.message_ts
-        else None
+        else needed
     )
     blocks: list[dict[str, Any]] = [
         text_input(Block.REPORT_SUBJECT, "Subject", initial=prefill.subject, max_length=SUBJECT_MAX),

@@ -25,6 +25,7 @@ from bot.views.blocks import (
     header,
     link_button,
     plain,
+    plural,
     section,
     slack_date,
     truncate,
@@ -360,7 +361,8 @@ def stats(
     blocks: Blocks = [header(f"Shadowing in {label}")]
     if teams:
         lines = [
-            f"• *{escape(name)}*: {hours:g} h over {members} people · {ok}/{members} on target"
+            f"• *{escape(name)}*: {hours:g} h over {plural(members, 'person', 'people')}"
+            f" · {ok}/{members} on target"
             for name, members, hours, ok in teams
         ]
         blocks.append(section("*By team*\n" + "\n".join(lines)))
