@@ -152,3 +152,36 @@ async def test_a_click_on_a_deleted_issue_is_answered_privately(stack: Stack, pe
     assert response.status == 200
     await stack.slack.wait_for(lambda: stack.slack.ephemerals(card["channel"], people["ana"]), message="told")
     assert "no longer exists" in stack.slack.ephemerals(card["channel"], people["ana"])[0]["text"]
+
+
+async def test_releasing_someone_elses_claim_tells_them_and_the_thread_says_who(
+    stack: Stack, people: dict[str, str]
+) -> None:
+    issue_id, card = await new_card(stack)
+    await click(stack, card, "issue.claim", people["ana"])
+    await stack.slack.wait_for(
+        lambda: f"<@{people['ana']}> is on it" in shown(stack, card), message="claimed"
+    )
+    await click(stack, card, "issue.release", people["ben"])
+    await stack.slack.wait_for(lambda: len(notes(stack, card)) >= 2, message="the release noted")
+    assert f"<@{people['ben']}> released <@{people['ana']}>'s claim" in notes(stack, card)[-1]
+
+    def dms(user: str) -> list[str]:
+        return [
+            m["text"]
+            for channel in stack.slack.channels.values()
+            if channel.is_im and channel.im_user == user
+            for m in stack.slack.messages(channel.id)
+        ]
+
+    await stack.slack.wait_for(lambda: dms(people["ana"]), message="a DM to the one whose claim it was")
+    assert f"<@{people['ben']}> released your claim on customer issue #{issue_id}" in dms(people["ana"])[0]
+
+    # Releasing your own claim tells nobody else.
+    await click(stack, card, "issue.claim", people["cy"])
+    await stack.slack.wait_for(lambda: f"<@{people['cy']}> is on it" in shown(stack, card), message="again")
+    await click(stack, card, "issue.release", people["cy"])
+    await stack.slack.wait_for(
+        lambda: any(f"<@{people['cy']}> released the issue" in n for n in notes(stack, card)), message="own"
+    )
+    assert dms(people["cy"]) == []

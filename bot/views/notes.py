@@ -88,7 +88,9 @@ def render_triage_note(
     if kind == "claimed":
         text = f":raising_hand: {who} is on it."
     elif kind == "released":
-        text = f"{who} released the issue; it is unclaimed again."
+        was = detail.get("was")
+        whose = f"<@{was}>'s claim" if was and was != actor else "the issue"
+        text = f"{who} released {whose}; it is unclaimed again."
     elif kind == "resolved":
         text = f":white_check_mark: {who} resolved the issue."
     elif kind == "reopened":
