@@ -121,6 +121,8 @@ async def search_issues(runtime: Runtime, query: str) -> tuple[list[dict[str, An
             jira_status=r.jira_status,
             card_link=r.permalink,
             channel=r.channel,
+            wont_do=runtime.config.jira.is_wont_do(r.jira_resolution),
+            rationale=r.rationale,
         )
         for r in rows
     ]

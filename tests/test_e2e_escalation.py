@@ -336,6 +336,14 @@ async def test_wont_do_asks_the_escalator_for_a_rationale(jira_stack: Stack, peo
     rationale_note = next(n for n in notes(stack, card) if "Legacy exports" in n)
     assert "<!channel>" not in rationale_note
     await stack.slack.wait_for(lambda: "Why not:" in shown(stack, card), message="on the card")
+    # Won't do is not a fix: never celebrated, shown as won't do; the rationale reaches Jira once.
+    assert "Won't do" in shown(stack, card) and ":white_check_mark: Resolved" not in shown(stack, card)
+    assert not any(":tada:" in n for n in notes(stack, card))
+    await stack.slack.wait_for(
+        lambda: any("Legacy exports are being retired" in json.dumps(c) for c in jira.comments(key)),
+        message="the rationale as a Jira comment",
+    )
+    assert sum("Won't do" in json.dumps(c) for c in jira.comments(key)) == 1
     async with stack.runtime.database.session() as session:
         problem = (await session.scalars(select(Problem))).one()
     assert (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -341,6 +342,28 @@ def test_customer_list_marks_who_was_told() -> None:
     assert "<!channel>" not in json.dumps(blocks)
 
 
+def test_a_wont_do_is_never_celebrated_and_carries_its_rationale() -> None:
+    from dataclasses import replace
+
+    problem = ResolvedProblem(
+        problem_id=7,
+        issue_id=42,
+        subject="SSO",
+        jira_key="SUP-3",
+        jira_url=None,
+        resolution="Won't Do",
+        fix_versions=(),
+        customers=(CustomerToTell(1, "Dana Smith", "Acme", None, ("email",), None),),
+        wont_do=True,
+    )
+    blocks, _ = render_customer_list(problem)
+    shown = json.dumps(blocks)
+    assert ":tada:" not in shown and "won't be done" in shown
+    blocks, _ = render_customer_list(replace(problem, rationale=f"Legacy exports retire. {HOSTILE}"))
+    assert "Legacy exports retire" in json.dumps(blocks) and "<!channel>" not in json.dumps(blocks)
+    assert_valid_blocks(blocks)
+
+
 def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
     many = tuple(CustomerToTell(i, f"Customer {i}", None, None, ("webhook",), None) for i in range(120))
     problem = ResolvedProblem(7, 42, "x", "SUP-3", None, "Done", (), many)
@@ -444,3 +467,13 @@ def test_numbers_read_as_a_person_would_write_them() -> None:
     assert counted(Change("Resolved", 5, 3)) == "5 (▲ +2, 3 before)"
     _, text = render_triage_note("seen_while_shadowing", "U1", {"session": 3})
     assert "seen_while_shadowing" not in text and "while shadowing" in text
+
+
+def test_search_shows_a_wont_do_as_such_with_its_rationale() -> None:
+    hit = SearchHit(9, "Legacy CSV export", "resolved", 3, 4, "SUP-9", None, "Done", None, "C2")
+    blocks, _ = render_search_results("csv", [replace(hit, wont_do=True, rationale=f"Retired. {HOSTILE}")])
+    shown = json.dumps(blocks)
+    assert "won't do" in shown and ":white_check_mark: resolved" not in shown and "Retired." in shown
+    assert "<!channel>" not in shown
+    blocks, _ = render_search_results("csv", [hit])
+    assert ":white_check_mark: resolved" in json.dumps(blocks)

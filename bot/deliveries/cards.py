@@ -214,6 +214,7 @@ class CardDeliveries:
             severity_options=tuple(s.value for s in self.config.severities),
             tag_options=tuple(self.config.tags),
             jira_enabled=self.jira_enabled,
+            wont_do=state.card.jira is not None and self.config.jira.is_wont_do(state.card.jira.resolution),
         )
         if state.problem_card is not None:
             link = state.problem_card_permalink or await self.card_permalink(card.merged_into or 0)
@@ -426,6 +427,13 @@ class CardDeliveries:
             log.info("customer list skipped: problem or card is gone", extra={"problem_id": problem_id})
             return None
         problem, card, existing = loaded
+        if self.config.jira.is_wont_do(problem.resolution):
+            rationale = await self.database.transaction(
+                lambda conn: conn.execute(
+                    select(problems.c.rationale).where(problems.c.id == problem.problem_id)
+                ).scalar()
+            )
+            problem = replace(problem, wont_do=True, rationale=rationale)
         blocks, text = render_customer_list(problem)
         posted = None
         with slack_outcome():

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.escalation import EscalationState
-from bot.domain.outbox import JiraEscalate, JiraLink, JiraNewCustomers
+from bot.domain.outbox import JiraEscalate, JiraLink, JiraNewCustomers, JiraRationale
 from bot.services import outbox
 from bot.services.escalation import customers_of, jira_label
 from bot.services.home import refresh_home
@@ -27,7 +27,11 @@ from bot.services.outbox import earlier_attempt_may_have_succeeded
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import note, sync_problem_cards
 from bot.views.issue_card import source_label
-from bot.views.jira_text import render_escalation_description, render_new_customers_comment
+from bot.views.jira_text import (
+    render_escalation_description,
+    render_new_customers_comment,
+    render_rationale_comment,
+)
 from db.models import customers, escalations, issue_tags, issues, problems, utcnow
 from db.session import Database
 from integrations.jira_client import JiraGateway, JiraIssue, JiraRejected, JiraUnavailable, bounded_comment
@@ -86,6 +90,7 @@ class JiraDeliveries:
         deliverer.register(JiraEscalate, self.escalate)
         deliverer.register(JiraLink, self.link)
         deliverer.register(JiraNewCustomers, self.new_customers)
+        deliverer.register(JiraRationale, self.rationale)
 
     # -- loading
 
@@ -328,6 +333,43 @@ class JiraDeliveries:
             log.warning(
                 "jira refused the remote link", extra={"key": facts.jira_key, "error": str(exc)[:200]}
             )
+
+    async def rationale(self, payload: JiraRationale) -> None:
+        """The won't-do rationale as a comment on the problem's Jira issue, once."""
+        problem_id = payload.problem_id
+
+        def load(conn: Connection) -> tuple[str, str] | None:
+            row = conn.execute(
+                select(escalations.c.jira_key, problems.c.rationale)
+                .join(problems, problems.c.id == escalations.c.problem_id)
+                .where(
+                    escalations.c.problem_id == problem_id,
+                    escalations.c.state.in_((EscalationState.CREATED, EscalationState.LINKED)),
+                )
+            ).first()
+            if row is None or not row.jira_key or not row.rationale:
+                return None
+            return str(row.jira_key), str(row.rationale)
+
+        loaded = await self.database.transaction(load)
+        if loaded is None or self.jira is None:
+            return
+        key, text = loaded
+        body = render_rationale_comment(text)
+        try:
+            sent = bounded_comment(body).strip()
+            if earlier_attempt_may_have_succeeded() and sent in {
+                t.strip() for t in await self.jira.comment_bodies(key)
+            }:
+                log.info("jira comment already there; not posting it again", extra={"key": key})
+                return
+            await self.jira.add_comment(key, body)
+        except JiraUnavailable as exc:
+            raise outbox.RetryLater(
+                f"jira: {exc}", exc.retry_after, outcome_unknown=exc.outcome_unknown
+            ) from exc
+        except JiraRejected as exc:
+            log.warning("jira refused the rationale comment", extra={"key": key, "error": str(exc)[:200]})
 
     async def new_customers(self, payload: JiraNewCustomers) -> outbox.Effects | None:
         """One comment on the Jira issue naming the customers merged in since it was last told."""

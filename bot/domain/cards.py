@@ -63,6 +63,8 @@ class IssueCard:
     status: str = "open"
     claimed_by: str | None = None
     resolved_by: str | None = None
+    # Resolved in Jira with a resolution in `jira.wont_do_resolutions`: shown as won't do, not as a fix.
+    wont_do: bool = False
     severity_options: tuple[str, ...] = ("low", "normal", "high", "urgent")
     tag_options: tuple[str, ...] = ()
     problem_id: int | None = None
@@ -98,3 +100,5 @@ class ResolvedProblem:
     resolution: str | None
     fix_versions: tuple[str, ...]
     customers: tuple[CustomerToTell, ...]
+    wont_do: bool = False  # its Jira resolution is a won't-do one: the customers hear why, not "fixed"
+    rationale: str | None = None  # product's words on why, once written

@@ -36,6 +36,7 @@ class OutboxKind(StrEnum):
     SHADOW_TELL_HOSTS = "shadow_tell_hosts"  # DM a session's hosts (user groups resolved at send time)
     DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
     AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
+    JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
 
 
 class PostRenderer(StrEnum):
@@ -190,6 +191,12 @@ class JiraEscalate(Payload):
 
 
 @dataclass(frozen=True)
+class JiraRationale(Payload):
+    KIND = OutboxKind.JIRA_RATIONALE
+    problem_id: int
+
+
+@dataclass(frozen=True)
 class JiraLink(Payload):
     KIND = OutboxKind.JIRA_LINK
     escalation_id: int
@@ -259,6 +266,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         JiraEscalate,
         JiraLink,
         JiraNewCustomers,
+        JiraRationale,
         RefreshHome,
         Post,
         TellHosts,

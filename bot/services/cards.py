@@ -330,6 +330,8 @@ def problem_summaries(
         escalations.c.jira_key,
         escalations.c.jira_url,
         escalations.c.jira_status,
+        escalations.c.jira_resolution,
+        problems.c.rationale,
         slack_messages.c.channel,
         slack_messages.c.permalink,
     ]

@@ -21,12 +21,13 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.domain.escalation import EscalationDefaults, EscalationState
 from bot.domain.jira import JiraSnapshot
-from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, RationaleRequest
+from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, JiraRationale, RationaleRequest
 from bot.services import outbox
 from bot.services.home import refresh_home
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import (
     TriageError,
+    active_escalation,
     customers_of,
     load_primary,
     note,
@@ -380,6 +381,9 @@ def store_rationale(conn: Connection, problem_id: int, actor: str, text: str) ->
     )
     note(conn, primary, "rationale", actor, {"text": text}, sync=False)
     sync_problem_cards(conn, problem_id)
+    if active_escalation(conn, problem_id) is not None:
+        # Those who work in Jira read why too: once, as a comment on the issue.
+        outbox.enqueue_in(conn, JiraRationale(problem_id), dedupe_key=f"jira-rationale:{problem_id}")
 
 
 def escalation_prefill(conn: Connection, config: AppConfig, issue_id: int) -> EscalationDefaults:

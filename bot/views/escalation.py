@@ -108,7 +108,19 @@ def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
         how += ", fix version " + ", ".join(escape(v) for v in problem.fix_versions[:5])
     left = [c for c in problem.customers if not c.notified]
     total = len(problem.customers)
-    intro = f":tada: {key} is resolved ({how})." if key else f":tada: Resolved ({how})."
+    if problem.wont_do:
+        # Never celebrated: the customers hear that it will not be done, and why once product says.
+        intro = (
+            f":no_entry_sign: {key} won't be done ({how})."
+            if key
+            else f":no_entry_sign: Won't be done ({how})."
+        )
+        if problem.rationale:
+            intro += "\nWhy, in product's words:\n" + "\n".join(
+                f">{line}" for line in escape(truncate(problem.rationale, 1500)).splitlines() or [""]
+            )
+    else:
+        intro = f":tada: {key} is resolved ({how})." if key else f":tada: Resolved ({how})."
     blocks: Blocks = [
         section(
             f"{intro} Customers to tell: *{len(left)}* of {total}.",
@@ -201,6 +213,8 @@ class SearchHit:
     jira_status: str | None
     card_link: str | None
     channel: str | None
+    wont_do: bool = False
+    rationale: str | None = None
 
 
 SEARCH_SHOWN = 8
@@ -216,8 +230,11 @@ def render_search_results(query: str, hits: list[SearchHit]) -> tuple[Blocks, st
         title = f"#{hit.issue_id} · {escape(truncate(hit.subject, 150))}"
         if hit.card_link and hit.card_link.startswith("https://"):
             title = f"<{hit.card_link}|{title}>"
+        state = ":large_green_circle: open"
+        if hit.status == "resolved":
+            state = ":no_entry_sign: won't do" if hit.wont_do else ":white_check_mark: resolved"
         parts = [
-            ":white_check_mark: resolved" if hit.status == "resolved" else ":large_green_circle: open",
+            state,
             f"{hit.customers} customer{'s' if hit.customers != 1 else ''}",
         ]
         if hit.jira_key:
@@ -227,5 +244,8 @@ def render_search_results(query: str, hits: list[SearchHit]) -> tuple[Blocks, st
             parts.append(key + (f" ({escape(hit.jira_status)})" if hit.jira_status else ""))
         if hit.channel and not hit.card_link:
             parts.append(f"in <#{hit.channel}>")
-        blocks.append(section(f"*{title}*\n" + " · ".join(parts), verbatim=True))
+        why = ""
+        if hit.wont_do and hit.rationale:
+            why = "\n>" + escape(truncate(" ".join(hit.rationale.split()), 300))
+        blocks.append(section(f"*{title}*\n" + " · ".join(parts) + why, verbatim=True))
     return blocks, f"{len(hits[:SEARCH_SHOWN])} issues match “{shown_query}”"

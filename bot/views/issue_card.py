@@ -119,6 +119,8 @@ def _status_text(card: IssueCard) -> str:
     # Slack user ids below are ours (from interactions), not customer text.
     if card.merged_into is not None:
         return f"Merged into #{card.merged_into}"
+    if card.status == "resolved" and card.wont_do:
+        return ":no_entry_sign: Won't do"
     if card.status == "resolved":
         return (
             f":white_check_mark: Resolved by <@{card.resolved_by}>"

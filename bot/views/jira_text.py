@@ -157,6 +157,14 @@ def render_escalation_description(
         chosen.pop()  # drop whole quotes rather than cut markup in half
 
 
+def render_rationale_comment(text: str) -> str:
+    """The won't-do rationale product wrote in Slack (for support to reuse with customers)."""
+    body = escape_wiki(truncate(text.strip(), COMMENT_MAX - 200)) or "_(no text)_"
+    return (
+        f"*Won't do — why*, as written in Slack for support to tell customers:\n{{quote}}\n{body}\n{{quote}}"
+    )
+
+
 def render_new_customers_comment(customers: list[tuple[str, str]], total_customers: int) -> str:
     """A comment on the Jira issue when more customers report the problem: ``(display, source)``."""
     shown = customers[:COMMENT_CUSTOMERS_MAX]
