@@ -198,6 +198,15 @@ async def test_a_refusal_fails_at_once_with_jiras_reason(jira_stack: Stack, peop
     assert "project" in shown(stack, card).lower(), shown(stack, card)
     assert len(fake_jira(stack).calls_to("POST issue")) == 1
 
+    # Retry keeps what was chosen: it asks for NOPE again, never the default project.
+    await click(stack, card, "issue.escalate_retry", people["ben"])
+    await stack.slack.wait_for(
+        lambda: len(fake_jira(stack).calls_to("POST issue")) == 2, message="retried", timeout=10
+    )
+    retried = json.dumps(fake_jira(stack).calls_to("POST issue")[-1].json)
+    assert "NOPE" in retried and "Custom summary" in retried
+    assert not fake_jira(stack).issues
+
 
 async def test_escalate_with_details_uses_what_was_chosen(jira_stack: Stack, people: dict[str, str]) -> None:
     stack = jira_stack

@@ -99,6 +99,15 @@ def escalate(
     """Ask for the problem's Jira issue. Idempotent: a second request finds the first."""
     issue = load_primary(conn, issue_id)
     problem_id = issue.problem_id
+    existing = _escalation(conn, problem_id)
+    if details is None and existing is not None and existing.state not in KEEPS_ITS_ISSUE:
+        # Retry escalation: what the person chose in "Escalate with details…" stays chosen.
+        details = EscalationDetails(
+            project=existing.project,
+            issue_type=existing.issue_type,
+            priority=existing.priority,
+            summary=existing.summary,
+        )
     details = details or EscalationDetails()
     now = utcnow()
     wanted = {
@@ -112,7 +121,6 @@ def escalate(
         "last_error": None,
         "updated_at": now,
     }
-    existing = _escalation(conn, problem_id)
     if existing is None:
         inserted = conn.execute(
             _insert_ignore(conn)
