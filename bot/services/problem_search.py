@@ -57,7 +57,7 @@ UNRELATED_COSINE = 0.3
 RETRIEVAL_TERMS = 6  # the rarest distinct query terms that retrieve candidates
 # A term in more than this share of reports retrieves too much to rank quickly (and says little):
 # it still scores, but does not retrieve, unless the query has nothing rarer.
-RETRIEVAL_MAX_SHARE = 0.01
+RETRIEVAL_MAX_SHARE = 0.002
 RETRIEVAL_MIN_REPORTS = 200
 CORRECTED_QUERY_TERMS = 12  # typos are corrected in queries of up to this many terms (searches)
 BODY_INDEXED = 4000  # characters of a report's body analysed
@@ -154,33 +154,43 @@ def index_report(
 
 # ----------------------------------------------------------------------------------------- reading
 
-_SQLITE_CANDIDATES = text(
-    """
+_SQLITE_CANDIDATES = """
 SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_fts f
 JOIN report_terms r ON r.issue_id = f.rowid
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
 WHERE report_fts MATCH :query AND p.status IN :statuses AND i.problem_id <> :exclude
-ORDER BY f.rank
+ORDER BY {order}
 LIMIT :limit
 """
-).bindparams(bindparam("statuses", expanding=True))
-
-_POSTGRES_CANDIDATES = text(
-    """
+_POSTGRES_CANDIDATES = """
 SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_terms r
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
 WHERE r.tsv @@ CAST(:query AS tsquery) AND p.status IN :statuses AND i.problem_id <> :exclude
-ORDER BY ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC
+ORDER BY {order}
 LIMIT :limit
 """
-).bindparams(bindparam("statuses", expanding=True))
 
-# Duplicates cluster in time: the latest reports are candidates too, whatever words they use (the
-# embedding then judges them). Walks the primary key backwards.
+
+def _candidates(sql: str, order: str) -> Any:
+    return text(sql.format(order=order)).bindparams(bindparam("statuses", expanding=True))
+
+
+# Rare terms: the best by the engine's own ranking. Only common terms (what someone starts typing):
+# the latest reports holding them, which both engines find walking backwards and stop at the limit,
+# rather than ranking a third of the table.
+CANDIDATE_QUERIES = {
+    ("sqlite", True): _candidates(_SQLITE_CANDIDATES, "f.rank"),
+    ("sqlite", False): _candidates(_SQLITE_CANDIDATES, "f.rowid DESC"),
+    ("postgresql", True): _candidates(
+        _POSTGRES_CANDIDATES, "ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC"
+    ),
+    ("postgresql", False): _candidates(_POSTGRES_CANDIDATES, "r.issue_id DESC"),
+}
+
 _RECENT_SQL = """
 SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_terms r
@@ -315,11 +325,13 @@ def rank(
     if weights:
         cap = max(RETRIEVAL_MIN_REPORTS, reports * RETRIEVAL_MAX_SHARE)
         by_rarity = sorted(weights, key=lambda t: frequencies[t])
-        retrieval = [t for t in by_rarity if frequencies[t] <= cap][:RETRIEVAL_TERMS] or by_rarity[:2]
+        rare = [t for t in by_rarity if frequencies[t] <= cap][:RETRIEVAL_TERMS]
+        retrieval = rare or by_rarity[:2]
+        statement = CANDIDATE_QUERIES[(conn.dialect.name, bool(rare))]
         if conn.dialect.name == "postgresql":
-            statement, match = _POSTGRES_CANDIDATES, " | ".join(_quote_tsquery(t) for t in retrieval)
+            match = " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
-            statement, match = _SQLITE_CANDIDATES, " OR ".join(_quote_fts(t) for t in retrieval)
+            match = " OR ".join(_quote_fts(t) for t in retrieval)
         rows = {int(row.issue_id): row for row in conn.execute(statement, {**parameters, "query": match})}
     if vector is not None:
         recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": reports - RECENT_WINDOW}
