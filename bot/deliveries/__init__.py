@@ -57,6 +57,7 @@ def register_deliveries(
     JiraDeliveries(database, config, jira, cards.card_permalink).register(deliverer)
     posts = PostDeliveries(database, slack)
     posts.register(deliverer)
+    cards.add_renderers(posts)
     ShadowDeliveries(database, config, people).register(deliverer, posts)
     HomeDeliveries(database, config, slack).register(deliverer)
     DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)

@@ -22,11 +22,13 @@ from bot.deliveries.policy import (
     post_once,
     slack_outcome,
 )
+from bot.deliveries.posts import PostDeliveries
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import (
     AutoMergeNote,
     CustomerList,
     Ephemeral,
+    PostRenderer,
     RationaleRequest,
     SlackMessageIntake,
     SyncCard,
@@ -45,6 +47,7 @@ from bot.views.notes import (
     AUTO_MERGE_LINES,
     intake_confirmation,
     render_auto_merge_note,
+    render_claim_released,
     render_email_reply,
     render_triage_note,
 )
@@ -60,6 +63,9 @@ from integrations.slack import (
 )
 
 log = logging.getLogger(__name__)
+
+SUGGESTIONS_SHOWN = 3  # "Looks like #N" lines on a new card
+AUTO_MERGE_LOOK = 10  # matches looked at for the oldest problem above matching.auto_merge
 
 
 def slack_connect_customer(message: dict[str, Any], our_team: str | None) -> Customer | None:
@@ -136,13 +142,16 @@ class CardDeliveries:
         was at `matching.auto_merge` or above and the report joined that problem instead (no card)."""
         if self.search is None or card.problem_id is None:
             return False
+        # More than the card shows: auto-merge looks for the oldest problem above its threshold.
         matches = await self.search.similar(
-            card.subject, card.body, exclude_problem=card.problem_id, issue_id=issue_id
+            card.subject, card.body, exclude_problem=card.problem_id, issue_id=issue_id, limit=AUTO_MERGE_LOOK
         )
         # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
         threshold = self.config.matching.suggest
         found = [
-            {"problem": m.problem_id, "score": round(m.score, 4)} for m in matches if m.score >= threshold
+            {"problem": m.problem_id, "score": round(m.score, 4)}
+            for m in matches[:SUGGESTIONS_SHOWN]
+            if m.score >= threshold
         ]
         await self.database.transaction(
             lambda conn: conn.execute(
@@ -169,6 +178,18 @@ class CardDeliveries:
                 )
                 return None
         return bool(found)
+
+    def add_renderers(self, posts: PostDeliveries) -> None:
+        posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
+
+    async def claim_released(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
+        issue_id, actor = int(args["issue"]), str(args["actor"])
+        subject = await self.database.transaction(
+            lambda conn: conn.execute(select(issues.c.subject).where(issues.c.id == issue_id)).scalar()
+        )
+        if subject is None:
+            return None
+        return render_claim_released(actor, issue_id, subject, await self.card_permalink(issue_id))
 
     def register(self, deliverer: outbox.Deliverer) -> None:
         deliverer.register(SyncCard, self.sync_card)

@@ -359,7 +359,8 @@ def rank(
         problem = int(row.problem_id)
         if problem not in best or confidence > best[problem].score:
             best[problem] = Match(problem, confidence, int(row.issue_id))
-    return sorted(best.values(), key=lambda m: (-m.score, -m.issue_id))[:limit]
+    # Ties go to the older problem: the one already standing, which others have joined.
+    return sorted(best.values(), key=lambda m: (-m.score, m.problem_id))[:limit]
 
 
 def _lexical_scorer(

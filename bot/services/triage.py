@@ -22,11 +22,10 @@ from bot import metrics
 from bot.domain.errors import DomainError
 from bot.domain.escalation import ACTIVE_STATES
 from bot.domain.intake import Severity
-from bot.domain.outbox import AutoMergeNote, JiraNewCustomers, SyncCard, ThreadNote
+from bot.domain.outbox import AutoMergeNote, JiraNewCustomers, PostRenderer, SyncCard, ThreadNote
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from bot.services.posts import enqueue_post
-from bot.views.blocks import escape, truncate
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
 from db.queries.customers import counts
 from db.session import Database
@@ -159,13 +158,12 @@ def release(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     refresh_home(conn, issue.claimed_by)
     if issue.claimed_by != actor:
         # Someone else let go of their claim: they hear it from the bot, not by surprise.
-        subject = escape(truncate(issue.subject, 150))
         enqueue_post(
             conn,
             channel=issue.claimed_by,
             key=f"claim-released:{event_id}",
-            text=f"<@{actor}> released your claim on customer issue #{issue_id} ({subject}); "
-            "it is unclaimed again.",
+            render=PostRenderer.CLAIM_RELEASED,
+            args={"issue": issue_id, "actor": actor},
         )
     return TriageResult(issue_id, changed=True)
 

@@ -76,6 +76,17 @@ def render_auto_merge_note(
     return blocks, fallback
 
 
+def render_claim_released(
+    actor: str, issue_id: int, subject: str, link: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The direct message to someone whose claim another person released."""
+    name = f"#{issue_id} · {escape(truncate(subject, 150))}"
+    if link and link.startswith("https://"):
+        name = f"<{link}|{name}>"
+    text = f"<@{actor}> released your claim on customer issue {name}; it is unclaimed again."
+    return [section(text)], truncate(f"<@{actor}> released your claim on customer issue #{issue_id}", 300)
+
+
 def _who(actor: str | None) -> str:
     return f"<@{actor}>" if actor else "Someone"
 
