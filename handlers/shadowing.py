@@ -433,7 +433,8 @@ async def feedback_problem_options(ack: AsyncAck, body: dict[str, Any], context:
     if wanted is not None:
         found = await runtime.database.transaction(lambda conn: problems_led_by(conn, wanted))
     elif query:
-        matches = await runtime.search.search(query, limit=OPTIONS_SHOWN, open_only=True, prefix=True)
+        # What was seen while shadowing may be fixed already: resolved problems are offered too.
+        matches = await runtime.search.search(query, limit=OPTIONS_SHOWN, prefix=True)
         found = [m.problem_id for m in matches]
     else:
         found = await runtime.database.transaction(lambda conn: recent_open_problems(conn, OPTIONS_SHOWN))

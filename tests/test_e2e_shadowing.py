@@ -443,3 +443,33 @@ async def test_hosts_in_a_user_group_are_checked_within_the_request(
         assert "couldn't check who hosts this programme" in await shadow(host)
         assert "Only hosts of L1 support and admins" in await shadow(other)
         assert "Added session #" in await shadow(host)
+
+
+async def test_the_feedback_problem_picker_finds_resolved_problems_too(shadow_stack: Stack) -> None:
+    """What someone saw while shadowing may already be fixed: the picker lists resolved problems."""
+    from tests.harness import new_card
+
+    stack = shadow_stack
+    p = stack.extra["people"]
+    issue_id, card = await new_card(
+        stack, subject="Invoice PDF download is blank", body="Every page is blank."
+    )
+    await click(stack, card, "issue.resolve", p["ana"])
+    await stack.slack.wait_for(
+        lambda: "Resolved" in json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"]),
+        message="resolved",
+    )
+    response = await stack.slack_interaction(
+        {
+            "type": "block_suggestion",
+            "user": {"id": p["ana"]},
+            "action_id": Action.SHADOW_FEEDBACK_PROBLEMS,
+            "block_id": Block.SHADOW_PROBLEMS,
+            "value": "invoice pdf",
+            "container": {"type": "view", "view_id": "V0000000001"},
+            "view": {"id": "V0000000001", "type": "modal", "callback_id": Callback.SHADOW_FEEDBACK_MODAL},
+        }
+    )
+    assert response.status == 200
+    found = (await response.json())["options"]
+    assert any(o["text"]["text"].startswith(f"#{issue_id} ") for o in found), found
