@@ -67,7 +67,8 @@ async def on_severity(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
     await ack()
     clicked = payload.Action.from_body(body)
     if clicked.selected in {s.value for s in Severity}:
-        await act(runtime_of(context), clicked, triage.set_severity, clicked.selected)
+        runtime = runtime_of(context)
+        await act(runtime, clicked, triage.set_severity, clicked.selected, runtime.config)
 
 
 async def on_tags(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -4,6 +4,7 @@ in place from stored state, and who-did-what noted in its thread."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -185,3 +186,29 @@ async def test_releasing_someone_elses_claim_tells_them_and_the_thread_says_who(
         lambda: any(f"<@{people['cy']}> released the issue" in n for n in notes(stack, card)), message="own"
     )
     assert dms(people["cy"]) == []
+
+
+async def test_raising_to_urgent_points_the_urgent_channel_at_the_card(
+    stack: Stack, people: dict[str, str]
+) -> None:
+    """A card never moves silently: raised into another route's channel, that channel hears of it."""
+    issue_id, card = await new_card(stack)
+    urgent = stack.runtime.config.routes[0].channel
+    assert card["channel"] != urgent
+
+    def choose(value: str) -> dict[str, object]:
+        return {"selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+
+    await click(stack, card, "issue.severity", people["cy"], **choose("urgent"))
+    await stack.slack.wait_for(
+        lambda: stack.slack.messages(urgent), message="a pointer in the urgent channel"
+    )
+    pointer = stack.slack.messages(urgent)[0]
+    assert f"#{issue_id}" in json.dumps(pointer["blocks"]) and f"<@{people['cy']}> raised" in pointer[
+        "text"
+    ] + json.dumps(pointer["blocks"])
+    # Lowering it says nothing more there.
+    await click(stack, card, "issue.severity", people["cy"], **choose("low"))
+    await stack.slack.wait_for(lambda: ":white_circle: Low" in shown(stack, card), message="lowered")
+    await asyncio.sleep(0.5)
+    assert len(stack.slack.messages(urgent)) == 1

@@ -49,6 +49,7 @@ from bot.views.notes import (
     render_auto_merge_note,
     render_claim_released,
     render_email_reply,
+    render_severity_pointer,
     render_triage_note,
 )
 from db.models import customers, issue_events, issues, problems, slack_messages, utcnow
@@ -181,6 +182,21 @@ class CardDeliveries:
 
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
+        posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
+
+    async def severity_pointer(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
+        issue_id = int(args["issue"])
+        row = await self.database.transaction(
+            lambda conn: conn.execute(
+                select(issues.c.subject, issues.c.channel_id).where(issues.c.id == issue_id)
+            ).first()
+        )
+        if row is None:
+            return None
+        link = await self.card_permalink(issue_id)
+        return render_severity_pointer(
+            str(args["actor"]), issue_id, row.subject, str(args["severity"]), link, row.channel_id
+        )
 
     async def claim_released(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
         issue_id, actor = int(args["issue"]), str(args["actor"])

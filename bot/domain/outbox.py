@@ -60,6 +60,7 @@ class PostRenderer(StrEnum):
     SHADOW_PLAN = "shadow.plan"  # a first-week plan, from its snapshot in `args["plan"]`
     SHADOW_NUDGE = "shadow.nudge"  # the monthly fairness nudge, with the open sessions it lists
     CLAIM_RELEASED = "claim-released"  # args: issue, actor (who released someone else's claim)
+    SEVERITY_POINTER = "severity-pointer"  # args: issue, actor, severity (raised into another route)
     RELEASE_HEADS_UP = "release.heads_up"
     RELEASE_DAY = "release.day"
     RELEASE_WATCH = "release.watch"

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot import metrics
+from bot.config import AppConfig
 from bot.domain.errors import DomainError
 from bot.domain.escalation import ACTIVE_STATES
 from bot.domain.intake import Severity
@@ -26,6 +27,7 @@ from bot.domain.outbox import AutoMergeNote, JiraNewCustomers, PostRenderer, Syn
 from bot.services import outbox
 from bot.services.home import refresh_claimers, refresh_home
 from bot.services.posts import enqueue_post
+from bot.services.routing import RouteFacts, route_issue
 from db.models import escalations, issue_events, issue_tags, issues, problems, utcnow
 from db.queries.customers import counts
 from db.session import Database
@@ -420,13 +422,35 @@ def announce_new_customers(conn: Connection, problem_id: int, batch_seconds: flo
     )
 
 
-def set_severity(conn: Connection, issue_id: int, actor: str, severity: str) -> TriageResult:
+SEVERITY_ORDER = [s.value for s in Severity]
+
+
+def set_severity(
+    conn: Connection, issue_id: int, actor: str, severity: str, config: AppConfig | None = None
+) -> TriageResult:
+    """Change the severity. Raised so that its route is another channel (say, to urgent), the card
+    stays where it is and that channel gets a pointer to it: a card never moves silently. Lowering
+    says nothing more than the thread's note."""
     value = Severity(severity).value  # ValueError for anything else: the select offers only these
     issue = load_issue(conn, issue_id)
     if issue.severity == value:
         return TriageResult(issue_id, changed=False)
     conn.execute(update(issues).where(issues.c.id == issue_id).values(severity=value, updated_at=utcnow()))
     note(conn, issue_id, "severity", actor, {"from": issue.severity, "to": value})
+    raised = SEVERITY_ORDER.index(value) > SEVERITY_ORDER.index(issue.severity)
+    if config is not None and raised:
+        tags = tuple(
+            conn.execute(select(issue_tags.c.tag).where(issue_tags.c.issue_id == issue_id)).scalars()
+        )
+        route = route_issue(config, RouteFacts(issue.source, issue.product_area, value, tags))
+        if route.channel != issue.channel_id:
+            enqueue_post(
+                conn,
+                channel=route.channel,
+                key=f"severity-pointer:{issue_id}:{value}",
+                render=PostRenderer.SEVERITY_POINTER,
+                args={"issue": issue_id, "actor": actor, "severity": value},
+            )
     return TriageResult(issue_id, changed=True)
 
 

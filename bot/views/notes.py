@@ -87,6 +87,17 @@ def render_claim_released(
     return [section(text)], truncate(f"<@{actor}> released your claim on customer issue #{issue_id}", 300)
 
 
+def render_severity_pointer(
+    actor: str, issue_id: int, subject: str, severity: str, link: str | None, channel: str
+) -> tuple[list[dict[str, Any]], str]:
+    """A pointer in the channel a raised severity routes to; the card stays where it was posted."""
+    name = f"#{issue_id} · {escape(truncate(subject, 150))}"
+    if link and link.startswith("https://"):
+        name = f"<{link}|{name}>"
+    text = f":rotating_light: <@{actor}> raised {name} to *{escape(severity)}*; its card is in <#{channel}>."
+    return [section(text)], truncate(f"Customer issue #{issue_id} raised to {severity}", 300)
+
+
 def _who(actor: str | None) -> str:
     return f"<@{actor}>" if actor else "Someone"
 
