@@ -81,8 +81,16 @@ class Route(_Strict):
     match: RouteMatch
     channel: str
     jira_project: str | None = None
+    # Who answers for this route's issues (Slack users or user groups): the first-response reminder
+    # mentions them (else `sla.on_duty_group`).
+    owners: list[str] = Field(default_factory=list)
 
     _id = field_validator("channel")(_channel)
+
+    @field_validator("owners", mode="before")
+    @classmethod
+    def _owners(cls, value: Any) -> Any:
+        return _people(value)
 
     @field_validator("jira_project")
     @classmethod

@@ -155,3 +155,23 @@ async def test_the_reminders_are_posted_in_the_cards_thread(
         assert "<!subteam^S0ONDUTY01>" in notes(stack, card)[0]
         assert "still unclaimed at twice the first-response target (1 hour)" in notes(stack, card)[0]
         assert issue_id
+
+
+async def test_the_reminder_mentions_the_routes_owners_else_the_on_duty_group(
+    database: Database, make_config: Any
+) -> None:
+    from bot.views.notes import render_triage_note
+
+    routes = [
+        {"match": {"severity": "urgent"}, "channel": "C0URGENT001", "owners": ["U0OWNER0001", "S0OWNERS01"]}
+    ]
+    config = make_config(sla=SLA, routes=routes)
+    owned = await new_issue(database, config, "urgent")
+    other = await new_issue(database, config, "high", RECEIVED - timedelta(days=2))
+    assert await check_first_response(database, config, RECEIVED + timedelta(minutes=61)) >= 1
+    (kind, detail), *_ = await reminders(database, owned)
+    _, text = render_triage_note(kind, None, detail)
+    assert "<@U0OWNER0001>" in text and "<!subteam^S0OWNERS01>" in text and "S0ONDUTY01" not in text
+    (kind, detail), *_ = await reminders(database, other)
+    _, text = render_triage_note(kind, None, detail)
+    assert "<!subteam^S0ONDUTY01>" in text

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import note
 from bot.sla import SlaTarget, due_at
-from db.models import issues, problems
+from db.models import issue_tags, issues, problems
 
 LEVELS = (1, 2)  # the reminder at the target; the on-duty escalation at twice the target
 
@@ -91,13 +93,24 @@ def send_reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
             continue
         # Past both marks at once (after downtime): only the escalation is posted, not two notes.
         kind = "sla_escalation" if reminder.level == 2 else "sla_reminder"
-        note(
-            conn,
-            reminder.issue_id,
-            kind,
-            None,
-            {"target": reminder.target, "group": config.sla.on_duty_group},
-            sync=False,
-        )
+        detail: dict[str, Any] = {"target": reminder.target, "group": config.sla.on_duty_group}
+        owners = _route_owners(conn, config, reminder.issue_id)
+        if owners:
+            detail["owners"] = owners
+        note(conn, reminder.issue_id, kind, None, detail, sync=False)
         sent += 1
     return sent
+
+
+def _route_owners(conn: Connection, config: AppConfig, issue_id: int) -> list[str]:
+    """The owners of the route the issue takes (`routes[].owners`), if it has any."""
+    if not any(route.owners for route in config.routes):
+        return []
+    issue = conn.execute(
+        select(issues.c.source, issues.c.product_area, issues.c.severity).where(issues.c.id == issue_id)
+    ).first()
+    if issue is None:
+        return []
+    tags = tuple(conn.execute(select(issue_tags.c.tag).where(issue_tags.c.issue_id == issue_id)).scalars())
+    decision = route_issue(config, RouteFacts(issue.source, issue.product_area, issue.severity, tags))
+    return list(config.routes[decision.route_index].owners) if decision.route_index is not None else []

@@ -98,6 +98,11 @@ def render_severity_pointer(
     return [section(text)], truncate(f"Customer issue #{issue_id} raised to {severity}", 300)
 
 
+def _mention(slack_id: str) -> str:
+    """A configured Slack user (U…/W…) or user group (S…) id as a mention."""
+    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
 def _who(actor: str | None) -> str:
     return f"<@{actor}>" if actor else "Someone"
 
@@ -168,7 +173,15 @@ def render_triage_note(
         return [section(text, verbatim=True)], truncate(f"{who} explained why this won't be done", 300)
     elif kind == "sla_reminder":
         target = escape(str(detail.get("target") or ""))
-        text = f":alarm_clock: Nobody has claimed this yet; the first-response target ({target}) is reached."
+        # The route's owners, else the on-duty group: a reminder that names nobody is read by nobody.
+        who_answers = [str(o) for o in detail.get("owners") or []] or (
+            [str(detail["group"])] if detail.get("group") else []
+        )
+        mentions = "".join(_mention(o) + " " for o in who_answers)
+        text = (
+            f":alarm_clock: {mentions}Nobody has claimed this yet; "
+            f"the first-response target ({target}) is reached."
+        )
     elif kind == "sla_escalation":
         target = escape(str(detail.get("target") or ""))
         group = detail.get("group")
