@@ -281,22 +281,31 @@ def _correct(conn: Connection, term: str) -> str | None:
     return str(best[0]) if best is not None else None
 
 
-def rank(
+@dataclass(frozen=True)
+class Gathered:
+    """What a lookup read from the database; scored without it (`score`), off the event loop."""
+
+    rows: list[Any]
+    weights: Counter[str]
+    frequencies: dict[str, int]
+    reports: int
+    average_length: float
+
+
+def gather(
     conn: Connection,
     query: Analysed,
     *,
     statuses: Sequence[str],
     exclude_problem: int | None,
-    limit: int,
-    vector: Vector | None = None,
+    semantic: bool,
     prefix: str | None = None,
     average: _AverageLength | None = None,
-) -> list[Match]:
-    """The problems whose reports best match `query` (its terms, and its embedding when given), best
-    first, one Match per problem."""
+) -> Gathered | None:
+    """The candidates for `query` and the statistics to score them: only database reads."""
     weights: Counter[str] = Counter(t for t in query.terms if len(t) <= MAX_TERM_LENGTH)
     if not weights and not prefix:
-        return []  # nothing to go on (no words at all): no match, rather than the nearest noise
+        return None  # nothing to go on (no words at all): no match, rather than the nearest noise
     frequencies: dict[str, int] = {}
     if weights:
         frequencies = {
@@ -333,14 +342,22 @@ def rank(
         else:
             match = " OR ".join(_quote_fts(t) for t in retrieval)
         rows = {int(row.issue_id): row for row in conn.execute(statement, {**parameters, "query": match})}
-    if vector is not None:
+    if semantic:
         recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": reports - RECENT_WINDOW}
         for row in conn.execute(_RECENT[conn.dialect.name], recent):
             rows.setdefault(int(row.issue_id), row)
     if not rows:
+        return None
+    average_length = (average or _AverageLength()).get(conn) if weights else 1.0
+    return Gathered(list(rows.values()), weights, frequencies, reports, average_length)
+
+
+def score(gathered: Gathered | None, vector: Vector | None, limit: int) -> list[Match]:
+    """The problems best matching, best first, one Match per problem (CPU only: no database)."""
+    if gathered is None:
         return []
-    lexical = _lexical_scorer(conn, weights, frequencies, average)
-    candidates = list(rows.values())
+    lexical = _lexical_scorer(gathered)
+    candidates = gathered.rows
     cosines: dict[int, float] = {}
     if vector is not None:
         with_vectors = [row for row in candidates if row.vector is not None]
@@ -363,22 +380,45 @@ def rank(
     return sorted(best.values(), key=lambda m: (-m.score, m.problem_id))[:limit]
 
 
-def _lexical_scorer(
-    conn: Connection, weights: Counter[str], frequencies: dict[str, int], average: _AverageLength | None
-) -> Any:
+def rank(
+    conn: Connection,
+    query: Analysed,
+    *,
+    statuses: Sequence[str],
+    exclude_problem: int | None,
+    limit: int,
+    vector: Vector | None = None,
+    prefix: str | None = None,
+    average: _AverageLength | None = None,
+) -> list[Match]:
+    """`gather` then `score`, in one go (the evaluation and benchmarks, which own their thread)."""
+    found = gather(
+        conn,
+        query,
+        statuses=statuses,
+        exclude_problem=exclude_problem,
+        semantic=vector is not None,
+        prefix=prefix,
+        average=average,
+    )
+    return score(found, vector, limit)
+
+
+def _lexical_scorer(gathered: Gathered) -> Any:
     """BM25 of a candidate over the query's BM25 against itself (0 to 1)."""
+    weights, frequencies = gathered.weights, gathered.frequencies
     if not weights:
         return lambda row: 0.0
-    reports = max(int(conn.execute(_REPORTS).scalar() or 0), max(frequencies.values()))
+    reports = max(gathered.reports, max(frequencies.values()))
     idf = {t: _idf(reports, frequencies[t]) for t in weights}
-    average_length = (average or _AverageLength()).get(conn)
+    average_length = gathered.average_length
     query_length = sum(weights.values())
     ideal = sum(
         idf[t] * n * (K1 + 1) / (n + K1 * (1 - B + B * query_length / average_length)) * n
         for t, n in weights.items()
     )
 
-    def score(row: Any) -> float:
+    def one(row: Any) -> float:
         tf = Counter(t for t in row.terms.split() if t in weights)
         if not tf:
             return 0.0
@@ -386,7 +426,7 @@ def _lexical_scorer(
         total = sum(idf[t] * f * (K1 + 1) / (f + norm) * weights[t] for t, f in tf.items())
         return min(1.0, total / ideal) if ideal > 0 else 0.0
 
-    return score
+    return one
 
 
 OPEN = ("open",)
@@ -421,17 +461,19 @@ class ProblemSearch:
         vector = await self._stored_vector(issue_id) if issue_id is not None else None
         if vector is None:
             vector = await asyncio.to_thread(embed_report, subject, body)
-        return await self.database.transaction(
-            lambda conn: rank(
+        found = await self.database.transaction(
+            lambda conn: gather(
                 conn,
                 query,
                 statuses=OPEN,
                 exclude_problem=exclude_problem,
-                limit=limit,
-                vector=vector,
+                semantic=vector is not None,
                 average=self._average,
             )
         )
+        # Scoring a few hundred candidates is CPU work: on PostgreSQL the transaction runs on the event
+        # loop, so the scoring is done after it, in a thread.
+        return await asyncio.to_thread(score, found, vector, limit)
 
     async def _stored_vector(self, issue_id: int) -> Vector | None:
         stored = await self.database.transaction(
@@ -466,15 +508,15 @@ class ProblemSearch:
         statuses = OPEN if open_only else LIVE
         # A finished query is also judged by its meaning; typeahead's half-words are not.
         vector = None if partial else await asyncio.to_thread(embed_report, query, "")
-        return await self.database.transaction(
-            lambda conn: rank(
+        found = await self.database.transaction(
+            lambda conn: gather(
                 conn,
                 analysed,
                 statuses=statuses,
                 exclude_problem=exclude_problem,
-                limit=limit,
-                vector=vector,
+                semantic=vector is not None,
                 prefix=partial,
                 average=self._average,
             )
         )
+        return await asyncio.to_thread(score, found, vector, limit)
