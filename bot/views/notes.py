@@ -76,13 +76,17 @@ def render_auto_merge_note(
     return blocks, fallback
 
 
+def _issue_name(issue_id: int, subject: str, link: str | None) -> str:
+    """ "#12 · Subject", linked to its card when the link is Slack's (customer text escaped)."""
+    name = f"#{issue_id} · {escape(truncate(subject, 150))}"
+    return f"<{link}|{name}>" if link and link.startswith("https://") else name
+
+
 def render_claim_released(
     actor: str, issue_id: int, subject: str, link: str | None
 ) -> tuple[list[dict[str, Any]], str]:
     """The direct message to someone whose claim another person released."""
-    name = f"#{issue_id} · {escape(truncate(subject, 150))}"
-    if link and link.startswith("https://"):
-        name = f"<{link}|{name}>"
+    name = _issue_name(issue_id, subject, link)
     text = f"<@{actor}> released your claim on customer issue {name}; it is unclaimed again."
     return [section(text)], truncate(f"<@{actor}> released your claim on customer issue #{issue_id}", 300)
 
@@ -91,9 +95,7 @@ def render_severity_pointer(
     actor: str, issue_id: int, subject: str, severity: str, link: str | None, channel: str
 ) -> tuple[list[dict[str, Any]], str]:
     """A pointer in the channel a raised severity routes to; the card stays where it was posted."""
-    name = f"#{issue_id} · {escape(truncate(subject, 150))}"
-    if link and link.startswith("https://"):
-        name = f"<{link}|{name}>"
+    name = _issue_name(issue_id, subject, link)
     text = f":rotating_light: <@{actor}> raised {name} to *{escape(severity)}*; its card is in <#{channel}>."
     return [section(text)], truncate(f"Customer issue #{issue_id} raised to {severity}", 300)
 
