@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # Two test runs at once on one server (two checkouts, two agents) each need their own template.
-PG_TEMPLATE = os.environ.get("TEST_PG_TEMPLATE", "supportbridge_test_template")
+# Under pytest-xdist each worker (gw0, gw1, ...) migrates a template of its own.
+PG_TEMPLATE = os.environ.get("TEST_PG_TEMPLATE", "supportbridge_test_template") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 # The contracts the fakes check against: SUPPORTBRIDGE_CONTRACTS as the run was started with (by default
 # ../shared/contracts beside the checkout), made absolute before any test changes directory.
