@@ -27,7 +27,7 @@ from integrations.replies import (
     ReplyUnavailable,
 )
 from sandbox.fakes.slack_api import FakeSlack
-from tests.harness import Stack, add_channels, click, control, has_control, new_card, running_app
+from tests.harness import Stack, add_channels, click, has_control, new_card, running_app
 
 AGENT = "U0AGENT001"
 WEBHOOKS = {"replies": {"webhooks": {"webform": {"notify_url": "https://forms.example.test/replies"}}}}
