@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,22 @@ async def test_a_malformed_answer_is_400_naming_the_field(stack: Stack) -> None:
     bad_flag["event"]["comment"]["is_public"] = "yes"
     response = await stack.zendesk(json.dumps(bad_flag).encode())
     assert (response.status, (await response.json())["field"]) == (400, "event.comment.is_public")
+
+
+async def test_logs_at_info_carry_no_answer_text(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = await stack.intercom(intercom_body("conversation_user_created"))
+    assert created.status == 202
+    private = "my password is hunter2"
+    assert (await stack.intercom(intercom_reply("notif_private", f"<p>{private}</p>"))).status == 200
+    assert (
+        await stack.intercom(
+            intercom_reply("notif_nowhere", "<p>x</p>").replace(b"215468730184561", b"215468730100000")
+        )
+    ).status == 200
+    await settled(stack)
+    info = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert any(r.getMessage() == "customer answer added to its issue" for r in info)
+    assert any(r.getMessage() == "customer answer on a conversation with no issue" for r in caplog.records)
+    for record in info:
+        assert private not in record.getMessage() + repr(record.__dict__), record.getMessage()
