@@ -83,6 +83,17 @@ async def test_an_answer_on_an_unknown_conversation_records_nothing(
     assert await notes_and_events(database) == ([], [])
 
 
+async def test_the_reports_own_text_is_not_repeated_as_an_answer(
+    database: Database, make_config: Any
+) -> None:
+    # Zendesk sends ticket.comment_added for a ticket's description (its first comment) as well.
+    issue_id = await intercom_issue(database, make_config())
+    first_comment = answer().model_copy(update={"text": "Hi   team\n"})
+    outcome = await record_customer_answer(database, first_comment)
+    assert (outcome.kind, outcome.issue_id) == ("duplicate", issue_id)
+    assert await notes_and_events(database) == ([], [])
+
+
 def reply_to(message_id: str) -> ParsedEmail:
     message = EmailMessage()
     message["From"] = "Dana Smith <dana@globex.example>"

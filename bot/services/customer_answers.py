@@ -54,7 +54,7 @@ def _record(conn: Connection, answer: CustomerAnswer) -> AnswerOutcome:
     if seen:
         return AnswerOutcome("duplicate", seen_issue)
     issue = conn.execute(
-        select(issues.c.id, customers.c.company, customers.c.name)
+        select(issues.c.id, issues.c.body, customers.c.company, customers.c.name)
         .outerjoin(customers, customers.c.id == issues.c.customer_id)
         .where(issues.c.source == answer.source, issues.c.external_id == answer.conversation_id)
     ).first()
@@ -63,6 +63,10 @@ def _record(conn: Connection, answer: CustomerAnswer) -> AnswerOutcome:
     now = utcnow()
     if not claim_delivery(conn, key, issue_id=issue.id, now=now):
         return AnswerOutcome("duplicate", issue.id)  # taken since the look above, by a concurrent retry
+    if _same_text(answer.text, issue.body):
+        # The report's own text: Zendesk announces a ticket's description, its first comment, as
+        # ticket.comment_added too. Taken (a retry finds it) but not repeated in the thread.
+        return AnswerOutcome("duplicate", issue.id)
     at = answer.at or now
     event_id = conn.execute(
         insert(issue_events)
@@ -88,6 +92,10 @@ def _record(conn: Connection, answer: CustomerAnswer) -> AnswerOutcome:
     # Whatever else the answer changes belongs here, in this transaction (the issue is issue.id).
     outbox.enqueue_in(conn, ThreadNote(event_id))
     return AnswerOutcome("recorded", issue.id, event_id, at)
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
 
 
 async def record_customer_answer(database: Database, answer: CustomerAnswer) -> AnswerOutcome:
