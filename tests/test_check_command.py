@@ -106,7 +106,9 @@ async def test_every_problem_is_one_line_with_its_fix_and_exits_1(
     data["channels"] |= {"alerts": "C0123456789", "releases": outsider}
     data["routes"].append({"match": {"product_area": "billing"}, "channel": MISSING_CHANNEL})
     data["routes"][0]["jira_project"] = "NOPE"
-    data["admins"] = [MISSING_GROUP]
+    disabled = slack.add_usergroup([])
+    slack.disabled_usergroups.add(disabled)
+    data["admins"] = [MISSING_GROUP, disabled]
     data["jira"] = {"project": "PROJ", "issue_type": "Bugg", "priority_map": {"urgent": "Critical"}}
     slack.scopes.discard("files:write")
     config = write_config(tmp_path / "bad.yml", **data)
@@ -130,6 +132,8 @@ async def test_every_problem_is_one_line_with_its_fix_and_exits_1(
         " the bot if it is private (/invite @Supportbridge in the channel), or fix routes[1].channel",
         f"✗ error slack.usergroup: user group {MISSING_GROUP} (admins) not found → fix: fix admins"
         " (in Slack: People → User groups → the group → its ID)",
+        f"✗ error slack.usergroup: user group @group-{disabled[-4:]} ({disabled}, admins) is disabled"
+        " → fix: enable it in Slack or fix admins",
         "✗ error jira.project: Jira project NOPE (routes[0].jira_project) not found → fix: fix"
         " routes[0].jira_project (the key is in the project's URL), or give the JIRA_EMAIL user access to it",
         "✗ error jira.issue_type: issue type 'Bugg' (jira.issue_type) does not exist in project PROJ"

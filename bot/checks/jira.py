@@ -78,7 +78,7 @@ async def check_jira(settings: Settings, config: AppConfig | None, results: Chec
         results.warn(
             "jira.webhook",
             "JIRA_WEBHOOK_SECRET is not set: /jira/webhook answers 404 (Jira changes stay in Jira)",
-            "set JIRA_WEBHOOK_SECRET and register the webhook in Jira (README → Jira)",
+            "set JIRA_WEBHOOK_SECRET and register the webhook in Jira (README → Escalation to Jira)",
         )
     else:
         results.ok("jira.webhook", "JIRA_WEBHOOK_SECRET is set")

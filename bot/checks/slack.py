@@ -16,6 +16,7 @@ from integrations.slack import (
     AuthFailed,
     ChannelGone,
     MissingScope,
+    RateLimited,
     SlackError,
     SlackGateway,
     SlackTransientError,
@@ -110,6 +111,8 @@ async def _bounded(call: Awaitable[T]) -> T:
 def _unreachable(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return f"Slack did not answer within {CALL_TIMEOUT:g}s"
+    if isinstance(exc, RateLimited):
+        return "Slack rate-limited the check: run it again in a minute"
     return f"cannot reach Slack at SLACK_API_URL ({exc})"
 
 
