@@ -5,6 +5,7 @@ prints the same findings as one JSON list, and the exit status is 1 when any is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -212,3 +213,52 @@ def test_the_placeholders_are_the_example_files_ids() -> None:
     # Every Slack id in the example, commented-out lines included (someone uncomments them).
     ids = set(re.findall(r"\b[CGDSUW]0[A-Z0-9]{6,}\b", example))
     assert ids == PLACEHOLDER_IDS
+
+
+async def test_a_slow_answer_is_bounded_and_the_next_channel_still_checked(
+    slack: FakeSlack,
+    database_file: str,
+    make_settings: Any,
+    make_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.checks import run_checks
+
+    monkeypatch.setattr("bot.checks.slack.CALL_TIMEOUT", 0.3)
+    slow, fine = slack.add_channel("slow-channel"), slack.add_channel("fine-channel")
+    slack.fail("conversations.info", slow=3)  # the first lookup hangs past the bound
+    config = make_config(channels={"default": slow, "digest": fine}, routes=[])
+    settings = make_settings(database_url=database_file, slack_api_url=slack.url)
+    results = await asyncio.wait_for(run_checks(settings, config), 20)
+    assert (
+        f"✗ error slack.channel: channel {slow} (channels.default) could not be checked:"
+        " Slack did not answer within 0.3s"
+    ) in results.lines
+    assert (
+        f"✓ ok slack.channel: channel #fine-channel ({fine}, channels.digest): the bot is in it"
+        in results.lines
+    )
+
+
+async def test_names_from_slack_are_shown_without_control_characters(
+    slack: FakeSlack, database_file: str, make_settings: Any, make_config: Any
+) -> None:
+    from bot.checks import run_checks
+
+    hostile = slack.add_channel("evil\x1b[2J\u202echannel\n" + "x" * 200, members_bot=False)
+    config = make_config(channels={"default": hostile}, routes=[])
+    results = await run_checks(make_settings(database_url=database_file, slack_api_url=slack.url), config)
+    line = next(line for line in results.lines if hostile in line)
+    assert line.startswith("! warning slack.channel: the bot is not in #evil[2Jchannel xxx")
+    assert not any(ch in line for ch in "\x1b\u202e\n")
+    assert "x" * 80 not in line  # the name is cut
+
+
+async def test_json_output_reports_an_invalid_configuration(tmp_path: Path, database_file: str) -> None:
+    config = write_config(tmp_path / "bad.yml", channels={"default": "general"})
+    env = {"SUPPORTBRIDGE_CONFIG": str(config), "DATABASE_URL": database_file, "LOG_FORMAT": "text"}
+    code, out = await run_cli("check", "--json", env=env)
+    assert code == 1
+    first = json.loads(out)[0]
+    assert (first["level"], first["check"]) == ("error", "config")
+    assert "channels.default: 'general' is not a Slack channel ID" in first["message"]
