@@ -456,3 +456,10 @@ class SlackGateway:
         """Every user group of the workspace, disabled ones included (usergroups:read)."""
         data = await self._form("usergroups.list", include_disabled="true")
         return [dict(group) for group in data.get("usergroups", []) if isinstance(group, dict)]
+
+    async def user_info(self, user: str) -> dict[str, Any]:
+        """`users.info` (users:read): the user object, with `deleted` for a deactivated account. An
+        unknown id raises `UserUnreachable`."""
+        data = await self._form("users.info", user=user)
+        info = data.get("user")
+        return dict(info) if isinstance(info, dict) else {}

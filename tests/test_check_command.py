@@ -57,13 +57,15 @@ def good_workspace(slack: FakeSlack) -> dict[str, Any]:
     default = slack.add_channel("customer-issues")
     urgent = slack.add_channel("urgent-issues", is_private=True)
     digest = slack.add_channel("product-digest")
-    on_duty = slack.add_usergroup([slack.add_user("ana")])
+    ana = slack.add_user("ana", real_name="Ana Lima")
+    on_duty = slack.add_usergroup([ana])
     return {
         "channels": {"default": default, "digest": digest},
         "routes": [
             {"match": {"severity": "urgent"}, "channel": urgent, "owners": [on_duty], "jira_project": "PROJ"}
         ],
         "sla": {"on_duty_group": on_duty},
+        "admins": [ana],
         "jira": {"project": "PROJ", "issue_type": "Bug"},
     }
 
@@ -89,6 +91,9 @@ async def test_a_good_configuration_passes_and_exits_0(
         )
         for line in lines
     ), out
+    assert any(
+        re.fullmatch(r"✓ ok slack.user: user Ana Lima \(U\w+, admins\) exists", line) for line in lines
+    )
     assert "✓ ok jira.project: Jira project PROJ (Proj Project) exists" in lines
     assert "✓ ok jira.issue_type: issue type Bug exists in PROJ" in lines
     assert (
@@ -109,7 +114,8 @@ async def test_every_problem_is_one_line_with_its_fix_and_exits_1(
     data["routes"][0]["jira_project"] = "NOPE"
     disabled = slack.add_usergroup([])
     slack.disabled_usergroups.add(disabled)
-    data["admins"] = [MISSING_GROUP, disabled]
+    gone = slack.add_user("former.colleague", deleted=True)
+    data["admins"] = [MISSING_GROUP, disabled, "U0MISSING1", gone]
     data["jira"] = {"project": "PROJ", "issue_type": "Bugg", "priority_map": {"urgent": "Critical"}}
     slack.scopes.discard("files:write")
     config = write_config(tmp_path / "bad.yml", **data)
@@ -135,6 +141,10 @@ async def test_every_problem_is_one_line_with_its_fix_and_exits_1(
         " (in Slack: People → User groups → the group → its ID)",
         f"✗ error slack.usergroup: user group @group-{disabled[-4:]} ({disabled}, admins) is disabled"
         " → fix: enable it in Slack or fix admins",
+        "✗ error slack.user: user U0MISSING1 (admins) not found → fix: fix admins (in Slack: the"
+        " person's profile → ⋮ → Copy member ID)",
+        f"✗ error slack.user: user Former Colleague ({gone}, admins) is deactivated → fix: remove them"
+        " from admins",
         "✗ error jira.project: Jira project NOPE (routes[0].jira_project) not found → fix: fix"
         " routes[0].jira_project (the key is in the project's URL), or give the JIRA_EMAIL user access to it",
         "✗ error jira.issue_type: issue type 'Bugg' (jira.issue_type) does not exist in project PROJ"

@@ -20,6 +20,7 @@ from integrations.slack import (
     SlackError,
     SlackGateway,
     SlackTransientError,
+    UserUnreachable,
     build_web_client,
 )
 
@@ -141,6 +142,7 @@ async def check_slack(settings: Settings, config: AppConfig | None, results: Che
         refs = slack_references(config)
         await _check_channels(gateway, refs, results)
         await _check_groups(gateway, refs, results)
+        await _check_users(gateway, refs, results)
     finally:
         await gateway.close()
 
@@ -276,3 +278,37 @@ async def _check_groups(gateway: SlackGateway, refs: SlackReferences, results: C
                 "slack.usergroup",
                 f"user group @{shown(found.get('handle') or group)} ({group}, {where}) exists",
             )
+
+
+async def _check_users(gateway: SlackGateway, refs: SlackReferences, results: CheckResults) -> None:
+    for user, keys in refs.users.items():
+        if user in PLACEHOLDER_IDS:
+            continue
+        where = _keys(keys)
+        try:
+            info = await _bounded(gateway.user_info(user))
+        except UserUnreachable:
+            results.fail(
+                "slack.user",
+                f"user {user} ({where}) not found",
+                f"fix {keys[0]} (in Slack: the person's profile → ⋮ → Copy member ID)",
+            )
+            continue
+        except MissingScope:
+            results.fail(
+                "slack.user",
+                "cannot look the configured users up: the token lacks users:read",
+                "add users:read to the app's bot scopes and reinstall the app",
+            )
+            return
+        except (SlackError, TimeoutError) as exc:
+            reason = _unreachable(exc) if isinstance(exc, SlackTransientError | TimeoutError) else str(exc)
+            results.fail("slack.user", f"user {user} ({where}) could not be checked: {reason}")
+            continue
+        name = shown(info.get("real_name") or info.get("name") or user)
+        if info.get("deleted"):
+            results.fail(
+                "slack.user", f"user {name} ({user}, {where}) is deactivated", f"remove them from {keys[0]}"
+            )
+        else:
+            results.ok("slack.user", f"user {name} ({user}, {where}) exists")
