@@ -105,9 +105,11 @@ async def test_check_reports_every_problem_and_exits_1(slack: FakeSlack, base_en
     assert code == 1
     assert "✗ error slack.auth: Slack auth.test failed: invalid_auth" in out
     assert "✗ error jira: Jira serverInfo failed: Jira answered HTTP 401" in out
-    assert (
-        "✗ error database: database schema is 9 migration(s) behind → fix: run `supportbridge migrate`" in out
-    )  # a new database: none applied
+    migrations = len(list((ROOT / "db" / "migrations" / "versions").glob("[0-9]*.py")))
+    assert (  # a new database: none applied
+        f"✗ error database: database schema is {migrations} migration(s) behind"
+        " → fix: run `supportbridge migrate`"
+    ) in out
     assert "xoxb-revoked" not in out and "wrong-token" not in out
 
 
