@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.intake import CustomerAnswer
 from bot.domain.outbox import ThreadNote
-from bot.services import outbox
+from bot.services import outbox, replies
 from db.models import customers, issue_events, issues, utcnow
 from db.queries.deliveries import claim_delivery, delivered, delivery_key
 from db.session import Database
@@ -89,8 +89,8 @@ def _record(conn: Connection, answer: CustomerAnswer) -> AnswerOutcome:
         )
         .returning(issue_events.c.id)
     ).scalar_one()
-    # Whatever else the answer changes belongs here, in this transaction (the issue is issue.id).
     outbox.enqueue_in(conn, ThreadNote(event_id))
+    replies.mark_answered(conn, issue.id)  # what we sent them now shows they answered
     return AnswerOutcome("recorded", issue.id, event_id, at)
 
 
