@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     jira_api_token: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
     imap_password: SecretStr | None = None
+    # Replies to customers (integrations/replies). E-mail: smtp://user:pass@host:587 (STARTTLS when the
+    # server offers it) or smtps://user:pass@host:465 (implicit TLS); the URL holds the password.
+    smtp_url: SecretStr | None = None
+    support_email_from: str | None = None
+    # A PEM file of CA certificates to trust for the SMTP server (a private CA); the system's otherwise.
+    smtp_ca_file: Path | None = None
+    intercom_access_token: SecretStr | None = None
+    intercom_api_url: str = "https://api.intercom.io"
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    # Default https://{ZENDESK_SUBDOMAIN}.zendesk.com.
+    zendesk_api_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -71,10 +83,18 @@ class Settings(BaseSettings):
         "jira_api_token",
         "jira_webhook_secret",
         "imap_password",
+        "smtp_url",
+        "intercom_access_token",
+        "zendesk_api_token",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("support_email_from", "zendesk_email", "zendesk_api_url", mode="before")
+    @classmethod
+    def _blank_text_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @property
