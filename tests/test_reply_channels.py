@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from integrations.replies import (
     Delivered,
+    IntercomChannel,
     OutboundReply,
     ReplyOutcomeUnknown,
     ReplyRejected,
     ReplyUnavailable,
     SmtpChannel,
     WebhookChannel,
+    ZendeskChannel,
     build_reply_channels,
 )
 from integrations.replies.email import message_id_for
+from sandbox.fakes.contracts import intercom_contract_missing_reason
+from sandbox.fakes.intercom_api import FakeIntercom
+from sandbox.fakes.webhook_receiver import FakeWebhookReceiver
+from sandbox.fakes.zendesk_api import FakeZendesk
+from tests.conftest import INTAKE_SECRET
 from tests.smtp_server import SmtpServer, smtp_server
 
 __all__ = ["smtp_server"]  # the fixture, imported for the tests below
@@ -233,3 +244,394 @@ def test_reply_webhook_urls_must_be_https(make_config: Any) -> None:
         make_config(replies={"webhooks": {"webform": {"notify_url": "http://forms.example.com/replies"}}})
     loopback = make_config(replies={"webhooks": {"webform": {"notify_url": "http://127.0.0.1:9/r"}}})
     assert loopback.replies.webhooks["webform"].notify_url == "http://127.0.0.1:9/r"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def assert_quiet_logs(caplog: Any, *secrets_and_text: str) -> None:
+    """Nothing secret and no customer text in any log record (at INFO or DEBUG), nor in the reasons."""
+    logged = caplog.text + " ".join(str(getattr(r, "__dict__", "")) for r in caplog.records)
+    for value in secrets_and_text:
+        assert value not in logged
+
+
+REPLY_TEXT = "Hi Ana,\n\nthe export <is> fixed & shipped in 2.4.1."
+
+
+# --------------------------------------------------------------------------- Intercom
+
+
+@pytest.fixture
+async def intercom() -> AsyncIterator[FakeIntercom]:
+    reason = intercom_contract_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    async with FakeIntercom() as fake:
+        yield fake
+        fake.assert_no_violations()
+
+
+def intercom_reply(conversation: str, **overrides: Any) -> OutboundReply:
+    values: dict[str, Any] = {
+        "key": "reply:7",
+        "text": REPLY_TEXT,
+        "subject": "",
+        "conversation_id": conversation,
+    }
+    values.update(overrides)
+    return OutboundReply(**values)
+
+
+async def test_intercom_reply_is_an_admin_comment(intercom: FakeIntercom, caplog: Any) -> None:
+    conversation = intercom.seed_conversation()
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            first = await channel.send(intercom_reply(conversation))
+            second = await channel.send(
+                intercom_reply(conversation, key="reply:8", text="And one more thing.")
+            )
+    finally:
+        await channel.close()
+
+    # Customer text is escaped into HTML paragraphs: Intercom reads a comment's body as HTML.
+    assert intercom.admin_comments(conversation) == [
+        "<p>Hi Ana,</p><p>the export &lt;is&gt; fixed &amp; shipped in 2.4.1.</p>",
+        "<p>And one more thing.</p>",
+    ]
+    parts = intercom.conversations[conversation].parts
+    assert first.external_id == parts[-2]["id"] and second.external_id == parts[-1]["id"]
+    assert len(intercom.calls_to("GET", "/me")) == 1  # the admin id is asked once
+    reply_call = intercom.calls_to("POST", r"/conversations/\d+/reply")[0]
+    assert reply_call[2]["admin_id"] == intercom.admin["id"] and reply_call[2]["message_type"] == "comment"
+    assert_quiet_logs(caplog, intercom.token, "the export", "one more thing")
+
+
+async def test_intercom_lost_answer_is_found_and_not_sent_twice(intercom: FakeIntercom) -> None:
+    conversation = intercom.seed_conversation()
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    intercom.fail("POST /conversations/*/reply", answer_lost=True)
+    try:
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(intercom_reply(conversation))
+        found = await channel.find_sent(intercom_reply(conversation))
+    finally:
+        await channel.close()
+
+    assert found == Delivered(intercom.conversations[conversation].parts[-1]["id"])
+    assert len(intercom.admin_comments(conversation)) == 1
+
+
+async def test_intercom_timeout_is_unknown_then_adopted(intercom: FakeIntercom) -> None:
+    conversation = intercom.seed_conversation()
+    channel = IntercomChannel(intercom.token, api_url=intercom.url, timeout=0.3)
+    await channel.admin_id()
+    intercom.fail("POST /conversations/*/reply", slow=0.8)  # past the timeout; Intercom still replies
+    try:
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(intercom_reply(conversation))
+        await intercom.wait_for(lambda: intercom.admin_comments(conversation), timeout=3)
+        found = await channel.find_sent(intercom_reply(conversation))
+    finally:
+        await channel.close()
+    assert found is not None and found.external_id == intercom.conversations[conversation].parts[-1]["id"]
+
+
+async def test_intercom_dropped_before_sending_is_not_found_so_it_is_sent_again(
+    intercom: FakeIntercom,
+) -> None:
+    conversation = intercom.seed_conversation()
+    # Earlier replies that must not be mistaken for this one: another teammate's with the same words,
+    # and an older one of ours with the same words followed by a different newer one.
+    intercom.add_admin_comment(conversation, "<p>Thanks!</p>", admin_id="111")
+    intercom.add_admin_comment(conversation, "<p>Thanks!</p>")
+    intercom.add_admin_comment(conversation, "<p>Anything else?</p>")
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    intercom.fail("POST /conversations/*/reply", drop_connection=True)
+    reply = intercom_reply(conversation, text="Thanks!")
+    try:
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(reply)
+        assert await channel.find_sent(reply) is None
+        delivered = await channel.send(reply)
+        assert await channel.find_sent(reply) == delivered
+    finally:
+        await channel.close()
+    assert intercom.admin_comments(conversation)[-1] == "<p>Thanks!</p>"
+
+
+@pytest.mark.parametrize(
+    ("failure", "error", "retry_after"),
+    [
+        ({"status": 429, "retry_after": 7}, ReplyUnavailable, 7.0),
+        ({"status": 500}, ReplyUnavailable, None),
+        ({"status": 503, "retry_after": None}, ReplyUnavailable, None),
+    ],
+)
+async def test_intercom_transient_failures(
+    intercom: FakeIntercom, failure: dict[str, Any], error: type[Exception], retry_after: float | None
+) -> None:
+    conversation = intercom.seed_conversation()
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    intercom.fail("POST /conversations/*/reply", **failure)
+    try:
+        with pytest.raises(error) as raised:
+            await channel.send(intercom_reply(conversation))
+    finally:
+        await channel.close()
+    assert isinstance(raised.value, ReplyUnavailable) and raised.value.retry_after == retry_after
+    assert intercom.admin_comments(conversation) == []
+
+
+async def test_intercom_permanent_failures(intercom: FakeIntercom, caplog: Any) -> None:
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    wrong_token = IntercomChannel("wrong-intercom-token-000", api_url=intercom.url)
+    try:
+        with pytest.raises(ReplyRejected) as unknown:
+            await channel.send(intercom_reply("424242"))
+        with pytest.raises(ReplyRejected) as no_id:
+            await channel.send(intercom_reply("not-an-id"))
+        with caplog.at_level(logging.DEBUG), pytest.raises(ReplyRejected) as unauthorized:
+            await wrong_token.send(intercom_reply(intercom.seed_conversation()))
+    finally:
+        await channel.close()
+        await wrong_token.close()
+    assert unknown.value.reason == "Intercom answered 404 (not_found) to the reply"
+    assert "conversation id" in no_id.value.reason
+    assert "401" in unauthorized.value.reason and "unauthorized" in unauthorized.value.reason
+    assert_quiet_logs(caplog, "wrong-intercom-token-000", intercom.token)
+
+
+async def test_intercom_unreachable_is_unavailable() -> None:
+    channel = IntercomChannel("token-0123456789abcdef", api_url=closed_port_url())
+    try:
+        with pytest.raises(ReplyUnavailable) as down:
+            await channel.send(intercom_reply("123"))
+    finally:
+        await channel.close()
+    assert "unreachable" in down.value.reason
+
+
+# --------------------------------------------------------------------------- Zendesk
+
+
+@pytest.fixture
+async def zendesk() -> AsyncIterator[FakeZendesk]:
+    async with FakeZendesk() as fake:
+        yield fake
+        fake.assert_no_violations()
+
+
+def zendesk_channel(fake: FakeZendesk, **kwargs: Any) -> ZendeskChannel:
+    return ZendeskChannel(fake.url, fake.email, fake.api_token, **kwargs)
+
+
+async def test_zendesk_reply_is_a_public_comment(zendesk: FakeZendesk, caplog: Any) -> None:
+    ticket = zendesk.seed_ticket()
+    channel = zendesk_channel(zendesk)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            delivered = await channel.send(intercom_reply(ticket))
+    finally:
+        await channel.close()
+
+    newest = zendesk.public_comments(ticket)[-1]
+    assert newest["body"] == REPLY_TEXT and newest["public"] is True
+    assert newest["author_id"] == zendesk.agent["id"]
+    assert delivered == Delivered(str(newest["id"]))
+    put = zendesk.calls_to("PUT", rf"/api/v2/tickets/{ticket}\.json")[0]
+    assert put[2] == {"ticket": {"comment": {"body": REPLY_TEXT, "public": True}}}
+    assert_quiet_logs(caplog, zendesk.api_token, "the export")
+
+
+async def test_zendesk_lost_answer_is_found_and_not_sent_twice(zendesk: FakeZendesk) -> None:
+    ticket = zendesk.seed_ticket()
+    zendesk.add_comment(ticket, "Thanks!")  # an earlier reply with other words
+    channel = zendesk_channel(zendesk)
+    zendesk.fail("PUT /api/v2/tickets/*", answer_lost=True)
+    try:
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(intercom_reply(ticket))
+        found = await channel.find_sent(intercom_reply(ticket))
+    finally:
+        await channel.close()
+    comments = zendesk.public_comments(ticket)
+    assert [c["body"] for c in comments].count(REPLY_TEXT) == 1
+    assert found == Delivered(str(comments[-1]["id"]))
+
+
+async def test_zendesk_timeout_then_adopted_and_not_found_when_absent(zendesk: FakeZendesk) -> None:
+    ticket = zendesk.seed_ticket()
+    channel = zendesk_channel(zendesk, timeout=0.3)
+    zendesk.fail("PUT /api/v2/tickets/*", slow=0.8)
+    try:
+        # Nothing of ours yet: not found.
+        assert await channel.find_sent(intercom_reply(ticket)) is None
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(intercom_reply(ticket))
+        await zendesk.wait_for(lambda: len(zendesk.public_comments(ticket)) == 2, timeout=3)
+        found = await channel.find_sent(intercom_reply(ticket))
+        # A newer comment of ours with other words: the reply cannot be told apart from an old one.
+        zendesk.add_comment(ticket, "Closing this now.")
+        later = await channel.find_sent(intercom_reply(ticket))
+    finally:
+        await channel.close()
+    assert found is not None and found.external_id == str(zendesk.public_comments(ticket)[1]["id"])
+    assert later is None
+    assert len(zendesk.calls_to("GET", r"/api/v2/users/me\.json")) == 1
+
+
+async def test_zendesk_failures(zendesk: FakeZendesk, caplog: Any) -> None:
+    ticket = zendesk.seed_ticket()
+    closed = zendesk.seed_ticket(status="closed")
+    channel = zendesk_channel(zendesk)
+    wrong = ZendeskChannel(zendesk.url, zendesk.email, "wrong-zendesk-token-000")
+    try:
+        zendesk.fail("PUT /api/v2/tickets/*", status=429, retry_after=7)
+        with pytest.raises(ReplyUnavailable) as limited:
+            await channel.send(intercom_reply(ticket))
+        zendesk.fail("PUT /api/v2/tickets/*", status=500)
+        with pytest.raises(ReplyUnavailable) as broken:
+            await channel.send(intercom_reply(ticket))
+        with pytest.raises(ReplyRejected) as gone:
+            await channel.send(intercom_reply("999999"))
+        with pytest.raises(ReplyRejected) as closed_ticket:
+            await channel.send(intercom_reply(closed))
+        with caplog.at_level(logging.DEBUG), pytest.raises(ReplyRejected) as unauthorized:
+            await wrong.send(intercom_reply(ticket))
+        with pytest.raises(ReplyRejected):
+            await channel.send(intercom_reply("12/../13"))
+    finally:
+        await channel.close()
+        await wrong.close()
+    assert limited.value.retry_after == 7.0 and "429" in limited.value.reason
+    assert broken.value.retry_after is None and "500" in broken.value.reason
+    assert gone.value.reason == "Zendesk answered 404 (RecordNotFound) to the comment"
+    assert "422" in closed_ticket.value.reason
+    assert "401" in unauthorized.value.reason
+    assert len(zendesk.public_comments(ticket)) == 1  # only the customer's
+    assert_quiet_logs(caplog, "wrong-zendesk-token-000", zendesk.api_token)
+
+
+async def test_zendesk_fake_refuses_a_malformed_update(zendesk: FakeZendesk) -> None:
+    ticket = zendesk.seed_ticket()
+    credentials = base64.b64encode(f"{zendesk.email}/token:{zendesk.api_token}".encode()).decode()
+    async with aiohttp.ClientSession() as session:
+        bad = await session.put(
+            f"{zendesk.url}/api/v2/tickets/{ticket}.json",
+            json={"ticket": {"comment": {"text": "x"}}},
+            headers={"Authorization": f"Basic {credentials}"},
+        )
+        assert bad.status == 400
+    assert zendesk.violations == ["PUT /api/v2/tickets/" + ticket + ".json: unknown comment fields ['text']"]
+    zendesk.violations.clear()
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[FakeWebhookReceiver]:
+    async with FakeWebhookReceiver(INTAKE_SECRET) as fake:
+        yield fake
+        fake.assert_no_violations()
+
+
+def webhook_reply(**overrides: Any) -> OutboundReply:
+    values: dict[str, Any] = {
+        "key": "reply:9",
+        "text": REPLY_TEXT,
+        "subject": "",
+        "conversation_id": "form-123",
+        "sender_name": "Sam",
+        "source": "webform",
+    }
+    values.update(overrides)
+    return OutboundReply(**values)
+
+
+async def test_webhook_reply_is_signed_and_deduped_by_key(receiver: FakeWebhookReceiver, caplog: Any) -> None:
+    channel = WebhookChannel(INTAKE_SECRET, {"WebForm": receiver.url})
+    try:
+        with caplog.at_level(logging.DEBUG):
+            first = await channel.send(webhook_reply())
+            again = await channel.send(webhook_reply())  # a resend after an unknown outcome
+    finally:
+        await channel.close()
+    assert first == again == Delivered("reply:9")
+    assert receiver.deliveries == [
+        {
+            "type": "reply",
+            "source": "webform",
+            "external_id": "form-123",
+            "text": REPLY_TEXT,
+            "sender": "Sam",
+            "key": "reply:9",
+        }
+    ]
+    assert receiver.duplicates == ["reply:9"] and receiver.refused == []
+    assert await channel.find_sent(webhook_reply()) is None
+    assert_quiet_logs(caplog, INTAKE_SECRET, "the export")
+
+
+async def test_webhook_failures(receiver: FakeWebhookReceiver) -> None:
+    channel = WebhookChannel(INTAKE_SECRET, {"webform": receiver.url}, timeout=0.3)
+    wrong_secret = WebhookChannel("whsec_" + "A" * 32, {"webform": receiver.url})
+    try:
+        assert channel.can_reply("webform") and not channel.can_reply("other") and not channel.can_reply(None)
+        with pytest.raises(ReplyRejected):
+            await channel.send(webhook_reply(source="other"))
+        receiver.answer(410)
+        with pytest.raises(ReplyRejected) as gone:
+            await channel.send(webhook_reply())
+        receiver.answer(500)
+        with pytest.raises(ReplyUnavailable):
+            await channel.send(webhook_reply())
+        receiver.answer(204)
+        receiver.fail("POST /replies", slow=0.8)
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(webhook_reply())
+        with pytest.raises(ReplyRejected) as unsigned:
+            await wrong_secret.send(webhook_reply(key="reply:10"))
+    finally:
+        await channel.close()
+        await wrong_secret.close()
+    assert "410" in gone.value.reason
+    assert "401" in unsigned.value.reason and len(receiver.refused) == 1
+    await receiver.wait_for(lambda: receiver.deliveries, timeout=3)  # the slow one did arrive
+
+
+async def test_webhook_unreachable_is_unavailable() -> None:
+    channel = WebhookChannel(INTAKE_SECRET, {"webform": closed_port_url() + "/replies"})
+    try:
+        with pytest.raises(ReplyUnavailable):
+            await channel.send(webhook_reply())
+    finally:
+        await channel.close()
+
+
+async def test_intercom_fake_checks_requests_against_the_contract(intercom: FakeIntercom) -> None:
+    conversation = intercom.seed_conversation()
+    headers = {"Authorization": f"Bearer {intercom.token}", "Intercom-Version": "2.14"}
+    async with aiohttp.ClientSession() as session:
+        no_admin = await session.post(
+            f"{intercom.url}/conversations/{conversation}/reply",
+            json={"message_type": "comment", "type": "admin", "body": "x"},
+            headers=headers,
+        )
+        no_version = await session.get(
+            f"{intercom.url}/conversations/{conversation}",
+            headers={"Authorization": headers["Authorization"]},
+        )
+    assert (no_admin.status, no_version.status) == (400, 400)
+    assert len(intercom.violations) == 2 and "Intercom-Version" in intercom.violations[1]
+    assert intercom.admin_comments(conversation) == []
+    intercom.violations.clear()

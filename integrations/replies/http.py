@@ -52,6 +52,11 @@ class HttpCaller:
         # Made on first use: a ClientSession belongs to the running event loop.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout, raise_for_status=False)
+            # aiohttp silently re-sends a PUT (an "idempotent" method) once when the connection drops
+            # before the answer. Zendesk's comment PUT is not idempotent: that re-send would post the
+            # reply twice. An unknown outcome must reach the caller, who asks find_sent first. There is
+            # no public switch; aiohttp's own test client turns it off the same way.
+            self._session._retry_connection = False
         return self._session
 
     async def close(self) -> None:
