@@ -6,8 +6,9 @@
         message = smtp.messages[-1]                              # an email.message.EmailMessage
         assert message["In-Reply-To"] == "<abc@example.com>"
 
-``SmtpServer(tmp_path, implicit_tls=True)`` speaks TLS from the first byte (``smtps://``). The server's
-certificate comes from a throwaway CA made with ``trustme``; ``ca_file`` is that CA's PEM (what
+``SmtpServer(tmp_path, implicit_tls=True)`` speaks TLS from the first byte (``smtps://``);
+``starttls=False`` offers no TLS at all (AUTH over a plain connection, as a downgraded server would).
+The server's certificate comes from a throwaway CA made with ``trustme``; ``ca_file`` is that CA's PEM (what
 ``SMTP_CA_FILE`` names), ``client_context()`` an ``ssl.SSLContext`` trusting it.
 
 Knobs, for failures: ``refuse(address, code=550)`` answers RCPT TO for that address with ``code``
@@ -68,8 +69,16 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self, base_dir: Path, *, implicit_tls: bool = False, user: str = "bot@example.com") -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        implicit_tls: bool = False,
+        starttls: bool = True,
+        user: str = "bot@example.com",
+    ) -> None:
         self.implicit_tls = implicit_tls
+        self.starttls = starttls and not implicit_tls
         self.user = user
         self.password = "p@ss:" + secrets.token_urlsafe(12)  # characters a URL must escape
         self.received: list[dict[str, Any]] = []
@@ -129,11 +138,11 @@ class SmtpServer:
         return SMTP(
             _Handler(self),
             hostname="smtp.test",
-            tls_context=None if self.implicit_tls else self._server_context(),
-            require_starttls=not self.implicit_tls,
+            tls_context=self._server_context() if self.starttls else None,
+            require_starttls=self.starttls,
             auth_required=True,
             # Over implicit TLS the whole connection is encrypted; aiosmtpd only tracks STARTTLS.
-            auth_require_tls=not self.implicit_tls,
+            auth_require_tls=self.starttls,
             authenticator=self._authenticate,
             auth_exclude_mechanism=[],
             loop=asyncio.get_running_loop(),

@@ -134,6 +134,15 @@ async def test_email_over_implicit_tls(tmp_path: Path) -> None:
         assert server.messages[0]["Subject"] == "Re: Invoice export times out"
 
 
+async def test_no_password_is_sent_to_a_server_without_starttls(tmp_path: Path) -> None:
+    async with SmtpServer(tmp_path, starttls=False) as server:
+        channel = SmtpChannel(server.url, FROM)
+        with pytest.raises(ReplyRejected) as refused:
+            await channel.send(email_reply())
+        assert "STARTTLS" in refused.value.reason
+        assert server.logins == [] and server.received == []
+
+
 async def test_refused_recipient_is_rejected_and_a_busy_one_unavailable(smtp_server: SmtpServer) -> None:
     channel = smtp_channel(smtp_server)
     smtp_server.refuse("gone@customer.example", 550)
@@ -616,6 +625,21 @@ async def test_webhook_unreachable_is_unavailable() -> None:
             await channel.send(webhook_reply())
     finally:
         await channel.close()
+
+
+async def test_intercom_finds_its_reply_in_a_long_conversation(intercom: FakeIntercom) -> None:
+    conversation = intercom.seed_conversation()
+    for n in range(300):  # an answer of several hundred kilobytes, read in many chunks
+        intercom.add_admin_comment(conversation, f"<p>{n}: {'lorem ipsum ' * 80}</p>", admin_id="111")
+    channel = IntercomChannel(intercom.token, api_url=intercom.url)
+    intercom.fail("POST /conversations/*/reply", answer_lost=True)
+    try:
+        with pytest.raises(ReplyOutcomeUnknown):
+            await channel.send(intercom_reply(conversation))
+        found = await channel.find_sent(intercom_reply(conversation))
+    finally:
+        await channel.close()
+    assert found == Delivered(intercom.conversations[conversation].parts[-1]["id"])
 
 
 async def test_intercom_fake_checks_requests_against_the_contract(intercom: FakeIntercom) -> None:

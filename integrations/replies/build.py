@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from bot.config import AppConfig
-from bot.settings import Settings
+from typing import TYPE_CHECKING
 
 from .email import SmtpChannel
 from .intercom import IntercomChannel
 from .types import ReplyChannel
 from .webhook import WebhookChannel
 from .zendesk import ZendeskChannel
+
+if TYPE_CHECKING:  # integrations import only the domain at run time; these are the callers' types
+    from bot.config import AppConfig
+    from bot.settings import Settings
 
 
 def reply_to_address(settings: Settings, config: AppConfig) -> str | None:

@@ -1,7 +1,8 @@
 """Replies by e-mail: plain text over SMTP (aiosmtplib), threaded into the customer's conversation.
 
 ``SMTP_URL`` is ``smtp://user:pass@host:port`` (STARTTLS whenever the server offers it; port 587 by
-default) or ``smtps://user:pass@host:port`` (implicit TLS, port 465 by default). The message is sent
+default) or ``smtps://user:pass@host:port`` (implicit TLS, port 465 by default). A password is never
+sent over a connection that is not encrypted: a server offering no STARTTLS is refused. The message is sent
 from ``SUPPORT_EMAIL_FROM`` with its Reply-To at the support mailbox, so the customer's answer lands
 where the mailbox intake reads it.
 
@@ -139,13 +140,20 @@ class SmtpChannel:
             # None: upgrade with STARTTLS whenever the server offers it.
             start_tls=None if not self._implicit_tls else False,
             tls_context=self._tls,
-            username=self._username,
-            password=self._password,
             timeout=self._timeout,
         )
         try:
             try:
                 await smtp.connect()
+                if self._username is not None:
+                    # aiosmtplib would log in over a plain connection when the server offers no
+                    # STARTTLS (or someone in between strips it): never send the password in clear.
+                    if not self._implicit_tls and smtp.get_transport_info("sslcontext") is None:
+                        raise ReplyRejected(
+                            "the SMTP server offers no STARTTLS: the password is not sent in clear "
+                            "(use smtps:// or a server with STARTTLS)"
+                        )
+                    await smtp.login(self._username, self._password or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
                 raise ReplyRejected(f"the SMTP server refused the login ({exc.code})") from exc
             except aiosmtplib.SMTPResponseException as exc:

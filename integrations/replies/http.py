@@ -40,6 +40,18 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, min(seconds, 3600.0))
 
 
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first MAX_ANSWER_BYTES (then it will not parse, and the answer counts as empty)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
+
+
 class HttpCaller:
     """Makes one service's calls. ``service`` names it in reasons ("Intercom answered 404 …")."""
 
@@ -83,7 +95,7 @@ class HttpCaller:
         """
         try:
             async with self._client().request(method, url, headers=dict(headers), data=body) as response:
-                raw = await response.content.read(MAX_ANSWER_BYTES)
+                raw = await _read_bounded(response)
                 status = response.status
                 answer_headers = response.headers
         except aiohttp.ClientConnectorError as exc:
