@@ -7,6 +7,7 @@ passed down, so every test can build its own.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -145,6 +146,23 @@ class Settings(BaseSettings):
                 )
         if self.intake_secret is not None and not self.intake_secret.get_secret_value().startswith("whsec_"):
             raise SettingsError("INTAKE_SECRET must be a Standard Webhooks secret starting with 'whsec_'")
+        if self.smtp_url is not None:
+            url = urlsplit(self.smtp_url.get_secret_value())
+            if url.scheme not in ("smtp", "smtps") or not url.hostname:
+                # Never echo the URL: it holds the password.
+                raise SettingsError(
+                    "SMTP_URL must look like smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465"
+                )
+            if not self.support_email_from or "@" not in self.support_email_from:
+                raise SettingsError("SUPPORT_EMAIL_FROM (an e-mail address) is required when SMTP_URL is set")
+        if self.zendesk_api_token is not None:
+            if not self.zendesk_email:
+                raise SettingsError("ZENDESK_EMAIL is missing: it is required when ZENDESK_API_TOKEN is set")
+            if not (self.zendesk_subdomain or self.zendesk_api_url):
+                raise SettingsError(
+                    "ZENDESK_SUBDOMAIN (or ZENDESK_API_URL) is missing: "
+                    "it is required when ZENDESK_API_TOKEN is set"
+                )
         if self.jira_url and not (self.jira_email and self.jira_api_token):
             missing = "JIRA_EMAIL" if not self.jira_email else "JIRA_API_TOKEN"
             raise SettingsError(f"{missing} is missing: it is required when JIRA_URL is set")

@@ -659,3 +659,35 @@ async def test_intercom_fake_checks_requests_against_the_contract(intercom: Fake
     assert len(intercom.violations) == 2 and "Intercom-Version" in intercom.violations[1]
     assert intercom.admin_comments(conversation) == []
     intercom.violations.clear()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"smtp_url": "http://user:hunter2-secret@mail.example.com"}, "SMTP_URL must look like"),
+        ({"smtp_url": "smtp://user:hunter2-secret@mail.example.com:587"}, "SUPPORT_EMAIL_FROM"),
+        ({"zendesk_api_token": "zendesk-token-0123456789"}, "ZENDESK_EMAIL"),
+        (
+            {"zendesk_api_token": "zendesk-token-0123456789", "zendesk_email": "a@b.example"},
+            "ZENDESK_SUBDOMAIN",
+        ),
+    ],
+)
+def test_half_configured_reply_channels_stop_the_start(
+    make_settings: Any, values: dict[str, Any], message: str
+) -> None:
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message) as refused:
+        make_settings(**values).check_startup()
+    assert "hunter2-secret" not in str(refused.value)
+
+
+def test_complete_reply_settings_start(make_settings: Any) -> None:
+    make_settings(
+        smtp_url="smtps://user:pw@mail.example.com",
+        support_email_from=FROM,
+        zendesk_api_token="zendesk-token-0123456789",
+        zendesk_email="agent@acme.example",
+        zendesk_subdomain="acme",
+    ).check_startup()
