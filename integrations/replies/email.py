@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import ssl
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -61,6 +62,21 @@ def _msg_id(value: str) -> str | None:
     return f"<{value}>"
 
 
+def ascii_address(address: str) -> str:
+    """The address as an SMTP envelope takes it without SMTPUTF8: an internationalised domain in its
+    ASCII (IDNA) form. A non-ASCII mailbox name cannot be sent that way and is refused."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise ReplyRejected("the customer's e-mail address is not valid")
+    if not local.isascii():
+        raise ReplyRejected("the customer's e-mail address has a non-ASCII mailbox name (SMTPUTF8)")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ReplyRejected("the customer's e-mail address has an invalid domain") from exc
+    return f"{local}@{domain}"
+
+
 class SmtpChannel:
     name = "email"
 
@@ -100,15 +116,16 @@ class SmtpChannel:
     def build_message(self, reply: OutboundReply) -> EmailMessage:
         if not reply.to_email or "@" not in reply.to_email:
             raise ReplyRejected("no customer e-mail address to reply to")
+        recipient = ascii_address(reply.to_email)
         message = EmailMessage()
         try:
             message["From"] = Address(addr_spec=self._from)
             message["To"] = Address(
                 display_name=_one_line(reply.to_name, _MAX_NAME) if reply.to_name else "",
-                addr_spec=reply.to_email.strip(),
+                addr_spec=recipient,
             )
             message["Reply-To"] = Address(addr_spec=self._reply_to)
-        except (ValueError, IndexError) as exc:  # email's parser: an address it cannot represent
+        except (ValueError, IndexError, MessageError) as exc:  # email's parser: an address it cannot take
             raise ReplyRejected("the customer's e-mail address is not valid") from exc
         message["Subject"] = _one_line(reply.subject, _MAX_SUBJECT)
         message["Date"] = formatdate(localtime=False)
@@ -132,7 +149,7 @@ class SmtpChannel:
     async def send(self, reply: OutboundReply) -> Delivered:
         message = self.build_message(reply)
         message_id = message_id_for(reply.key, self._from)
-        recipient = reply.to_email.strip() if reply.to_email else ""
+        recipient = ascii_address(reply.to_email or "")
         smtp = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
