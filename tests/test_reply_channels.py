@@ -205,7 +205,7 @@ async def test_server_down_is_unavailable(smtp_server: SmtpServer) -> None:
 
 
 async def test_timeout_after_data_is_an_unknown_outcome(smtp_server: SmtpServer) -> None:
-    channel = smtp_channel(smtp_server, timeout=0.5)
+    channel = smtp_channel(smtp_server, timeout=1.0)
     smtp_server.data_delay = 2.0
 
     with pytest.raises(ReplyOutcomeUnknown):
@@ -350,9 +350,9 @@ async def test_intercom_lost_answer_is_found_and_not_sent_twice(intercom: FakeIn
 
 async def test_intercom_timeout_is_unknown_then_adopted(intercom: FakeIntercom) -> None:
     conversation = intercom.seed_conversation()
-    channel = IntercomChannel(intercom.token, api_url=intercom.url, timeout=0.3)
+    channel = IntercomChannel(intercom.token, api_url=intercom.url, timeout=1.0)
     await channel.admin_id()
-    intercom.fail("POST /conversations/*/reply", slow=0.8)  # past the timeout; Intercom still replies
+    intercom.fail("POST /conversations/*/reply", slow=1.6)  # past the timeout; Intercom still replies
     try:
         with pytest.raises(ReplyOutcomeUnknown):
             await channel.send(intercom_reply(conversation))
@@ -488,8 +488,8 @@ async def test_zendesk_lost_answer_is_found_and_not_sent_twice(zendesk: FakeZend
 
 async def test_zendesk_timeout_then_adopted_and_not_found_when_absent(zendesk: FakeZendesk) -> None:
     ticket = zendesk.seed_ticket()
-    channel = zendesk_channel(zendesk, timeout=0.3)
-    zendesk.fail("PUT /api/v2/tickets/*", slow=0.8)
+    channel = zendesk_channel(zendesk, timeout=1.0)
+    zendesk.fail("PUT /api/v2/tickets/*", slow=1.6)
     try:
         # Nothing of ours yet: not found.
         assert await channel.find_sent(intercom_reply(ticket)) is None
@@ -601,7 +601,7 @@ async def test_webhook_reply_is_signed_and_deduped_by_key(receiver: FakeWebhookR
 
 
 async def test_webhook_failures(receiver: FakeWebhookReceiver) -> None:
-    channel = WebhookChannel(INTAKE_SECRET, {"webform": receiver.url}, timeout=0.3)
+    channel = WebhookChannel(INTAKE_SECRET, {"webform": receiver.url}, timeout=1.0)
     wrong_secret = WebhookChannel("whsec_" + "A" * 32, {"webform": receiver.url})
     try:
         assert channel.can_reply("webform") and not channel.can_reply("other") and not channel.can_reply(None)
@@ -614,7 +614,7 @@ async def test_webhook_failures(receiver: FakeWebhookReceiver) -> None:
         with pytest.raises(ReplyUnavailable):
             await channel.send(webhook_reply())
         receiver.answer(204)
-        receiver.fail("POST /replies", slow=0.8)
+        receiver.fail("POST /replies", slow=1.6)
         with pytest.raises(ReplyOutcomeUnknown):
             await channel.send(webhook_reply())
         with pytest.raises(ReplyRejected) as unsigned:
@@ -700,3 +700,26 @@ def test_complete_reply_settings_start(make_settings: Any) -> None:
         zendesk_email="agent@acme.example",
         zendesk_subdomain="acme",
     ).check_startup()
+
+
+async def test_non_ascii_text_survives_every_hop(
+    smtp_server: SmtpServer, receiver: FakeWebhookReceiver
+) -> None:
+    text = "Olá Ana — die Lösung ist da 🎉\n\n¡Gracias!"
+    await smtp_channel(smtp_server).send(
+        email_reply(
+            text=text, subject="Re: Fehler beim Export — Rechnung №5", to_name="Ana Müller", sender_name="Zoë"
+        )
+    )
+    message = smtp_server.messages[0]
+    assert message["Subject"] == "Re: Fehler beim Export — Rechnung №5"
+    assert message["To"] == "Ana Müller <ana@customer.example>"
+    body = message.get_content().replace("\r\n", "\n")  # CRLF on the wire
+    assert body.startswith(text) and body.endswith("\n-- \nZoë\n")
+
+    channel = WebhookChannel(INTAKE_SECRET, {"webform": receiver.url})
+    try:
+        await channel.send(webhook_reply(text=text, sender_name="Zoë"))
+    finally:
+        await channel.close()
+    assert receiver.deliveries[0]["text"] == text and receiver.deliveries[0]["sender"] == "Zoë"
