@@ -119,6 +119,49 @@ class Internal(_Strict):
         return any(domain == d or domain.endswith("." + d) for d in self.email_domains)
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ReplyWebhook(_Strict):
+    # Where a generic intake source takes replies: a Standard Webhooks-signed POST (INTAKE_SECRET).
+    notify_url: str
+
+    @field_validator("notify_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip()
+        parsed = urlsplit(value)
+        # Plain http only to this machine (a local relay, the tests): replies carry customer text.
+        if parsed.hostname and (
+            parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS)
+        ):
+            return value
+        raise ValueError(
+            f"notify_url must be an https:// URL (plain http only on loopback), not {value[:100]!r}"
+        )
+
+
+DEFAULT_FIX_NOTICE = (
+    'Hi {name},\n\nGood news: the problem you reported, "{subject}", is fixed{release}. '
+    "Thank you for telling us about it, and for your patience.\n\nIf you still see it, just reply "
+    "to this message."
+)
+
+
+class Replies(_Strict):
+    """The `replies` section: answering customers through their report's own channel."""
+
+    # Reports from channels that cannot take a reply (Slack, a webhook without notify_url) are
+    # answered by e-mail when the customer's address is known.
+    email_fallback: bool = False
+    # Where customers' answers to e-mailed replies go (the support mailbox the IMAP intake reads);
+    # default the mailbox's address (`email.user`, when it is one), else SUPPORT_EMAIL_FROM.
+    reply_to: str | None = None
+    webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+    # The message of "Tell all N customers…", editable before sending: {name}, {subject}, {release}.
+    fix_notice: str = DEFAULT_FIX_NOTICE
+
+
 class Matching(_Strict):
     """The `matching` section: how reports are grouped into problems (README: Matching).
 
@@ -421,52 +464,6 @@ class DigestConfig(_Strict):
     spike: SpikeRule = Field(default_factory=SpikeRule)
 
 
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-EMAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-
-
-class ReplyWebhook(_Strict):
-    """Where replies to a generic-webhook source's customers are POSTed (signed with INTAKE_SECRET)."""
-
-    notify_url: str
-
-    @field_validator("notify_url")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        value = value.strip()
-        parsed = urlsplit(value)
-        # Plain http only to this machine (a local relay, the tests): replies carry customer text.
-        if parsed.hostname and (
-            parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS)
-        ):
-            return value
-        raise ValueError(f"{value!r} is not an https:// URL (plain http is accepted only on loopback)")
-
-
-class RepliesConfig(_Strict):
-    """The `replies` section: answering customers from Slack (credentials come from the environment)."""
-
-    # The Reply-To of reply e-mails; by default the support mailbox's address (email.user, when it is
-    # an address), else SUPPORT_EMAIL_FROM.
-    reply_to: str | None = None
-    # Generic-webhook sources that accept replies: source name -> {notify_url: https://…}.
-    webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
-
-    @field_validator("reply_to")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL_ADDRESS.match(value.strip()):
-            raise ValueError(f"{value!r} is not an e-mail address")
-        return value.strip() if value is not None else None
-
-    @field_validator("webhooks", mode="before")
-    @classmethod
-    def _source_names(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(name).strip().lower(): hook for name, hook in value.items()}
-        return value
-
-
 class AppConfig(_Strict):
     timezone: str = "UTC"
     channels: Channels
@@ -476,6 +473,7 @@ class AppConfig(_Strict):
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
     matching: Matching = Field(default_factory=Matching)
     internal: Internal = Field(default_factory=Internal)
+    replies: Replies = Field(default_factory=Replies)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)
@@ -483,7 +481,6 @@ class AppConfig(_Strict):
     shadowing: ShadowingConfig = Field(default_factory=ShadowingConfig)
     releases: ReleasesConfig = Field(default_factory=ReleasesConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
-    replies: RepliesConfig = Field(default_factory=RepliesConfig)
     # Distinct customers at which a problem raises an alert in `channels.alerts`, once per threshold.
     thresholds: list[int] = Field(default_factory=list)
     # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
