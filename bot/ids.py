@@ -19,6 +19,7 @@ class Callback(StrEnum):
     RELEASE_MODAL = "release.new"  # `/release new`: announce a release
     SET_CUSTOMER_MODAL = "issue.set_customer"  # who the customer of a report is
     REPLY_MODAL = "issue.reply"  # "Reply to customer": the text sent through the report's channel
+    TELL_ALL_MODAL = "problem.tell_all"  # "Tell all N customers…": the fix notice, sent to each
 
 
 class Action(StrEnum):
@@ -54,6 +55,7 @@ class Action(StrEnum):
     DIGEST_POST = "digest.post"  # on a `/support digest` preview: post it to the digest channel
     REPLY = "issue.reply"  # "Reply to customer" on a card: opens the reply form
     REPLY_RETRY = "reply.retry"  # on a failed reply's thread line: send it again
+    TELL_ALL = "problem.tell_all"  # on the customers to tell: opens the fix-notice form
 
 
 class Block(StrEnum):
@@ -75,6 +77,7 @@ class Block(StrEnum):
     LINK_JIRA_KEY = "link_jira.key"
     RATIONALE_TEXT = "rationale.text"
     REPLY_TEXT = "reply.text"
+    TELL_ALL_TEXT = "tell_all.text"
     SHADOW_LEARNED = "shadow.learned"
     SHADOW_PROBLEMS = "shadow.problems"
     RELEASE_VERSION = "release.version"

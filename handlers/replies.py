@@ -10,9 +10,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.ids import Action, Block, Callback
 from bot.services import replies
+from bot.views.escalation import render_fix_notice_modal
 from bot.views.replies import render_copy_view, render_reply_modal
 from handlers import payload
-from handlers.common import Refused, perform, run_action, runtime_of, tell
+from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 
 
 async def on_reply(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -78,7 +79,47 @@ async def on_retry(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContex
     )
 
 
+async def on_tell_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    problem_id = clicked.state_int("problem")
+    if problem_id is None or runtime.slack is None:
+        return
+    configured = frozenset(runtime.replies)
+    form = await perform(
+        runtime,
+        lambda conn: replies.fix_notice_form(conn, runtime.config, configured, problem_id),
+        what="fix_notice_form",
+    )
+    if isinstance(form, Refused):
+        if not form.outage:
+            await tell(runtime, clicked, form.text)
+        return
+    await runtime.slack.open_view(clicked.require_trigger(), render_fix_notice_modal(form))
+
+
+async def on_tell_all_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    runtime = runtime_of(context)
+    view = payload.View.from_body(body)
+    problem_id = view.metadata_int("problem")
+    text = str(view.input(Block.TELL_ALL_TEXT).answer or "")
+    if problem_id is None:
+        await ack()
+        return
+    user = view.user_id
+    configured = frozenset(runtime.replies)
+    done = await perform(
+        runtime,
+        lambda conn: replies.tell_all(conn, runtime.config, configured, problem_id, user, text),
+        what="tell_all",
+    )
+    await answer_form(ack, done, Block.TELL_ALL_TEXT)
+
+
 def register(app: AsyncApp) -> None:
+    app.action(Action.TELL_ALL)(on_tell_all)
+    app.view(Callback.TELL_ALL_MODAL)(on_tell_all_submitted)
     app.action(Action.REPLY)(on_reply)
     app.view(Callback.REPLY_MODAL)(on_reply_submitted)
     app.action(Action.REPLY_RETRY)(on_retry)

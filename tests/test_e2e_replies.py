@@ -26,8 +26,11 @@ from integrations.replies import (
     ReplyRejected,
     ReplyUnavailable,
 )
+from sandbox.fakes.jira_api import FakeJira
 from sandbox.fakes.slack_api import FakeSlack
+from tests.conftest import JIRA_WEBHOOK_SECRET
 from tests.harness import Stack, add_channels, click, has_control, new_card, running_app
+from tests.harness import shown as shown_text
 
 AGENT = "U0AGENT001"
 WEBHOOKS = {"replies": {"webhooks": {"webform": {"notify_url": "https://forms.example.test/replies"}}}}
@@ -102,7 +105,9 @@ def thread_texts(stack: Stack, card: dict[str, Any]) -> list[str]:
     return [m.get("text", "") for m in stack.slack.thread(card["channel"], card["ts"])[1:]]
 
 
-async def wait_for_line(stack: Stack, card: dict[str, Any], words: str) -> dict[str, Any]:
+async def wait_for_line(
+    stack: Stack, card: dict[str, Any], words: str, timeout: float = 10
+) -> dict[str, Any]:
     def line() -> dict[str, Any] | None:
         for message in stack.slack.thread(card["channel"], card["ts"])[1:]:
             if words in message.get("text", ""):
@@ -226,3 +231,90 @@ async def test_no_channel_back_offers_the_text_to_copy(database_url: str, slack:
             lambda conn: conn.execute(select(customer_replies.c.id)).all()
         )
         assert rows == []
+
+
+@pytest.fixture
+async def jira_reply_stack(
+    database_url: str, slack: FakeSlack, jira: FakeJira
+) -> AsyncIterator[tuple[Stack, RecordingChannel]]:
+    settings = {
+        "jira_url": jira.url,
+        "jira_email": jira.email,
+        "jira_api_token": jira.api_token,
+        "jira_webhook_secret": JIRA_WEBHOOK_SECRET,
+    }
+    config = {**WEBHOOKS, "jira": {"project": "PROJ", "search_lag_seconds": 0.1}}
+    async with running_app(
+        database_url, slack, add_channels(slack), settings_overrides=settings, config_overrides=config
+    ) as stack:
+        stack.extra["jira"] = jira
+        channel = RecordingChannel()
+        stack.runtime.replies["webhook"] = channel  # type: ignore[index]
+        yield stack, channel
+
+
+def person(name: str) -> dict[str, str]:
+    return {
+        "id": name,
+        "name": f"{name.title()} Example",
+        "email": f"{name}@{name}.test",
+        "company": name.title(),
+    }
+
+
+async def test_tell_all_sends_each_reachable_customer_the_fix_once(
+    jira_reply_stack: tuple[Stack, RecordingChannel],
+) -> None:
+    stack, channel = jira_reply_stack
+    jira: FakeJira = stack.extra["jira"]
+    first_id, first = await new_card(stack, customer=person("dana"))
+    for name, source in (("kim", "chat"), ("lee", "webform")):
+        _, other = await new_card(stack, customer=person(name), source=source)
+        await click(stack, other, "issue.merge_into", AGENT, selected_option={"value": str(first_id)})
+    await stack.slack.wait_for(lambda: "3 customers" in shown_text(stack, first), message="merged")
+    await click(stack, first, "issue.escalate", AGENT)
+    await stack.slack.wait_for(lambda: "PROJ-" in shown_text(stack, first), timeout=15, message="escalated")
+    key = next(iter(jira.issues))
+    jira.resolve(key, "Done", fix_versions=["2.4.0"])
+    assert (await stack.jira_webhook(jira.webhook_payload("jira:issue_updated", key))).status == 200
+    listing = await wait_for_line(stack, first, "still to tell", timeout=20)
+    assert has_control(listing, "problem.tell_all")
+
+    before = len(stack.slack.modals)
+    await click(stack, {"channel": first["channel"], "ts": listing["ts"]}, "problem.tell_all", AGENT)
+    await stack.slack.wait_for(lambda: len(stack.slack.modals) > before, message="the form opens")
+    form = stack.slack.modals[-1]
+    text = str(form["blocks"])
+    assert "Tells *2 customers*" in text and "2 through its webhook" in text
+    assert "No channel back to Kim (Kim Example)" in text  # told another way, then Mark notified
+    initial = form["blocks"][-2]["element"]["initial_value"]
+    assert "{name}" in initial and "in version 2.4.0" in initial
+
+    submitted = copy.deepcopy(form)
+    submitted["state"] = {
+        "values": {Block.TELL_ALL_TEXT: {INPUT: {"type": "plain_text_input", "value": initial}}}
+    }
+    body = {"type": "view_submission", "user": {"id": AGENT}, "view": submitted, "trigger_id": "1.2.3"}
+    assert (await stack.slack_interaction(body)).status == 200
+    assert (await stack.slack_interaction(body)).status == 200  # a second submission sends nothing more
+
+    await stack.slack.wait_for(
+        lambda: "1 still to tell" in shown_text(stack, first), timeout=15, message="told"
+    )
+    assert sorted(r.text.split(",")[0] for r in channel.sent) == ["Hi Dana", "Hi Lee"]
+    assert all("in version 2.4.0" in r.text for r in channel.sent)
+    await stack.slack.wait_for(
+        lambda: (
+            stack.slack.message(first["channel"], listing["ts"])["blocks"]
+            .__str__()
+            .count("told through its webhook")
+            == 2
+        ),
+        message="the list shows who was told how",
+    )
+    rows = await stack.runtime.database.transaction(
+        lambda conn: conn.execute(
+            select(customer_replies.c.state).where(customer_replies.c.purpose == "fix_notice")
+        ).all()
+    )
+    assert sorted(r.state for r in rows) == ["sent", "sent"]

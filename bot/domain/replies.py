@@ -73,3 +73,19 @@ class ReplyNote:
     text: str
     reason: str | None = None
     purpose: ReplyPurpose = ReplyPurpose.REPLY
+
+
+@dataclass(frozen=True)
+class FixNoticeForm:
+    """What "Tell all N customers…" opens with: the message (from `replies.fix_notice`, `{name}` left
+    for each customer's name) and how many customers it reaches on each channel."""
+
+    problem_id: int
+    subject: str
+    text: str
+    by_channel: tuple[tuple[str, int], ...]  # ("by e-mail", 3), ("on Intercom", 2)
+    unreachable: tuple[str, ...] = ()  # customers with no channel back: told another way
+
+    @property
+    def reachable(self) -> int:
+        return sum(count for _, count in self.by_channel)

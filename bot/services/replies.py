@@ -14,14 +14,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.domain.errors import AlreadyDone, DomainError, NotConfigured, NotFound
-from bot.domain.outbox import ReplyThreadNote, SendReply
+from bot.domain.outbox import CustomerList, ReplyThreadNote, SendReply
 from bot.domain.replies import (
     CHANNEL_WORDS,
     REPLY_MAX_CHARS,
+    FixNoticeForm,
     ReplyChannelName,
     ReplyForm,
     ReplyNote,
@@ -30,10 +32,14 @@ from bot.domain.replies import (
     ReplyState,
 )
 from bot.services import outbox
+from bot.services.escalation import mark_notified
+from bot.services.triage import customers_of
 from bot.slack_text import text_for_customer
 from db.models import (
+    customer_notices,
     customer_replies,
     customers,
+    escalations,
     issue_events,
     issues,
     macros,
@@ -226,8 +232,16 @@ def retry_reply(conn: Connection, reply_id: int, user: str) -> None:
 
 
 def enqueue_note(conn: Connection, reply_id: int) -> None:
-    """(Re-)render the reply's line in its card's thread; one item per reply, so two states never race
-    to post two lines."""
+    """(Re-)render what shows the reply: its line in its card's thread (one item per reply, so two
+    states never race to post two lines) or, for a fix notice, the problem's customers to tell."""
+    row = conn.execute(
+        select(customer_replies.c.purpose, customer_replies.c.problem_id).where(
+            customer_replies.c.id == reply_id
+        )
+    ).first()
+    if row is not None and row.purpose == ReplyPurpose.FIX_NOTICE.value:
+        outbox.enqueue_in(conn, CustomerList(row.problem_id), dedupe_key=f"customer-list:{row.problem_id}")
+        return
     outbox.enqueue_in(conn, ReplyThreadNote(reply_id), dedupe_key=f"reply-note:{reply_id}")
 
 
@@ -307,6 +321,16 @@ def to_send(conn: Connection, reply_id: int) -> ToSend | None:
 
 def record_sent(conn: Connection, reply_id: int, external_id: str) -> None:
     now = utcnow()
+    notice = conn.execute(
+        select(
+            customer_replies.c.problem_id, customer_replies.c.customer_id, customer_replies.c.sent_by
+        ).where(
+            customer_replies.c.id == reply_id, customer_replies.c.purpose == ReplyPurpose.FIX_NOTICE.value
+        )
+    ).first()
+    if notice is not None and notice.customer_id is not None:
+        # Told through their own channel: the customer counts as told, like "Mark notified".
+        mark_notified(conn, notice.problem_id, notice.customer_id, notice.sent_by or "")
     conn.execute(
         update(customer_replies)
         .where(customer_replies.c.id == reply_id)
@@ -408,3 +432,140 @@ def record_note(conn: Connection, reply_id: int, channel: str, ts: str) -> None:
         .where(customer_replies.c.id == reply_id)
         .values(note_channel=channel, note_ts=ts)
     )
+
+
+def _first_name(name: str | None) -> str:
+    return (name or "").split()[0] if (name or "").split() else "there"
+
+
+@dataclass(frozen=True)
+class _Reachable:
+    customer_id: int
+    issue_id: int
+    channel: ReplyChannelName
+    name: str | None
+
+
+def _to_tell(
+    conn: Connection, config: AppConfig, configured: Collection[str], problem_id: int
+) -> tuple[list[_Reachable], list[str]]:
+    """The problem's customers not told yet and not sent a notice yet: each with the report it is
+    answered through (their latest one that has a channel back), and the names of those unreachable."""
+    wanted = customers_of(conn, problem_id)
+    done = set(
+        conn.execute(
+            select(customer_notices.c.customer_id).where(customer_notices.c.problem_id == problem_id)
+        ).scalars()
+    ) | set(
+        conn.execute(
+            select(customer_replies.c.customer_id).where(
+                customer_replies.c.problem_id == problem_id,
+                customer_replies.c.purpose == ReplyPurpose.FIX_NOTICE.value,
+            )
+        ).scalars()
+    )
+    rows = conn.execute(
+        select(
+            issues.c.id,
+            issues.c.customer_id,
+            issues.c.source,
+            customers.c.name,
+            customers.c.company,
+            customers.c.email,
+        )
+        .join(customers, customers.c.id == issues.c.customer_id)
+        .where(
+            issues.c.problem_id == problem_id, issues.c.customer_id.in_([c for c in wanted if c not in done])
+        )
+        .order_by(issues.c.id.desc())
+    ).all()
+    reachable: dict[int, _Reachable] = {}
+    names: dict[int, str] = {}
+    for row in rows:
+        names.setdefault(row.customer_id, customer_label(row.name, row.company, row.email))
+        if row.customer_id in reachable:
+            continue
+        route = reply_route(config, configured, row.source, row.email)
+        if route.channel is not None:
+            reachable[row.customer_id] = _Reachable(row.customer_id, row.id, route.channel, row.name)
+    ordered = [reachable[c] for c in wanted if c in reachable]
+    unreachable = [names[c] for c in wanted if c in names and c not in reachable]
+    return ordered, unreachable
+
+
+def fix_notice_form(
+    conn: Connection, config: AppConfig, configured: Collection[str], problem_id: int
+) -> FixNoticeForm:
+    """What "Tell all N customers…" opens with: the template filled in, and who it reaches how."""
+    problem = conn.execute(
+        select(issues.c.subject, escalations.c.jira_fix_versions)
+        .select_from(problems)
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .outerjoin(escalations, escalations.c.problem_id == problems.c.id)
+        .where(problems.c.id == problem_id)
+    ).first()
+    if problem is None:
+        raise NotFound("That problem no longer exists.")
+    reachable, unreachable = _to_tell(conn, config, configured, problem_id)
+    versions = [str(v) for v in (problem.jira_fix_versions or ())][:3]
+    release = f" in version {', '.join(versions)}" if versions else ""
+    text = config.replies.fix_notice.replace("{subject}", problem.subject).replace("{release}", release)
+    by_channel: dict[str, int] = {}
+    for person in reachable:
+        words = CHANNEL_WORDS[person.channel]
+        by_channel[words] = by_channel.get(words, 0) + 1
+    return FixNoticeForm(
+        problem_id=problem_id,
+        subject=problem.subject,
+        text=text,
+        by_channel=tuple(sorted(by_channel.items())),
+        unreachable=tuple(unreachable),
+    )
+
+
+def tell_all(
+    conn: Connection,
+    config: AppConfig,
+    configured: Collection[str],
+    problem_id: int,
+    user: str,
+    text: str,
+) -> int:
+    """Send the fix notice to every customer of the problem not told yet, each through their own
+    channel and once (a unique index holds it across clicks and workers); how many were queued."""
+    cleaned = clean_reply(text)
+    reachable, _ = _to_tell(conn, config, configured, problem_id)
+    if not reachable:
+        raise NoChannelBack("No customer left to tell can be reached from here: use Mark notified once told.")
+    now = utcnow()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    queued = 0
+    for person in reachable:
+        personal, problem = text_for_customer(
+            cleaned.replace("{name}", _first_name(person.name)), REPLY_MAX_CHARS
+        )
+        if problem:
+            raise ReplyRefused(problem)
+        reply_id = conn.execute(
+            dialect.insert(customer_replies)
+            .values(
+                purpose=ReplyPurpose.FIX_NOTICE.value,
+                issue_id=person.issue_id,
+                problem_id=problem_id,
+                customer_id=person.customer_id,
+                channel=person.channel.value,
+                text=personal,
+                sent_by=user,
+                state=ReplyState.QUEUED.value,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(customer_replies.c.id)
+        ).scalar()
+        if reply_id is None:
+            continue  # another click got there first
+        outbox.enqueue_in(conn, SendReply(int(reply_id)), dedupe_key=f"reply:{reply_id}", new=True)
+        queued += 1
+    outbox.enqueue_in(conn, CustomerList(problem_id), dedupe_key=f"customer-list:{problem_id}")
+    return queued
