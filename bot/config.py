@@ -162,6 +162,19 @@ class Replies(_Strict):
     fix_notice: str = DEFAULT_FIX_NOTICE
 
 
+class Csat(_Strict):
+    """The `csat` section: one "How did we do?" question to each customer told of a fix."""
+
+    enabled: bool = False
+    # How long after the customer is told the question goes out.
+    delay_hours: float = Field(default=24, ge=0, le=24 * 30)
+    # A score at or below this posts to the card's thread.
+    low_score: int = Field(default=2, ge=0, le=5)
+    # How long the links in the question work.
+    expires_days: int = Field(default=14, ge=1, le=365)
+    question: str = Field(default="How did we do?", min_length=1, max_length=200)
+
+
 class Matching(_Strict):
     """The `matching` section: how reports are grouped into problems (README: Matching).
 
@@ -474,6 +487,7 @@ class AppConfig(_Strict):
     matching: Matching = Field(default_factory=Matching)
     internal: Internal = Field(default_factory=Internal)
     replies: Replies = Field(default_factory=Replies)
+    csat: Csat = Field(default_factory=Csat)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)

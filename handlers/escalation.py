@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action, Block, Callback
 from bot.runtime import Runtime
-from bot.services import escalation
+from bot.services import csat, escalation
 from bot.views.escalation import render_escalate_modal, render_link_modal, render_rationale_modal
 from handlers import payload
 from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
@@ -165,10 +165,12 @@ async def on_mark(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     if not isinstance(problem, int) or not isinstance(customer, int | None):
         return
     user = clicked.user_id
+    runtime = runtime_of(context)
+    configured = frozenset(runtime.replies)
     await run_action(
-        runtime_of(context),
+        runtime,
         clicked,
-        lambda conn: escalation.mark_notified(conn, problem, customer, user),
+        lambda conn: csat.mark_notified_and_ask(conn, runtime.config, configured, problem, customer, user),
         what="mark_notified",
     )
 

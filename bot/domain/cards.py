@@ -77,6 +77,9 @@ class IssueCard:
     to_tell: int | None = None  # customers not yet told of the resolution
     rationale: str | None = None
     jira_enabled: bool = True
+    # Satisfaction answers about the problem (`csat`): the average score (1 to 5) and how many.
+    satisfaction: float | None = None
+    satisfaction_answers: int = 0
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,13 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class AreaSatisfaction:
+    area: str
+    average: float  # 1 to 5
+    answers: int
+
+
+@dataclass(frozen=True)
 class Backlog:
     total: int
     buckets: tuple[tuple[str, int], ...]
@@ -113,6 +120,7 @@ class Digest:
     escalations_opened: Change
     escalations_resolved: Change
     trend: Trend
+    satisfaction: tuple[AreaSatisfaction, ...] = ()  # `csat` scores given in the window, by area
 
     @property
     def days(self) -> int:

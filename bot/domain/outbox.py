@@ -39,6 +39,8 @@ class OutboxKind(StrEnum):
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
     SEND_REPLY = "send_reply"  # a reply to a customer through the report's own channel, once
     REPLY_NOTE = "reply_note"  # the reply's line in its card's thread, kept up to date with its state
+    CSAT_SURVEY = "csat_survey"  # "How did we do?" to one customer through their channel, once
+    CSAT_NOTE = "csat_note"  # a low satisfaction score in the card's thread, updated with its comment
 
 
 class PostRenderer(StrEnum):
@@ -183,6 +185,18 @@ class ReplyThreadNote(Payload):
 
 
 @dataclass(frozen=True)
+class SendSurvey(Payload):
+    KIND = OutboxKind.CSAT_SURVEY
+    survey_id: int
+
+
+@dataclass(frozen=True)
+class SurveyNote(Payload):
+    KIND = OutboxKind.CSAT_NOTE
+    survey_id: int
+
+
+@dataclass(frozen=True)
 class CustomerList(Payload):
     KIND = OutboxKind.CUSTOMER_LIST
     problem_id: int
@@ -280,6 +294,8 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         AutoMergeNote,
         SendReply,
         ReplyThreadNote,
+        SendSurvey,
+        SurveyNote,
         RationaleRequest,
         JiraEscalate,
         JiraLink,

@@ -19,6 +19,7 @@ from bot.views.blocks import (
     header,
     link_button,
     plain,
+    plural,
     section,
     slack_date,
     truncate,
@@ -279,6 +280,13 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
             (
                 "Customers to tell",
                 f"{card.to_tell} still to tell" if card.to_tell else ":white_check_mark: all told",
+            )
+        )
+    if card.satisfaction is not None and card.satisfaction_answers:
+        info.append(
+            (
+                "Satisfaction",
+                f"{card.satisfaction:.1f} ({plural(card.satisfaction_answers, 'answer')})",
             )
         )
     unix = int(card.reported_at.timestamp())
