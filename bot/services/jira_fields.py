@@ -119,6 +119,11 @@ class JiraFieldChoices:
             else None
         )
 
+    def known_priorities(self) -> list[str] | None:
+        """The priorities as last read from Jira, or None when not read (no Jira call)."""
+        entry = self._entries.get(("priorities", ""))
+        return None if entry is None or entry.choices is None else [c.value for c in entry.choices]
+
     def known_issue_types(self, project: str) -> list[str] | None:
         """The issue types of `project` as last read from Jira, or None when not read (no Jira call)."""
         entry = self._entries.get(("issue_types", project.strip().upper()))
