@@ -474,8 +474,7 @@ async def test_projects_issue_types_and_priorities_as_jira_offers_them(
     assert await gateway.issue_types("GONE") == []
     with pytest.raises(ValueError):
         await gateway.issue_types("../etc")
-    names = [p.name for p in await gateway.priorities()]
-    assert names == ["Highest", "High", "Medium", "Low", "Lowest", "Trivial"]
+    assert await gateway.priorities() == ["Highest", "High", "Medium", "Low", "Lowest", "Trivial"]
 
     # The project offers what it has: an issue of a type it lacks is refused, as Jira does.
     with pytest.raises(JiraRejected, match="issuetype"):

@@ -184,4 +184,4 @@ class JiraFieldChoices:
 
     async def _read_priorities(self) -> list[FieldChoice]:
         priorities = await self._jira.priorities(request_timeout=READ_TIMEOUT)
-        return [c for c in (_choice(p.name, p.name) for p in priorities) if c is not None]
+        return [c for c in (_choice(name, name) for name in priorities) if c is not None]
