@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 JIRA_CHECK_SECONDS = 2.0
 NOT_CONFIGURED = "Jira is not set up for this workspace (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN)."
 ESCALATING = ":outbox_tray: Escalating to Jira… the card shows the issue as soon as Jira has it."
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PROJECT_KEY_HELP = "A Jira project key is letters and digits, like SUP or WEB2."
 
 
@@ -37,7 +39,7 @@ def _picked(view: payload.View, block: str, action: str) -> str:
     chosen = view.input(block, action)
     # A modal opened before these fields came from Jira has a text input (INPUT) instead.
     answer = chosen.selected if chosen.is_select else view.input(block).answer
-    return " ".join(str(answer or "").split())
+    return " ".join(CONTROL_CHARACTERS.sub(" ", str(answer or "")).split())
 
 
 def parse_escalate_submission(
