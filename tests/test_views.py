@@ -375,7 +375,7 @@ def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
 
 
 def test_modals_and_requests_are_valid() -> None:
-    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails", ("Highest", "High", "Medium", "Low"))
+    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails")
     assert_golden("escalate_modal", render_escalate_modal(42, defaults))
     for view in (
         render_escalate_modal(42, defaults),
