@@ -96,5 +96,6 @@ async def comment(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/csat/{token}", answer)
+    # No HEAD: a link checker probing the address must not answer for the customer.
+    app.router.add_get("/csat/{token}", answer, allow_head=False)
     app.router.add_post("/csat/{token}", comment)

@@ -214,6 +214,8 @@ async def test_wrong_expired_and_bad_requests(csat_stack: tuple[Stack, Recording
     issue_id, _card = await new_card(stack)
     token = await ask(stack, channel, issue_id)
 
+    async with stack.http.head(stack.url(f"/csat/{token}?score=1")) as response:
+        assert response.status == 405  # a link checker's probe answers nothing
     status, page = await get(stack, "x" * 43, "3")
     assert status == 404 and "Not found" in page
     status, _ = await get(stack, "<script>", "3")
