@@ -39,9 +39,7 @@ def not_found() -> web.Response:
 
 
 def unavailable() -> web.Response:
-    response = page(
-        503, pages.render_bad_request_page("We could not take your answer just now: try again later.")
-    )
+    response = page(503, pages.render_unavailable_page())
     response.headers["Retry-After"] = "5"
     return response
 

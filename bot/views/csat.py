@@ -68,6 +68,10 @@ def render_not_found_page() -> str:
     return _page("Not found", "<h1>Not found</h1><p>This link does not work (any more).</p>")
 
 
+def render_unavailable_page() -> str:
+    return _page("Try again later", "<h1>Try again later</h1><p>We could not take your answer just now.</p>")
+
+
 def render_bad_request_page(reason: str) -> str:
     return _page("Bad request", f"<h1>Bad request</h1><p>{html.escape(reason)}</p>")
 
