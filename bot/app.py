@@ -39,6 +39,7 @@ from handlers import (
     links,
     shadowing,
     slack_intake,
+    thread_replies,
     triage,
 )
 from handlers import digest as digest_commands
@@ -76,6 +77,7 @@ SLACK_FEATURES = (
     release_commands,
     digest_commands,
     home,
+    thread_replies,
 )
 
 

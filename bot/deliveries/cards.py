@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -23,7 +24,7 @@ from bot.deliveries.policy import (
     slack_outcome,
 )
 from bot.deliveries.posts import PostDeliveries
-from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest, Severity
 from bot.domain.outbox import (
     AutoMergeNote,
     CustomerList,
@@ -40,6 +41,7 @@ from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_custom
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
+from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
 from bot.views.escalation import render_customer_list, render_rationale_request
 from bot.views.issue_card import IssueCard, render_issue_card, source_label
@@ -180,6 +182,16 @@ class CardDeliveries:
                 return None
         return bool(found)
 
+    def _first_response_due(self, card: IssueCard) -> datetime | None:
+        """When the severity's first-response target wants an answer (None without a target)."""
+        sla = self.config.sla
+        if card.received_at is None or card.severity not in {s.value for s in Severity}:
+            return None
+        target = sla.target_for(card.severity)
+        if target is None:
+            return None
+        return due_at(card.received_at, target, self.config.zone, sla.business_hours)
+
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
         posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
@@ -252,6 +264,7 @@ class CardDeliveries:
             tag_options=tuple(self.config.tags),
             jira_enabled=self.jira_enabled,
             wont_do=state.card.jira is not None and self.config.jira.is_wont_do(state.card.jira.resolution),
+            first_response_due=self._first_response_due(state.card),
         )
         if state.problem_card is not None:
             link = state.problem_card_permalink or await self.card_permalink(card.merged_into or 0)
@@ -260,7 +273,7 @@ class CardDeliveries:
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
             card = replace(card, permalink=new_permalink)
-        blocks, text = render_issue_card(card)
+        blocks, text = render_issue_card(card, utcnow(), self.config.zone)
         posted = None
         with slack_outcome():
             if state.posted is not None:

@@ -20,6 +20,7 @@ from bot.views.blocks import (
     button,
     context,
     divider,
+    duration_text,
     escape,
     fields,
     header,
@@ -74,14 +75,7 @@ def counted(item: Change) -> str:
 def elapsed(seconds: float | None) -> str:
     if seconds is None:
         return DASH
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return duration_text(seconds)
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> str:
