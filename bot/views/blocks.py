@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.when import local_time
+
 Blocks = list[dict[str, Any]]
 
 ELLIPSIS = "…"
@@ -119,13 +121,6 @@ def slack_date(unix_seconds: int, fallback: str, token: str = "{date_short_prett
 
 
 DATE_TOKENS = "{date_short_pretty} {time}"
-
-
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """A moment as plain text in the configured zone, the same everywhere: "Tue 8 Dec 10:00". For text
-    Slack shows as typed (fallbacks, option text, button labels) and as `slack_time`'s fallback."""
-    local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def slack_time(moment: datetime, zone: ZoneInfo, tokens: str = DATE_TOKENS) -> str:

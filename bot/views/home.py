@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.escalation import EscalationState
 from bot.domain.home import Escalated, Home, TopProblem
 from bot.views import shadowing as shadow_views
-from bot.views.blocks import Blocks, context, divider, escape, header, plural, section, slack_date, truncate
+from bot.views.blocks import Blocks, context, divider, escape, header, plural, section, slack_time, truncate
 from bot.views.digest import change
 
 HOME_BLOCKS_MAX = 100
@@ -84,8 +84,7 @@ def render_home(home: Home, zone: ZoneInfo) -> dict[str, Any]:
     blocks.extend([divider(), section("*:rocket: Upcoming releases*")])
     if home.releases:
         for release in home.releases[:8]:
-            fallback = release.release_at.astimezone(zone).strftime("%a %d %b %H:%M")
-            when = slack_date(int(release.release_at.timestamp()), fallback, "{date_short_pretty} {time}")
+            when = slack_time(release.release_at, zone)
             summary = f"\n{escape(truncate(release.summary, 200))}" if release.summary else ""
             blocks.append(section(f"*{escape(truncate(release.version, 100))}* · {when}{summary}"))
     else:

@@ -23,14 +23,14 @@ from bot.views.blocks import (
     link_button,
     plain,
     section,
-    slack_date,
     slack_time,
     truncate,
 )
 
 UTC_ZONE = ZoneInfo("UTC")
 BODY_PREVIEW_MAX = 1500
-DUE_TOKENS = "{date_short_pretty} at {time}"  # "today at 10:00", "Dec 8 at 10:00", in each reader's zone
+# "today at 10:00", "Dec 8 at 10:00", in each reader's zone and language.
+DUE_TOKENS = "{date_short_pretty} at {time}"
 SUBJECT_FALLBACK_MAX = 200
 
 SEVERITY_BADGE = {
@@ -300,9 +300,7 @@ def render_issue_card(
                 f"{card.to_tell} still to tell" if card.to_tell else ":white_check_mark: all told",
             )
         )
-    unix = int(card.reported_at.timestamp())
-    fallback_time = card.reported_at.strftime("%Y-%m-%d %H:%M UTC")
-    meta = [f"#{card.issue_id}", f"reported {slack_date(unix, fallback_time)}"]
+    meta = [f"#{card.issue_id}", f"reported {slack_time(card.reported_at, zone, DUE_TOKENS)}"]
     if card.reported_by:
         meta.append(f"logged by <@{card.reported_by}>")
     blocks: Blocks = [
