@@ -520,6 +520,8 @@ def test_past_due_the_card_says_how_late() -> None:
     blocks, _ = render_issue_card(card, DUE + timedelta(minutes=25), BERLIN)
     line = first_response_line(blocks)
     assert line is not None and line.startswith(":warning: First response late by 25 min (due <!date^")
+    blocks, _ = render_issue_card(card, DUE + timedelta(seconds=20), BERLIN)
+    assert str(first_response_line(blocks)).startswith(":warning: First response overdue (due <!date^")
     blocks, _ = render_issue_card(card, DUE + timedelta(hours=26, minutes=3), BERLIN)
     assert "late by 1 d 2 h" in str(first_response_line(blocks))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -269,6 +269,8 @@ def first_response_text(card: IssueCard, now: datetime | None, zone: ZoneInfo) -
     if due is None or card.status != "open" or card.merged_into is not None:
         return None
     if now is not None and now >= due:
+        if now - due < timedelta(minutes=1):  # the reminder's own re-render, at the moment it is due
+            return f":warning: First response overdue (due {slack_time(due, zone)})"
         late = duration_text((now - due).total_seconds())
         return f":warning: First response late by {late} (due {slack_time(due, zone)})"
     return f":hourglass_flowing_sand: First response due {slack_time(due, zone, DUE_TOKENS)}"
