@@ -28,7 +28,7 @@ from db.models import alerts, escalations, issues, utcnow
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
 from schedules import digest as jobs
-from tests.harness import Stack, add_channels, answer_of, new_card, running_app
+from tests.harness import Stack, add_channels, answer_of, click, new_card, running_app
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -264,12 +264,27 @@ async def test_a_spike_alerts_once(digest_stack: Stack) -> None:
     assert count == 4  # payments and the tag bug, each over the last 24 hours and the last 7 days
     runtime.deliverer.wake()
     channel = stack.channels["alerts"]
-    await stack.slack.wait_for(lambda: len(stack.slack.messages(channel)) >= 4, 15, message="4 spike alerts")
+    await stack.slack.wait_for(lambda: stack.slack.messages(channel), 15, message="the spike alert")
     await asyncio.sleep(0.3)
-    texts = sorted(str(m.get("text")) for m in stack.slack.messages(channel))
-    assert len(texts) == 4
-    assert sum("Product area *payments*: 5 reports in the last 24 hours" in t for t in texts) == 1
-    assert sum("Tag *bug*: 5 reports in the last 7 days" in t for t in texts) == 1
+    posted = stack.slack.messages(channel)
+    assert len(posted) == 1  # one message for the check, listing its four spikes
+    alert = posted[0]
+    assert "4 complaint spikes" in str(alert.get("text"))
+    lines = [b["text"]["text"] for b in alert["blocks"][1:]]
+    assert len(lines) == 4
+    assert sum("Product area *payments*: 5 reports in the last 24 hours" in t for t in lines) == 1
+    assert sum("Tag *bug*: 5 reports in the last 7 days" in t for t in lines) == 1
+    # Each line links the card of the problem most reported there, with a button that opens it.
+    cards = {
+        f"https://fake.slack.com/archives/{m['channel']}/p{m['ts'].replace('.', '')}"
+        for m in stack.slack.messages(stack.channels["default"])
+    }
+    for block in alert["blocks"][1:]:
+        button = block["accessory"]
+        assert button["url"] in cards and button["action_id"] == Action.OPEN_PROBLEM
+        assert f"Most reported: <{button['url']}|Payments fail>" in block["text"]["text"]
+    response = await click(stack, alert, Action.OPEN_PROBLEM, stack.extra["pm"])
+    assert response.status == 200  # a URL button, acknowledged
 
 
 async def test_digest_command_usage(digest_stack: Stack) -> None:

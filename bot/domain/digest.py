@@ -28,6 +28,16 @@ class Spike:
 
 
 @dataclass(frozen=True)
+class SpikeLine:
+    """One line of a spike alert: the spike and the card of the problem most reported there."""
+
+    spike: Spike
+    problem_title: str | None = None
+    card_link: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
 class CrossedThreshold:
     problem_id: int
     title: str

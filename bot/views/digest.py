@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.digest import Change, Digest, ProblemLine, Spike, Timing
+from bot.domain.digest import Change, Digest, ProblemLine, Spike, SpikeLine, Timing
 from bot.ids import Action
 from bot.views.blocks import (
     Blocks,
@@ -23,6 +23,7 @@ from bot.views.blocks import (
     escape,
     fields,
     header,
+    link_button,
     plural,
     section,
     truncate,
@@ -352,6 +353,34 @@ def spike_text(spike: Spike, *, markup: bool = True) -> str:
     )
 
 
-def render_spike_alert(spike: Spike) -> tuple[Blocks, str]:
-    text = f":chart_with_upwards_trend: Complaint spike. {spike_text(spike)}."
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text
+SPIKE_LINES_MAX = 40  # one section each, under Slack's 50 blocks with the heading and the "more" line
+
+
+def render_spike_alerts(lines: Sequence[SpikeLine]) -> tuple[Blocks, str]:
+    """One post per spike check: every spike it raised, each naming the problem most reported there,
+    linked to its card, with a button to open that card."""
+    count = len(lines)
+    heading = f":chart_with_upwards_trend: *{plural(count, 'complaint spike')}*"
+    blocks: Blocks = [section(heading)]
+    for line in lines[:SPIKE_LINES_MAX]:
+        text = spike_text(line.spike)
+        block = section(text)
+        if line.problem_title:
+            title = escape(truncate(line.problem_title, TITLE_MAX))
+            if line.card_link:
+                text += f"\nMost reported: <{line.card_link}|{title}>"
+            elif line.channel:
+                text += f"\nMost reported: {title} (card in <#{line.channel}>)"
+            else:
+                text += f"\nMost reported: {title}"
+            block = section(text)
+            if line.card_link and line.card_link.startswith("https://"):
+                block["accessory"] = link_button("Open card", line.card_link, Action.OPEN_PROBLEM)
+        blocks.append(block)
+    if count > SPIKE_LINES_MAX:
+        blocks.append(context(f"and {count - SPIKE_LINES_MAX} more"))
+    first = lines[0].spike if lines else None
+    text = f":chart_with_upwards_trend: {plural(count, 'complaint spike')}"
+    if first is not None:
+        text += f". {spike_text(first)}" + (f"; and {count - 1} more" if count > 1 else "") + "."
+    return blocks, truncate(text, 3000)
