@@ -13,10 +13,10 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.digest import Change, Digest
+from bot.domain.digest import Change, Digest, Spike, SpikeLine
 from bot.services.digest import compute_digest
 from bot.views.blocks import MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
-from bot.views.digest import render_digest, render_preview, render_text
+from bot.views.digest import render_digest, render_preview, render_spike_alerts, render_text
 from db.models import alerts
 from db.session import Database
 from sandbox.fakes.contracts import block_kit_problems, contracts_dir
@@ -259,3 +259,34 @@ async def test_golden_fifty_problems(database: Database, config: AppConfig) -> N
     preview, _ = render_preview(d, BERLIN, channel="C0DIGEST001", value="{}")
     _checked(preview)
     assert_golden("digest_fifty_problems", shape)
+
+
+def test_golden_spike_alert() -> None:
+    """One post per check: each spike a line linking the card most reported there, with a button;
+    hostile names escaped; past 40 lines, "and N more" keeps it under Slack's 50 blocks."""
+    link = "https://fake.slack.com/archives/C0SUPPORT01/p1700000000000100"
+    lines = [
+        SpikeLine(
+            Spike("area", "payments", "24h", 9, 0.25), "Card payments fail <!channel>", link, "C0SUPPORT01"
+        ),
+        SpikeLine(Spike("tag", "bug <@U1>", "7d", 12, 1.5), "Export is empty", None, "C0SUPPORT01"),
+        SpikeLine(Spike("area", "sync", "7d", 6, 0.5)),
+    ]
+    blocks, text = render_spike_alerts(lines)
+    _checked(blocks)
+    rendered = json.dumps(blocks)
+    assert "<!channel>" not in rendered and "<@U1>" not in rendered
+    assert blocks[1]["accessory"] == {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Open card", "emoji": True},
+        "url": link,
+        "action_id": "issue.open_problem",
+    }
+    assert "accessory" not in blocks[2] and "(card in <#C0SUPPORT01>)" in blocks[2]["text"]["text"]
+    assert_golden("spike_alert", {"text": text, "blocks": blocks})
+
+    many, _ = render_spike_alerts(
+        [SpikeLine(Spike("tag", f"t{i}", "24h", 9, 0.5), "P", link) for i in range(60)]
+    )
+    _checked(many)
+    assert len(many) <= MESSAGE_BLOCKS_MAX and many[-1]["elements"][0]["text"] == "and 20 more"
