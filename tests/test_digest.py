@@ -290,3 +290,41 @@ def test_golden_spike_alert() -> None:
     )
     _checked(many)
     assert len(many) <= MESSAGE_BLOCKS_MAX and many[-1]["elements"][0]["text"] == "and 20 more"
+
+
+async def test_wont_do_is_counted_apart_from_fixes(database: Database, config: AppConfig) -> None:
+    """P2's Jira issue was resolved as "Won't Do": its report resolved this week (c5) is not a fix, and
+    the problem shows as won't do wherever it is listed, never with its Jira status "Done"."""
+
+    def world(conn: Connection) -> dict[str, int]:
+        ids = build_world(conn)
+        w.escalation(
+            conn,
+            ids["p2"],
+            "SUP-2",
+            at(17),
+            jira_status="Done",
+            jira_resolution="won't do",
+            jira_resolved_at=at(18),
+        )
+        return ids
+
+    ids = await database.transaction(world)
+    d = await database.transaction(lambda conn: compute_digest(conn, config, START, END))
+    assert d.resolved == Change("resolved", 2, 1)
+    assert (d.fixed.now, d.fixed.before) == (1, 1) and (
+        d.resolved_wont_do.now,
+        d.resolved_wont_do.before,
+    ) == (1, 0)
+    line = next(line for line in d.top if line.problem_id == ids["p2"])
+    assert line.wont_do and not any(other.wont_do for other in d.top if other is not line)
+
+    blocks, text = render_digest(d, BERLIN)
+    _checked(blocks)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "*Fixed*\\n1 (no change, 1 before)" in shown and "*Won't do*\\n1 (none before)" in shown
+    assert "|SUP-2> :no_entry_sign: won't do" in shown
+    assert "SUP-2 Done" not in shown and ":tada:" not in shown
+    assert "1 fixed, 1 won't do" in text
+    printed = render_text(d, BERLIN)
+    assert "Won't do:" in printed and "SUP-2 won't do" in printed
