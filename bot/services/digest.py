@@ -279,10 +279,14 @@ def _timings(conn: Connection, config: AppConfig, start: datetime, end: datetime
     return tuple(timings)
 
 
-def _backlog(conn: Connection, end: datetime) -> Backlog:
+def backlog(
+    conn: Connection, end: datetime, buckets: Sequence[tuple[str, timedelta | None]] = BACKLOG_BUCKETS
+) -> Backlog:
+    """Every issue open at `end`, by age (`buckets`: label and upper age, youngest first, the last
+    None)."""
     columns = []
     lower: datetime | None = None
-    for _label, age in BACKLOG_BUCKETS:
+    for _label, age in buckets:
         newer_than = end - age if age is not None else None
         condition = []
         if newer_than is not None:
@@ -292,8 +296,8 @@ def _backlog(conn: Connection, end: datetime) -> Backlog:
         columns.append(func.coalesce(func.sum(case((and_(*condition), 1), else_=0)), 0))
         lower = newer_than
     row = conn.execute(select(*columns).where(issues.c.status == "open", issues.c.received_at < end)).one()
-    buckets = tuple((label, int(n)) for (label, _), n in zip(BACKLOG_BUCKETS, row, strict=True))
-    return Backlog(sum(n for _, n in buckets), buckets)
+    counted = tuple((label, int(n)) for (label, _), n in zip(buckets, row, strict=True))
+    return Backlog(sum(n for _, n in counted), counted)
 
 
 def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int = TREND_SERIES) -> Trend:
@@ -357,7 +361,7 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
         crossed=tuple(thresholds_crossed(conn, start, end)),
         spikes=tuple(spikes_raised(conn, start, end)),
         resolved=_total(conn, "resolved", issues.c.resolved_at, prev, start, end),
-        backlog=_backlog(conn, end),
+        backlog=backlog(conn, end),
         timings=_timings(conn, config, start, end),
         sla_breaches=Change("SLA breaches", int(sla[0]), int(sla[1])),
         escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),

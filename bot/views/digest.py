@@ -99,7 +99,7 @@ def _jira(line: ProblemLine, *, links: bool) -> str:
 
 
 def resolved_words(digest: Digest) -> str:
-    """"3 fixed, 1 won't do": a won't-do is a decision, not a fix, so it is counted apart."""
+    """ "3 fixed, 1 won't do": a won't-do is a decision, not a fix, so it is counted apart."""
     words = f"{digest.fixed.now} fixed"
     if digest.resolved_wont_do.now:
         words += f", {digest.resolved_wont_do.now} won't do"
