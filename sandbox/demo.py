@@ -386,7 +386,8 @@ async def load(sandbox: Sandbox, runtime: Runtime, *, now: datetime | None = Non
     if fixed_theme is not None:
         fixed = await _fixed_in_jira(sandbox, runtime, fixed_theme.subject)
     # The alert checks run on the clock (thresholds every 15 s, spikes every 15 min); run them once now,
-    # on the back-dated reports, so #support-alerts shows what the demo's weeks would have raised.
+    # on the back-dated and triaged reports, so #support-alerts shows what the demo's weeks would have
+    # raised. (A threshold the clock's check saw first is alerted then, once, with the state it had.)
     await digest_jobs.check_thresholds(runtime.database, runtime.config)
     await digest_jobs.check_spikes(runtime.database, runtime.config)
     runtime.deliverer.wake()

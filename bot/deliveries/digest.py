@@ -140,7 +140,10 @@ class DigestDeliveries:
         if row.jira_key:
             jira_key = escape(row.jira_key)
             key = f"<{row.jira_url}|{jira_key}>" if row.jira_url else jira_key
-            jira = f"Jira {key}: {escape(row.jira_status or 'status unknown')}"
+            if self.config.jira.is_wont_do(row.jira_resolution):  # a decision, not a fix
+                jira = f"Jira {key}: :no_entry_sign: won't do"
+            else:
+                jira = f"Jira {key}: {escape(row.jira_status or 'status unknown')}"
         else:
             jira = "Not escalated to Jira yet"
         text = f":rotating_light: A problem reached {threshold} customers: {title}"
