@@ -37,6 +37,7 @@ from handlers import (
     intake_http,
     jira_webhook,
     links,
+    replies,
     shadowing,
     slack_intake,
     triage,
@@ -55,6 +56,7 @@ from handlers.inbound import (
     utf8,
 )
 from integrations.jira_client import JiraGateway
+from integrations.replies import build_reply_channels
 from integrations.slack import SlackGateway, build_web_client
 from integrations.slack_pacing import SlackPacer
 from schedules import digest as digest_schedule
@@ -71,6 +73,7 @@ SLACK_FEATURES = (
     triage,
     customers,
     escalation,
+    replies,
     links,
     shadowing,
     release_commands,
@@ -104,8 +107,11 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         )
         slack = SlackGateway(client, pacer)
     people = People(slack)
+    reply_channels = build_reply_channels(settings, config)
     if slack is not None:
-        posts = register_deliveries(deliverer, database, config, slack, people, jira=jira, search=search)
+        posts = register_deliveries(
+            deliverer, database, config, slack, people, jira=jira, search=search, replies=reply_channels
+        )
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -128,6 +134,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         jira=jira,
         mail=mail,
         scheduler=scheduler,
+        replies=reply_channels,
     )
 
 

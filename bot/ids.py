@@ -18,6 +18,8 @@ class Callback(StrEnum):
     SHADOW_FEEDBACK_MODAL = "shadow.feedback"  # what a shadow learned, which problems they saw
     RELEASE_MODAL = "release.new"  # `/release new`: announce a release
     SET_CUSTOMER_MODAL = "issue.set_customer"  # who the customer of a report is
+    REPLY_MODAL = "issue.reply"  # "Reply to customer": the text sent through the report's channel
+    TELL_ALL_MODAL = "problem.tell_all"  # "Tell all N customers…": the fix notice, sent to each
 
 
 class Action(StrEnum):
@@ -51,6 +53,9 @@ class Action(StrEnum):
     OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
     OPEN_RELEASE_LINK = "release.open_link"  # URL button to a release's notes
     DIGEST_POST = "digest.post"  # on a `/support digest` preview: post it to the digest channel
+    REPLY = "issue.reply"  # "Reply to customer" on a card: opens the reply form
+    REPLY_RETRY = "reply.retry"  # on a failed reply's thread line: send it again
+    TELL_ALL = "problem.tell_all"  # on the customers to tell: opens the fix-notice form
 
 
 class Block(StrEnum):
@@ -71,6 +76,8 @@ class Block(StrEnum):
     ESCALATE_SUMMARY = "escalate.summary"
     LINK_JIRA_KEY = "link_jira.key"
     RATIONALE_TEXT = "rationale.text"
+    REPLY_TEXT = "reply.text"
+    TELL_ALL_TEXT = "tell_all.text"
     SHADOW_LEARNED = "shadow.learned"
     SHADOW_PROBLEMS = "shadow.problems"
     RELEASE_VERSION = "release.version"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
@@ -12,6 +13,7 @@ from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings
 from db.session import Database
 from integrations.jira_client import JiraGateway
+from integrations.replies import ReplyChannel
 from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ class Runtime:
     jira: JiraGateway | None = None
     mail: MailPoller | None = None
     scheduler: Scheduler | None = None
+    # The channels customers can be answered through (by name: email, intercom, zendesk, webhook).
+    replies: Mapping[str, ReplyChannel] = field(default_factory=dict)
 
     def start_background(self) -> None:
         """Deliveries, the mailbox and the scheduler: in `serve` (one process) or in `worker`."""
@@ -49,3 +53,5 @@ class Runtime:
         if self.mail is not None:
             await self.mail.stop()
         await self.deliverer.stop()
+        for channel in self.replies.values():
+            await channel.close()

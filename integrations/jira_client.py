@@ -54,6 +54,7 @@ JiraOperation = Literal[
     "add_comment",
     "project_versions",
     "project",
+    "priorities",
 ]
 
 SUMMARY_MAX = 255  # Jira rejects longer summaries
@@ -125,6 +126,8 @@ class JiraProject:
     id: str
     key: str
     name: str
+    # The names of the issue types one can create in the project (its `issueTypes`).
+    issue_types: tuple[str, ...] = ()
 
 
 def _day(value: Any) -> date | None:
@@ -551,9 +554,24 @@ class JiraGateway:
         raw = await self._call("project", fetch, request_timeout=request_timeout)
         if raw is None:
             return None
+        types = raw.get("issueTypes")
         return JiraProject(
-            id=str(raw.get("id") or ""), key=str(raw.get("key") or ""), name=str(raw.get("name") or "")
+            id=str(raw.get("id") or ""),
+            key=str(raw.get("key") or ""),
+            name=str(raw.get("name") or ""),
+            issue_types=tuple(str(t["name"]) for t in types or () if isinstance(t, dict) and t.get("name"))
+            if isinstance(types, list)
+            else (),
         )
+
+    async def priorities(self, *, request_timeout: float | None = None) -> list[str]:
+        """The names of the priorities the Jira site has (GET /priority)."""
+        names = await self._call(
+            "priorities",
+            lambda c: [str(p.name) for p in c.jira.priorities()],
+            request_timeout=request_timeout,
+        )
+        return names
 
 
 _PROJECT_REF = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]{0,99}|[0-9]{1,18})$")

@@ -18,6 +18,7 @@ from bot.domain.cards import CardCustomer, IssueCard
 from bot.views.blocks import decode_state, encode_state, escape, truncate
 from bot.views.customers import render_set_customer_modal
 from bot.views.issue_card import render_issue_card
+from bot.views.notes import CUSTOMER_ANSWER_PREVIEW_MAX, render_customer_answer
 from bot.views.report_modal import ReportPrefill, render_report_modal
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -521,3 +522,28 @@ def test_golden_home_with_links_wont_do_and_the_lead_view() -> None:
     assert "Done" not in shown and "won't do" in shown and "and 10 more" in shown
     assert "javascript:" not in shown  # only https links are made
     assert_golden("home_lead_view", view)
+
+
+def test_customer_answer_note_golden() -> None:
+    blocks, text = render_customer_answer(
+        "Intercom", "Globex", "Sam Okafor", "sam@globex.example", "Any news?\n\nWe need it by Friday."
+    )
+    assert_valid_blocks(blocks)
+    assert_golden("customer_answer", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_hostile_long_golden() -> None:
+    hostile = "<!channel> <https://evil.example|bank> &amp; <@U123>\x1b[31m\u202e"
+    blocks, text = render_customer_answer("<!here>", None, hostile, None, hostile + "\n" + "y" * 3000)
+    assert_valid_blocks(blocks)
+    shown = blocks[0]["text"]["text"]
+    assert "<!" not in shown and "<http" not in shown and "<@" not in shown and "\x1b" not in shown
+    assert shown.endswith("y…") and shown.count("y") < CUSTOMER_ANSWER_PREVIEW_MAX
+    assert "<" not in text
+    assert_golden("customer_answer_hostile", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_without_a_name_or_text() -> None:
+    blocks, text = render_customer_answer("Zendesk", None, None, None, "  ")
+    assert blocks[0]["text"]["text"] == "💬 *The customer* answered by Zendesk:\n>_(no text)_"
+    assert text == "💬 The customer answered by Zendesk"
