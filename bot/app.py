@@ -42,6 +42,7 @@ from handlers import (
     replies,
     shadowing,
     slack_intake,
+    thread_replies,
     triage,
 )
 from handlers import digest as digest_commands
@@ -81,6 +82,7 @@ SLACK_FEATURES = (
     release_commands,
     digest_commands,
     home,
+    thread_replies,
 )
 
 

@@ -268,13 +268,15 @@ def slack_kind(text: str, content_type: str) -> str:
     return "action"
 
 
-def observe_since(received: datetime | None, severity: str, histogram: Histogram) -> None:
-    """Observe the time from `received` to now (first response, resolution), for a known severity."""
+def observe_since(
+    received: datetime | None, severity: str, histogram: Histogram, now: datetime | None = None
+) -> None:
+    """Observe the time from `received` to `now` (first response, resolution), for a known severity."""
     if received is None:
         return
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
-    seconds = (datetime.now(UTC) - received).total_seconds()
+    seconds = ((now or datetime.now(UTC)) - received).total_seconds()
     label = severity if severity in SEVERITIES else "other"
     histogram.labels(severity=label).observe(max(seconds, 0.0))
 

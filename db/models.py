@@ -169,6 +169,8 @@ class Issue(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
+    # The Slack user who gave it (claimed, replied in the card's thread, answered the customer).
+    first_response_by: Mapped[str | None] = mapped_column(String(32))
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     resolved_at: Mapped[datetime | None]
     # Similar open problems found when the card was first posted: [{"problem": id, "score": float}].

@@ -149,9 +149,16 @@ async def test_a_reply_is_sent_once_and_its_thread_line_says_so(
     # One line in the thread, edited from "Sending…" to "Sent", never a second one.
     assert sum("Acme (Dana Smith)" in t for t in thread_texts(stack, card)) == 1
     first_response = await stack.runtime.database.transaction(
-        lambda conn: conn.execute(select(issues.c.first_response_at).where(issues.c.id == issue_id)).scalar()
+        lambda conn: conn.execute(
+            select(issues.c.first_response_at, issues.c.first_response_by).where(issues.c.id == issue_id)
+        ).one()
     )
-    assert first_response is not None  # a reply to the customer is a first response
+    # A reply to the customer is a first response, by whoever sent it; the card says so.
+    assert first_response.first_response_at is not None and first_response.first_response_by == AGENT
+    await stack.slack.wait_for(
+        lambda: f"First response by <@{AGENT}>" in shown_text(stack, card),
+        message="the card names who answered",
+    )
 
 
 async def test_mentions_are_refused_on_the_field_and_nothing_is_sent(

@@ -66,7 +66,7 @@ def register_deliveries(
     posts.register(deliverer)
     cards.add_renderers(posts)
     ShadowDeliveries(database, config, people).register(deliverer, posts)
-    HomeDeliveries(database, config, slack).register(deliverer)
+    HomeDeliveries(database, config, slack, people, cards.card_permalink).register(deliverer)
     channels = replies if replies is not None else {}
     ReplyDeliveries(database, slack, channels, config).register(deliverer)
     SurveyDeliveries(database, config, slack, channels, public_url).register(deliverer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -23,7 +24,7 @@ from bot.deliveries.policy import (
     slack_outcome,
 )
 from bot.deliveries.posts import PostDeliveries
-from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest, Severity
 from bot.domain.outbox import (
     AutoMergeNote,
     CustomerList,
@@ -41,6 +42,7 @@ from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
+from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
 from bot.views.escalation import render_customer_list, render_rationale_request
 from bot.views.issue_card import IssueCard, render_issue_card, source_label
@@ -182,6 +184,16 @@ class CardDeliveries:
                 return None
         return bool(found)
 
+    def _first_response_due(self, card: IssueCard) -> datetime | None:
+        """When the severity's first-response target wants an answer (None without a target)."""
+        sla = self.config.sla
+        if card.received_at is None or card.severity not in {s.value for s in Severity}:
+            return None
+        target = sla.target_for(card.severity)
+        if target is None:
+            return None
+        return due_at(card.received_at, target, self.config.zone, sla.business_hours)
+
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
         posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
@@ -254,6 +266,7 @@ class CardDeliveries:
             tag_options=tuple(self.config.tags),
             jira_enabled=self.jira_enabled,
             wont_do=state.card.jira is not None and self.config.jira.is_wont_do(state.card.jira.resolution),
+            first_response_due=self._first_response_due(state.card),
         )
         if state.problem_card is not None:
             link = state.problem_card_permalink or await self.card_permalink(card.merged_into or 0)
@@ -262,7 +275,7 @@ class CardDeliveries:
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
             card = replace(card, permalink=new_permalink)
-        blocks, text = render_issue_card(card)
+        blocks, text = render_issue_card(card, utcnow(), self.config.zone)
         posted = None
         with slack_outcome():
             if state.posted is not None:
@@ -400,6 +413,9 @@ class CardDeliveries:
         note every few seconds), and once: the batch is named by its first event, so a retry after a
         lost answer finds the note it already posted."""
         problem_id = payload.problem_id
+        if payload.batch is not None:
+            await self._rerender_auto_merge_note(problem_id, payload.batch)
+            return
 
         def load(conn: Connection) -> tuple[Any, list[Any], int, int] | None:
             problem = conn.execute(select(problems).where(problems.c.id == problem_id)).first()
@@ -445,10 +461,12 @@ class CardDeliveries:
             customer_count,
         )
         with slack_outcome():
-            await post_once(
+            sent = await post_once(
                 self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(pending[0].id)
             )
         announced = [row.id for row in pending]
+        # Where the note is, so an Unmerge later re-renders its line in place (no live dead button).
+        place = {"announced": True, "batch": pending[0].id, "note": [sent.message.channel, sent.message.ts]}
 
         def record(conn: Connection) -> None:
             for event_id in announced:
@@ -458,7 +476,7 @@ class CardDeliveries:
                 conn.execute(
                     update(issue_events)
                     .where(issue_events.c.id == event_id)
-                    .values(detail={**(detail or {}), "announced": True})
+                    .values(detail={**(detail or {}), **place})
                 )
 
         await self.database.transaction(record)
@@ -466,6 +484,41 @@ class CardDeliveries:
             "auto-merge note posted",
             extra={"problem_id": problem_id, "reports": len(announced), "issue_id": primary},
         )
+
+    async def _rerender_auto_merge_note(self, problem_id: int, batch: int) -> None:
+        """The note of one batch as things stand: reports unmerged since are struck through."""
+
+        def load(conn: Connection) -> tuple[list[Any], int]:
+            rows = conn.execute(
+                select(
+                    issue_events.c.issue_id,
+                    issue_events.c.detail,
+                    issues.c.source,
+                    issues.c.problem_id,
+                    func.coalesce(customers.c.company, customers.c.name).label("who"),
+                )
+                .join(issues, issues.c.id == issue_events.c.issue_id)
+                .outerjoin(customers, customers.c.id == issues.c.customer_id)
+                .where(issue_events.c.kind == AUTO_MERGED, issue_events.c.id >= batch)
+                .order_by(issue_events.c.id)
+            ).all()
+            return [r for r in rows if (r.detail or {}).get("batch") == batch], len(
+                customers_of(conn, problem_id)
+            )
+
+        rows, customer_count = await self.database.transaction(load)
+        place = (rows[0].detail or {}).get("note") if rows else None
+        if not place:
+            return
+        shown = rows[:AUTO_MERGE_LINES]
+        blocks, text = render_auto_merge_note(
+            [(row.issue_id, source_label(row.source), row.who) for row in shown],
+            len(rows) - len(shown),
+            customer_count,
+            unmerged=frozenset(row.issue_id for row in rows if row.problem_id != problem_id),
+        )
+        with slack_outcome():
+            await self.slack.update_message(str(place[0]), str(place[1]), text, blocks)
 
     async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""

@@ -77,6 +77,12 @@ class IssueCard:
     to_tell: int | None = None  # customers not yet told of the resolution
     rationale: str | None = None
     jira_enabled: bool = True
+    # First response: when the issue arrived, when and by whom it was first answered, and when the
+    # severity's SLA target wants it (None without a target, or once it no longer waits).
+    received_at: datetime | None = None
+    first_response_at: datetime | None = None
+    first_response_by: str | None = None
+    first_response_due: datetime | None = None
     # Satisfaction answers about the problem (`csat`): the average score (1 to 5) and how many.
     satisfaction: float | None = None
     satisfaction_answers: int = 0

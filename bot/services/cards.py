@@ -166,6 +166,9 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
         status=row.status,
         claimed_by=row.claimed_by,
         resolved_by=row.resolved_by,
+        received_at=row.received_at,
+        first_response_at=row.first_response_at,
+        first_response_by=row.first_response_by,
     )
     origin = (row.origin_channel, row.origin_ts) if row.origin_channel and row.origin_ts else None
     posted = PostedCard(row.posted_channel, row.posted_ts) if row.posted_ts else None

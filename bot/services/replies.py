@@ -33,6 +33,7 @@ from bot.domain.replies import (
 )
 from bot.services import outbox
 from bot.services.escalation import mark_notified
+from bot.services.first_response import record_first_response
 from bot.services.triage import customers_of
 from bot.slack_text import text_for_customer
 from db.models import (
@@ -205,11 +206,7 @@ def queue_reply(
         conn.execute(
             update(macros).where(macros.c.id == macro_id).values(uses=macros.c.uses + 1, last_used_at=now)
         )
-    conn.execute(
-        update(issues)
-        .where(issues.c.id == issue_id, issues.c.first_response_at.is_(None))
-        .values(first_response_at=now, updated_at=now)
-    )
+    record_first_response(conn, issue_id, user, now)
     outbox.enqueue_in(conn, SendReply(reply_id), dedupe_key=f"reply:{reply_id}", new=True)
     enqueue_note(conn, reply_id)
     return reply_id
