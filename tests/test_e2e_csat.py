@@ -8,6 +8,7 @@ import asyncio
 import copy
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -93,9 +94,12 @@ async def wait_state(stack: Stack, state: str) -> Any:
     raise AssertionError(f"the survey did not become {state}")
 
 
-async def test_a_fix_notice_sent_asks_each_customer_once_with_five_links(
+@asynccontextmanager
+async def resolved_stack(
     database_url: str, slack: FakeSlack, jira: FakeJira
-) -> None:
+) -> AsyncIterator[tuple[Stack, RecordingChannel, dict[str, Any], dict[str, Any]]]:
+    """Two customers (Dana, Lee) of one problem, escalated and resolved in Jira: the card, and the
+    customers-to-tell list in its thread."""
     settings = {
         "jira_url": jira.url,
         "jira_email": jira.email,
@@ -121,6 +125,30 @@ async def test_a_fix_notice_sent_asks_each_customer_once_with_five_links(
         jira.resolve(key, "Done")
         assert (await stack.jira_webhook(jira.webhook_payload("jira:issue_updated", key))).status == 200
         listing = await wait_for_line(stack, first, "still to tell", timeout=20)
+        yield stack, channel, first, listing
+
+
+def surveys_sent(channel: RecordingChannel) -> list[Any]:
+    return [r for r in channel.sent if r.key.startswith("csat:")]
+
+
+async def test_mark_notified_asks_the_customer_through_their_channel(
+    database_url: str, slack: FakeSlack, jira: FakeJira
+) -> None:
+    async with resolved_stack(database_url, slack, jira) as (stack, channel, first, listing):
+        await click(stack, {"channel": first["channel"], "ts": listing["ts"]}, "problem.mark_notified", AGENT)
+        await stack.slack.wait_for(lambda: len(surveys_sent(channel)) == 1, timeout=15, message="a survey")
+        sent = surveys_sent(channel)[0]
+        assert [int(m.group(2)) for m in LINK.finditer(sent.text)] == [1, 2, 3, 4, 5]
+        row = await wait_state(stack, "sent")
+        assert sent.text.startswith("Hi Dana,") and row.channel == "webhook"  # the one marked
+        assert channel.sent[0].key.startswith("csat:")  # the only message: marking sends no fix notice
+
+
+async def test_a_fix_notice_sent_asks_each_customer_once_with_five_links(
+    database_url: str, slack: FakeSlack, jira: FakeJira
+) -> None:
+    async with resolved_stack(database_url, slack, jira) as (stack, channel, first, listing):
         before = len(stack.slack.modals)
         await click(stack, {"channel": first["channel"], "ts": listing["ts"]}, "problem.tell_all", AGENT)
         await stack.slack.wait_for(lambda: len(stack.slack.modals) > before, message="the form opens")
@@ -132,21 +160,20 @@ async def test_a_fix_notice_sent_asks_each_customer_once_with_five_links(
         body = {"type": "view_submission", "user": {"id": AGENT}, "view": form, "trigger_id": "1.2.3"}
         assert (await stack.slack_interaction(body)).status == 200
 
-        def surveys() -> list[Any]:
-            return [r for r in channel.sent if r.key.startswith("csat:")]
-
-        await stack.slack.wait_for(lambda: len(surveys()) == 2, timeout=15, message="two surveys sent")
+        await stack.slack.wait_for(
+            lambda: len(surveys_sent(channel)) == 2, timeout=15, message="two surveys sent"
+        )
         rows = await stack.runtime.database.transaction(
             lambda conn: conn.execute(select(csat_surveys.c.customer_id, csat_surveys.c.state)).all()
         )
         assert len(rows) == 2 and {r.state for r in rows} <= {"sent", "scheduled"}
-        for sent in surveys():
+        for sent in surveys_sent(channel):
             assert sent.text.startswith(("Hi Dana,", "Hi Lee,"))
             assert "How did we do?" in sent.text
             scores = [int(m.group(2)) for m in LINK.finditer(sent.text)]
             assert scores == [1, 2, 3, 4, 5]
             assert sent.subject == "Re: Invoices export times out"
-        tokens = {LINK.search(s.text).group(1) for s in surveys()}  # type: ignore[union-attr]
+        tokens = {LINK.search(s.text).group(1) for s in surveys_sent(channel)}  # type: ignore[union-attr]
         assert len(tokens) == 2  # a secret per customer
         hashes = {
             r.token_hash
