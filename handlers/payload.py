@@ -138,6 +138,10 @@ class Action:
         found = self.state.get(name)
         return _stored_int(found)
 
+    def state_str(self, name: str) -> str | None:
+        found = self.state.get(name)
+        return found if isinstance(found, str) and found else None
+
     def require_trigger(self) -> str:
         return _required(self.trigger_id, "trigger_id")
 

@@ -48,6 +48,9 @@ USAGE = (
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SESSION_REF = re.compile(r"^#?(\d{1,9})$")
 NOT_CHECKED = "I couldn't check who hosts this programme (Slack did not answer). Try again in a moment."
+NOT_CHECKED_ONBOARDERS = (
+    "I couldn't check who may onboard others (Slack did not list the user groups). Try again in a moment."
+)
 UNAVAILABLE = "Couldn't do that right now (the database is unavailable). Please try again in a minute."
 
 
@@ -210,12 +213,43 @@ async def join(runtime: Runtime, user: str, words: list[str]) -> str:
     return f":white_check_mark: You're booked for {escape(views.session_title(signed.session, config.zone))}."
 
 
-async def onboard(runtime: Runtime, user: str, words: list[str]) -> str:
+def onboarders(runtime: Runtime) -> list[str]:
+    """Who may onboard someone else: admins, the hosts of every programme and the managers' group."""
+    shadowing = runtime.config.shadowing
+    hosts = [h for p in shadowing.programmes for h in p.hosts]
+    managers = [shadowing.managers_group] if shadowing.managers_group else []
+    return [*runtime.config.admins, *hosts, *managers]
+
+
+def onboard_refusal(runtime: Runtime) -> str:
+    managers = runtime.config.shadowing.managers_group
+    who = "admins, shadowing hosts" + (f" and managers (<!subteam^{managers}>)" if managers else "")
+    return (
+        f"Only {who} can onboard someone else. "
+        "You can plan your own first week: `/shadow onboard` followed by your own @name."
+    )
+
+
+async def may_onboard(runtime: Runtime, user: str, person: str) -> bool:
+    """Anyone plans their own first week; someone else's takes an admin, a host or a manager (raises
+    TimeoutError when Slack does not list the groups within the request's budget)."""
+    if user == person:
+        return True
+    return await runtime.people.includes(onboarders(runtime), user, within=REQUEST_BUDGET_SECONDS)
+
+
+async def onboard(runtime: Runtime, user: str, words: list[str]) -> Answer:
     config = runtime.config
     match = MENTION.match(words[0]) if words else None
     if match is None:
         return "Who? For example `/shadow onboard @new.hire` (optionally a start date: `2026-11-30`)."
     person = match[1]
+    try:
+        allowed = await may_onboard(runtime, user, person)
+    except TimeoutError:
+        return NOT_CHECKED_ONBOARDERS
+    if not allowed:
+        return onboard_refusal(runtime)
     today = utcnow().astimezone(config.zone).date()
     try:
         start = date.fromisoformat(words[1]) if len(words) > 1 else svc.next_working_day(config, today)
@@ -226,10 +260,7 @@ async def onboard(runtime: Runtime, user: str, words: list[str]) -> str:
     plan = await run(runtime, lambda conn: svc.onboard(conn, config, person, user, start, utcnow()))
     if isinstance(plan, str):
         return plan
-    return (
-        views.plan_summary(plan, config.zone)
-        + "\nThe plan is in their DMs, with reminders before each session."
-    )
+    return views.plan_reply(plan, config.zone, user)
 
 
 async def stats(runtime: Runtime) -> Answer:
@@ -403,6 +434,40 @@ async def on_take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
         await tell(runtime, clicked, result)
 
 
+async def on_book_for(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """A suggested session in an onboarding answer: book it for the new hire, with the rules of a
+    normal sign-up, if the clicker may onboard them."""
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    session_id, person = clicked.state_int("session"), clicked.state_str("person")
+    if session_id is None or person is None or not MENTION.match(f"<@{person}>"):
+        return
+    user = clicked.user_id
+    try:
+        allowed = await may_onboard(runtime, user, person)
+    except TimeoutError:
+        await tell(runtime, clicked, NOT_CHECKED_ONBOARDERS)
+        return
+    if not allowed:
+        await tell(runtime, clicked, onboard_refusal(runtime))
+        return
+    config = runtime.config
+    signed = await run(
+        runtime,
+        lambda conn: svc.sign_up(conn, config, session_id, person, utcnow(), by=user, plan="onboarding"),
+    )
+    if isinstance(signed, str):
+        await tell(runtime, clicked, signed)
+        return
+    title = escape(views.session_title(signed.session, config.zone))
+    if signed.status == svc.WAITLISTED:
+        waiting = f"<@{person}> is #{signed.position} on the waitlist"
+        await tell(runtime, clicked, f"{title} filled up meanwhile: {waiting}.")
+    else:
+        await tell(runtime, clicked, f":white_check_mark: <@{person}> is booked for {title}.")
+
+
 async def on_call_link(ack: AsyncAck) -> None:
     await ack()
 
@@ -472,6 +537,7 @@ def register(app: AsyncApp) -> None:
         app.action(action_id)(on_session_button)
     app.action(Action.SHADOW_MORE)(on_more)
     app.action(Action.SHADOW_TAKE)(on_take)
+    app.action(Action.SHADOW_BOOK_FOR)(on_book_for)
     app.action(Action.OPEN_SESSION_LINK)(on_call_link)
     app.action(Action.SHADOW_FEEDBACK)(on_feedback)
     app.options(Action.SHADOW_FEEDBACK_PROBLEMS)(feedback_problem_options)

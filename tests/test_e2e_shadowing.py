@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 from sqlalchemy import insert
 
 from bot.ids import Action, Block, Callback
@@ -48,6 +49,7 @@ async def shadow_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Sta
                 }
             ],
             "fairness": {"group": [people["ana"], people["ben"]], "target_hours": 2},
+            "managers_group": slack.add_usergroup([people["cat"]]),
         },
     }
     async with running_app(database_url, slack, channels, config_overrides=config) as stack:
@@ -230,7 +232,7 @@ async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack)
     )
     answer = (await answer_of(response))["text"]
     assert f"First-week plan for <@{p['dan']}>: 2 of 5 days booked" in answer
-    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 session(s)")
+    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 sessions")
     assert f"<@{p['host']}> set you up" in json.dumps(plan["blocks"])
     assert "no open session that day" in json.dumps(plan["blocks"])
     await wait_dm(stack, p["dan"], "Booked for you: L1 support")
@@ -238,6 +240,118 @@ async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack)
         "onboard dan", user=p["host"], channel=stack.channels["shadowing"], command="/shadow"
     )
     assert "Who?" in (await answer_of(bad))["text"]
+
+
+async def click_answer(
+    stack: Stack, answer: dict[str, Any], action_id: str, user: str, nth: int = 0
+) -> ClientResponse:
+    """A click on a button of a slash command's answer (an ephemeral message, not stored by Slack)."""
+    buttons = [
+        (block, element)
+        for block in answer["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") == action_id
+    ]
+    block, element = buttons[nth]
+    channel = stack.channels["shadowing"]
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "ephemeral", "channel_id": channel, "message_ts": "1700000000.000100"},
+            "channel": {"id": channel},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "type": "button",
+                    "value": element["value"],
+                    "action_ts": "1700000000.000200",
+                }
+            ],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+    return response
+
+
+async def wait_ephemeral(stack: Stack, user: str, contains: str) -> dict[str, Any]:
+    channel = stack.channels["shadowing"]
+    return await stack.slack.wait_for(  # type: ignore[no-any-return]
+        lambda: next((e for e in stack.slack.ephemerals(channel, user) if contains in e["text"]), None),
+        10,
+        message=f"an ephemeral to {user} with {contains!r}",
+    )
+
+
+async def test_onboarding_others_takes_an_admin_host_or_manager_and_offers_free_sessions(
+    shadow_stack: Stack,
+) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    config = stack.runtime.config
+    channel = stack.channels["shadowing"]
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    today = utcnow().astimezone(config.zone).date()
+    week = svc.working_days(config, svc.next_working_day(config, today), 5)
+    assert "Added session" in (await shadow(f"add l1 {week[0]:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    later = (utcnow() + timedelta(days=12)).astimezone(config.zone)  # after the first week
+    assert "Added session" in (await shadow(f"add l1 {later:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+
+    # ANA is neither admin, host nor manager: she may not plan DAN's week, and nothing is booked.
+    refused = (await shadow(f"onboard <@{p['dan']}>", p["ana"]))["text"]
+    managers = config.shadowing.managers_group
+    assert refused.startswith(
+        f"Only admins, shadowing hosts and managers (<!subteam^{managers}>) can onboard"
+    )
+    assert "your own first week" in refused
+    assert dm_texts(stack.slack, p["dan"]) == []
+
+    # CAT is in the managers' group: the plan books the one free day and names the others.
+    answer = await shadow(f"onboard <@{p['dan']}|dan>", p["cat"])
+    text = answer["text"]
+    assert f"First-week plan for <@{p['dan']}>: 1 of 5 days booked." in text
+    empty = (
+        ", ".join(f"{d:%a} {d.day} {d:%b}" for d in week[1:4])
+        + f" or {week[4]:%a} {week[4].day} {week[4]:%b}"
+    )
+    assert f"Nothing free on {empty}." in text
+    assert "with reminders before each booked session" in text
+    assert "Next free sessions" in json.dumps(answer["blocks"])
+    await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 1 session")
+
+    # The offered session's button books it for DAN: not for BEN (no right to), for CAT.
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["ben"])
+    await wait_ephemeral(stack, p["ben"], "Only admins, shadowing hosts and managers")
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["cat"])
+    await wait_ephemeral(stack, p["cat"], f"<@{p['dan']}> is booked for L1 support")
+    await wait_dm(stack, p["dan"], "Booked for you: L1 support")
+    mine = await stack.runtime.database.transaction(lambda c: svc.sessions_of(c, config, p["dan"], utcnow()))
+    assert len(mine) == 2
+    # The same button again: the normal sign-up rules answer, clearly.
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["cat"])
+    await wait_ephemeral(stack, p["cat"], "already booked")
+
+    # Anyone may plan their own week; the bookings DAN has count toward it.
+    own = (await shadow(f"onboard <@{p['dan']}>", p["dan"]))["text"]
+    assert f"First-week plan for <@{p['dan']}>: 1 of 5 days booked (1 booked already)." in own
+    assert "The plan is in your DMs" in own
+
+    # BEN starts after every session: nothing is booked, nothing is promised.
+    start = (utcnow() + timedelta(days=14)).astimezone(config.zone).date()
+    nothing = await shadow(f"onboard <@{p['ben']}> {start:%Y-%m-%d}", p["admin"])
+    assert nothing["text"].startswith(f"Nothing booked for <@{p['ben']}>: no session is free")
+    assert "The plan is in" not in nothing["text"]
+    assert "hosts can add one" in json.dumps(nothing["blocks"])
+    dm = await wait_dm(stack, p["ben"], "Your first-week shadowing plan: nothing booked yet")
+    assert "reminder" not in json.dumps(dm["blocks"])
 
 
 async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None:

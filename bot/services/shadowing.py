@@ -699,18 +699,34 @@ def working_days(config: AppConfig, start: date, count: int) -> list[date]:
     return days
 
 
+SUGGESTED = 3  # free sessions offered when some days of a first-week plan have none
+
+
 def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: date, now: datetime) -> Plan:
     """A first-week plan: one session a day for `onboarding.days` working days, spread across the
-    onboarding programmes (each programme once before any repeats), booked for the new hire."""
+    onboarding programmes (each programme once before any repeats), booked for the new hire. A day on
+    which the person is booked already (any programme) counts as planned. When some days have no free
+    session, the plan carries the next free sessions to offer instead."""
     programmes = [p for p in config.shadowing.programmes if p.onboarding]
     if not programmes:
         raise ShadowNotConfigured("No shadowing programme is open to onboarding (set `onboarding: true`).")
     materialize(conn, config, now)
-    plan = Plan(person)
+    zone = config.zone
+    already: dict[date, Session] = {}
+    for session, status in sessions_of(conn, config, person, now):
+        if status == BOOKED:
+            already.setdefault(local_date(session.starts_at, zone), session)
+    days: list[PlanDay] = []
     used: dict[str, int] = {p.id: 0 for p in programmes}
+    for session in already.values():
+        if session.programme in used:
+            used[session.programme] += 1
     for day in working_days(config, start, config.shadowing.onboarding.days):
-        begin = local_at(day, time(0, 0), config.zone)
-        end = local_at(day + timedelta(days=1), time(0, 0), config.zone)
+        if day in already:
+            days.append(PlanDay(day, already[day], existing=True))
+            continue
+        begin = local_at(day, time(0, 0), zone)
+        end = local_at(day + timedelta(days=1), time(0, 0), zone)
         candidates = [
             s
             for s in sessions_between(conn, config, max(begin, now), end)
@@ -732,11 +748,33 @@ def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: da
         else:
             if entry.session is None and entry.reason is None:
                 entry.reason = "no open session that day"
-        plan.days.append(entry)
+        days.append(entry)
+    suggestions: tuple[Session, ...] = ()
+    if any(d.session is None for d in days):
+        suggestions = tuple(_free_sessions(conn, config, person, start, now, [p.id for p in programmes]))
+    plan = Plan(person, days, suggestions)
     enqueue_post(
         conn, channel=person, render=PostRenderer.SHADOW_PLAN, args={"plan": encode_plan(plan), "by": by}
     )
     return plan
+
+
+def _free_sessions(
+    conn: Connection, config: AppConfig, person: str, start: date, now: datetime, programmes: list[str]
+) -> list[Session]:
+    """The next sessions of the onboarding programmes, from the plan's first day, with a free seat the
+    person could take (not booked or waiting there, not clashing with one of their bookings)."""
+    begin = max(local_at(start, time(0, 0), config.zone), now)
+    found: list[Session] = []
+    for session in sessions_between(conn, config, begin, now + timedelta(days=config.shadowing.horizon_days)):
+        if session.programme not in programmes or session.seats_left <= 0:
+            continue
+        if session.status_of(person) is not None or _clash(conn, person, session) is not None:
+            continue
+        found.append(session)
+        if len(found) == SUGGESTED:
+            break
+    return found
 
 
 def booking_rows_due(conn: Connection, start: datetime, end: datetime) -> list[Any]:

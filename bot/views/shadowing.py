@@ -8,11 +8,11 @@ programme's wall time in the configured zone as the fallback and in plain-text p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.shadowing import Plan, Session, session_title, when
+from bot.domain.shadowing import Plan, PlanDay, Session, session_title, when
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -309,32 +309,112 @@ def feedback_post(
     return blocks, f"Shadowing feedback from a {session.name} session"
 
 
+def short_day(day: date) -> str:
+    """ "Wed 9 Dec": the day named in plans."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _days_list(days: Sequence[date]) -> str:
+    named = [short_day(d) for d in days]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+def _plan_day(day: PlanDay, zone: ZoneInfo) -> str:
+    if day.session is None:
+        return f"_{escape(day.reason or 'no session')}_"
+    already = " _(booked already)_" if day.existing else ""
+    return line(day.session, zone) + already
+
+
+def book_for_button(session: Session, person: str) -> dict[str, Any]:
+    return button("Book this one", Action.SHADOW_BOOK_FOR, encode_state(session=session.id, person=person))
+
+
+def _suggested(p: Plan, zone: ZoneInfo, *, for_person: bool) -> Blocks:
+    """The next free sessions, each with a button that books it (for the person themselves: a normal
+    sign-up; for someone onboarding them: a booking on their behalf)."""
+    if not p.empty_days:
+        return []
+    if not p.suggestions:
+        return [context("No other free session is coming up either; hosts can add one with `/shadow add`.")]
+    blocks: Blocks = [section("*Next free sessions*")]
+    for session in p.suggestions:
+        control = sign_up_button(session) if for_person else book_for_button(session, p.person)
+        blocks.append(section(line(session, zone)))
+        blocks.append(actions([control], block_id=f"shadow.suggested.{session.id}"))
+    return blocks
+
+
 def plan(p: Plan, zone: ZoneInfo, by: str) -> Rendered:
-    blocks: Blocks = [
-        header("Your first week: shadowing support"),
-        section(
-            f"Welcome! <@{by}> set you up to sit with support once a day this week — "
-            "the fastest way to learn what customers run into."
-        ),
-    ]
-    for day in p.days:
-        if day.session is not None:
-            blocks.append(section(f"*{day.day:%A %d %b}*\n{line(day.session, zone)}"))
-            blocks.append(mine_controls(day.session, "booked"))
-        else:
-            blocks.append(section(f"*{day.day:%A %d %b}*\n_{escape(day.reason or 'no session')}_"))
-    blocks.append(context("You'll get a reminder before each session. Cancel any you can't make."))
-    return blocks[:50], f"Your first-week shadowing plan: {len(p.booked)} session(s)"
+    """The new hire's DM: what is booked each day, what is free instead, and (only when something is
+    booked) the promise of reminders."""
+    count = len(p.booked)
+    blocks: Blocks = [header("Your first week: shadowing support")]
+    if count:
+        blocks.append(
+            section(
+                f"Welcome! <@{by}> set you up to sit with support once a day this week — "
+                "the fastest way to learn what customers run into."
+            )
+        )
+    else:
+        blocks.append(
+            section(
+                f"Welcome! <@{by}> wanted to set you up to sit with support this week, but no session "
+                "was free on any day of it, so *nothing is booked yet*."
+            )
+        )
+    if count:
+        for day in p.days:
+            blocks.append(section(f"*{day.day:%A %d %b}*\n{_plan_day(day, zone)}"))
+            if day.session is not None:
+                blocks.append(mine_controls(day.session, "booked"))
+    if p.empty_days and count:
+        blocks.append(section(f"Nothing free on {_days_list(p.empty_days)}."))
+    blocks.extend(_suggested(p, zone, for_person=True))
+    if count:
+        blocks.append(context("You'll get a reminder before each session. Cancel any you can't make."))
+        text = f"Your first-week shadowing plan: {plural(count, 'session', 'sessions')}"
+    else:
+        text = "Your first-week shadowing plan: nothing booked yet"
+    return blocks[:50], text
 
 
-def plan_summary(p: Plan, zone: ZoneInfo) -> str:
-    lines = [f"First-week plan for <@{p.person}>: {len(p.booked)} of {len(p.days)} days booked."]
+def plan_summary(p: Plan, zone: ZoneInfo, *, own: bool = False) -> str:
+    count = len(p.booked)
+    if not count:
+        if not p.days:
+            return f"Nothing booked for <@{p.person}>."
+        first, last = short_day(p.days[0].day), short_day(p.days[-1].day)
+        span = first if first == last else f"{first} to {last}"
+        whose = "your" if own else "their"
+        return (
+            f"Nothing booked for <@{p.person}>: no session is free on any day of {whose} first week "
+            f"({span}), so there are no reminders either."
+        )
+    already = f" ({p.existing} booked already)" if p.existing else ""
+    lines = [f"First-week plan for <@{p.person}>: {count} of {len(p.days)} days booked{already}."]
     for day in p.days:
         if day.session is not None:
             lines.append(f"• {day.day:%a %d %b}: {escape(session_title(day.session, zone))}")
         else:
             lines.append(f"• {day.day:%a %d %b}: {escape(day.reason or 'no session')}")
+    if p.empty_days:
+        lines.append(f"Nothing free on {_days_list(p.empty_days)}.")
     return "\n".join(lines)
+
+
+def plan_reply(p: Plan, zone: ZoneInfo, by: str) -> Rendered:
+    """The answer to `/shadow onboard`: the plan, the days with nothing free and the next free
+    sessions to book instead; reminders are promised only for what is booked."""
+    self_ = p.person == by
+    text = plan_summary(p, zone, own=self_)
+    if p.booked:
+        where = "your DMs" if self_ else "their DMs"
+        text += f"\nThe plan is in {where}, with reminders before each booked session."
+    blocks: Blocks = [section(text)]
+    blocks.extend(_suggested(p, zone, for_person=self_))
+    return blocks[:50], truncate(text, 3000)
 
 
 def nudge(done: float, target: float, label: str, sessions: Sequence[Session], zone: ZoneInfo) -> Rendered:
