@@ -370,11 +370,18 @@ async def sign_up_clicked(runtime: Runtime, clicked: payload.Action, session_id:
         await tell(runtime, clicked, signed)
 
 
+async def refused(runtime: Runtime, clicked: payload.Action, session_id: int, text: str) -> None:
+    """A control that no longer applies (a stale DM, a second click): say why, and re-render the
+    person's DMs about the session so the dead control goes away."""
+    await tell(runtime, clicked, text)
+    await run(runtime, lambda conn: svc.refresh_dms(conn, session_id, [clicked.user_id]))
+
+
 async def cancel_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.cancel(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await tell(runtime, clicked, result)
+        await refused(runtime, clicked, session_id, result)
     else:
         title = escape(views.session_title(result.session, runtime.config.zone))
         await tell(runtime, clicked, f"Done: you're no longer signed up for {title}.")
@@ -384,7 +391,7 @@ async def offer_clicked(runtime: Runtime, clicked: payload.Action, session_id: i
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.offer_seat(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await tell(runtime, clicked, result)
+        await refused(runtime, clicked, session_id, result)
     else:
         await tell(
             runtime,
@@ -482,10 +489,19 @@ async def on_feedback(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
     session_id = clicked.state_int("session")
     if session_id is None or runtime.slack is None:
         return
-    session = await run(runtime, lambda conn: svc.load_session(conn, runtime.config, session_id))
-    if isinstance(session, str):
-        await tell(runtime, clicked, session)
+    user = clicked.user_id
+    state = await run(runtime, lambda conn: svc.dm_state(conn, runtime.config, session_id, user))
+    if isinstance(state, str):
+        await tell(runtime, clicked, state)
         return
+    if state is None:
+        await tell(runtime, clicked, "That session no longer exists.")
+        return
+    if state.feedback_given:
+        shared = "You already shared feedback for that session. Thank you!"
+        await refused(runtime, clicked, session_id, shared)
+        return
+    session = state.session
     await runtime.slack.open_view(
         clicked.require_trigger(), views.feedback_modal(session, runtime.config.zone)
     )

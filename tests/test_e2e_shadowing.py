@@ -354,6 +354,78 @@ async def test_onboarding_others_takes_an_admin_host_or_manager_and_offers_free_
     assert "reminder" not in json.dumps(dm["blocks"])
 
 
+async def stale_click(
+    stack: Stack, message: dict[str, Any], action_id: str, state: dict[str, Any], user: str
+) -> None:
+    """A click on a control the message showed before it was updated (Slack delivers it anyway)."""
+    value = json.dumps({"v": 1, **state}, separators=(",", ":"))
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
+            "channel": {"id": message["channel"]},
+            "message": {"ts": message["ts"]},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "old",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": "1.2",
+                }
+            ],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+
+
+async def test_old_dms_lose_the_controls_that_no_longer_apply(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    channel = stack.channels["shadowing"]
+    session_id, _ = await add_session(stack, p["host"], days=3, extra="capacity 2")
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    await shadow(f"join {session_id}", p["ana"])
+    booked = await wait_dm(stack, p["ana"], "Booked: L1 support")
+    dm = {"channel": booked["channel"], "ts": booked["ts"]}
+    assert Action.SHADOW_OFFER in shown(stack, dm) and Action.SHADOW_CANCEL in shown(stack, dm)
+
+    # Offered from the DM: the DM says so and offers it no more.
+    await click(stack, dm, Action.SHADOW_OFFER, p["ana"])
+    await stack.slack.wait_for(lambda: "your seat is on offer" in shown(stack, dm), 10, message="DM updated")
+    assert Action.SHADOW_OFFER not in shown(stack, dm) and Action.SHADOW_CANCEL in shown(stack, dm)
+
+    # Cancelled from the DM: no control is left on it.
+    await click(stack, dm, Action.SHADOW_CANCEL, p["ana"])
+    await stack.slack.wait_for(
+        lambda: "no longer signed up" in shown(stack, dm), 10, message="DM shows the cancellation"
+    )
+    assert Action.SHADOW_CANCEL not in shown(stack, dm) and Action.SHADOW_OFFER not in shown(stack, dm)
+    assert stack.slack.message(dm["channel"], dm["ts"])["text"].startswith("No longer signed up")
+
+    # The old Cancel button, clicked anyway: a clear answer, not an error.
+    await stale_click(stack, dm, Action.SHADOW_CANCEL, {"session": session_id}, p["ana"])
+    await wait_dm(stack, p["ana"], "You're not signed up for that session.")
+
+    # BEN's confirmation loses its buttons when the host cancels the session.
+    await shadow(f"join {session_id}", p["ben"])
+    ben = await wait_dm(stack, p["ben"], "Booked: L1 support")
+    ben_dm = {"channel": ben["channel"], "ts": ben["ts"]}
+    assert "Cancelled L1 support" in (await shadow(f"cancel {session_id}", p["host"]))["text"]
+    await stack.slack.wait_for(lambda: "was cancelled" in shown(stack, ben_dm), 10, message="BEN's DM")
+    assert Action.SHADOW_CANCEL not in shown(stack, ben_dm)
+    await stale_click(stack, ben_dm, Action.SHADOW_OFFER, {"session": session_id}, p["ben"])
+    await wait_dm(stack, p["ben"], "You can only offer a seat you have booked.")
+    assert stack.slack.violations == []
+
+
 async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None:
     stack = shadow_stack
     p = stack.extra["people"]
@@ -499,6 +571,19 @@ async def test_feedback_after_a_session_is_posted_in_the_programme_channel(shado
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
     booking = await runtime.database.transaction(lambda c: svc.load_session(c, config, session_id))
     assert booking.booked == (p["ana"],)
+
+    # The prompt's button has done its work, and the session is over: the old DMs lose their controls.
+    prompt_ref = {"channel": prompt["channel"], "ts": prompt["ts"]}
+    await stack.slack.wait_for(
+        lambda: "your feedback is shared" in shown(stack, prompt_ref), 10, message="the prompt updated"
+    )
+    assert Action.SHADOW_FEEDBACK not in shown(stack, prompt_ref)
+    booked = await wait_dm(stack, p["ana"], "L1 support")  # the booking confirmation, re-rendered
+    assert "which is over" in json.dumps(booked["blocks"])
+    assert Action.SHADOW_CANCEL not in json.dumps(booked["blocks"])
+    # A click on the old button that arrives anyway is answered, not an error.
+    await stale_click(stack, prompt_ref, Action.SHADOW_FEEDBACK, {"session": session_id}, p["ana"])
+    await wait_dm(stack, p["ana"], "You already shared feedback for that session")
 
 
 async def test_shadow_stats_acks_before_slack_lists_the_user_groups(

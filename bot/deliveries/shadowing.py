@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.deliveries.posts import PostDeliveries, Renderer
 from bot.domain.outbox import PostRenderer, TellHosts
-from bot.domain.shadowing import Session, decode_plan, decode_session
+from bot.domain.shadowing import BOOKED, WAITLISTED, Session, decode_plan, decode_session
 from bot.people import People
 from bot.services import outbox
 from bot.services import shadowing as svc
@@ -40,6 +40,48 @@ class ShadowDeliveries:
         posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
         for name in SNAPSHOT_VIEWS:
             posts.add_renderer(name, _snapshot_renderer(name, self.config.zone))
+        posts.add_renderer(PostRenderer.SHADOW_DM_STATE, self.render_dm_state)
+        for name, expected in CONTROLLED_DMS.items():
+            posts.add_renderer(name, self._controlled_renderer(name, expected))
+
+    async def render_dm_state(self, args: dict[str, Any]) -> views.Rendered | None:
+        session_id, user = int(args["session"]), str(args["user"])
+        state = await self.database.transaction(
+            lambda conn: svc.dm_state(conn, self.config, session_id, user)
+        )
+        if state is None:
+            return None
+        return views.dm_state(state, self.config.zone, prompt=bool(args.get("prompt")))
+
+    def _controlled_renderer(self, name: PostRenderer, expected: str | None) -> Renderer:
+        """A DM with controls that waited in the outbox while the state changed (the booking was
+        cancelled, the seat taken, the session cancelled, the feedback given) is sent as the state is
+        now, without the controls that no longer apply."""
+        zone = self.config.zone
+
+        async def renderer(args: dict[str, Any]) -> views.Rendered | None:
+            user = args.get("user")
+            if not isinstance(user, str):  # asked for by an earlier version: its snapshot, as before
+                return render_snapshot(name, args, zone)
+            session_id = int(args["session"]["id"])
+            state = await self.database.transaction(
+                lambda conn: svc.dm_state(conn, self.config, session_id, user)
+            )
+            if state is None:
+                return None
+            prompt = name == PostRenderer.SHADOW_FEEDBACK_PROMPT
+            still = (
+                not state.feedback_given
+                if prompt
+                else state.status == expected
+                and state.session.status == "scheduled"
+                and state.session.starts_at > state.now
+            )
+            if still:
+                return render_snapshot(name, args, zone)
+            return views.dm_state(state, zone, prompt=prompt)
+
+        return renderer
 
     async def tell_hosts(self, payload: TellHosts) -> None:
         """One direct message per host, enqueued together (a retry never repeats a sent one)."""
@@ -109,6 +151,15 @@ class ShadowDeliveries:
         session, feedback, seen = loaded
         return views.feedback_post(session, self.config.zone, user, str(feedback.get("learned") or ""), seen)
 
+
+# DMs whose controls act on the person's place in the session, and the place they assume.
+CONTROLLED_DMS: dict[PostRenderer, str | None] = {
+    PostRenderer.SHADOW_BOOKED: BOOKED,
+    PostRenderer.SHADOW_WAITLISTED: WAITLISTED,
+    PostRenderer.SHADOW_PROMOTED: BOOKED,
+    PostRenderer.SHADOW_REMINDER: BOOKED,
+    PostRenderer.SHADOW_FEEDBACK_PROMPT: None,
+}
 
 SnapshotView = Callable[[dict[str, Any], ZoneInfo], views.Rendered]
 

@@ -59,6 +59,8 @@ class PostRenderer(StrEnum):
     SHADOW_FEEDBACK_PROMPT = "shadow.feedback_prompt"
     SHADOW_PLAN = "shadow.plan"  # a first-week plan, from its snapshot in `args["plan"]`
     SHADOW_NUDGE = "shadow.nudge"  # the monthly fairness nudge, with the open sessions it lists
+    # An earlier DM about a session, re-rendered from the state now (args: session id, user, prompt).
+    SHADOW_DM_STATE = "shadow.dm_state"
     CLAIM_RELEASED = "claim-released"  # args: issue, actor (who released someone else's claim)
     SEVERITY_POINTER = "severity-pointer"  # args: issue, actor, severity (raised into another route)
     RELEASE_HEADS_UP = "release.heads_up"

@@ -92,6 +92,21 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class DmState:
+    """What an earlier direct message about a session shows when the state changed after it."""
+
+    session: Session
+    user: str
+    status: str | None  # booked | waitlisted | None (no longer signed up)
+    feedback_given: bool
+    now: datetime
+
+    @property
+    def offered(self) -> bool:
+        return any(owner == self.user for _, owner in self.session.offered)
+
+
+@dataclass(frozen=True)
 class Hours:
     done: float  # sessions already held this quarter
     booked: float  # sessions still ahead this quarter

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.shadowing import Plan, PlanDay, Session, session_title, when
+from bot.domain.shadowing import DmState, Plan, PlanDay, Session, session_title, when
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -97,11 +97,49 @@ def listed(session: Session, zone: ZoneInfo, *, coming: bool = True) -> Blocks:
     ]
 
 
-def mine_controls(session: Session, status: str) -> dict[str, Any]:
+def mine_controls(session: Session, status: str, *, offered: bool = False) -> dict[str, Any]:
     elements = [button("Cancel", Action.SHADOW_CANCEL, _state(session), style="danger")]
-    if status == "booked":
+    if status == "booked" and not offered:
         elements.append(button("Offer my seat", Action.SHADOW_OFFER, _state(session)))
     return actions(elements, block_id=f"shadow.mine.{session.id}")
+
+
+def dm_state(state: DmState, zone: ZoneInfo, *, prompt: bool) -> Rendered:
+    """An earlier DM about a session once something changed: what is true now, with only the
+    controls that can still work (none once the session started, was cancelled or left)."""
+    session = state.session
+    title = escape(session_title(session, zone))
+    if prompt:
+        if not state.feedback_given:
+            return feedback_prompt(session, zone)
+        text = f":speech_balloon: Thanks for shadowing *{escape(session.name)}*: your feedback is shared."
+        return [section(text)], f"Feedback shared: {session_title(session, zone)}"
+    if session.status != "scheduled":
+        blocks = [section(f":x: {title} was cancelled. Pick another with `/shadow`.")]
+        return blocks, f"Cancelled: {session_title(session, zone)}"
+    if session.starts_at <= state.now:
+        over = session.ends_at <= state.now
+        mark = "is over" if over else "has started"
+        lead = "You were booked for" if state.status == "booked" else "You're not signed up for"
+        return [section(f"{lead} {title}, which {mark}.")], f"{session_title(session, zone)} {mark}"
+    if state.status is None:
+        blocks = [
+            section(f"You're no longer signed up for {title}."),
+            context("Changed your mind? `/shadow` lists the open sessions."),
+        ]
+        return blocks, f"No longer signed up: {session_title(session, zone)}"
+    if state.status == "booked":
+        lead = ":white_check_mark: You're booked:"
+        if state.offered:
+            lead = ":arrows_counterclockwise: You're booked; your seat is on offer until someone takes it:"
+        text = f"Booked: {session_title(session, zone)}"
+    else:
+        position = session.waitlisted.index(state.user) + 1
+        lead = f":hourglass_flowing_sand: You're *#{position}* on the waitlist:"
+        text = f"Waitlist #{position}: {session_title(session, zone)}"
+    blocks = _session_block(session, zone, lead)
+    blocks.append(mine_controls(session, state.status, offered=state.offered))
+    return blocks, text
 
 
 def week_post(
