@@ -104,6 +104,7 @@ class Action:
     block_id: str | None
     selected: str | None  # the chosen option of a select or overflow
     selected_all: tuple[str, ...]  # the chosen options of a multi select
+    response_url: str | None = None  # where to answer, or rewrite the message clicked (30 min, 5 uses)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Action:
@@ -123,6 +124,7 @@ class Action:
             block_id=_text(action.get("block_id")),
             selected=_text(_mapping(action.get("selected_option")).get("value")),
             selected_all=_option_values(action.get("selected_options")),
+            response_url=_text(body.get("response_url")),
         )
 
     @property

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.config import Programme
 from bot.domain.numbers import parse_number
-from bot.domain.outbox import Ephemeral
+from bot.domain.outbox import Ephemeral, ShadowListRefresh
 from bot.ids import Action, Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS
 from bot.runtime import Runtime
@@ -363,11 +363,42 @@ async def shadow_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBolt
 # -- buttons -------------------------------------------------------------------------------------------
 
 
-async def sign_up_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def answer_click(
+    runtime: Runtime, clicked: payload.Action, session_id: int, text: str, *, in_list: bool, ok: bool
+) -> None:
+    """What a click did. On a `/shadow` list the list itself is shown again as it is now, with the
+    answer on top (through the click's response URL); elsewhere a private answer, and for a refusal
+    the person's DMs about the session are re-rendered without the dead control."""
+    if in_list and clicked.response_url:
+        refresh = ShadowListRefresh(response_url=clicked.response_url, user=clicked.user_id, notice=text)
+        try:
+            await runtime.database.transaction(partial(outbox.enqueue_in, payload=refresh))
+        except DatabaseUnavailable:
+            log.warning("shadow list not refreshed: database unavailable")
+        else:
+            runtime.deliverer.wake()
+            return
+    if ok:
+        await tell(runtime, clicked, text)
+    else:
+        await refused(runtime, clicked, session_id, text)
+
+
+async def sign_up_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
-    signed = await run(runtime, lambda conn: svc.sign_up(conn, runtime.config, session_id, user, utcnow()))
+    config = runtime.config
+    signed = await run(runtime, lambda conn: svc.sign_up(conn, config, session_id, user, utcnow()))
     if isinstance(signed, str):
-        await tell(runtime, clicked, signed)
+        await answer_click(runtime, clicked, session_id, signed, in_list=in_list, ok=False)
+    elif in_list:  # elsewhere the DM confirming it is the answer
+        title = escape(views.session_title(signed.session, config.zone))
+        if signed.status == svc.WAITLISTED:
+            text = f":hourglass_flowing_sand: {title} is full: you're *#{signed.position}* on the waitlist."
+        else:
+            text = f":white_check_mark: You're booked for {title}."
+        await answer_click(runtime, clicked, session_id, text, in_list=True, ok=True)
 
 
 async def refused(runtime: Runtime, clicked: payload.Action, session_id: int, text: str) -> None:
@@ -377,27 +408,29 @@ async def refused(runtime: Runtime, clicked: payload.Action, session_id: int, te
     await run(runtime, lambda conn: svc.refresh_dms(conn, session_id, [clicked.user_id]))
 
 
-async def cancel_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def cancel_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.cancel(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await refused(runtime, clicked, session_id, result)
+        await answer_click(runtime, clicked, session_id, result, in_list=in_list, ok=False)
     else:
         title = escape(views.session_title(result.session, runtime.config.zone))
-        await tell(runtime, clicked, f"Done: you're no longer signed up for {title}.")
+        text = f"Done: you're no longer signed up for {title}."
+        await answer_click(runtime, clicked, session_id, text, in_list=in_list, ok=True)
 
 
-async def offer_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def offer_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.offer_seat(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await refused(runtime, clicked, session_id, result)
+        await answer_click(runtime, clicked, session_id, result, in_list=in_list, ok=False)
     else:
-        await tell(
-            runtime,
-            clicked,
-            "Your seat is on offer in the programme's channel; it stays yours until someone takes it.",
-        )
+        text = "Your seat is on offer in the programme's channel; it stays yours until someone takes it."
+        await answer_click(runtime, clicked, session_id, text, in_list=in_list, ok=True)
 
 
 SESSION_BUTTONS = {
@@ -412,7 +445,10 @@ async def on_session_button(ack: AsyncAck, body: dict[str, Any], context: AsyncB
     clicked = payload.Action.from_body(body)
     session_id = clicked.state_int("session")
     if session_id is not None:
-        await SESSION_BUTTONS[Action(clicked.action_id)](runtime_of(context), clicked, session_id)
+        in_list = clicked.state.get("list") == 1
+        await SESSION_BUTTONS[Action(clicked.action_id)](
+            runtime_of(context), clicked, session_id, in_list=in_list
+        )
 
 
 async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -422,10 +458,11 @@ async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     session_id = chosen.get("session")
     if not isinstance(session_id, int):
         return
+    in_list = chosen.get("list") == 1
     if chosen.get("do") == "cancel":
-        await cancel_clicked(runtime_of(context), clicked, session_id)
+        await cancel_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
     elif chosen.get("do") == "offer":
-        await offer_clicked(runtime_of(context), clicked, session_id)
+        await offer_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
 
 
 async def on_take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -243,7 +243,13 @@ async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack)
 
 
 async def click_answer(
-    stack: Stack, answer: dict[str, Any], action_id: str, user: str, nth: int = 0
+    stack: Stack,
+    answer: dict[str, Any],
+    action_id: str,
+    user: str,
+    nth: int = 0,
+    response_url: str = "https://hooks.slack.com/actions/T0/1/abc",
+    **chosen: Any,
 ) -> ClientResponse:
     """A click on a button of a slash command's answer (an ephemeral message, not stored by Slack)."""
     buttons = [
@@ -254,6 +260,7 @@ async def click_answer(
         if element.get("action_id") == action_id
     ]
     block, element = buttons[nth]
+    kind = element["type"]
     channel = stack.channels["shadowing"]
     response = await stack.slack_interaction(
         {
@@ -266,12 +273,13 @@ async def click_answer(
                 {
                     "action_id": action_id,
                     "block_id": block["block_id"],
-                    "type": "button",
-                    "value": element["value"],
+                    "type": kind,
                     "action_ts": "1700000000.000200",
+                    **({"value": element["value"]} if "value" in element else {}),
+                    **chosen,
                 }
             ],
-            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+            "response_url": response_url,
         }
     )
     assert response.status == 200
@@ -380,6 +388,63 @@ async def stale_click(
         }
     )
     assert response.status == 200
+
+
+async def test_a_click_on_the_shadow_list_shows_the_list_as_it_is_now(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    channel = stack.channels["shadowing"]
+    session_id, _ = await add_session(stack, p["host"], days=3)
+
+    async def listing(user: str) -> dict[str, Any]:
+        response = await stack.slash_command("", user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    def replaced(url: str, count: int) -> Any:
+        async def wait() -> dict[str, Any]:
+            return await stack.slack.wait_for(  # type: ignore[no-any-return]
+                lambda: (
+                    stack.slack.responses(url)[count - 1]
+                    if len(stack.slack.responses(url)) >= count
+                    else None
+                ),
+                10,
+                message=f"response {count} to the list's response URL",
+            )
+
+        return wait()
+
+    first = await listing(p["ana"])
+    assert "1 of 1 seats free" in json.dumps(first["blocks"])
+    url = stack.slack.response_url(channel, p["ana"])
+    await click_answer(stack, first, Action.SHADOW_SIGN_UP, p["ana"], response_url=url)
+    now = await replaced(url, 1)
+    assert now["replace_original"] is True
+    shown_now = json.dumps(now["blocks"])
+    assert now["blocks"][0]["text"]["text"].startswith(":white_check_mark: You're booked for L1 support")
+    assert "Your sessions" in shown_now and "full" in shown_now and Action.SHADOW_CANCEL in shown_now
+    await wait_dm(stack, p["ana"], "Booked: L1 support")
+
+    # Offered from the list: the list says so and offers it no more; then cancelled from it.
+    await click_answer(stack, now, Action.SHADOW_OFFER, p["ana"], response_url=url)
+    offered = json.dumps((await replaced(url, 2))["blocks"])
+    assert "Your seat is on offer" in offered and "booked, seat on offer" in offered
+    assert Action.SHADOW_OFFER not in offered
+    await click_answer(stack, await replaced(url, 2), Action.SHADOW_CANCEL, p["ana"], response_url=url)
+    after = json.dumps((await replaced(url, 3))["blocks"])
+    assert "no longer signed up" in after and "Your sessions" not in after and "1 of 1 seats free" in after
+
+    # BEN's list is older than ANA's booking: his click on it is answered in the list, as it is now.
+    ben_list = await listing(p["ben"])
+    await stack.slash_command(f"join {session_id}", user=p["cat"], channel=channel, command="/shadow")
+    ben_url = stack.slack.response_url(channel, p["ben"])
+    cancel = json.dumps({"v": 1, "session": session_id, "list": 1, "do": "cancel"}, separators=(",", ":"))
+    await click_answer(
+        stack, ben_list, Action.SHADOW_MORE, p["ben"], response_url=ben_url, selected_option={"value": cancel}
+    )
+    ben_now = json.dumps((await replaced(ben_url, 1))["blocks"])
+    assert "You're not signed up for that session." in ben_now and "full" in ben_now
+    assert stack.slack.violations == []
 
 
 async def test_old_dms_lose_the_controls_that_no_longer_apply(shadow_stack: Stack) -> None:

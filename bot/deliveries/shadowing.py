@@ -15,27 +15,32 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.deliveries.posts import PostDeliveries, Renderer
-from bot.domain.outbox import PostRenderer, TellHosts
+from bot.domain.outbox import PostRenderer, ShadowListRefresh, TellHosts
 from bot.domain.shadowing import BOOKED, WAITLISTED, Session, decode_plan, decode_session
 from bot.people import People
 from bot.services import outbox
 from bot.services import shadowing as svc
 from bot.services.posts import enqueue_post
 from bot.views import shadowing as views
-from db.models import issues, problems, shadow_bookings
+from db.models import issues, problems, shadow_bookings, utcnow
 from db.session import Database
+from integrations.slack import ResponseUrlGone, SlackGateway, SlackTransientError
 
 log = logging.getLogger(__name__)
 
 
 class ShadowDeliveries:
-    def __init__(self, database: Database, config: AppConfig, people: People) -> None:
+    def __init__(
+        self, database: Database, config: AppConfig, people: People, slack: SlackGateway | None = None
+    ) -> None:
         self.database = database
         self.config = config
         self.people = people
+        self.slack = slack
 
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
         deliverer.register(TellHosts, self.tell_hosts)
+        deliverer.register(ShadowListRefresh, self.refresh_list)
         posts.add_renderer(PostRenderer.SHADOW_WEEK, self.render_week)
         posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
         for name in SNAPSHOT_VIEWS:
@@ -43,6 +48,25 @@ class ShadowDeliveries:
         posts.add_renderer(PostRenderer.SHADOW_DM_STATE, self.render_dm_state)
         for name, expected in CONTROLLED_DMS.items():
             posts.add_renderer(name, self._controlled_renderer(name, expected))
+
+    async def refresh_list(self, payload: ShadowListRefresh) -> None:
+        """The `/shadow` list someone clicked on, replaced by the list as it is now. Replacing is
+        idempotent: a retry after an unknown outcome sends the same message again, harmlessly. A URL
+        Slack no longer takes (older than 30 minutes, used five times) leaves the list as it was."""
+        if self.slack is None:
+            return
+        config, user = self.config, payload.user
+        now = utcnow()
+        mine, open_ = await self.database.transaction(
+            lambda conn: (svc.sessions_of(conn, config, user, now), svc.open_sessions(conn, config, now))
+        )
+        blocks, text = views.session_list(user, mine, open_, config.zone, notice=payload.notice or None)
+        try:
+            await self.slack.replace_original(payload.response_url, text, blocks)
+        except ResponseUrlGone as exc:
+            log.info("shadow list not updated: its response URL is gone", extra={"reason": str(exc)})
+        except SlackTransientError as exc:
+            raise outbox.RetryLater(f"response URL: {exc}", exc.retry_after) from exc
 
     async def render_dm_state(self, args: dict[str, Any]) -> views.Rendered | None:
         session_id, user = int(args["session"]), str(args["user"])

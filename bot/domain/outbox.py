@@ -37,6 +37,7 @@ class OutboxKind(StrEnum):
     DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
     AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
+    SHADOW_LIST = "shadow_list"  # re-render a `/shadow` list in place after a click on it
 
 
 class PostRenderer(StrEnum):
@@ -248,6 +249,18 @@ class TellHosts(Payload):
 
 
 @dataclass(frozen=True)
+class ShadowListRefresh(Payload):
+    """The `/shadow` list `user` clicked on, shown again as it is now (through the click's
+    `response_url`, the one way to edit an ephemeral message), with `notice` (what the click did) on
+    top."""
+
+    KIND = OutboxKind.SHADOW_LIST
+    response_url: str
+    user: str
+    notice: str = ""
+
+
+@dataclass(frozen=True)
 class DigestChart(Payload):
     """The trend chart for the digest posted under `key`, for the window [start, end) (ISO-8601)."""
 
@@ -274,6 +287,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         RefreshHome,
         Post,
         TellHosts,
+        ShadowListRefresh,
         DigestChart,
     )
 }

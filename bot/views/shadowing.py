@@ -66,41 +66,48 @@ def line(session: Session, zone: ZoneInfo) -> str:
     )
 
 
-def _state(session: Session, **extra: Any) -> str:
-    return encode_state(session=session.id, **extra)
+def _state(session: Session, *, in_list: bool = False, **extra: Any) -> str:
+    """A session's controls carry its id; on a `/shadow` list also `list: 1`, so that a click on it
+    re-renders the list in place."""
+    return encode_state(session=session.id, **({"list": 1} if in_list else {}), **extra)
 
 
-def sign_up_button(session: Session) -> dict[str, Any]:
+def sign_up_button(session: Session, *, in_list: bool = False) -> dict[str, Any]:
+    state = _state(session, in_list=in_list)
     if session.seats_left:
-        return button("Sign up", Action.SHADOW_SIGN_UP, _state(session), style="primary")
-    return button("Join waitlist", Action.SHADOW_SIGN_UP, _state(session))
+        return button("Sign up", Action.SHADOW_SIGN_UP, state, style="primary")
+    return button("Join waitlist", Action.SHADOW_SIGN_UP, state)
 
 
-def _more_menu(session: Session) -> dict[str, Any]:
+def _more_menu(session: Session, *, in_list: bool = False) -> dict[str, Any]:
     return {
         "type": "overflow",
         "action_id": Action.SHADOW_MORE,
         "options": [
-            {"text": plain("Cancel my booking", 75), "value": _state(session, do="cancel")},
-            {"text": plain("Offer my seat to someone", 75), "value": _state(session, do="offer")},
+            {"text": plain("Cancel my booking", 75), "value": _state(session, in_list=in_list, do="cancel")},
+            {
+                "text": plain("Offer my seat to someone", 75),
+                "value": _state(session, in_list=in_list, do="offer"),
+            },
         ],
     }
 
 
-def listed(session: Session, zone: ZoneInfo, *, coming: bool = True) -> Blocks:
+def listed(session: Session, zone: ZoneInfo, *, coming: bool = True, in_list: bool = False) -> Blocks:
     text = line(session, zone)
     if coming and session.booked:
         text += f"\nComing: {_people(session.booked)}"
-    return [
-        section(text),
-        actions([sign_up_button(session), _more_menu(session)], block_id=f"shadow.session.{session.id}"),
-    ]
+    controls = [sign_up_button(session, in_list=in_list), _more_menu(session, in_list=in_list)]
+    return [section(text), actions(controls, block_id=f"shadow.session.{session.id}")]
 
 
-def mine_controls(session: Session, status: str, *, offered: bool = False) -> dict[str, Any]:
-    elements = [button("Cancel", Action.SHADOW_CANCEL, _state(session), style="danger")]
+def mine_controls(
+    session: Session, status: str, *, offered: bool = False, in_list: bool = False
+) -> dict[str, Any]:
+    state = _state(session, in_list=in_list)
+    elements = [button("Cancel", Action.SHADOW_CANCEL, state, style="danger")]
     if status == "booked" and not offered:
-        elements.append(button("Offer my seat", Action.SHADOW_OFFER, _state(session)))
+        elements.append(button("Offer my seat", Action.SHADOW_OFFER, state))
     return actions(elements, block_id=f"shadow.mine.{session.id}")
 
 
@@ -165,25 +172,32 @@ def week_post(
 
 
 def session_list(
-    user: str, mine: Sequence[tuple[Session, str]], open_: Sequence[Session], zone: ZoneInfo
+    user: str,
+    mine: Sequence[tuple[Session, str]],
+    open_: Sequence[Session],
+    zone: ZoneInfo,
+    *,
+    notice: str | None = None,
 ) -> Rendered:
-    """`/shadow`: your sessions (with cancel and offer) and open ones (with sign-up)."""
-    blocks: Blocks = []
+    """`/shadow`: your sessions (with cancel and offer) and open ones (with sign-up); after a click on
+    it, the same list as it is now with `notice` (what the click did, already escaped) on top."""
+    blocks: Blocks = [section(truncate(notice, 2000))] if notice else []
     if mine:
         blocks.append(section("*Your sessions*"))
         for session, status in mine[:10]:
+            offered = any(owner == user for _, owner in session.offered)
             if status == "booked":
-                label = "booked"
+                label = "booked, seat on offer" if offered else "booked"
             else:
                 label = f"#{session.waitlisted.index(user) + 1} on the waitlist"
             blocks.append(section(f"{line(session, zone)}\nYou: *{label}*"))
-            blocks.append(mine_controls(session, status))
+            blocks.append(mine_controls(session, status, offered=offered, in_list=True))
         blocks.append(divider())
     mine_ids = {s.id for s, _ in mine}
     others = [s for s in open_ if s.id not in mine_ids]
     blocks.append(section("*Open sessions*" if others else "_No open sessions in the next two weeks._"))
     for session in others[:10]:
-        blocks.extend(listed(session, zone, coming=False))
+        blocks.extend(listed(session, zone, coming=False, in_list=True))
     blocks.append(context("`/shadow stats` · `/shadow help`"))
     text = f"{len(mine)} of your sessions, {len(others)} open"
     return blocks[:50], text
