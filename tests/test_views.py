@@ -546,3 +546,16 @@ def test_onboarding_answer_with_nothing_booked_promises_nothing() -> None:
         {"reply": {"text": text, "blocks": blocks}, "dm": {"text": dm_text, "blocks": dm_blocks}},
     )
     assert "reminder before" not in json.dumps([blocks, dm_blocks])
+
+
+def test_a_rationale_request_once_written_shows_it_without_the_button() -> None:
+    from bot.domain.escalation import RationaleWritten
+    from bot.views.escalation import render_rationale_written
+
+    written = RationaleWritten(
+        3, 42, "Export <!channel> broken", "Legacy exports retire.\n<!here> *soon*", "U0CY0001"
+    )
+    blocks, text = render_rationale_written(written)
+    assert_valid_blocks(blocks)
+    assert "<!channel>" not in json.dumps(blocks) and "<!here>" not in json.dumps(blocks)
+    assert_golden("rationale_written", {"text": text, "blocks": blocks})

@@ -28,3 +28,14 @@ class EscalationDefaults:
     priority: str | None
     summary: str
     priorities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RationaleWritten:
+    """A won't-do rationale as written: what its requests show once it is there."""
+
+    problem_id: int
+    issue_id: int
+    subject: str
+    text: str
+    by: str | None

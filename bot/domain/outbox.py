@@ -64,6 +64,8 @@ class PostRenderer(StrEnum):
     SHADOW_DM_STATE = "shadow.dm_state"
     CLAIM_RELEASED = "claim-released"  # args: issue, actor (who released someone else's claim)
     SEVERITY_POINTER = "severity-pointer"  # args: issue, actor, severity (raised into another route)
+    # A won't-do rationale request once the rationale is written (args: problem): no button any more.
+    RATIONALE_WRITTEN = "rationale.written"
     RELEASE_HEADS_UP = "release.heads_up"
     RELEASE_DAY = "release.day"
     RELEASE_WATCH = "release.watch"
