@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.config import Programme
 from bot.domain.numbers import parse_number
-from bot.domain.outbox import Ephemeral, ShadowListRefresh
+from bot.domain.outbox import Ephemeral, ShadowDmControls, ShadowListRefresh
 from bot.ids import Action, Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS
 from bot.runtime import Runtime
@@ -440,15 +440,36 @@ SESSION_BUTTONS = {
 }
 
 
+async def update_clicked_dm(runtime: Runtime, clicked: payload.Action) -> None:
+    """After a click on a DM (a first-week plan, a nudge), that message shows each session's controls
+    as they apply now: updated through the outbox with the blocks Slack sent with the click."""
+    channel, ts = clicked.channel_id, clicked.message_ts
+    if not (channel and channel.startswith("D") and ts and clicked.message_blocks):
+        return
+    item = ShadowDmControls(
+        channel=channel,
+        ts=ts,
+        user=clicked.user_id,
+        blocks=list(clicked.message_blocks),
+        text=clicked.message_text,
+    )
+    try:
+        await runtime.database.transaction(partial(outbox.enqueue_in, payload=item))
+    except DatabaseUnavailable:
+        log.warning("clicked DM not updated: database unavailable")
+        return
+    runtime.deliverer.wake()
+
+
 async def on_session_button(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     await ack()
     clicked = payload.Action.from_body(body)
     session_id = clicked.state_int("session")
     if session_id is not None:
         in_list = clicked.state.get("list") == 1
-        await SESSION_BUTTONS[Action(clicked.action_id)](
-            runtime_of(context), clicked, session_id, in_list=in_list
-        )
+        runtime = runtime_of(context)
+        await SESSION_BUTTONS[Action(clicked.action_id)](runtime, clicked, session_id, in_list=in_list)
+        await update_clicked_dm(runtime, clicked)
 
 
 async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -463,6 +484,7 @@ async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
         await cancel_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
     elif chosen.get("do") == "offer":
         await offer_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
+    await update_clicked_dm(runtime_of(context), clicked)
 
 
 async def on_take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -491,6 +491,84 @@ async def test_old_dms_lose_the_controls_that_no_longer_apply(shadow_stack: Stac
     assert stack.slack.violations == []
 
 
+async def click_dm(stack: Stack, message: dict[str, Any], block_id: str, action_id: str, user: str) -> None:
+    """A click on a DM's control, with the message as Slack sends it along (its blocks)."""
+    shown_now = stack.slack.message(message["channel"], message["ts"])
+    block = next(b for b in shown_now["blocks"] if b.get("block_id") == block_id)
+    element = next(e for e in block["elements"] if e.get("action_id") == action_id)
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
+            "channel": {"id": message["channel"]},
+            "message": {k: shown_now[k] for k in ("type", "ts", "text", "blocks") if k in shown_now},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "type": "button",
+                    "value": element["value"],
+                    "action_ts": "1.2",
+                }
+            ],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+
+
+async def test_a_click_on_the_first_week_plan_updates_that_plan(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    config = stack.runtime.config
+    channel = stack.channels["shadowing"]
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    today = utcnow().astimezone(config.zone).date()
+    week = svc.working_days(config, svc.next_working_day(config, today), 2)
+    for day in week:
+        assert "Added session" in (await shadow(f"add l1 {day:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    later = (utcnow() + timedelta(days=12)).astimezone(config.zone)
+    assert "Added session" in (await shadow(f"add l1 {later:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    await shadow(f"onboard <@{p['dan']}>", p["host"])
+    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 sessions")
+    ref = {"channel": plan["channel"], "ts": plan["ts"]}
+    mine = [b["block_id"] for b in plan["blocks"] if str(b.get("block_id", "")).startswith("shadow.mine.")]
+    suggested = next(
+        b["block_id"] for b in plan["blocks"] if str(b.get("block_id", "")).startswith("shadow.sugg")
+    )
+    assert len(mine) == 2
+
+    # Cancel the first day from the plan: that day's buttons give way to a line; the second keeps its own.
+    await click_dm(stack, ref, mine[0], Action.SHADOW_CANCEL, p["dan"])
+    await stack.slack.wait_for(
+        lambda: "no longer signed up for this one" in shown(stack, ref), 10, message="plan"
+    )
+    blocks = stack.slack.message(ref["channel"], ref["ts"])["blocks"]
+    assert not any(b.get("block_id") == mine[0] for b in blocks)
+    assert any(b.get("block_id") == mine[1] for b in blocks)
+
+    # Sign up for the offered session from the plan: its button becomes Cancel / Offer my seat.
+    await click_dm(stack, ref, suggested, Action.SHADOW_SIGN_UP, p["dan"])
+    booked_id = f"shadow.mine.{suggested.rsplit('.', 1)[1]}"
+
+    def booked_controls() -> str | None:
+        blocks = stack.slack.message(ref["channel"], ref["ts"])["blocks"]
+        found = next((b for b in blocks if b.get("block_id") == booked_id), None)
+        return json.dumps(found) if found is not None else None
+
+    controls = await stack.slack.wait_for(
+        booked_controls, 10, message="the offered session booked in the plan"
+    )
+    assert Action.SHADOW_CANCEL in controls and Action.SHADOW_OFFER in controls
+    assert stack.slack.violations == []
+
+
 async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None:
     stack = shadow_stack
     p = stack.extra["people"]

@@ -5,6 +5,7 @@ renderers of posts that show current seats (the weekly post), stored answers (fe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.policy import slack_outcome
 from bot.deliveries.posts import PostDeliveries, Renderer
-from bot.domain.outbox import PostRenderer, ShadowListRefresh, TellHosts
-from bot.domain.shadowing import BOOKED, WAITLISTED, Session, decode_plan, decode_session
+from bot.domain.outbox import PostRenderer, ShadowDmControls, ShadowListRefresh, TellHosts
+from bot.domain.shadowing import BOOKED, WAITLISTED, DmState, Session, decode_plan, decode_session
 from bot.people import People
 from bot.services import outbox
 from bot.services import shadowing as svc
@@ -41,6 +43,7 @@ class ShadowDeliveries:
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
         deliverer.register(TellHosts, self.tell_hosts)
         deliverer.register(ShadowListRefresh, self.refresh_list)
+        deliverer.register(ShadowDmControls, self.refresh_dm_controls)
         posts.add_renderer(PostRenderer.SHADOW_WEEK, self.render_week)
         posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
         for name in SNAPSHOT_VIEWS:
@@ -67,6 +70,47 @@ class ShadowDeliveries:
             log.info("shadow list not updated: its response URL is gone", extra={"reason": str(exc)})
         except SlackTransientError as exc:
             raise outbox.RetryLater(f"response URL: {exc}", exc.retry_after) from exc
+
+    async def refresh_dm_controls(self, payload: ShadowDmControls) -> None:
+        """Update a clicked DM in place: each session's controls as they apply now. The same update
+        sent twice (a retry after an unknown outcome) changes nothing."""
+        if self.slack is None:
+            return
+        wanted: dict[int, str] = {}
+        for block in payload.blocks:
+            match = (
+                SESSION_CONTROLS.match(str(block.get("block_id") or ""))
+                if block.get("type") == "actions"
+                else None
+            )
+            if match:
+                wanted[int(match[2])] = match[1]
+        if not wanted:
+            return
+        config, user = self.config, payload.user
+
+        def load(conn: Connection) -> dict[int, DmState] | None:
+            if svc.is_session_dm(conn, payload.channel, payload.ts):
+                return None  # a DM about one session: re-rendered whole (`refresh_dms`)
+            states = {sid: svc.dm_state(conn, config, sid, user) for sid in wanted}
+            return {sid: state for sid, state in states.items() if state is not None}
+
+        states = await self.database.transaction(load)
+        if states is None:
+            return
+        blocks: list[dict[str, Any]] = []
+        for block in payload.blocks:
+            match = (
+                SESSION_CONTROLS.match(str(block.get("block_id") or ""))
+                if block.get("type") == "actions"
+                else None
+            )
+            state = states.get(int(match[2])) if match else None
+            blocks.append(views.controls_now(state, match[1]) if match and state else block)
+        if blocks == payload.blocks:
+            return
+        with slack_outcome():
+            await self.slack.update_message(payload.channel, payload.ts, payload.text, blocks)
 
     async def render_dm_state(self, args: dict[str, Any]) -> views.Rendered | None:
         session_id, user = int(args["session"]), str(args["user"])
@@ -174,6 +218,16 @@ class ShadowDeliveries:
             return None
         session, feedback, seen = loaded
         return views.feedback_post(session, self.config.zone, user, str(feedback.get("learned") or ""), seen)
+
+
+SESSION_CONTROLS = re.compile(r"^shadow\.(mine|session|suggested)\.(\d{1,9})$")
+
+
+def _session_controls(block: dict[str, Any]) -> re.Match[str] | None:
+    """A block of one session's controls: (kind, session id) from its block id."""
+    if block.get("type") != "actions":
+        return None
+    return SESSION_CONTROLS.match(str(block.get("block_id") or ""))
 
 
 # DMs whose controls act on the person's place in the session, and the place they assume.

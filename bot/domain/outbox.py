@@ -38,6 +38,7 @@ class OutboxKind(StrEnum):
     AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
     SHADOW_LIST = "shadow_list"  # re-render a `/shadow` list in place after a click on it
+    SHADOW_DM_CONTROLS = "shadow_dm_controls"  # a clicked DM's session controls, as they apply now
 
 
 class PostRenderer(StrEnum):
@@ -263,6 +264,20 @@ class ShadowListRefresh(Payload):
 
 
 @dataclass(frozen=True)
+class ShadowDmControls(Payload):
+    """A direct message someone clicked a session control on (a first-week plan, a nudge): its blocks
+    as Slack sent them with the click, to update in place with each session's controls as they apply
+    to `user` now."""
+
+    KIND = OutboxKind.SHADOW_DM_CONTROLS
+    channel: str
+    ts: str
+    user: str
+    blocks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class DigestChart(Payload):
     """The trend chart for the digest posted under `key`, for the window [start, end) (ISO-8601)."""
 
@@ -290,6 +305,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         Post,
         TellHosts,
         ShadowListRefresh,
+        ShadowDmControls,
         DigestChart,
     )
 }

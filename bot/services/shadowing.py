@@ -642,6 +642,14 @@ def refresh_dms(conn: Connection, session_id: int, people: Iterable[str]) -> Non
             )
 
 
+def is_session_dm(conn: Connection, channel: str, ts: str) -> bool:
+    """Whether this posted message is a keyed DM about one session (see `refresh_dms`)."""
+    key = conn.execute(
+        select(posted_messages.c.key).where(posted_messages.c.channel == channel, posted_messages.c.ts == ts)
+    ).scalar()
+    return bool(key and key.startswith("shadow-dm:"))
+
+
 def dm_state(conn: Connection, config: AppConfig, session_id: int, user: str) -> DmState | None:
     """What an earlier DM about the session must show now: the session, the person's place in it and
     whether they gave feedback; None when the session is gone."""

@@ -111,6 +111,25 @@ def mine_controls(
     return actions(elements, block_id=f"shadow.mine.{session.id}")
 
 
+def controls_now(state: DmState, kind: str) -> dict[str, Any]:
+    """The controls of one session in a DM that was clicked (a plan, a nudge), as they apply now:
+    cancel and offer while signed up, sign-up while not, and a plain line once neither can work."""
+    session = state.session
+    if session.status != "scheduled":
+        return context("This session was cancelled.")
+    if session.starts_at <= state.now:
+        return context(
+            "This session has started." if session.ends_at > state.now else "This session is over."
+        )
+    if state.status is not None:
+        return mine_controls(session, state.status, offered=state.offered)
+    if kind == "mine":
+        return context("You're no longer signed up for this one. `/shadow` lists the open sessions.")
+    if not session.seats_left and not session.waitlist_allowed:
+        return context("This session is full.")
+    return actions([sign_up_button(session)], block_id=f"shadow.{kind}.{session.id}")
+
+
 def dm_state(state: DmState, zone: ZoneInfo, *, prompt: bool) -> Rendered:
     """An earlier DM about a session once something changed: what is true now, with only the
     controls that can still work (none once the session started, was cancelled or left)."""
