@@ -438,6 +438,58 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None]
 
 
+class CustomerReply(Base):
+    """One message to a customer through their report's own channel: a reply written on a card, or a
+    fix notice of "Tell all N customers…" (once per customer and problem). Sent by the outbox under the
+    key `reply:{id}`; the thread line that shows it is `note_channel`/`note_ts`."""
+
+    __tablename__ = "customer_replies"
+    __table_args__ = (
+        Index(
+            "uq_customer_replies_fix_notice",
+            "problem_id",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("purpose = 'fix_notice'"),
+            sqlite_where=text("purpose = 'fix_notice'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="reply")  # reply | fix_notice
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # email | intercom | zendesk | webhook
+    text: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who sent it
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed | replied
+    reason: Mapped[str | None] = mapped_column(String(500))  # why it failed, safe to show
+    external_id: Mapped[str | None] = mapped_column(String(255))  # Message-ID, part id, comment id
+    macro_id: Mapped[int | None] = mapped_column(ForeignKey("macros.id", ondelete="SET NULL"))
+    note_channel: Mapped[str | None] = mapped_column(String(32))
+    note_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Macro(Base):
+    """A saved answer: reusable text for replies, found by name, text and product area."""
+
+    __tablename__ = "macros"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    product_area: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -457,3 +509,5 @@ shadow_bookings = cast(Table, ShadowBooking.__table__)
 releases = cast(Table, Release.__table__)
 posted_messages = cast(Table, PostedMessage.__table__)
 alerts = cast(Table, Alert.__table__)
+customer_replies = cast(Table, CustomerReply.__table__)
+macros = cast(Table, Macro.__table__)

@@ -19,6 +19,7 @@ from bot.domain.cards import CardCustomer, IssueCard
 from bot.views.blocks import decode_state, encode_state, escape, truncate
 from bot.views.customers import render_set_customer_modal
 from bot.views.issue_card import render_issue_card
+from bot.views.notes import CUSTOMER_ANSWER_PREVIEW_MAX, render_customer_answer
 from bot.views.report_modal import ReportPrefill, render_report_modal
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -375,7 +376,7 @@ def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
 
 
 def test_modals_and_requests_are_valid() -> None:
-    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails", ("Highest", "High", "Medium", "Low"))
+    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails")
     assert_golden("escalate_modal", render_escalate_modal(42, defaults))
     for view in (
         render_escalate_modal(42, defaults),
@@ -478,6 +479,31 @@ def test_search_shows_a_wont_do_as_such_with_its_rationale() -> None:
     assert "<!channel>" not in shown
     blocks, _ = render_search_results("csv", [hit])
     assert ":white_check_mark: resolved" in json.dumps(blocks)
+
+
+def test_customer_answer_note_golden() -> None:
+    blocks, text = render_customer_answer(
+        "Intercom", "Globex", "Sam Okafor", "sam@globex.example", "Any news?\n\nWe need it by Friday."
+    )
+    assert_valid_blocks(blocks)
+    assert_golden("customer_answer", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_hostile_long_golden() -> None:
+    hostile = "<!channel> <https://evil.example|bank> &amp; <@U123>\x1b[31m\u202e"
+    blocks, text = render_customer_answer("<!here>", None, hostile, None, hostile + "\n" + "y" * 3000)
+    assert_valid_blocks(blocks)
+    shown = blocks[0]["text"]["text"]
+    assert "<!" not in shown and "<http" not in shown and "<@" not in shown and "\x1b" not in shown
+    assert shown.endswith("y…") and shown.count("y") < CUSTOMER_ANSWER_PREVIEW_MAX
+    assert "<" not in text
+    assert_golden("customer_answer_hostile", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_without_a_name_or_text() -> None:
+    blocks, text = render_customer_answer("Zendesk", None, None, None, "  ")
+    assert blocks[0]["text"]["text"] == "💬 *The customer* answered by Zendesk:\n>_(no text)_"
+    assert text == "💬 The customer answered by Zendesk"
 
 
 def _plan_session(session_id: int, day: int, name: str = "L1 support", location: str = "Room 4") -> Any:

@@ -37,6 +37,7 @@ from bot.domain.outbox import (
 from bot.metrics import count_refused, count_taken
 from bot.services import escalation, outbox, triage
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
+from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
@@ -52,6 +53,7 @@ from bot.views.notes import (
     intake_confirmation,
     render_auto_merge_note,
     render_claim_released,
+    render_customer_answer,
     render_email_reply,
     render_severity_pointer,
     render_triage_note,
@@ -357,7 +359,8 @@ class CardDeliveries:
             log.info("ephemeral note not delivered", extra={"error": exc.code})
 
     async def thread_note(self, payload: ThreadNote) -> None:
-        """Post an issue event (an e-mail reply, a triage action) in the thread of the issue's card."""
+        """Post an issue event (an e-mail reply, a customer's answer, a triage action) in the thread
+        of the issue's card."""
         event_id = payload.event_id
 
         def load(conn: Connection) -> tuple[Any, Any] | None:
@@ -385,6 +388,14 @@ class CardDeliveries:
                 detail.get("from_name"),
                 str(detail.get("from_email")),
                 str(detail.get("subject", "")),
+                str(detail.get("text", "")),
+            )
+        elif event.kind == CUSTOMER_ANSWER:
+            blocks, text = render_customer_answer(
+                source_label(str(detail.get("source", ""))),
+                detail.get("company"),
+                detail.get("author_name") or detail.get("customer_name"),
+                detail.get("author_email"),
                 str(detail.get("text", "")),
             )
         else:

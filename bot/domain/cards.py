@@ -88,6 +88,11 @@ class CustomerToTell:
     sources: tuple[str, ...]
     notified_by: str | None  # a Slack user id, when already told
     notified: bool = False
+    # The fix notice sent through their own channel ("Tell all N customers…"), if any.
+    notice_state: str | None = None  # queued | sent | failed | replied
+    notice_channel: str | None = None  # "by e-mail", "on Intercom", ...
+    notice_reason: str | None = None
+    notice_reply_id: int | None = None
 
 
 @dataclass(frozen=True)

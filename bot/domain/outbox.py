@@ -37,6 +37,8 @@ class OutboxKind(StrEnum):
     DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
     AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
+    SEND_REPLY = "send_reply"  # a reply to a customer through the report's own channel, once
+    REPLY_NOTE = "reply_note"  # the reply's line in its card's thread, kept up to date with its state
     SHADOW_LIST = "shadow_list"  # re-render a `/shadow` list in place after a click on it
     SHADOW_DM_CONTROLS = "shadow_dm_controls"  # a clicked DM's session controls, as they apply now
 
@@ -175,6 +177,18 @@ class AutoMergeNote(Payload):
 
 
 @dataclass(frozen=True)
+class SendReply(Payload):
+    KIND = OutboxKind.SEND_REPLY
+    reply_id: int
+
+
+@dataclass(frozen=True)
+class ReplyThreadNote(Payload):
+    KIND = OutboxKind.REPLY_NOTE
+    reply_id: int
+
+
+@dataclass(frozen=True)
 class CustomerList(Payload):
     KIND = OutboxKind.CUSTOMER_LIST
     problem_id: int
@@ -296,6 +310,8 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         ThreadNote,
         CustomerList,
         AutoMergeNote,
+        SendReply,
+        ReplyThreadNote,
         RationaleRequest,
         JiraEscalate,
         JiraLink,

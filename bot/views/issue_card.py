@@ -213,6 +213,7 @@ def _escalation_controls(card: IssueCard) -> Blocks:
                 "min_query_length": 2,
             }
         )
+    controls.extend(_reply_button(card))
     return controls
 
 
@@ -240,8 +241,18 @@ def _suggestion_blocks(card: IssueCard) -> Blocks:
     return blocks
 
 
+def _reply_button(card: IssueCard) -> Blocks:
+    """ "Reply to customer": on every report with a customer (the form says when there is no way back)."""
+    if card.customer is None:
+        return []
+    return [button("Reply to customer", Action.REPLY, encode_state(issue=card.issue_id))]
+
+
 def _merged_controls(card: IssueCard) -> Blocks:
-    controls: Blocks = [button("Unmerge", Action.UNMERGE, encode_state(issue=card.issue_id))]
+    controls: Blocks = [
+        button("Unmerge", Action.UNMERGE, encode_state(issue=card.issue_id)),
+        *_reply_button(card),
+    ]
     if card.merged_into_link and card.merged_into_link.startswith("https://"):
         controls.append(link_button(f"Open #{card.merged_into}", card.merged_into_link, Action.OPEN_PROBLEM))
     return controls

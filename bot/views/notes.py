@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.intake import clean_line, clean_text
 from bot.views.blocks import context, escape, section, truncate
 
 
@@ -45,6 +46,32 @@ def render_email_reply(
         section(quoted, verbatim=True),
     ]
     fallback = truncate(f"Reply by e-mail from {who}: {escape(subject)}", 300)
+    return blocks, fallback
+
+
+CUSTOMER_ANSWER_PREVIEW_MAX = 1500
+
+
+def render_customer_answer(
+    source_label: str,
+    company: str | None,
+    author_name: str | None,
+    author_email: str | None,
+    text: str,
+) -> tuple[list[dict[str, Any]], str]:
+    """A customer's answer through a helpdesk ("💬 *Globex* answered by Intercom:"), posted in the
+    issue card's thread: the customer's company, else the author's name or address; the text
+    quoted. Customer text (and the source, the sender's word) escaped and bounded."""
+    author = clean_line(author_name or author_email or "").strip()
+    who = clean_line(company or "").strip() or author or "The customer"
+    shown = f"*{escape(truncate(who, 80))}*"
+    if author and author != who and author.casefold() != who.casefold():
+        shown += f" ({escape(truncate(author, 80))})"
+    label = escape(truncate(clean_line(source_label), 40))
+    quoted = escape(truncate(clean_text(text).strip(), CUSTOMER_ANSWER_PREVIEW_MAX)) or "_(no text)_"
+    quoted = "\n".join(f">{line}" for line in quoted.splitlines() or [""])
+    blocks = [section(f"💬 {shown} answered by {label}:\n{quoted}", verbatim=True)]
+    fallback = truncate(f"💬 {escape(who)} answered by {label}", 300)
     return blocks, fallback
 
 
