@@ -35,17 +35,17 @@ AGENT = "U0AGENT001"
 SUPPORT = "support@example.test"
 
 
-def submission(view: dict[str, Any], text: str) -> dict[str, Any]:
+def submission(view: dict[str, Any], text: str, user: str = AGENT) -> dict[str, Any]:
     submitted = copy.deepcopy(view)
     submitted["state"] = {"values": {Block.REPLY_TEXT: {INPUT: {"type": "plain_text_input", "value": text}}}}
-    return {"type": "view_submission", "user": {"id": AGENT}, "view": submitted, "trigger_id": "1.2.3"}
+    return {"type": "view_submission", "user": {"id": user}, "view": submitted, "trigger_id": "1.2.3"}
 
 
-async def reply_from_card(stack: Stack, card: dict[str, Any], text: str) -> None:
+async def reply_from_card(stack: Stack, card: dict[str, Any], text: str, user: str = AGENT) -> None:
     before = len(stack.slack.modals)
-    await click(stack, card, "issue.reply", AGENT)
+    await click(stack, card, "issue.reply", user)
     await stack.slack.wait_for(lambda: len(stack.slack.modals) > before, message="the reply form opens")
-    response = await stack.slack_interaction(submission(stack.slack.modals[-1], text))
+    response = await stack.slack_interaction(submission(stack.slack.modals[-1], text, user))
     assert response.status == 200 and await response.text() == ""
 
 
@@ -94,6 +94,7 @@ async def test_an_email_reply_goes_by_smtp_threaded_and_the_answer_comes_back(
         config_overrides=email_config(imap),
     ) as stack:
         card = (await stack.wait_for_cards(stack.channels["default"], 1, timeout=15))[0]
+        maya = slack.add_user("maya", real_name="Maya Lindqvist")
         # A colleague's message in the thread is internal: it never reaches the customer.
         event = {
             "type": "message",
@@ -104,8 +105,8 @@ async def test_an_email_reply_goes_by_smtp_threaded_and_the_answer_comes_back(
             "thread_ts": card["ts"],
         }
         assert (await stack.slack_event(event)).status == 200
-        await reply_from_card(stack, card, "Hi Dana,\n\nfixed in today's release.")
-        await wait_for_thread(stack, card, "Sent to Acme-Corp (Dana Smith) by e-mail by")
+        await reply_from_card(stack, card, "Hi Dana,\n\nfixed in today's release.", user=maya)
+        await wait_for_thread(stack, card, "Sent to Acme-Corp (Dana Smith) by e-mail by <@")
         [message] = smtp.messages
         assert message["To"] == "Dana Smith <dana@acme-corp.test>"
         assert message["Subject"] == "Re: Export to CSV is broken"
@@ -113,6 +114,7 @@ async def test_an_email_reply_goes_by_smtp_threaded_and_the_answer_comes_back(
         assert SUPPORT in message["Reply-To"]
         body = message.get_content()
         assert "fixed in today's release" in body and "blame the CSV lib" not in body
+        assert body.rstrip().endswith("Maya Lindqvist") and maya not in body  # her name, never a Slack id
         ours = message["Message-ID"]
 
         # The customer answers our reply: it joins the same card's thread, and the reply shows it.
