@@ -408,6 +408,15 @@ class ShadowingConfig(_Strict):
     reminders: list[Duration] = Field(default_factory=lambda: [timedelta(hours=24), timedelta(minutes=15)])
     fairness: Fairness | None = None
     onboarding: Onboarding = Field(default_factory=Onboarding)
+    # A Slack user group (S…) of managers: they may onboard others, as admins and hosts may.
+    managers_group: str | None = None
+
+    @field_validator("managers_group")
+    @classmethod
+    def _user_group(cls, value: str | None) -> str | None:
+        if value is not None and not USER_GROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (S0123ABCD)")
+        return value
 
     @field_validator("programmes")
     @classmethod

@@ -52,6 +52,7 @@ class Action(StrEnum):
     SHADOW_CANCEL = "shadow.cancel"  # give up my seat or waitlist place
     SHADOW_OFFER = "shadow.offer"  # put my seat on offer for anyone to take
     SHADOW_TAKE = "shadow.take"  # take a seat someone offered
+    SHADOW_BOOK_FOR = "shadow.book_for"  # book a suggested session for the new hire being onboarded
     SHADOW_FEEDBACK = "shadow.give_feedback"  # opens the feedback modal after a session
     SHADOW_FEEDBACK_PROBLEMS = "shadow.feedback_problems"  # problems seen: external multi-select
     OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
