@@ -182,6 +182,12 @@ def queue_reply(
         raise NoChannelBack(route.reason or "There is no channel back to this customer.")
     cleaned = clean_reply(text)
     now = utcnow()
+    if macro_id is not None:
+        counted = conn.execute(
+            update(macros).where(macros.c.id == macro_id).values(uses=macros.c.uses + 1, last_used_at=now)
+        )
+        if not counted.rowcount:
+            macro_id = None  # removed since it filled the form: the reply stands on its own
     reply_id = int(
         conn.execute(
             insert(customer_replies)
@@ -201,10 +207,6 @@ def queue_reply(
             .returning(customer_replies.c.id)
         ).scalar_one()
     )
-    if macro_id is not None:
-        conn.execute(
-            update(macros).where(macros.c.id == macro_id).values(uses=macros.c.uses + 1, last_used_at=now)
-        )
     conn.execute(
         update(issues)
         .where(issues.c.id == issue_id, issues.c.first_response_at.is_(None))
