@@ -11,9 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.macros import Macro
+from bot.domain.numbers import MAX_INT
 from bot.ids import Action, Block, Callback
 from bot.runtime import Runtime
 from bot.services import macros, replies
+from bot.slack_text import slack_text_to_plain
 from bot.views.macros import (
     MACRO_USAGE,
     macro_options,
@@ -36,6 +38,14 @@ OPTIONS_BUDGET_SECONDS = 2.0
 ADD_USAGE = "Save a macro with `/support macro add <name> | <text>`, or `/support macro add` for a form."
 
 
+def parse_id(value: str | None) -> int | None:
+    """A macro id from a select's value (a forged one may be anything)."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 12:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_INT else None
+
+
 async def may_remove_any(runtime: Runtime, user: str) -> bool:
     """Admins may remove anyone's macro; with no `admins` configured, everyone is one (as for releases)."""
     admins = runtime.config.admins
@@ -50,7 +60,8 @@ async def may_remove_any(runtime: Runtime, user: str) -> bool:
 
 async def answer_command(runtime: Runtime, ack: AsyncAck, command: payload.Command) -> None:
     """`/support macro …` (the first word of `command.text` is "macro")."""
-    parts = command.text.strip().split(None, 2)
+    # A command's text arrives with &, < and > escaped (Slack's own markup, links and mentions, as is).
+    parts = slack_text_to_plain(command.text).strip().split(None, 2)
     sub = parts[1].lower() if len(parts) > 1 else "help"
     rest = parts[2].strip() if len(parts) > 2 else ""
     user = command.user_id
@@ -181,7 +192,7 @@ async def on_picked(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltConte
     clicked = payload.Action.from_body(body)
     modal = payload.OpenView.from_body(body)
     issue_id = modal.metadata_int("issue")
-    macro_id = int(clicked.selected) if clicked.selected and clicked.selected.isdigit() else None
+    macro_id = parse_id(clicked.selected)
     if issue_id is None or macro_id is None or runtime.slack is None:
         return
     configured = frozenset(runtime.replies)

@@ -71,12 +71,15 @@ async def new_modal(stack: Stack, before: int, what: str) -> dict[str, Any]:
 
 
 async def test_add_list_and_remove_with_their_refusals(stack: Stack) -> None:
-    saved = await command(stack, "macro add Refund policy | We refund within <b>30 days</b>.\x07")
+    # Slack escapes &, < and > in a command's text; control characters are dropped.
+    saved = await command(
+        stack, "macro add Refund policy | We refund within &lt;b&gt;30 days&lt;/b&gt; &amp; more.\x07"
+    )
     assert "Saved the macro *Refund policy*" in saved["text"]
     (row,) = await all_macros(stack)
     assert (row.name, row.text, row.created_by, row.uses) == (
         "Refund policy",
-        "We refund within <b>30 days</b>.",
+        "We refund within <b>30 days</b> & more.",
         AGENT,
         0,
     )
@@ -228,6 +231,31 @@ async def picker_options(stack: Stack, form: dict[str, Any], typed: str) -> list
     return list((await response.json())["options"])
 
 
+async def pick(stack: Stack, view: dict[str, Any], macro_id: int, name: str) -> None:
+    """What Slack sends when a macro is chosen in the reply form's picker."""
+    picker = next(b for b in view["blocks"] if b["type"] == "actions")
+    option = {"text": {"type": "plain_text", "text": name}, "value": str(macro_id)}
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": AGENT},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "view", "view_id": view["id"]},
+            "view": view,
+            "actions": [
+                {
+                    "action_id": "reply.macro",
+                    "block_id": picker["block_id"],
+                    "type": "external_select",
+                    "selected_option": option,
+                    "action_ts": "1700000000.000002",
+                }
+            ],
+        }
+    )
+    assert response.status == 200
+
+
 async def test_the_reply_form_picks_a_macro_fills_the_text_and_counts_the_use(stack: Stack) -> None:
     def seed(conn: Any) -> dict[str, int]:
         made = {
@@ -258,29 +286,7 @@ async def test_the_reply_form_picks_a_macro_fills_the_text_and_counts_the_use(st
     # Something typed first: choosing a macro replaces it (a new field), still editable.
     chosen = copy.deepcopy(form)
     chosen["state"] = {"values": values(**{Block.REPLY_TEXT: "half-written"})}
-    picker = next(b for b in form["blocks"] if b["type"] == "actions")
-    response = await stack.slack_interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": AGENT},
-            "trigger_id": stack.slack.new_trigger_id(),
-            "container": {"type": "view", "view_id": form["id"]},
-            "view": chosen,
-            "actions": [
-                {
-                    "action_id": "reply.macro",
-                    "block_id": picker["block_id"],
-                    "type": "external_select",
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "Zeta export"},
-                        "value": str(ids["mine"]),
-                    },
-                    "action_ts": "1700000000.000002",
-                }
-            ],
-        }
-    )
-    assert response.status == 200
+    await pick(stack, chosen, ids["mine"], "Zeta export")
 
     def updated() -> dict[str, Any] | None:
         view = next(v for v in stack.slack.modals if v["id"] == form["id"])
@@ -299,3 +305,28 @@ async def test_the_reply_form_picks_a_macro_fills_the_text_and_counts_the_use(st
     assert (reply.text, reply.macro_id) == ("Split the export by month, Dana.", ids["mine"])
     uses = {m.name: m.uses for m in await all_macros(stack)}
     assert uses == {"Alpha billing": 10, "Beta general": 5, "Zeta export": 1}
+
+
+async def test_a_macro_removed_after_it_was_picked_leaves_the_reply_standing(stack: Stack) -> None:
+    made = await stack.runtime.database.transaction(
+        lambda conn: macro_service.add_macro(conn, AGENT, "Short lived", "We are on it.")
+    )
+    _, card = await new_card(stack)
+    form = await open_form(stack, card)
+    await pick(stack, form, made.id, "Short lived")
+    filled_block = f"{Block.REPLY_TEXT}.1"
+    await stack.slack.wait_for(
+        lambda: any(
+            b.get("block_id") == filled_block
+            for b in next(v for v in stack.slack.modals if v["id"] == form["id"])["blocks"]
+        ),
+        message="the form is filled",
+    )
+    filled = next(v for v in stack.slack.modals if v["id"] == form["id"])
+    assert "Short lived" in (await command(stack, "macro remove Short lived"))["text"]
+    await submit(stack, filled, values(**{filled_block: "We are on it."}))
+    await wait_for_line(stack, card, "Sent to Acme (Dana Smith)")
+    reply = await stack.runtime.database.transaction(
+        lambda conn: conn.execute(select(customer_replies)).one()
+    )
+    assert (reply.text, reply.macro_id, reply.state) == ("We are on it.", None, "sent")
