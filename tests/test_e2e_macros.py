@@ -231,7 +231,7 @@ async def picker_options(stack: Stack, form: dict[str, Any], typed: str) -> list
     return list((await response.json())["options"])
 
 
-async def pick(stack: Stack, view: dict[str, Any], macro_id: int, name: str) -> None:
+async def pick(stack: Stack, view: dict[str, Any], macro_id: int | str, name: str) -> None:
     """What Slack sends when a macro is chosen in the reply form's picker."""
     picker = next(b for b in view["blocks"] if b["type"] == "actions")
     option = {"text": {"type": "plain_text", "text": name}, "value": str(macro_id)}
@@ -330,3 +330,29 @@ async def test_a_macro_removed_after_it_was_picked_leaves_the_reply_standing(sta
         lambda conn: conn.execute(select(customer_replies)).one()
     )
     assert (reply.text, reply.macro_id, reply.state) == ("We are on it.", None, "sent")
+
+
+async def test_forged_picker_requests_change_nothing(stack: Stack) -> None:
+    _, card = await new_card(stack)
+    form = await open_form(stack, card)
+    for value in ("abc", "99999999999999999999", "-1", "٣"):
+        await pick(stack, form, value, "forged")
+    forged = copy.deepcopy(form)
+    for block in forged["blocks"]:
+        if block["type"] == "actions":
+            block["block_id"] = '{"v":1,"issue":"1 OR 1=1"}'
+    assert await picker_options(stack, forged, "%' OR 1=1 --") == []
+    # A real pick afterwards is the form's first change: none of the forged ones changed it.
+    made = await stack.runtime.database.transaction(
+        lambda conn: macro_service.add_macro(conn, AGENT, "Real one", "Real text.")
+    )
+    await pick(stack, form, made.id, "Real one")
+
+    def current() -> dict[str, Any]:
+        return next(v for v in stack.slack.modals if v["id"] == form["id"])
+
+    await stack.slack.wait_for(
+        lambda: any(b.get("block_id") == f"{Block.REPLY_TEXT}.1" for b in current()["blocks"]),
+        message="the real pick fills the form",
+    )
+    assert initial(current(), f"{Block.REPLY_TEXT}.1") == "Real text."
