@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from bot.domain.macros import (
     MACRO_AREA_MAX,
@@ -87,26 +87,24 @@ def add_macro(conn: Connection, user: str, name: str, text: str, product_area: s
     cleaned_text = clean_text(text)
     if _named(conn, cleaned_name) is not None:
         raise MacroNameTaken(f"There is a macro called “{cleaned_name}” already: choose another name.")
-    try:
-        with conn.begin_nested():
-            macro_id = conn.execute(
-                insert(macros)
-                .values(
-                    name=cleaned_name,
-                    text=cleaned_text,
-                    product_area=_clean_area(product_area),
-                    created_by=user,
-                    uses=0,
-                    created_at=utcnow(),
-                )
-                .returning(macros.c.id)
-            ).scalar_one()
-    except IntegrityError:
-        # Two saves of one name at once: the unique index lets one in (same case; a different case
-        # slips past it only in the instant between our check and the insert).
-        raise MacroNameTaken(
-            f"There is a macro called “{cleaned_name}” already: choose another name."
-        ) from None
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # Two saves of one name at once: the unique index lets one in and the other is told, never a 500
+    # (a different case slips past it only in the instant between the check above and this insert).
+    macro_id = conn.execute(
+        dialect.insert(macros)
+        .values(
+            name=cleaned_name,
+            text=cleaned_text,
+            product_area=_clean_area(product_area),
+            created_by=user,
+            uses=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(macros.c.id)
+    ).scalar()
+    if macro_id is None:
+        raise MacroNameTaken(f"There is a macro called “{cleaned_name}” already: choose another name.")
     return Macro(int(macro_id), cleaned_name, cleaned_text, _clean_area(product_area), user, 0)
 
 
