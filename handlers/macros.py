@@ -23,6 +23,7 @@ from bot.views.macros import (
     macro_saved,
     render_macro_list,
     render_macro_modal,
+    render_macro_saved_view,
     unknown_macro_subcommand,
 )
 from bot.views.replies import render_reply_modal
@@ -166,7 +167,7 @@ async def on_macro_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
     if isinstance(saved, Refused):
         await ack(response_action="errors", errors={Block.MACRO_NAME: saved.text})
         return
-    await ack()
+    await ack(response_action="update", view=render_macro_saved_view(saved))
 
 
 async def on_picker_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -158,7 +158,8 @@ async def test_add_without_text_opens_the_form(stack: Stack) -> None:
     state = values(
         **{Block.MACRO_NAME: "Outage notice", Block.MACRO_TEXT: "We are down.", Block.MACRO_AREA: "Billing"}
     )
-    await submit(stack, form, state)
+    saved = await (await submit(stack, form, state)).json()
+    assert saved["response_action"] == "update" and "Saved the macro *Outage notice*" in str(saved["view"])
     (row,) = await all_macros(stack)
     assert (row.name, row.text, row.product_area) == ("Outage notice", "We are down.", "billing")
     taken = await submit(stack, form, state)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.domain.macros import Macro, MacroDraft
 from bot.domain.replies import ReplyChannelName, ReplyForm, ReplyNote, ReplyRoute, ReplyState
 from bot.views.blocks import decode_state
-from bot.views.macros import macro_options, render_macro_list, render_macro_modal
+from bot.views.macros import macro_options, render_macro_list, render_macro_modal, render_macro_saved_view
 from bot.views.notes import render_triage_note
 from bot.views.replies import render_reply_modal, render_reply_note
 from tests.test_views import assert_golden, assert_valid_blocks
@@ -22,6 +22,9 @@ def test_macro_modal() -> None:
     )
     assert_valid_blocks(view["blocks"])
     assert_golden("macro_modal", view)
+    saved = render_macro_saved_view(HOSTILE)
+    assert_valid_blocks(saved["blocks"])
+    assert "<!channel>" not in str(saved) and "&lt;!channel&gt;" in str(saved)
 
 
 def test_macro_list_escapes_and_offers_remove_only_where_allowed() -> None:

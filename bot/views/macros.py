@@ -111,3 +111,13 @@ def macro_saved(macro: Macro) -> str:
 
 def macro_removed(macro: Macro) -> str:
     return f"Removed the macro *{escape(macro.name)}*."
+
+
+def render_macro_saved_view(macro: Macro) -> dict[str, Any]:
+    """What the save form turns into once saved."""
+    return {
+        "type": "modal",
+        "title": plain("Macro saved", 24),
+        "close": plain("Done", 24),
+        "blocks": [section(f":white_check_mark: {macro_saved(macro)}")],
+    }
