@@ -24,6 +24,7 @@ from bot.config import AppConfig
 from bot.deliveries import register_deliveries
 from bot.people import People
 from bot.runtime import Runtime
+from bot.services.jira_fields import JiraFieldChoices
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch, analyzer_for
 from bot.settings import Settings, SettingsError
@@ -134,6 +135,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         slack=slack,
         posts=posts,
         jira=jira,
+        jira_fields=JiraFieldChoices(jira) if jira is not None else None,
         mail=mail,
         scheduler=scheduler,
         replies=reply_channels,

@@ -487,7 +487,21 @@ class AppConfig(_Strict):
     # users or user groups.
     admins: list[str] = Field(default_factory=list)
 
+    # A Slack user group (S…) whose members see the lead view on their Home tab: backlog by age, SLA
+    # breaches this week, unclaimed urgent problems. Without it, nobody does.
+    leads_group: str | None = None
+
     _admins = field_validator("admins", mode="before")(_people)
+
+    @field_validator("leads_group", mode="before")
+    @classmethod
+    def _leads_group(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not USER_GROUP_ID.match(text):
+            raise ValueError(f"{text!r} is not a Slack user group ID (like S0123ABCD)")
+        return text
 
     @field_validator("timezone")
     @classmethod

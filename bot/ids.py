@@ -40,6 +40,10 @@ class Action(StrEnum):
     ESCALATE = "issue.escalate"
     ESCALATE_MORE = "issue.escalate_more"  # overflow: with details… / link an existing issue
     ESCALATE_RETRY = "issue.escalate_retry"
+    # "Escalate with details…": external selects answered from Jira's create metadata
+    ESCALATE_PICK_PROJECT = "escalate.pick_project"
+    ESCALATE_PICK_TYPE = "escalate.pick_issue_type"
+    ESCALATE_PICK_PRIORITY = "escalate.pick_priority"
     OPEN_JIRA = "issue.open_jira"  # URL button to the Jira issue
     MARK_NOTIFIED = "problem.mark_notified"  # one customer told of the fix
     MARK_ALL_NOTIFIED = "problem.mark_all_notified"

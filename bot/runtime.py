@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.people import People
+from bot.services.jira_fields import JiraFieldChoices
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings
@@ -33,6 +34,7 @@ class Runtime:
     slack: SlackGateway | None = None
     posts: PostDeliveries | None = None
     jira: JiraGateway | None = None
+    jira_fields: JiraFieldChoices | None = None  # the escalation modal's choices, cached from Jira
     mail: MailPoller | None = None
     scheduler: Scheduler | None = None
     # The channels customers can be answered through (by name: email, intercom, zendesk, webhook).

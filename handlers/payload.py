@@ -204,6 +204,9 @@ class View:
         return _stored_int(found)
 
 
+QUERY_MAX = 200  # what is typed in a select; more is not a search anyone makes
+
+
 @dataclass(frozen=True)
 class OpenView:
     """The modal a `block_actions` came from: its id and hash (to update it) and its metadata."""
@@ -233,10 +236,18 @@ class OptionsRequest:
 
     query: str
     block_id: str | None
+    # In a modal: the modal as it stands (what is chosen so far, its private_metadata).
+    view: View | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> OptionsRequest:
-        return cls(query=str(body.get("value") or "").strip(), block_id=_text(body.get("block_id")))
+        view = body.get("view")
+        user = _user_of(body) or ""
+        return cls(
+            query=str(body.get("value") or "").strip()[:QUERY_MAX],
+            block_id=_text(body.get("block_id")),
+            view=View.of(view, user_id=user) if isinstance(view, Mapping) else None,
+        )
 
     def state_int(self, name: str) -> int | None:
         found = decode_state(self.block_id).get(name)

@@ -266,6 +266,8 @@ async def test_opening_home_publishes_the_home_tab(sbx: RunningSandbox) -> None:
     await sbx.wait_for(lambda: YOU.user_id in sbx.sandbox.slack.home_views, "the Home tab")
     state = await sbx.state()
     assert state["home"]["type"] == "home" and state["home"]["blocks"]
+    # You are in the sandbox's `leads_group`: your Home has the lead view.
+    assert "Lead view" in json.dumps(state["home"]["blocks"])
 
 
 async def test_the_page_refuses_what_slack_could_not_have_sent(sbx: RunningSandbox) -> None:

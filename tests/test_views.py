@@ -375,7 +375,7 @@ def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
 
 
 def test_modals_and_requests_are_valid() -> None:
-    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails", ("Highest", "High", "Medium", "Low"))
+    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails")
     assert_golden("escalate_modal", render_escalate_modal(42, defaults))
     for view in (
         render_escalate_modal(42, defaults),
@@ -478,6 +478,50 @@ def test_search_shows_a_wont_do_as_such_with_its_rationale() -> None:
     assert "<!channel>" not in shown
     blocks, _ = render_search_results("csv", [hit])
     assert ":white_check_mark: resolved" in json.dumps(blocks)
+
+
+def test_golden_home_with_links_wont_do_and_the_lead_view() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.home import ClaimedIssue, Escalated, Home, LeadView, TopProblem, UrgentProblem
+    from bot.views.home import render_home
+
+    link = "https://fake.slack.com/archives/C0SUPPORT01/p1700000000000100"
+    home = Home(
+        user="U0LEAD0001",
+        claimed=[ClaimedIssue(7, "Export is empty <!channel>", "C0SUPPORT01", "normal")],
+        escalated=[
+            Escalated(
+                7,
+                "Export is empty <!channel>",
+                "created",
+                "SUP-7",
+                "https://jira.example.com/browse/SUP-7",
+                "Done",
+                "Won't Do",
+                3,
+                wont_do=True,
+            ),
+            Escalated(8, "Login loops", "created", "SUP-8", None, "In Progress", None, 1),
+        ],
+        top=[
+            TopProblem(7, "Export is empty <!channel>", 3, 1, "SUP-7", "Done", wont_do=True),
+            TopProblem(9, "API down", 2, 0, None, None),
+        ],
+        lead=LeadView(
+            backlog=(("under 1 day", 2), ("1\u20133 days", 1), ("3\u20137 days", 0), ("over 7 days", 4)),
+            sla_breaches=3,
+            unclaimed_urgent=(UrgentProblem(9, "API down <@U123>", "C0URGENT01", WHEN),),
+            unclaimed_urgent_total=11,
+        ),
+    )
+    view = render_home(home, ZoneInfo("Europe/Berlin"), {7: link, 9: link, 8: "javascript:alert(1)"})
+    assert_valid_blocks(view["blocks"])
+    shown = json.dumps(view)
+    assert "<!channel>" not in shown and "<@U123>" not in shown
+    assert "Done" not in shown and "won't do" in shown and "and 10 more" in shown
+    assert "javascript:" not in shown  # only https links are made
+    assert_golden("home_lead_view", view)
 
 
 def test_customer_answer_note_golden() -> None:

@@ -64,7 +64,7 @@ def register_deliveries(
     posts.register(deliverer)
     cards.add_renderers(posts)
     ShadowDeliveries(database, config, people).register(deliverer, posts)
-    HomeDeliveries(database, config, slack).register(deliverer)
+    HomeDeliveries(database, config, slack, people, cards.card_permalink).register(deliverer)
     ReplyDeliveries(database, slack, replies if replies is not None else {}).register(deliverer)
     DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)
     ReleaseRenderers(database, config).register(posts)

@@ -400,6 +400,9 @@ class CardDeliveries:
         note every few seconds), and once: the batch is named by its first event, so a retry after a
         lost answer finds the note it already posted."""
         problem_id = payload.problem_id
+        if payload.batch is not None:
+            await self._rerender_auto_merge_note(problem_id, payload.batch)
+            return
 
         def load(conn: Connection) -> tuple[Any, list[Any], int, int] | None:
             problem = conn.execute(select(problems).where(problems.c.id == problem_id)).first()
@@ -445,10 +448,12 @@ class CardDeliveries:
             customer_count,
         )
         with slack_outcome():
-            await post_once(
+            sent = await post_once(
                 self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(pending[0].id)
             )
         announced = [row.id for row in pending]
+        # Where the note is, so an Unmerge later re-renders its line in place (no live dead button).
+        place = {"announced": True, "batch": pending[0].id, "note": [sent.message.channel, sent.message.ts]}
 
         def record(conn: Connection) -> None:
             for event_id in announced:
@@ -458,7 +463,7 @@ class CardDeliveries:
                 conn.execute(
                     update(issue_events)
                     .where(issue_events.c.id == event_id)
-                    .values(detail={**(detail or {}), "announced": True})
+                    .values(detail={**(detail or {}), **place})
                 )
 
         await self.database.transaction(record)
@@ -466,6 +471,41 @@ class CardDeliveries:
             "auto-merge note posted",
             extra={"problem_id": problem_id, "reports": len(announced), "issue_id": primary},
         )
+
+    async def _rerender_auto_merge_note(self, problem_id: int, batch: int) -> None:
+        """The note of one batch as things stand: reports unmerged since are struck through."""
+
+        def load(conn: Connection) -> tuple[list[Any], int]:
+            rows = conn.execute(
+                select(
+                    issue_events.c.issue_id,
+                    issue_events.c.detail,
+                    issues.c.source,
+                    issues.c.problem_id,
+                    func.coalesce(customers.c.company, customers.c.name).label("who"),
+                )
+                .join(issues, issues.c.id == issue_events.c.issue_id)
+                .outerjoin(customers, customers.c.id == issues.c.customer_id)
+                .where(issue_events.c.kind == AUTO_MERGED, issue_events.c.id >= batch)
+                .order_by(issue_events.c.id)
+            ).all()
+            return [r for r in rows if (r.detail or {}).get("batch") == batch], len(
+                customers_of(conn, problem_id)
+            )
+
+        rows, customer_count = await self.database.transaction(load)
+        place = (rows[0].detail or {}).get("note") if rows else None
+        if not place:
+            return
+        shown = rows[:AUTO_MERGE_LINES]
+        blocks, text = render_auto_merge_note(
+            [(row.issue_id, source_label(row.source), row.who) for row in shown],
+            len(rows) - len(shown),
+            customer_count,
+            unmerged=frozenset(row.issue_id for row in rows if row.problem_id != problem_id),
+        )
+        with slack_outcome():
+            await self.slack.update_message(str(place[0]), str(place[1]), text, blocks)
 
     async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""

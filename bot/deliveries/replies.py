@@ -32,7 +32,7 @@ from integrations.replies import (
     ReplyRejected,
     ReplyUnavailable,
 )
-from integrations.slack import MessageMark, SlackGateway
+from integrations.slack import MessageMark, SlackError, SlackGateway
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,19 @@ class ReplyDeliveries:
         deliverer.register(SendReply, self.send)
         deliverer.register(ReplyThreadNote, self.note)
 
+    async def _display_name(self, user: str | None) -> str | None:
+        """The sender's name as customers may see it (a signature), never a Slack id; None when Slack
+        cannot say (the reply then goes unsigned rather than late)."""
+        if not user:
+            return None
+        try:
+            info = await self.slack.user_info(user)
+        except SlackError:
+            return None
+        profile = info.get("profile") or {}
+        name = profile.get("real_name") or profile.get("display_name") or info.get("real_name")
+        return str(name)[:100] if name else None
+
     async def send(self, payload: SendReply) -> outbox.Effects | None:
         reply_id = payload.reply_id
         item = await self.database.transaction(lambda conn: replies.to_send(conn, reply_id))
@@ -75,7 +88,7 @@ class ReplyDeliveries:
             to_name=item.to_name,
             in_reply_to=item.in_reply_to,
             references=item.references,
-            sender_name=item.sent_by,
+            sender_name=await self._display_name(item.sent_by),
             source=item.source,
         )
         delivered: Delivered | None = None

@@ -168,6 +168,9 @@ class AutoMergeNote(Payload):
 
     KIND = OutboxKind.AUTO_MERGE_NOTE
     problem_id: int
+    # Re-render the note already posted for this batch (named by its first event), in place: a report
+    # unmerged since shows as unmerged, without its Unmerge button.
+    batch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -397,6 +397,17 @@ def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         {"issue": issue_id, "customers": len(customers_of(conn, current.id))},
     )
     sync_problem_cards(conn, current.id)
+    merged_at_intake = conn.execute(
+        select(issue_events.c.detail).where(
+            issue_events.c.issue_id == issue_id, issue_events.c.kind == AUTO_MERGED
+        )
+    ).scalar()
+    batch = (merged_at_intake or {}).get("batch")
+    if isinstance(batch, int):
+        # Its "+1 from …" line in the problem's thread now says it was unmerged, without the button.
+        outbox.enqueue_in(
+            conn, AutoMergeNote(current.id, batch=batch), dedupe_key=f"auto-merge-note:{current.id}:{batch}"
+        )
     return TriageResult(issue_id, changed=True)
 
 

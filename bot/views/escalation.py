@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.cards import ResolvedProblem
-from bot.domain.escalation import EscalationDefaults
+from bot.domain.escalation import EscalationDefaults, FieldChoice
 from bot.domain.replies import FixNoticeForm
-from bot.ids import INPUT, Action, Block, Callback
+from bot.ids import Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
     actions,
@@ -26,37 +26,66 @@ from bot.views.issue_card import source_text
 from bot.views.report_modal import text_input
 
 CUSTOMERS_LISTED = 40  # Slack allows 50 blocks in a message; the rest is covered by "Mark all"
-STANDARD_PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 
 
-def render_escalate_modal(issue_id: int, defaults: EscalationDefaults) -> dict[str, Any]:
-    priorities = list(dict.fromkeys([*defaults.priorities, *STANDARD_PRIORITIES]))
-    priority: dict[str, Any] = {
-        "type": "static_select",
-        "action_id": INPUT,
-        "options": [{"text": plain(p, 75), "value": p[:150]} for p in priorities[:100]],
+def _option(choice: FieldChoice) -> dict[str, Any]:
+    return {"text": plain(choice.label, 75), "value": choice.value[:150]}
+
+
+def jira_field(
+    block_id: str, label: str, action_id: str, initial: FieldChoice | None, *, optional: bool = False
+) -> dict[str, Any]:
+    """A field whose options come from Jira as the person types (an external select)."""
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": action_id,
+        "placeholder": plain(f"Choose from Jira: {label.lower()}", 150),
+        "min_query_length": 0,  # the whole list as soon as it opens
     }
-    if defaults.priority in priorities:
-        priority["initial_option"] = {"text": plain(defaults.priority, 75), "value": defaults.priority[:150]}
+    if initial is not None and initial.value:
+        element["initial_option"] = _option(initial)
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+    }
+    if optional:
+        block["optional"] = True
+    return block
+
+
+def render_escalate_modal(
+    issue_id: int, defaults: EscalationDefaults, project_label: str | None = None
+) -> dict[str, Any]:
+    """ "Escalate with details…": project, issue type and priority picked from Jira's own lists
+    (answered by the options listeners), the route's defaults preselected. The default project rides
+    in private_metadata: issue types are asked for the chosen project, this one until one is chosen."""
+    project = FieldChoice(defaults.project, project_label or defaults.project) if defaults.project else None
+    issue_type = FieldChoice(defaults.issue_type, defaults.issue_type) if defaults.issue_type else None
+    priority = FieldChoice(defaults.priority, defaults.priority) if defaults.priority else None
+    state = {"issue": issue_id, "project": defaults.project} if defaults.project else {"issue": issue_id}
     return {
         "type": "modal",
         "callback_id": Callback.ESCALATE_MODAL,
         "title": plain("Escalate to Jira", 24),
         "submit": plain("Escalate", 24),
         "close": plain("Cancel", 24),
-        "private_metadata": encode_state(issue=issue_id),
+        "private_metadata": encode_state(**state),
         "blocks": [
-            text_input(Block.ESCALATE_PROJECT, "Project key", initial=defaults.project, max_length=10),
-            text_input(Block.ESCALATE_TYPE, "Issue type", initial=defaults.issue_type, max_length=64),
-            {
-                "type": "input",
-                "block_id": Block.ESCALATE_PRIORITY,
-                "label": plain("Priority", 2000),
-                "element": priority,
-            },
+            jira_field(Block.ESCALATE_PROJECT, "Project", Action.ESCALATE_PICK_PROJECT, project),
+            jira_field(Block.ESCALATE_TYPE, "Issue type", Action.ESCALATE_PICK_TYPE, issue_type),
+            jira_field(
+                Block.ESCALATE_PRIORITY, "Priority", Action.ESCALATE_PICK_PRIORITY, priority, optional=True
+            ),
             text_input(Block.ESCALATE_SUMMARY, "Summary", initial=defaults.summary, max_length=255),
         ],
     }
+
+
+def render_field_options(choices: list[FieldChoice]) -> list[dict[str, Any]]:
+    """The answer to an options request of one of those fields (Slack shows at most 100)."""
+    return [_option(c) for c in choices[:100]]
 
 
 def render_link_modal(issue_id: int) -> dict[str, Any]:

@@ -81,17 +81,25 @@ AUTO_MERGE_LINES = 20
 
 
 def render_auto_merge_note(
-    merged: list[tuple[int, str, str | None]], more: int, customers: int
+    merged: list[tuple[int, str, str | None]],
+    more: int,
+    customers: int,
+    unmerged: frozenset[int] = frozenset(),
 ) -> tuple[list[dict[str, Any]], str]:
     """ "+1 from Globex via E-mail" for each report merged at intake (issue id, source label, who),
-    each with its Unmerge button; `more` beyond those listed. Customer names are escaped."""
+    each with its Unmerge button — or, once taken out again (`unmerged`), struck through with no
+    button; `more` beyond those listed. Customer names are escaped."""
     from bot.ids import Action
     from bot.views.blocks import button, encode_state
 
     blocks: list[dict[str, Any]] = []
     for issue_id, source, who in merged:
         name = escape(truncate(who, 80)) if who else "a report with no customer yet"
-        block = section(f":heavy_plus_sign: +1 from *{name}* via {escape(source)} (#{issue_id})")
+        line = f"+1 from *{name}* via {escape(source)} (#{issue_id})"
+        if issue_id in unmerged:
+            blocks.append(section(f":heavy_minus_sign: ~{line}~ unmerged: a problem of its own again"))
+            continue
+        block = section(f":heavy_plus_sign: {line}")
         block["accessory"] = button("Unmerge", Action.UNMERGE, encode_state(issue=issue_id))
         blocks.append(block)
     total = len(merged) + more

@@ -19,7 +19,7 @@ import ssl
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -106,8 +106,11 @@ class SmtpChannel:
         self._port = port or (465 if self._implicit_tls else 587)
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
-        self._from = from_address.strip()
-        self._reply_to = (reply_to or self._from).strip()
+        # "Acme Support <support@acme.com>" or a bare address: the name shows in the customer's mail client.
+        self._from_name, self._from = parseaddr(from_address.strip())
+        if "@" not in self._from:
+            raise SmtpSettingsError("SUPPORT_EMAIL_FROM must be an e-mail address")
+        self._reply_to = parseaddr((reply_to or self._from).strip())[1] or self._from
         if tls_context is None:
             tls_context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         self._tls = tls_context
@@ -119,7 +122,9 @@ class SmtpChannel:
         recipient = ascii_address(reply.to_email)
         message = EmailMessage()
         try:
-            message["From"] = Address(addr_spec=self._from)
+            message["From"] = Address(
+                display_name=_one_line(self._from_name, _MAX_NAME), addr_spec=self._from
+            )
             message["To"] = Address(
                 display_name=_one_line(reply.to_name, _MAX_NAME) if reply.to_name else "",
                 addr_spec=recipient,
