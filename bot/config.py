@@ -492,7 +492,8 @@ class AppConfig(_Strict):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     # Distinct customers at which a problem raises an alert in `channels.alerts`, once per threshold.
     thresholds: list[int] = Field(default_factory=list)
-    # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
+    # Who may add or cancel any shadowing session, manage releases and remove anyone's macro: Slack
+    # users or user groups.
     admins: list[str] = Field(default_factory=list)
 
     # A Slack user group (S…) whose members see the lead view on their Home tab: backlog by age, SLA

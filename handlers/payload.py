@@ -229,6 +229,29 @@ QUERY_MAX = 200  # what is typed in a select; more is not a search anyone makes
 
 
 @dataclass(frozen=True)
+class OpenView:
+    """The modal a `block_actions` came from: its id and hash (to update it) and its metadata."""
+
+    view_id: str
+    view_hash: str | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> OpenView:
+        view = body.get("view")
+        if not isinstance(view, Mapping):
+            raise PayloadError("the Slack payload has no view")
+        return cls(
+            view_id=_required(_text(view.get("id")), "view.id"),
+            view_hash=_text(view.get("hash")),
+            metadata=decode_state(view.get("private_metadata")),
+        )
+
+    def metadata_int(self, name: str) -> int | None:
+        return _stored_int(self.metadata.get(name))
+
+
+@dataclass(frozen=True)
 class OptionsRequest:
     """An external select asking for options (`block_suggestion`): what is typed, and its block's state."""
 

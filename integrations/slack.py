@@ -411,6 +411,13 @@ class SlackGateway:
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", trigger_id=trigger_id, view=view)
 
+    async def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> None:
+        """Replace an open modal; with its `hash`, Slack refuses (`hash_conflict`) if it changed since."""
+        args: dict[str, Any] = {"view_id": view_id, "view": view}
+        if view_hash:
+            args["hash"] = view_hash
+        await self._call("views.update", **args)
+
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         await self._call("views.publish", user_id=user, view=view)
 

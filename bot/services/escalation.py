@@ -403,7 +403,7 @@ def store_rationale(conn: Connection, problem_id: int, actor: str, text: str) ->
         .where(problems.c.id == problem_id)
         .values(rationale=text, rationale_by=actor, rationale_at=now, updated_at=now)
     )
-    note(conn, primary, "rationale", actor, {"text": text}, sync=False)
+    note(conn, primary, "rationale", actor, {"text": text, "problem": problem_id}, sync=False)
     sync_problem_cards(conn, problem_id)
     refresh_rationale_requests(conn, problem_id)
     if active_escalation(conn, problem_id) is not None:
