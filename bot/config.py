@@ -421,6 +421,15 @@ class ShadowingConfig(_Strict):
     reminders: list[Duration] = Field(default_factory=lambda: [timedelta(hours=24), timedelta(minutes=15)])
     fairness: Fairness | None = None
     onboarding: Onboarding = Field(default_factory=Onboarding)
+    # A Slack user group (S…) of managers: they may onboard others, as admins and hosts may.
+    managers_group: str | None = None
+
+    @field_validator("managers_group")
+    @classmethod
+    def _user_group(cls, value: str | None) -> str | None:
+        if value is not None and not USER_GROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (S0123ABCD)")
+        return value
 
     @field_validator("programmes")
     @classmethod
@@ -497,7 +506,8 @@ class AppConfig(_Strict):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     # Distinct customers at which a problem raises an alert in `channels.alerts`, once per threshold.
     thresholds: list[int] = Field(default_factory=list)
-    # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
+    # Who may add or cancel any shadowing session, manage releases and remove anyone's macro: Slack
+    # users or user groups.
     admins: list[str] = Field(default_factory=list)
 
     # A Slack user group (S…) whose members see the lead view on their Home tab: backlog by age, SLA

@@ -259,6 +259,13 @@ async def on_write_rationale(ack: AsyncAck, body: dict[str, Any], context: Async
         await tell(runtime, clicked, "That problem no longer exists.")
         return
     subject, current = found
+    if current:
+        # An old request whose button should be gone: say so, and make sure the requests show it.
+        await perform(
+            runtime, lambda conn: escalation.refresh_rationale_requests(conn, problem), what="rationale"
+        )
+        await tell(runtime, clicked, "The rationale is already written: it's in the card's thread.")
+        return
     await runtime.slack.open_view(
         clicked.require_trigger(), render_rationale_modal(problem, subject, current)
     )

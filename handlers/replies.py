@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.ids import Action, Block, Callback
 from bot.services import replies
 from bot.views.escalation import render_fix_notice_modal
-from bot.views.replies import render_copy_view, render_reply_modal
+from bot.views.replies import render_copy_view, render_reply_modal, reply_text_block
 from handlers import payload
 from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 
@@ -40,7 +40,10 @@ async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
     runtime = runtime_of(context)
     view = payload.View.from_body(body)
     issue_id = view.metadata_int("issue")
-    text = str(view.input(Block.REPLY_TEXT).answer or "")
+    # A macro picked replaced the text field (a new block id each time): read the current one.
+    text_block = reply_text_block(view.metadata_int("rev") or 0)
+    macro_id = view.metadata_int("macro")
+    text = str(view.input(text_block).answer or "")
     if issue_id is None:
         await ack()
         return
@@ -49,7 +52,7 @@ async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
         try:
             cleaned = replies.clean_reply(text)
         except replies.ReplyRefused as exc:
-            await ack(response_action="errors", errors={Block.REPLY_TEXT: str(exc)})
+            await ack(response_action="errors", errors={text_block: str(exc)})
             return
         await ack(response_action="update", view=render_copy_view(cleaned))
         return
@@ -57,11 +60,13 @@ async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
     configured = frozenset(runtime.replies)
     done = await perform(
         runtime,
-        lambda conn: replies.queue_reply(conn, runtime.config, configured, issue_id, user, text),
+        lambda conn: replies.queue_reply(
+            conn, runtime.config, configured, issue_id, user, text, macro_id=macro_id
+        ),
         what="reply",
     )
     if isinstance(done, Refused):
-        await ack(response_action="errors", errors={Block.REPLY_TEXT: done.text})
+        await ack(response_action="errors", errors={text_block: done.text})
         return
     await ack()
 

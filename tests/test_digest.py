@@ -113,6 +113,17 @@ def build_world(conn: Connection) -> dict[str, int]:
             kind="spike", subject="area:reports", level="7d", observed=5, expected=0.12, raised_at=at(22)
         )
     )
+    # Saved answers: counted in the window from the replies made from them, not the all-time `uses`.
+    csv = w.macro(conn, "CSV export workaround", uses=2)
+    reset = w.macro(conn, "Password reset <steps>", uses=3)
+    stale = w.macro(conn, "Stale answer", uses=40)
+    w.reply(conn, s8, p3, at(21, 10), csv)
+    w.reply(conn, s8, p3, at(22), csv)
+    w.reply(conn, s5, p2, at(17, 9), reset)
+    w.reply(conn, s5, p2, at(12), reset)  # the week before
+    w.reply(conn, s5, p2, at(13), reset)
+    w.reply(conn, s5, p2, at(14), stale)
+    w.reply(conn, s5, p2, at(17, 10), None)  # written by hand
     # Satisfaction answers: billing (P1) 2 and 5 this week, reports (P4) 3 this week and 1 the week
     # before (not counted), P5 (no area) 4 this week.
     for problem_id, who, score, when in (
@@ -251,6 +262,13 @@ async def test_golden_normal_week(database: Database, config: AppConfig) -> None
     assert_golden("digest_normal_week", shape)  # no database id shows, so both backends match it
     text = render_text(d, BERLIN)
     assert "Dashboard is slow" in text and "4 customers (▲ +3)" in text
+    assert [(u.name, u.uses) for u in d.top_macros] == [
+        ("CSV export workaround", 2),
+        ("Password reset <steps>", 1),
+    ]
+    assert "Most used answers" in text and "CSV export workaround: 2 replies" in text
+    rendered = json.dumps(shape["blocks"], ensure_ascii=False)
+    assert "Most used answers" in rendered and "Password reset &lt;steps&gt; — 1 reply" in rendered
     assert "Satisfaction by area\n   billing: 3.5 / 5 (2 answers)" in text
 
 
@@ -258,6 +276,7 @@ async def test_golden_empty_week(database: Database, config: AppConfig) -> None:
     d = await database.transaction(lambda conn: compute_digest(conn, config, START, END))
     shape = _shape(d)
     _checked(shape["blocks"])
+    assert d.top_macros == () and "Most used answers" not in json.dumps(shape["blocks"])
     assert_golden("digest_empty_week", shape)
 
 

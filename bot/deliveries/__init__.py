@@ -65,7 +65,7 @@ def register_deliveries(
     posts = PostDeliveries(database, slack)
     posts.register(deliverer)
     cards.add_renderers(posts)
-    ShadowDeliveries(database, config, people).register(deliverer, posts)
+    ShadowDeliveries(database, config, people, slack).register(deliverer, posts)
     HomeDeliveries(database, config, slack, people, cards.card_permalink).register(deliverer)
     channels = replies if replies is not None else {}
     ReplyDeliveries(database, slack, channels, config).register(deliverer)

@@ -36,7 +36,7 @@ from bot.domain.outbox import (
     ThreadNote,
 )
 from bot.metrics import count_refused, count_taken
-from bot.services import outbox, triage
+from bot.services import escalation, outbox, triage
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
 from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
@@ -44,7 +44,11 @@ from bot.services.problem_search import ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
 from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
-from bot.views.escalation import render_customer_list, render_rationale_request
+from bot.views.escalation import (
+    render_customer_list,
+    render_rationale_request,
+    render_rationale_written,
+)
 from bot.views.issue_card import IssueCard, render_issue_card, source_label
 from bot.views.notes import (
     AUTO_MERGE_LINES,
@@ -56,7 +60,8 @@ from bot.views.notes import (
     render_severity_pointer,
     render_triage_note,
 )
-from db.models import customers, issue_events, issues, problems, slack_messages, utcnow
+from db.models import customers, issue_events, issues, posted_messages, problems, slack_messages, utcnow
+from db.queries import upsert_for
 from db.session import Database
 from integrations.slack import (
     ChannelGone,
@@ -197,6 +202,12 @@ class CardDeliveries:
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
         posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
+        posts.add_renderer(PostRenderer.RATIONALE_WRITTEN, self.rationale_written)
+
+    async def rationale_written(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
+        problem_id = int(args["problem"])
+        written = await self.database.transaction(lambda conn: escalation.rationale_written(conn, problem_id))
+        return render_rationale_written(written) if written is not None else None
 
     async def severity_pointer(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
         issue_id = int(args["issue"])
@@ -565,7 +576,7 @@ class CardDeliveries:
 
         return record
 
-    async def rationale_request(self, payload: RationaleRequest) -> None:
+    async def rationale_request(self, payload: RationaleRequest) -> outbox.Effects | None:
         """Ask for a won't-do rationale: in the problem's thread (anyone may answer) and, when we know
         who escalated it or who it was assigned to, in a direct message to them."""
         problem_id = payload.problem_id
@@ -592,7 +603,7 @@ class CardDeliveries:
         )
         row, customer_count = loaded
         if row is None:
-            return
+            return None
         blocks, text = render_rationale_request(
             problem_id,
             row.primary_issue_id,
@@ -605,17 +616,32 @@ class CardDeliveries:
         mark = delivery_mark("supportbridge_rationale_request")
         try:
             if payload.to == "dm" and ask:
-                await post_once(self.slack, ask, text, blocks, mark=mark)
+                sent = await post_once(self.slack, ask, text, blocks, mark=mark)
             else:
-                await post_once(self.slack, row.channel, text, blocks, thread_ts=row.ts, mark=mark)
+                sent = await post_once(self.slack, row.channel, text, blocks, thread_ts=row.ts, mark=mark)
         except SlackTransientError as exc:
             raise outbox_failure(exc) from exc
         except SlackCallError as exc:
             if payload.to == "dm":
                 # The thread has the same request with the same button: not worth retrying forever.
                 log.info("rationale request not sent as a DM", extra={"error": exc.code})
-                return
+                return None
             raise outbox_failure(exc) from exc
+        message = sent.message
+        # Remembered, so that the request loses its button once the rationale is written (and one
+        # written meanwhile is shown at once).
+        key = f"{escalation.rationale_request_prefix(problem_id)}{payload.to}:{message.ts}"
+
+        def record(conn: Connection) -> None:
+            conn.execute(
+                upsert_for(conn, posted_messages)
+                .values(key=key[:128], channel=message.channel, ts=message.ts, created_at=utcnow())
+                .on_conflict_do_nothing()
+            )
+            if escalation.rationale_written(conn, problem_id) is not None:
+                escalation.refresh_rationale_requests(conn, problem_id)
+
+        return record
 
 
 def _merged_at_intake(conn: Connection, issue_id: int) -> bool:

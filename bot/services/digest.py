@@ -31,11 +31,14 @@ from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
+from bot.services.macros import most_used
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
 from db.models import csat_surveys, escalations, issue_events, issue_tags, issues, problems
 from db.queries import seconds_between
 from db.queries.customers import counts
+
+MOST_USED_MACROS = 5  # "Most used answers": the saved answers most replies were made from
 
 RISING_MIN_GAIN = 3
 LIST_LIMIT = 5  # new and rising problems listed by name
@@ -369,6 +372,7 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
         trend=trend(conn, end),
         satisfaction=_satisfaction(conn, start, end),
         resolved_wont_do=_resolved_wont_do(conn, config, prev, start, end),
+        top_macros=most_used(conn, start, end, MOST_USED_MACROS),
     )
 
 

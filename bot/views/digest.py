@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.digest import AreaSatisfaction, Change, Digest, ProblemLine, Spike, SpikeLine, Timing
+from bot.domain.macros import MacroUse
 from bot.ids import Action
 from bot.views.blocks import (
     Blocks,
@@ -168,6 +169,12 @@ def _spikes(spikes: Sequence[Spike]) -> str:
     )
 
 
+def _macro_lines(uses: Sequence[MacroUse]) -> str:
+    return "\n".join(
+        f"• {escape(truncate(use.name, TITLE_MAX))} — {plural(use.uses, 'reply', 'replies')}" for use in uses
+    )
+
+
 def fallback_text(digest: Digest, zone: ZoneInfo) -> str:
     new = digest.new_issues
     head = f"{title_of(digest, zone)}: {plural(new.now, 'new issue')} ({change(new.now, new.before)})"
@@ -250,6 +257,8 @@ def render_digest(
         blocks.append(section("*:rotating_light: Thresholds crossed*\n" + "\n".join(lines)))
     if digest.spikes:
         blocks.append(section("*:warning: Spikes*\n" + _spikes(digest.spikes)))
+    if digest.top_macros:
+        blocks.append(section("*:speech_balloon: Most used answers*\n" + _macro_lines(digest.top_macros)))
     if digest.satisfaction:
         blocks.append(section("*:star: Satisfaction by area*\n" + _satisfaction_lines(digest.satisfaction)))
     blocks.append(divider())
@@ -346,6 +355,10 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
         out.append("")
         out.append("Spikes")
         out.extend(f"   - {spike_text(s, markup=False)}" for s in digest.spikes)
+    if digest.top_macros:
+        out.append("")
+        out.append("Most used answers")
+        out.extend(f"   - {u.name}: {plural(u.uses, 'reply', 'replies')}" for u in digest.top_macros)
     if digest.satisfaction:
         out.append("")
         out.append("Satisfaction by area")
