@@ -4,10 +4,12 @@ parse, call `bot.services.replies`."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.config import AppConfig
 from bot.ids import Action, Block, Callback
 from bot.services import replies
 from bot.views.escalation import render_fix_notice_modal
@@ -15,25 +17,38 @@ from bot.views.replies import render_copy_view, render_reply_modal, reply_text_b
 from handlers import payload
 from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 
+T = TypeVar("T")
 
-async def on_reply(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+
+async def open_form(
+    ack: AsyncAck,
+    clicked: payload.Action,
+    context: AsyncBoltContext,
+    name: str,
+    load: Callable[[Any, AppConfig, frozenset[str], int], T],
+    render: Callable[[T], dict[str, Any]],
+) -> None:
+    """A button that opens a form about the report or problem its state names (`name`), loaded by a
+    service from what this process can send through; a refusal is told to the person who clicked."""
     await ack()
     runtime = runtime_of(context)
-    clicked = payload.Action.from_body(body)
-    issue_id = clicked.state_int("issue")
-    if issue_id is None or runtime.slack is None:
+    target = clicked.state_int(name)
+    if target is None or runtime.slack is None:
         return
     configured = frozenset(runtime.replies)
     form = await perform(
-        runtime,
-        lambda conn: replies.reply_form(conn, runtime.config, configured, issue_id),
-        what="reply_form",
+        runtime, lambda conn: load(conn, runtime.config, configured, target), what=f"{name}_form"
     )
     if isinstance(form, Refused):
         if not form.outage:
             await tell(runtime, clicked, form.text)
         return
-    await runtime.slack.open_view(clicked.require_trigger(), render_reply_modal(form))
+    await runtime.slack.open_view(clicked.require_trigger(), render(form))
+
+
+async def on_reply(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    clicked = payload.Action.from_body(body)
+    await open_form(ack, clicked, context, "issue", replies.reply_form, render_reply_modal)
 
 
 async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -85,23 +100,8 @@ async def on_retry(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContex
 
 
 async def on_tell_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-    await ack()
-    runtime = runtime_of(context)
     clicked = payload.Action.from_body(body)
-    problem_id = clicked.state_int("problem")
-    if problem_id is None or runtime.slack is None:
-        return
-    configured = frozenset(runtime.replies)
-    form = await perform(
-        runtime,
-        lambda conn: replies.fix_notice_form(conn, runtime.config, configured, problem_id),
-        what="fix_notice_form",
-    )
-    if isinstance(form, Refused):
-        if not form.outage:
-            await tell(runtime, clicked, form.text)
-        return
-    await runtime.slack.open_view(clicked.require_trigger(), render_fix_notice_modal(form))
+    await open_form(ack, clicked, context, "problem", replies.fix_notice_form, render_fix_notice_modal)
 
 
 async def on_tell_all_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
