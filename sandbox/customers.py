@@ -567,8 +567,9 @@ async def answer_email(
     customers: SandboxCustomers, runtime: Runtime, config: AppConfig, number: int, text: str
 ) -> EmailOutcome:
     mail = customers.inbox.get(number)
-    outcome = await take_customer_email(runtime, config, customer_email(mail, clean_answer(text)))
-    mail.answers.append(clean_answer(text))
+    cleaned = clean_answer(text)
+    outcome = await take_customer_email(runtime, config, customer_email(mail, cleaned))
+    mail.answers.append(cleaned)
     customers.on_change()
     return outcome
 
