@@ -1,6 +1,6 @@
 """Satisfaction surveys: one "How did we do?" per customer and problem, with its score and comment.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import db.models
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
