@@ -183,7 +183,7 @@ class Matching(_Strict):
     that problem at intake instead of getting a card (off: null). Both defaults were chosen on held-out
     labelled data (docs/benchmarks.md)."""
 
-    suggest: float = Field(default=0.55, ge=0, le=1)
+    suggest: float = Field(default=0.56, ge=0, le=1)
     auto_merge: float | None = Field(default=None, gt=0, le=1)
     # Reports merged at intake are announced in the problem's thread, and its card's count edited, at
     # most this often (a storm of reports: one card, a line every few seconds).
