@@ -309,7 +309,9 @@ class SlackGateway:
                 metrics.SLACK_RETRY_AFTER.labels(method=method).observe(error.retry_after or 0.0)
                 self.pacer.rate_limited(method, channel, error.retry_after)
             raise error from exc
-        metrics.SLACK_CALL_SECONDS.labels(method=method).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.SLACK_CALL_SECONDS.labels(method=method).observe(took)
+        metrics.observe_stage("slack", took)
         metrics.SLACK_CALLS.labels(method=method, outcome="ok").inc()
         return response
 

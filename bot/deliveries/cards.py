@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,10 +37,10 @@ from bot.domain.outbox import (
 )
 from bot.metrics import count_refused, count_taken
 from bot.services import escalation, outbox, triage
-from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
+from bot.services.cards import CARD, CUSTOMER_LIST, CardState, load_card_state, load_customer_list
 from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
-from bot.services.problem_search import ProblemSearch
+from bot.services.problem_search import Prepared, ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
 from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
@@ -146,16 +146,41 @@ class CardDeliveries:
         )
         return link
 
-    async def _suggest(self, issue_id: int, card: IssueCard) -> bool | None:
+    def _load(self, conn: Connection, issue_id: int) -> _Loaded | None:
+        """Everything a card's delivery reads, in one transaction: its state, whether it joined a
+        problem at intake, and (a new card not yet looked for similar problems) the candidates."""
+        state = load_card_state(conn, issue_id)
+        if state is None:
+            return None
+        if state.posted is None and _merged_at_intake(conn, issue_id):
+            return _Loaded(state, merged=True)
+        prepared = None
+        problem_id = state.card.problem_id
+        if state.posted is None and state.needs_suggestions and self.search is not None and problem_id:
+            prepared = self.search.gather_stored(conn, issue_id, exclude_problem=problem_id)
+        return _Loaded(state, prepared=prepared)
+
+    async def _suggest(self, issue_id: int, state: CardState, prepared: Prepared | None) -> CardState | None:
         """Similar open problems for a new report, found once (when its card is first posted) and
-        stored, so later renders show the same suggestions with current counts. None: the best match
-        was at `matching.auto_merge` or above and the report joined that problem instead (no card)."""
+        stored, so later renders show the same suggestions with current counts. Returns the state to
+        render (reloaded when suggestions were stored). None: the best match was at
+        `matching.auto_merge` or above and the report joined that problem instead (no card), or the
+        issue is gone."""
+        card = state.card
         if self.search is None or card.problem_id is None:
-            return False
+            return state
         # More than the card shows: auto-merge looks for the oldest problem above its threshold.
-        matches = await self.search.similar(
-            card.subject, card.body, exclude_problem=card.problem_id, issue_id=issue_id, limit=AUTO_MERGE_LOOK
-        )
+        with metrics.stage("match"):
+            if prepared is not None:
+                matches = await self.search.score_prepared(prepared, AUTO_MERGE_LOOK)
+            else:
+                matches = await self.search.similar(
+                    card.subject,
+                    card.body,
+                    exclude_problem=card.problem_id,
+                    issue_id=issue_id,
+                    limit=AUTO_MERGE_LOOK,
+                )
         # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
         threshold = self.config.matching.suggest
         found = [
@@ -163,31 +188,36 @@ class CardDeliveries:
             for m in matches[:SUGGESTIONS_SHOWN]
             if m.score >= threshold
         ]
-        await self.database.transaction(
-            lambda conn: conn.execute(
+        merge_at = self.config.matching.auto_merge
+        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
+        # The oldest problem above the threshold: in a storm, reports join the problem already
+        # standing rather than pairing off among themselves.
+        best = min(above, key=lambda m: m.problem_id) if above else None
+        batch_seconds = self.config.matching.batch_seconds
+
+        def store(conn: Connection) -> CardState | bool | None:
+            conn.execute(
                 update(issues)
                 .where(issues.c.id == issue_id, issues.c.suggestions.is_(None))
                 .values(suggestions=found)
             )
-        )
-        merge_at = self.config.matching.auto_merge
-        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
-        if above:
-            # The oldest problem above the threshold: in a storm, reports join the problem already
-            # standing rather than pairing off among themselves.
-            best = min(above, key=lambda m: m.problem_id)
-            merged = await self.database.transaction(
-                lambda conn: triage.auto_merge(
-                    conn, issue_id, best.issue_id, best.score, self.config.matching.batch_seconds
-                )
-            )
-            if merged:
-                metrics.AUTO_MERGES.inc()
-                log.info(
-                    "report merged at intake", extra={"issue_id": issue_id, "problem_id": best.problem_id}
-                )
-                return None
-        return bool(found)
+            if best is not None and triage.auto_merge(
+                conn, issue_id, best.issue_id, best.score, batch_seconds
+            ):
+                return True
+            # The card shows its suggestions with their current counts: read back in the same go.
+            return load_card_state(conn, issue_id) if found else False
+
+        with metrics.stage("suggest"):
+            stored = await self.database.transaction(store)
+        if stored is True:
+            assert best is not None
+            metrics.AUTO_MERGES.inc()
+            log.info("report merged at intake", extra={"issue_id": issue_id, "problem_id": best.problem_id})
+            return None
+        if stored is False:
+            return state
+        return stored
 
     def _first_response_due(self, card: IssueCard) -> datetime | None:
         """When the severity's first-response target wants an answer (None without a target)."""
@@ -255,22 +285,19 @@ class CardDeliveries:
     async def sync_card(self, payload: SyncCard) -> outbox.Effects | None:
         """Post the issue's card, or re-render the one already posted, from stored state."""
         issue_id = payload.issue_id
-        state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
-        if state is None:
+        with metrics.stage("load"):
+            loaded = await self.database.transaction(lambda conn: self._load(conn, issue_id))
+        if loaded is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
-        if state.posted is None and await self.database.transaction(
-            lambda conn: _merged_at_intake(conn, issue_id)
-        ):
+        if loaded.merged:
             return None  # it joined its problem at intake: that problem's card and thread show it
+        state = loaded.state
         if state.posted is None and state.needs_suggestions:
-            suggested = await self._suggest(issue_id, state.card)
+            suggested = await self._suggest(issue_id, state, loaded.prepared)
             if suggested is None:
                 return None
-            if suggested:
-                state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
-                if state is None:
-                    return None
+            state = suggested
         card = replace(
             state.card,
             severity_options=tuple(s.value for s in self.config.severities),
@@ -286,7 +313,8 @@ class CardDeliveries:
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
             card = replace(card, permalink=new_permalink)
-        blocks, text = render_issue_card(card, utcnow(), self.config.zone)
+        with metrics.stage("render"):
+            blocks, text = render_issue_card(card, utcnow(), self.config.zone)
         posted = None
         with slack_outcome():
             if state.posted is not None:
@@ -642,6 +670,13 @@ class CardDeliveries:
                 escalation.refresh_rationale_requests(conn, problem_id)
 
         return record
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    state: CardState
+    merged: bool = False  # joined another problem at intake: no card of its own
+    prepared: Prepared | None = None  # a new card's candidates for suggestions, read with its state
 
 
 def _merged_at_intake(conn: Connection, issue_id: int) -> bool:
