@@ -15,12 +15,13 @@ Shaped for the whole product, not just intake:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -438,6 +439,24 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None]
 
 
+class DigestDaily(Base):
+    """The digest's daily roll-ups: per UTC day, how many reports a measure counts under a name.
+
+    Measures: `received` (every report, name ''), `source`, `area` (the product area), `area_none`
+    (reports with no area, name ''), `tag`, `open` (reports received that day and open now, name '')
+    and `resolved` (reports resolved that day, name ''). Kept by triggers on `issues` and `issue_tags`
+    (migration 0012), so every write of a report, whatever the code path, updates them in its own
+    transaction; `bot.services.digest` reads whole days from here and the partial days at a window's
+    edges from `issues`."""
+
+    __tablename__ = "digest_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -457,3 +476,4 @@ shadow_bookings = cast(Table, ShadowBooking.__table__)
 releases = cast(Table, Release.__table__)
 posted_messages = cast(Table, PostedMessage.__table__)
 alerts = cast(Table, Alert.__table__)
+digest_daily = cast(Table, DigestDaily.__table__)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
+from sqlalchemy import and_, case, distinct, exists, func, literal, null, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
@@ -30,9 +30,10 @@ from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
+from bot.services.digest_rollups import Measure, parts
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
-from db.models import escalations, issue_events, issue_tags, issues
+from db.models import digest_daily, escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
 from db.queries.customers import counts
 
@@ -80,6 +81,83 @@ def _by(
     return tuple(
         Change(str(r.name) if r.name is not None else blank, int(r.now), int(r.before)) for r in rows
     )
+
+
+# -- the same counts from the daily roll-ups ---------------------------------------------------------
+# What the digest counts per report by its receipt (or resolution) moment is rolled up per UTC day
+# (`bot.services.digest_rollups`): whole days come from `digest_daily`, the partial days at a window's
+# edges from `issues`; each figure below equals the raw one above (tests/test_digest_rollups.py).
+
+TAGGED = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
+RECEIVED = Measure(("received",), digest_daily.c.name, None, issues, issues.c.received_at)
+RESOLVED = Measure(("resolved",), digest_daily.c.name, None, issues, issues.c.resolved_at)
+BY_SOURCE = Measure(("source",), digest_daily.c.name, issues.c.source, issues, issues.c.received_at)
+BY_AREA = Measure(
+    ("area", "area_none"),
+    case((digest_daily.c.measure == "area_none", null()), else_=digest_daily.c.name),
+    issues.c.product_area,
+    issues,
+    issues.c.received_at,
+)
+BY_TAG = Measure(("tag",), digest_daily.c.name, issue_tags.c.tag, TAGGED, issues.c.received_at)
+OPEN = Measure(
+    ("open",), digest_daily.c.name, None, issues, issues.c.received_at, (issues.c.status == "open",)
+)
+TREND_AREA = Measure(
+    ("area", "area_none"),
+    case((digest_daily.c.measure == "area_none", literal(NO_AREA)), else_=digest_daily.c.name),
+    func.coalesce(issues.c.product_area, NO_AREA),
+    issues,
+    issues.c.received_at,
+)
+
+
+def _two_windows(measure: Measure, prev: datetime, start: datetime, end: datetime) -> Any:
+    """(name, now, before) per name with counts in either window, biggest first."""
+    counted = parts(measure, ((1, start, end), (0, prev, start)))
+    now = func.coalesce(func.sum(case((counted.c.bucket == 1, counted.c.n), else_=0)), 0)
+    before = func.coalesce(func.sum(case((counted.c.bucket == 0, counted.c.n), else_=0)), 0)
+    return (
+        select(counted.c.name.label("name"), now.label("now"), before.label("before"))
+        .group_by(counted.c.name)
+        .having(or_(now > 0, before > 0))
+        .order_by(now.desc(), before.desc(), counted.c.name)
+    )
+
+
+def _rolled_total(
+    conn: Connection, label: str, measure: Measure, prev: datetime, start: datetime, end: datetime
+) -> Change:
+    row = conn.execute(_two_windows(measure, prev, start, end)).first()
+    return Change(label, int(row.now), int(row.before)) if row is not None else Change(label, 0, 0)
+
+
+def _rolled_by(
+    conn: Connection, measure: Measure, prev: datetime, start: datetime, end: datetime, blank: str
+) -> tuple[Change, ...]:
+    rows = conn.execute(_two_windows(measure, prev, start, end)).all()
+    return tuple(
+        Change(str(r.name) if r.name is not None else blank, int(r.now), int(r.before)) for r in rows
+    )
+
+
+def _rolled_backlog(conn: Connection, end: datetime) -> Backlog:
+    # The buckets are (older bound, newer bound] by age: as [lo, hi) ranges that is each bound plus
+    # the databases' resolution, a microsecond; the newest ends at `end` itself (received before it).
+    tick = timedelta(microseconds=1)
+    buckets: list[tuple[int, datetime | None, datetime]] = []
+    newer = end
+    for number, (_label, age) in enumerate(BACKLOG_BUCKETS):
+        older = end - age + tick if age is not None else None
+        buckets.append((number, older, newer))
+        if older is not None:
+            newer = older
+    counted = parts(OPEN, buckets)
+    rows: dict[Any, Any] = dict(
+        conn.execute(select(counted.c.bucket, func.sum(counted.c.n)).group_by(counted.c.bucket)).all()
+    )
+    counts = tuple((label, int(rows.get(i) or 0)) for i, (label, _) in enumerate(BACKLOG_BUCKETS))
+    return Backlog(sum(n for _, n in counts), counts)
 
 
 def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
@@ -281,9 +359,31 @@ def _backlog(conn: Connection, end: datetime) -> Backlog:
     return Backlog(sum(n for _, n in buckets), buckets)
 
 
-def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int = TREND_SERIES) -> Trend:
+def trend(
+    conn: Connection,
+    end: datetime,
+    weeks: int = TREND_WEEKS,
+    series: int = TREND_SERIES,
+    *,
+    rollups: bool = True,
+) -> Trend:
     """Reports per week for the last `weeks` weeks before `end`, for the biggest product areas."""
     starts = tuple(end - timedelta(weeks=weeks - i) for i in range(weeks))
+    if rollups:
+        counted = parts(TREND_AREA, [(i, s, s + timedelta(weeks=1)) for i, s in enumerate(starts)])
+        weekly = [
+            func.coalesce(func.sum(case((counted.c.bucket == i, counted.c.n), else_=0)), 0).label(f"w{i}")
+            for i in range(weeks)
+        ]
+        all_weeks = func.sum(counted.c.n)
+        rows = conn.execute(
+            select(counted.c.name.label("area"), *weekly)
+            .group_by(counted.c.name)
+            .having(all_weeks > 0)
+            .order_by(all_weeks.desc(), counted.c.name)
+            .limit(series)
+        ).all()
+        return Trend(starts, tuple((str(r.area), tuple(int(v) for v in r[1:])) for r in rows))
     area = func.coalesce(issues.c.product_area, NO_AREA)
     columns = [
         func.coalesce(
@@ -308,7 +408,11 @@ def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int
     return Trend(starts, tuple((str(r.area), tuple(int(v) for v in r[1:])) for r in rows))
 
 
-def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: datetime) -> Digest:
+def compute_digest(
+    conn: Connection, config: AppConfig, start: datetime, end: datetime, *, rollups: bool = True
+) -> Digest:
+    """The digest of [start, end). `rollups=False` counts everything from the raw rows: the reference
+    the roll-ups are checked against."""
     prev = start - (end - start)
     received = issues.c.received_at
     tagged = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
@@ -329,10 +433,18 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
     return Digest(
         start=start,
         end=end,
-        new_issues=_total(conn, "new issues", received, prev, start, end),
-        by_source=_by(conn, issues.c.source, issues, prev, start, end, "unknown"),
-        by_area=_by(conn, issues.c.product_area, issues, prev, start, end, NO_AREA),
-        by_tag=_by(conn, issue_tags.c.tag, tagged, prev, start, end, ""),
+        new_issues=_rolled_total(conn, "new issues", RECEIVED, prev, start, end)
+        if rollups
+        else _total(conn, "new issues", received, prev, start, end),
+        by_source=_rolled_by(conn, BY_SOURCE, prev, start, end, "unknown")
+        if rollups
+        else _by(conn, issues.c.source, issues, prev, start, end, "unknown"),
+        by_area=_rolled_by(conn, BY_AREA, prev, start, end, NO_AREA)
+        if rollups
+        else _by(conn, issues.c.product_area, issues, prev, start, end, NO_AREA),
+        by_tag=_rolled_by(conn, BY_TAG, prev, start, end, "")
+        if rollups
+        else _by(conn, issue_tags.c.tag, tagged, prev, start, end, ""),
         problems=problem_count,
         top=top,
         new_problems=new,
@@ -341,13 +453,15 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
         rising_total=rising_total,
         crossed=tuple(thresholds_crossed(conn, start, end)),
         spikes=tuple(spikes_raised(conn, start, end)),
-        resolved=_total(conn, "resolved", issues.c.resolved_at, prev, start, end),
-        backlog=_backlog(conn, end),
+        resolved=_rolled_total(conn, "resolved", RESOLVED, prev, start, end)
+        if rollups
+        else _total(conn, "resolved", issues.c.resolved_at, prev, start, end),
+        backlog=_rolled_backlog(conn, end) if rollups else _backlog(conn, end),
         timings=_timings(conn, config, start, end),
         sla_breaches=Change("SLA breaches", int(sla[0]), int(sla[1])),
         escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),
         escalations_resolved=_escalations(conn, escalations.c.jira_resolved_at, prev, start, end),
-        trend=trend(conn, end),
+        trend=trend(conn, end, rollups=rollups),
     )
 
 
