@@ -451,8 +451,9 @@ class DigestDaily(Base):
 
     __tablename__ = "digest_daily"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Measure first: every read is one measure over a range of days.
     measure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 

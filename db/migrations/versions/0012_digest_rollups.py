@@ -4,9 +4,10 @@ Per UTC day and measure (`received`, `source`, `area`, `area_none`, `tag`, `open
 number of reports it counts under a name (the source, the area, the tag; '' otherwise). Triggers on
 `issues` (after insert and update, before delete) and `issue_tags` (after insert, update and delete)
 keep it in the writing transaction, whatever code path writes (both intake paths, triage, merges,
-resolutions, reopenings): each trigger moves a report's count only for the measures whose key (its
-day, source, area, open status, resolution day) changed. The same statements are rendered for both
-backends: plpgsql trigger functions on PostgreSQL, trigger bodies on SQLite.
+resolutions, reopenings): a report's count moves only for the measures whose key (its day, source,
+area, open status, resolution day) changed. On PostgreSQL the triggers are statement-level over
+transition tables (one ordered upsert per statement: no deadlock between concurrent writers on the
+roll-up rows); on SQLite, row-level (one writer at a time). See `_triggers`.
 
 The backfill is one `INSERT … SELECT … GROUP BY` per measure (a scan of `issues` each; seconds at a
 million reports).
@@ -130,17 +131,109 @@ def _tag_row(sql: _Sql, row: str, delta: int) -> str:
 UPDATED_COLUMNS = "received_at, source, product_area, status, resolved_at"
 
 
-def _triggers(sql: _Sql) -> list[tuple[str, str, str, list[str]]]:
-    """(name, timing and event, table, statements) of every trigger."""
+def _triggers(sql: _Sql) -> list[tuple[str, str, str, str, list[str]]]:
+    """(name, timing and event, table, options, statements) of every trigger.
+
+    On PostgreSQL the inserts, updates and tag changes are statement-level with transition tables:
+    one upsert per statement, of the summed deltas in key order, so concurrent writers (an intake
+    and a resolution of a many-report problem) take the roll-up rows' locks in one order and do not
+    deadlock on them. SQLite (one writer at a time) keeps row-level triggers. A deleted report is
+    row-level on both: before the delete, while its tags are still there to take off (the cascade
+    deletes them after). Nothing in the bot deletes reports today."""
+    row = "FOR EACH ROW"
+    delete = (
+        "digest_issues_bd",
+        "BEFORE DELETE",
+        "issues",
+        row,
+        [*_whole(sql, "OLD", -1), _tags_of(sql, "OLD", -1)],
+    )
+    if sql.pg:
+        old, new = "REFERENCING OLD TABLE AS old_rows", "REFERENCING NEW TABLE AS new_rows"
+        both = "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+        each = "FOR EACH STATEMENT"
+        return [
+            ("digest_issues_ai", "AFTER INSERT", "issues", f"{new} {each}", [_pg_issues(None, "new_rows")]),
+            (
+                "digest_issues_au",
+                "AFTER UPDATE",
+                "issues",
+                f"{both} {each}",
+                [_pg_issues("old_rows", "new_rows")],
+            ),
+            delete,
+            ("digest_tags_ai", "AFTER INSERT", "issue_tags", f"{new} {each}", [_pg_tags(None, "new_rows")]),
+            (
+                "digest_tags_au",
+                "AFTER UPDATE",
+                "issue_tags",
+                f"{both} {each}",
+                [_pg_tags("old_rows", "new_rows")],
+            ),
+            ("digest_tags_ad", "AFTER DELETE", "issue_tags", f"{old} {each}", [_pg_tags("old_rows", None)]),
+        ]
     return [
-        ("digest_issues_ai", "AFTER INSERT", "issues", _whole(sql, "NEW", 1)),
-        ("digest_issues_au", f"AFTER UPDATE OF {UPDATED_COLUMNS}", "issues", _update(sql)),
-        # Before: the report's tags are still there to take off (the cascade deletes them after).
-        ("digest_issues_bd", "BEFORE DELETE", "issues", [*_whole(sql, "OLD", -1), _tags_of(sql, "OLD", -1)]),
-        ("digest_tags_ai", "AFTER INSERT", "issue_tags", [_tag_row(sql, "NEW", 1)]),
-        ("digest_tags_au", "AFTER UPDATE", "issue_tags", [_tag_row(sql, "OLD", -1), _tag_row(sql, "NEW", 1)]),
-        ("digest_tags_ad", "AFTER DELETE", "issue_tags", [_tag_row(sql, "OLD", -1)]),
+        ("digest_issues_ai", "AFTER INSERT", "issues", row, _whole(sql, "NEW", 1)),
+        ("digest_issues_au", f"AFTER UPDATE OF {UPDATED_COLUMNS}", "issues", row, _update(sql)),
+        delete,
+        ("digest_tags_ai", "AFTER INSERT", "issue_tags", row, [_tag_row(sql, "NEW", 1)]),
+        (
+            "digest_tags_au",
+            "AFTER UPDATE",
+            "issue_tags",
+            row,
+            [_tag_row(sql, "OLD", -1), _tag_row(sql, "NEW", 1)],
+        ),
+        ("digest_tags_ad", "AFTER DELETE", "issue_tags", row, [_tag_row(sql, "OLD", -1)]),
     ]
+
+
+PG_DAY = "(({}) AT TIME ZONE 'UTC')::date"
+
+
+def _pg_apply(parts: list[str]) -> str:
+    """One upsert of the summed deltas of (measure, day, name, n) rows, in key order."""
+    return (
+        "INSERT INTO digest_daily (measure, day, name, n) SELECT measure, day, name, sum(n) FROM ("
+        + " UNION ALL ".join(parts)
+        + ") AS d GROUP BY measure, day, name HAVING sum(n) <> 0 ORDER BY measure, day, name "
+        + UPSERT
+    )
+
+
+def _pg_issues(old: str | None, new: str | None) -> str:
+    """The deltas of a statement's reports: OLD's contributions off, NEW's on (unchanged keys cancel)."""
+    parts = []
+    for table, sign in ((old, -1), (new, 1)):
+        if table is None:
+            continue
+        day = PG_DAY.format("r.received_at")
+        rows = f"FROM {table} AS r"
+        parts += [
+            f"SELECT 'received' AS measure, {day} AS day, '' AS name, {sign} AS n {rows}",
+            f"SELECT 'source', {day}, r.source, {sign} {rows}",
+            f"SELECT CASE WHEN r.product_area IS NULL THEN 'area_none' ELSE 'area' END, {day},"
+            f" COALESCE(r.product_area, ''), {sign} {rows}",
+            f"SELECT 'open', {day}, '', {sign} {rows} WHERE r.status = 'open'",
+            f"SELECT 'resolved', {PG_DAY.format('r.resolved_at')}, '', {sign} {rows}"
+            " WHERE r.resolved_at IS NOT NULL",
+        ]
+        if old is not None and new is not None:  # an update: the report's tags move with its day
+            parts.append(
+                f"SELECT 'tag', {day}, t.tag, {sign} {rows} JOIN issue_tags AS t ON t.issue_id = r.id"
+            )
+    return _pg_apply(parts)
+
+
+def _pg_tags(old: str | None, new: str | None) -> str:
+    """Tags added or taken off: counted on their report's day (none if the report is gone)."""
+    parts = [
+        f"SELECT 'tag' AS measure, {PG_DAY.format('i.received_at')} AS day, t.tag AS name, {sign} AS n"
+        f" FROM {table} AS t JOIN issues AS i ON i.id = t.issue_id"
+        for table, sign in ((old, -1), (new, 1))
+        if table is not None
+    ]
+    return _pg_apply(parts)
 
 
 def _backfill(sql: _Sql) -> list[str]:
@@ -163,31 +256,32 @@ def _backfill(sql: _Sql) -> list[str]:
 def upgrade() -> None:
     op.create_table(
         "digest_daily",
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("measure", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "measure", "name", name=op.f("pk_digest_daily")),
+        # Measure first: every read is one measure over a range of days.
+        sa.PrimaryKeyConstraint("measure", "day", "name", name=op.f("pk_digest_daily")),
     )
     sql = _Sql(op.get_bind().dialect.name)
     for statement in _backfill(sql):
         op.execute(statement)
-    for name, when, table, statements in _triggers(sql):
+    for name, when, table, options, statements in _triggers(sql):
         body = "; ".join(statements)
         if sql.pg:
-            returned = "OLD" if when.startswith("BEFORE DELETE") else "NULL"
+            returned = "OLD" if when == "BEFORE DELETE" else "NULL"
             op.execute(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; "
                 f"RETURN {returned}; END $$"
             )
-            op.execute(f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+            op.execute(f"CREATE TRIGGER {name} {when} ON {table} {options} EXECUTE FUNCTION {name}()")
         else:
-            op.execute(f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW BEGIN {body}; END")
+            op.execute(f"CREATE TRIGGER {name} {when} ON {table} {options} BEGIN {body}; END")
 
 
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
-    for name, _when, table, _statements in _triggers(_Sql(op.get_bind().dialect.name)):
+    for name, _when, table, _options, _statements in _triggers(_Sql(op.get_bind().dialect.name)):
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if pg else ""))
         if pg:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
