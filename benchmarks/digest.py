@@ -17,8 +17,11 @@ both backends, so both hold exactly the same rows:
 - then `ANALYZE` (PostgreSQL: `VACUUM ANALYZE`, what autovacuum does after a bulk insert).
 
 It then times `compute_digest` as the bot calls it (`Database.transaction`) for the last 7 days and the
-last 30 days before the data's end: one warm-up run, then the median of `runs` runs; and checks that both
-backends computed the same digest.
+last 30 days before the data's end: one warm-up run, then the median of `runs` runs; then the same digest
+counted without the daily roll-ups (`compute_digest(..., rollups=False)`, the reference) likewise, and
+checks that both give the same digest, and that both backends computed the same digest. The roll-ups'
+triggers are off for the load (as the foreign keys) and the table is filled by migration 0012's backfill,
+which the load times.
 
 Run: `.venv/bin/python -m benchmarks.digest [--backend sqlite|postgresql] [--issues N] [--runs N]
 [--statements]`, or `make bench BENCH_ARGS="--only digest"`. `run()` returns the figures for

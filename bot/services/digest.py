@@ -1,6 +1,9 @@
 """The complaint-frequency digest: every figure for a window [start, end) and the previous window of the
 same length, each from a SQL aggregate (counts, distinct customers, medians by window functions), never
-from a Python loop over issues. Pure queries: a Connection in, a Digest out.
+from a Python loop over issues. Pure queries: a Connection in, a Digest out. The counts by receipt or
+resolution (totals, sources, areas, tags, backlog, trend) read whole UTC days from the daily roll-ups
+(`digest_daily`, `bot.services.digest_rollups`) and only a window's partial edge days from `issues`;
+`compute_digest(..., rollups=False)` counts them all from `issues`, the reference they are tested against.
 
 Definitions (also in the README):
 - a new issue is one received in the window; a resolved issue one resolved in it;
