@@ -24,6 +24,7 @@ from bot.config import AppConfig
 from bot.deliveries import register_deliveries
 from bot.people import People
 from bot.runtime import Runtime
+from bot.services.jira_fields import JiraFieldChoices
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch, analyzer_for
 from bot.settings import Settings, SettingsError
@@ -37,8 +38,10 @@ from handlers import (
     intake_http,
     jira_webhook,
     links,
+    replies,
     shadowing,
     slack_intake,
+    thread_replies,
     triage,
 )
 from handlers import digest as digest_commands
@@ -55,6 +58,7 @@ from handlers.inbound import (
     utf8,
 )
 from integrations.jira_client import JiraGateway
+from integrations.replies import build_reply_channels
 from integrations.slack import SlackGateway, build_web_client
 from integrations.slack_pacing import SlackPacer
 from schedules import digest as digest_schedule
@@ -71,11 +75,13 @@ SLACK_FEATURES = (
     triage,
     customers,
     escalation,
+    replies,
     links,
     shadowing,
     release_commands,
     digest_commands,
     home,
+    thread_replies,
 )
 
 
@@ -104,8 +110,11 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         )
         slack = SlackGateway(client, pacer)
     people = People(slack)
+    reply_channels = build_reply_channels(settings, config)
     if slack is not None:
-        posts = register_deliveries(deliverer, database, config, slack, people, jira=jira, search=search)
+        posts = register_deliveries(
+            deliverer, database, config, slack, people, jira=jira, search=search, replies=reply_channels
+        )
     mail = None
     if config.email is not None and settings.imap_password is not None:
         from bot.mail_poller import MailPoller
@@ -126,8 +135,10 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
         slack=slack,
         posts=posts,
         jira=jira,
+        jira_fields=JiraFieldChoices(jira) if jira is not None else None,
         mail=mail,
         scheduler=scheduler,
+        replies=reply_channels,
     )
 
 

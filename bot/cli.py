@@ -169,26 +169,33 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(_args: argparse.Namespace) -> int:
-    from bot.checks import run_checks
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
 
-    problems: list[str] = []
+    from bot.checks import CheckResults, run_checks
+
     try:
         settings = load_settings()
     except StartupError as exc:
-        print(f"✗ settings: {exc}")
-        return 1
-    try:
-        config = load_config(settings.supportbridge_config)
-    except ConfigError as exc:
-        problems.append(f"configuration: {exc}")
-        config = None
-    results = asyncio.run(run_checks(settings, config))
-    for line in results.lines:
-        print(line)
-    for problem in problems:
-        print(f"✗ {problem}")
-    return 1 if (problems or results.failed) else 0
+        results = CheckResults()
+        results.fail("settings", str(exc), "fix that environment variable (README → Settings)")
+    else:
+        try:
+            config: AppConfig | None = load_config(settings.supportbridge_config)
+        except ConfigError as exc:
+            config = None
+            problem = CheckResults()
+            problem.fail("config", str(exc), "fix that key (supportbridge.example.yml shows each one)")
+        else:
+            problem = CheckResults()
+        results = asyncio.run(run_checks(settings, config))
+        results.findings[:0] = problem.findings
+    if args.json:
+        print(json.dumps([finding.as_json() for finding in results.findings], ensure_ascii=False, indent=2))
+    else:
+        for line in results.lines:
+            print(line)
+    return 1 if results.failed else 0
 
 
 def _window_days(value: str) -> int:
@@ -347,9 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_argument("ids", nargs="*", type=_delivery_id, help="delivery ids, as listed")
     deliveries.add_argument("--all", action="store_true", help="every dead delivery")
     deliveries.set_defaults(func=cmd_deliveries)
-    sub.add_parser("check", help="validate configuration and try the credentials").set_defaults(
-        func=cmd_check
+    check = sub.add_parser(
+        "check", help="validate the configuration against Slack and Jira, and try the credentials"
     )
+    check.add_argument("--json", action="store_true", help="print the findings as one JSON list")
+    check.set_defaults(func=cmd_check)
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (HTTP or Socket Mode)")
     way = manifest.add_mutually_exclusive_group()
     way.add_argument("--socket-mode", action="store_true", help="no request URLs, Socket Mode on")

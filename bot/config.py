@@ -11,6 +11,7 @@ from datetime import time, timedelta
 from datetime import time as Time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -116,6 +117,49 @@ class Internal(_Strict):
             return False
         domain = email.rsplit("@", 1)[1].lower()
         return any(domain == d or domain.endswith("." + d) for d in self.email_domains)
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ReplyWebhook(_Strict):
+    # Where a generic intake source takes replies: a Standard Webhooks-signed POST (INTAKE_SECRET).
+    notify_url: str
+
+    @field_validator("notify_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip()
+        parsed = urlsplit(value)
+        # Plain http only to this machine (a local relay, the tests): replies carry customer text.
+        if parsed.hostname and (
+            parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS)
+        ):
+            return value
+        raise ValueError(
+            f"notify_url must be an https:// URL (plain http only on loopback), not {value[:100]!r}"
+        )
+
+
+DEFAULT_FIX_NOTICE = (
+    'Hi {name},\n\nGood news: the problem you reported, "{subject}", is fixed{release}. '
+    "Thank you for telling us about it, and for your patience.\n\nIf you still see it, just reply "
+    "to this message."
+)
+
+
+class Replies(_Strict):
+    """The `replies` section: answering customers through their report's own channel."""
+
+    # Reports from channels that cannot take a reply (Slack, a webhook without notify_url) are
+    # answered by e-mail when the customer's address is known.
+    email_fallback: bool = False
+    # Where customers' answers to e-mailed replies go (the support mailbox the IMAP intake reads);
+    # default the mailbox's address (`email.user`, when it is one), else SUPPORT_EMAIL_FROM.
+    reply_to: str | None = None
+    webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+    # The message of "Tell all N customers…", editable before sending: {name}, {subject}, {release}.
+    fix_notice: str = DEFAULT_FIX_NOTICE
 
 
 class Matching(_Strict):
@@ -429,6 +473,7 @@ class AppConfig(_Strict):
     slack_intake: SlackIntake = Field(default_factory=SlackIntake)
     matching: Matching = Field(default_factory=Matching)
     internal: Internal = Field(default_factory=Internal)
+    replies: Replies = Field(default_factory=Replies)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)
@@ -441,7 +486,21 @@ class AppConfig(_Strict):
     # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
     admins: list[str] = Field(default_factory=list)
 
+    # A Slack user group (S…) whose members see the lead view on their Home tab: backlog by age, SLA
+    # breaches this week, unclaimed urgent problems. Without it, nobody does.
+    leads_group: str | None = None
+
     _admins = field_validator("admins", mode="before")(_people)
+
+    @field_validator("leads_group", mode="before")
+    @classmethod
+    def _leads_group(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not USER_GROUP_ID.match(text):
+            raise ValueError(f"{text!r} is not a Slack user group ID (like S0123ABCD)")
+        return text
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,8 @@ class Callback(StrEnum):
     SHADOW_FEEDBACK_MODAL = "shadow.feedback"  # what a shadow learned, which problems they saw
     RELEASE_MODAL = "release.new"  # `/release new`: announce a release
     SET_CUSTOMER_MODAL = "issue.set_customer"  # who the customer of a report is
+    REPLY_MODAL = "issue.reply"  # "Reply to customer": the text sent through the report's channel
+    TELL_ALL_MODAL = "problem.tell_all"  # "Tell all N customers…": the fix notice, sent to each
 
 
 class Action(StrEnum):
@@ -37,6 +39,10 @@ class Action(StrEnum):
     ESCALATE = "issue.escalate"
     ESCALATE_MORE = "issue.escalate_more"  # overflow: with details… / link an existing issue
     ESCALATE_RETRY = "issue.escalate_retry"
+    # "Escalate with details…": external selects answered from Jira's create metadata
+    ESCALATE_PICK_PROJECT = "escalate.pick_project"
+    ESCALATE_PICK_TYPE = "escalate.pick_issue_type"
+    ESCALATE_PICK_PRIORITY = "escalate.pick_priority"
     OPEN_JIRA = "issue.open_jira"  # URL button to the Jira issue
     MARK_NOTIFIED = "problem.mark_notified"  # one customer told of the fix
     MARK_ALL_NOTIFIED = "problem.mark_all_notified"
@@ -51,6 +57,9 @@ class Action(StrEnum):
     OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
     OPEN_RELEASE_LINK = "release.open_link"  # URL button to a release's notes
     DIGEST_POST = "digest.post"  # on a `/support digest` preview: post it to the digest channel
+    REPLY = "issue.reply"  # "Reply to customer" on a card: opens the reply form
+    REPLY_RETRY = "reply.retry"  # on a failed reply's thread line: send it again
+    TELL_ALL = "problem.tell_all"  # on the customers to tell: opens the fix-notice form
 
 
 class Block(StrEnum):
@@ -71,6 +80,8 @@ class Block(StrEnum):
     ESCALATE_SUMMARY = "escalate.summary"
     LINK_JIRA_KEY = "link_jira.key"
     RATIONALE_TEXT = "rationale.text"
+    REPLY_TEXT = "reply.text"
+    TELL_ALL_TEXT = "tell_all.text"
     SHADOW_LEARNED = "shadow.learned"
     SHADOW_PROBLEMS = "shadow.problems"
     RELEASE_VERSION = "release.version"

@@ -268,13 +268,15 @@ def slack_kind(text: str, content_type: str) -> str:
     return "action"
 
 
-def observe_since(received: datetime | None, severity: str, histogram: Histogram) -> None:
-    """Observe the time from `received` to now (first response, resolution), for a known severity."""
+def observe_since(
+    received: datetime | None, severity: str, histogram: Histogram, now: datetime | None = None
+) -> None:
+    """Observe the time from `received` to `now` (first response, resolution), for a known severity."""
     if received is None:
         return
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
-    seconds = (datetime.now(UTC) - received).total_seconds()
+    seconds = ((now or datetime.now(UTC)) - received).total_seconds()
     label = severity if severity in SEVERITIES else "other"
     histogram.labels(severity=label).observe(max(seconds, 0.0))
 
@@ -308,6 +310,9 @@ def route_kind(path: str) -> str | None:
 INTAKE_IGNORED_KEY = web.RequestKey(
     "supportbridge_metrics_ignored", bool
 )  # a helpdesk event answered 200 and not stored
+INTAKE_ANSWER_KEY = web.RequestKey(
+    "supportbridge_metrics_answer", bool
+)  # a customer's answer joined its issue (answered 200)
 
 
 @web.middleware
@@ -335,13 +340,16 @@ async def measure_requests(request: web.Request, handler: Any) -> web.StreamResp
 
 
 def count_intake(request: web.Request, source: str, status: int) -> None:
-    """202 is a new issue, 200 a repeat (or a helpdesk event that is no issue), 4xx/5xx a refusal."""
+    """202 is a new issue, 200 a repeat (or a helpdesk event that is no issue, or a customer's answer
+    that joined its issue), 4xx/5xx a refusal."""
     if status >= 400:
         INTAKES.labels(source=source, result="rejected", reason=refusal_reason(status)).inc()
     elif status == 202:
         INTAKES.labels(source=source, result="new", reason="").inc()
     elif request.get(INTAKE_IGNORED_KEY):
         INTAKES.labels(source=source, result="ignored", reason="").inc()
+    elif request.get(INTAKE_ANSWER_KEY):
+        INTAKES.labels(source=source, result="reply", reason="").inc()
     else:
         INTAKES.labels(source=source, result="repeat", reason="").inc()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.people import People
+from bot.services.jira_fields import JiraFieldChoices
 from bot.services.outbox import Deliverer
 from bot.services.problem_search import ProblemSearch
 from bot.settings import Settings
 from db.session import Database
 from integrations.jira_client import JiraGateway
+from integrations.replies import ReplyChannel
 from integrations.slack import SlackGateway
 
 if TYPE_CHECKING:
@@ -31,8 +34,11 @@ class Runtime:
     slack: SlackGateway | None = None
     posts: PostDeliveries | None = None
     jira: JiraGateway | None = None
+    jira_fields: JiraFieldChoices | None = None  # the escalation modal's choices, cached from Jira
     mail: MailPoller | None = None
     scheduler: Scheduler | None = None
+    # The channels customers can be answered through (by name: email, intercom, zendesk, webhook).
+    replies: Mapping[str, ReplyChannel] = field(default_factory=dict)
 
     def start_background(self) -> None:
         """Deliveries, the mailbox and the scheduler: in `serve` (one process) or in `worker`."""
@@ -49,3 +55,5 @@ class Runtime:
         if self.mail is not None:
             await self.mail.stop()
         await self.deliverer.stop()
+        for channel in self.replies.values():
+            await channel.close()

@@ -7,6 +7,7 @@ passed down, so every test can build its own.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,18 @@ class Settings(BaseSettings):
     jira_api_token: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
     imap_password: SecretStr | None = None
+    # Replies to customers (integrations/replies). E-mail: smtp://user:pass@host:587 (STARTTLS when the
+    # server offers it) or smtps://user:pass@host:465 (implicit TLS); the URL holds the password.
+    smtp_url: SecretStr | None = None
+    support_email_from: str | None = None
+    # A PEM file of CA certificates to trust for the SMTP server (a private CA); the system's otherwise.
+    smtp_ca_file: Path | None = None
+    intercom_access_token: SecretStr | None = None
+    intercom_api_url: str = "https://api.intercom.io"
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    # Default https://{ZENDESK_SUBDOMAIN}.zendesk.com.
+    zendesk_api_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -71,10 +84,18 @@ class Settings(BaseSettings):
         "jira_api_token",
         "jira_webhook_secret",
         "imap_password",
+        "smtp_url",
+        "intercom_access_token",
+        "zendesk_api_token",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("support_email_from", "zendesk_email", "zendesk_api_url", mode="before")
+    @classmethod
+    def _blank_text_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @property
@@ -125,6 +146,23 @@ class Settings(BaseSettings):
                 )
         if self.intake_secret is not None and not self.intake_secret.get_secret_value().startswith("whsec_"):
             raise SettingsError("INTAKE_SECRET must be a Standard Webhooks secret starting with 'whsec_'")
+        if self.smtp_url is not None:
+            url = urlsplit(self.smtp_url.get_secret_value())
+            if url.scheme not in ("smtp", "smtps") or not url.hostname:
+                # Never echo the URL: it holds the password.
+                raise SettingsError(
+                    "SMTP_URL must look like smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465"
+                )
+            if not self.support_email_from or "@" not in self.support_email_from:
+                raise SettingsError("SUPPORT_EMAIL_FROM (an e-mail address) is required when SMTP_URL is set")
+        if self.zendesk_api_token is not None:
+            if not self.zendesk_email:
+                raise SettingsError("ZENDESK_EMAIL is missing: it is required when ZENDESK_API_TOKEN is set")
+            if not (self.zendesk_subdomain or self.zendesk_api_url):
+                raise SettingsError(
+                    "ZENDESK_SUBDOMAIN (or ZENDESK_API_URL) is missing: "
+                    "it is required when ZENDESK_API_TOKEN is set"
+                )
         if self.jira_url and not (self.jira_email and self.jira_api_token):
             missing = "JIRA_EMAIL" if not self.jira_email else "JIRA_API_TOKEN"
             raise SettingsError(f"{missing} is missing: it is required when JIRA_URL is set")

@@ -60,3 +60,35 @@ def helpdesk_ticket_in_text(text: str) -> str:
         if found:
             return f"{label} {found.group(1)}"
     return ""
+
+
+_LINK = re.compile(r"<((?:https?|mailto):[^|<>\s]+)(?:\|([^<>]*))?>")
+_SLACK_REFERENCE = re.compile(r"<[@#!][^<>]*>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def text_for_customer(text: str, limit: int) -> tuple[str, str | None]:
+    """What a customer may be sent of text written in Slack: plain text, Slack's link markup turned
+    into "label (url)", control and direction characters removed, lines kept. The second value says
+    why it cannot be sent as it is (a mention of a person, channel or group: those mean nothing
+    outside Slack and name colleagues; empty; too long), else None."""
+    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    reference = _SLACK_REFERENCE.search(cleaned)
+    if reference:
+        return cleaned, (
+            "Mentions of people, channels or groups mean nothing to a customer and name colleagues: "
+            "write it out in words instead."
+        )
+
+    def link(match: re.Match[str]) -> str:
+        url, label = match.group(1), match.group(2)
+        url = url.removeprefix("mailto:") if url.startswith("mailto:") else url
+        return f"{label} ({url})" if label and label != url else url
+
+    cleaned = _LINK.sub(link, cleaned).strip()
+    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
+    if not cleaned:
+        return cleaned, "Write the message to send."
+    if len(cleaned) > limit:
+        return cleaned, f"That is {len(cleaned):,} characters; a message to a customer is at most {limit:,}."
+    return cleaned, None

@@ -22,6 +22,7 @@ __all__ = [
     "WeeklyAt",
     "format_duration",
     "local_at",
+    "local_time",
     "parse_calendar_duration",
     "parse_weekday",
 ]
@@ -34,6 +35,14 @@ def local_at(day: date, at: time, zone: ZoneInfo) -> datetime:
     local = datetime.combine(day, at).replace(tzinfo=zone, fold=0)
     # Round-tripping through UTC normalises a wall time in a spring-forward gap to the real instant.
     return local.astimezone(UTC)
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as plain text in the configured zone, the same everywhere: "Tue 8 Dec 10:00". For text
+    Slack shows as typed (notification fallbacks, option text, refusals) and as the fallback of
+    `bot.views.blocks.slack_time`, which every reader otherwise sees in their own zone."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:

@@ -170,6 +170,8 @@ class Issue(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
+    # The Slack user who gave it (claimed, replied in the card's thread, answered the customer).
+    first_response_by: Mapped[str | None] = mapped_column(String(32))
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     resolved_at: Mapped[datetime | None]
     # Similar open problems found when the card was first posted: [{"problem": id, "score": float}].
@@ -445,7 +447,7 @@ class DigestDaily(Base):
     Measures: `received` (every report, name ''), `source`, `area` (the product area), `area_none`
     (reports with no area, name ''), `tag`, `open` (reports received that day and open now, name '')
     and `resolved` (reports resolved that day, name ''). Kept by triggers on `issues` and `issue_tags`
-    (migration 0012), so every write of a report, whatever the code path, updates them in its own
+    (migration 0013), so every write of a report, whatever the code path, updates them in its own
     transaction; `bot.services.digest` reads whole days from here and the partial days at a window's
     edges from `issues`."""
 
@@ -456,6 +458,58 @@ class DigestDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class CustomerReply(Base):
+    """One message to a customer through their report's own channel: a reply written on a card, or a
+    fix notice of "Tell all N customers…" (once per customer and problem). Sent by the outbox under the
+    key `reply:{id}`; the thread line that shows it is `note_channel`/`note_ts`."""
+
+    __tablename__ = "customer_replies"
+    __table_args__ = (
+        Index(
+            "uq_customer_replies_fix_notice",
+            "problem_id",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("purpose = 'fix_notice'"),
+            sqlite_where=text("purpose = 'fix_notice'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="reply")  # reply | fix_notice
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # email | intercom | zendesk | webhook
+    text: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who sent it
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed | replied
+    reason: Mapped[str | None] = mapped_column(String(500))  # why it failed, safe to show
+    external_id: Mapped[str | None] = mapped_column(String(255))  # Message-ID, part id, comment id
+    macro_id: Mapped[int | None] = mapped_column(ForeignKey("macros.id", ondelete="SET NULL"))
+    note_channel: Mapped[str | None] = mapped_column(String(32))
+    note_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Macro(Base):
+    """A saved answer: reusable text for replies, found by name, text and product area."""
+
+    __tablename__ = "macros"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    product_area: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
@@ -477,4 +531,6 @@ shadow_bookings = cast(Table, ShadowBooking.__table__)
 releases = cast(Table, Release.__table__)
 posted_messages = cast(Table, PostedMessage.__table__)
 alerts = cast(Table, Alert.__table__)
+customer_replies = cast(Table, CustomerReply.__table__)
+macros = cast(Table, Macro.__table__)
 digest_daily = cast(Table, DigestDaily.__table__)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -13,7 +14,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action, Block, Callback
 from bot.runtime import Runtime
 from bot.services import escalation
-from bot.views.escalation import render_escalate_modal, render_link_modal, render_rationale_modal
+from bot.services.jira_fields import JiraFieldChoices
+from bot.views.escalation import (
+    render_escalate_modal,
+    render_field_options,
+    render_link_modal,
+    render_rationale_modal,
+)
 from handlers import payload
 from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 from integrations.jira_client import JiraRejected, JiraUnavailable, parse_key
@@ -24,19 +31,50 @@ log = logging.getLogger(__name__)
 JIRA_CHECK_SECONDS = 2.0
 NOT_CONFIGURED = "Jira is not set up for this workspace (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN)."
 ESCALATING = ":outbox_tray: Escalating to Jira… the card shows the issue as soon as Jira has it."
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PROJECT_KEY_HELP = "A Jira project key is letters and digits, like SUP or WEB2."
 
 
-def parse_escalate_submission(view: payload.View) -> escalation.EscalationDetails | dict[str, str]:
-    project = str(view.input(Block.ESCALATE_PROJECT).answer or "").strip().upper()
-    issue_type = " ".join(str(view.input(Block.ESCALATE_TYPE).answer or "").split())
-    priority = str(view.input(Block.ESCALATE_PRIORITY).answer or "").strip() or None
+def _picked(view: payload.View, block: str, action: str) -> str:
+    chosen = view.input(block, action)
+    # A modal opened before these fields came from Jira has a text input (INPUT) instead.
+    answer = chosen.selected if chosen.is_select else view.input(block).answer
+    return " ".join(CONTROL_CHARACTERS.sub(" ", str(answer or "")).split())
+
+
+def parse_escalate_submission(
+    view: payload.View, choices: JiraFieldChoices | None = None
+) -> escalation.EscalationDetails | dict[str, str]:
+    """What was picked, checked. `choices`: what Jira offers, as far as it is cached (never a Jira call
+    here): a project or an issue type that is not on Jira's list is refused on its field."""
+    project = _picked(view, Block.ESCALATE_PROJECT, Action.ESCALATE_PICK_PROJECT).upper()
+    issue_type = _picked(view, Block.ESCALATE_TYPE, Action.ESCALATE_PICK_TYPE)
+    priority = _picked(view, Block.ESCALATE_PRIORITY, Action.ESCALATE_PICK_PRIORITY) or None
     summary = " ".join(str(view.input(Block.ESCALATE_SUMMARY).answer or "").split())
     errors: dict[str, str] = {}
-    if not project or not project.replace("_", "").isalnum() or not project[0].isalpha():
+    if not project:
+        errors[Block.ESCALATE_PROJECT] = "Choose the Jira project."
+    elif not project.replace("_", "").isalnum() or not project[0].isalpha() or len(project) > 100:
         errors[Block.ESCALATE_PROJECT] = PROJECT_KEY_HELP
+    elif choices is not None and (known := choices.known_projects()) is not None and project not in known:
+        errors[Block.ESCALATE_PROJECT] = (
+            f"Jira has no project {project[:20]} the bot can see: choose one from the list."
+        )
     if not issue_type:
-        errors[Block.ESCALATE_TYPE] = "Name an issue type, like Bug or Task."
+        errors[Block.ESCALATE_TYPE] = "Choose an issue type, like Bug or Task."
+    elif len(issue_type) > 150:
+        errors[Block.ESCALATE_TYPE] = "Choose an issue type from the list."
+    elif (
+        Block.ESCALATE_PROJECT not in errors
+        and choices is not None
+        and (types := choices.known_issue_types(project)) is not None
+        and issue_type not in types
+    ):
+        errors[Block.ESCALATE_TYPE] = (
+            f"{issue_type[:40]} is not an issue type of {project[:20]}: choose one from the list again."
+        )
+    if priority is not None and len(priority) > 150:
+        errors[Block.ESCALATE_PRIORITY] = "Choose a priority from the list."
     if not summary:
         errors[Block.ESCALATE_SUMMARY] = "The summary cannot be empty."
     if errors:
@@ -93,14 +131,20 @@ async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
             if not defaults.outage:  # in an outage the note could not be queued either
                 await tell(runtime, clicked, defaults.text)
             return
-        await runtime.slack.open_view(clicked.require_trigger(), render_escalate_modal(issue_id, defaults))
+        label = None
+        if runtime.jira_fields is not None:
+            runtime.jira_fields.warm(defaults.project)  # the first options request finds them read
+            label = runtime.jira_fields.project_label(defaults.project)
+        await runtime.slack.open_view(
+            clicked.require_trigger(), render_escalate_modal(issue_id, defaults, label)
+        )
 
 
 async def on_escalate_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     runtime = runtime_of(context)
     view = payload.View.from_body(body)
     issue_id = view.metadata_int("issue")
-    parsed = parse_escalate_submission(view)
+    parsed = parse_escalate_submission(view, runtime.jira_fields)
     if isinstance(parsed, dict):
         await ack(response_action="errors", errors=parsed)
         return
@@ -112,6 +156,34 @@ async def on_escalate_submitted(ack: AsyncAck, body: dict[str, Any], context: As
         runtime, lambda conn: escalation.escalate(conn, issue_id, user, parsed), what="escalate_with_details"
     )
     await answer_form(ack, done, Block.ESCALATE_SUMMARY)
+
+
+async def project_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """The Jira projects matching what is typed (Jira down or slow: no options, never an error)."""
+    choices = runtime_of(context).jira_fields
+    asked = payload.OptionsRequest.from_body(body)
+    found = await choices.projects(asked.query) if choices is not None else []
+    await ack(options=render_field_options(found))
+
+
+async def issue_type_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """The issue types of the project chosen in the modal (until one is chosen, the default one)."""
+    choices = runtime_of(context).jira_fields
+    asked = payload.OptionsRequest.from_body(body)
+    project = ""
+    if asked.view is not None:
+        chosen = asked.view.input(Block.ESCALATE_PROJECT, Action.ESCALATE_PICK_PROJECT).selected
+        default = asked.view.metadata.get("project")
+        project = chosen or (default if isinstance(default, str) else "")
+    found = await choices.issue_types(project, asked.query) if choices is not None else []
+    await ack(options=render_field_options(found))
+
+
+async def priority_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    choices = runtime_of(context).jira_fields
+    asked = payload.OptionsRequest.from_body(body)
+    found = await choices.priorities(asked.query) if choices is not None else []
+    await ack(options=render_field_options(found))
 
 
 async def on_link_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -210,6 +282,9 @@ def register(app: AsyncApp) -> None:
     app.action(Action.ESCALATE_RETRY)(on_escalate)
     app.action(Action.ESCALATE_MORE)(on_more)
     app.view(Callback.ESCALATE_MODAL)(on_escalate_submitted)
+    app.options(Action.ESCALATE_PICK_PROJECT)(project_options)
+    app.options(Action.ESCALATE_PICK_TYPE)(issue_type_options)
+    app.options(Action.ESCALATE_PICK_PRIORITY)(priority_options)
     app.view(Callback.LINK_JIRA_MODAL)(on_link_submitted)
     app.action(Action.MARK_NOTIFIED)(on_mark)
     app.action(Action.MARK_ALL_NOTIFIED)(on_mark)

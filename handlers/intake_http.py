@@ -3,6 +3,7 @@
 Every route: size limit (413) → signature (401) → JSON and schema (400, naming the field) → store the
 issue and its pending card in one transaction (503 if the database is away, so the sender retries) →
 202 with the new id, or 200 with the id it repeats. Nothing is acknowledged that was not stored.
+A helpdesk's customer answer on a conversation that is an issue joins it (200 with its id).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot import metrics
-from bot.domain.intake import IntakeRequest
+from bot.domain.intake import CustomerAnswer, IntakeRequest
 from bot.runtime import Runtime
+from bot.services.customer_answers import record_customer_answer
 from bot.services.intake import IntakeResult, ingest_issue
 from bot.settings import Settings
 from db.queries.deliveries import delivery_key
@@ -86,6 +88,25 @@ async def store(runtime: Runtime, request: IntakeRequest, delivery_key: str | No
     return accepted(result)
 
 
+async def store_answer(runtime: Runtime, request: web.Request, answer: CustomerAnswer) -> web.Response:
+    """A customer's answer on a conversation: 200 with the issue it joined (a repeat too), or 200
+    and ignored when the conversation is no issue of ours (the sender must not retry it)."""
+    try:
+        outcome = await answer_within(
+            record_customer_answer(runtime.database, answer), STORE_DEADLINE_SECONDS
+        )
+    except (DatabaseUnavailable, TimeoutError):
+        log.warning("customer answer refused: database unavailable", extra={"source": answer.source})
+        return unavailable()
+    if outcome.issue_id is None:
+        request[metrics.INTAKE_IGNORED_KEY] = True
+        return web.json_response({"ignored": "the conversation is not a customer issue"}, status=200)
+    if outcome.kind == "recorded":
+        request[metrics.INTAKE_ANSWER_KEY] = True
+        runtime.deliverer.wake()
+    return web.json_response({"id": outcome.issue_id}, status=200)
+
+
 async def generic_webhook(request: web.Request) -> web.Response:
     webhook = request.app.get(WEBHOOK)
     body = await read_body(request)
@@ -133,6 +154,8 @@ async def helpdesk(
         log.info("helpdesk event ignored", extra={"source": source, "reason": result.reason})
         request[metrics.INTAKE_IGNORED_KEY] = True
         return web.json_response({"ignored": result.reason}, status=200)
+    if isinstance(result, CustomerAnswer):
+        return await store_answer(runtime_of_request(request), request, result)
     key = delivery_key(f"intake:{source}:", result.delivery_id) if result.delivery_id else None
     return await store(runtime_of_request(request), result.request, key)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.numbers import MAX_INT
@@ -204,16 +205,27 @@ class View:
         return _stored_int(found)
 
 
+QUERY_MAX = 200  # what is typed in a select; more is not a search anyone makes
+
+
 @dataclass(frozen=True)
 class OptionsRequest:
     """An external select asking for options (`block_suggestion`): what is typed, and its block's state."""
 
     query: str
     block_id: str | None
+    # In a modal: the modal as it stands (what is chosen so far, its private_metadata).
+    view: View | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> OptionsRequest:
-        return cls(query=str(body.get("value") or "").strip(), block_id=_text(body.get("block_id")))
+        view = body.get("view")
+        user = _user_of(body) or ""
+        return cls(
+            query=str(body.get("value") or "").strip()[:QUERY_MAX],
+            block_id=_text(body.get("block_id")),
+            view=View.of(view, user_id=user) if isinstance(view, Mapping) else None,
+        )
 
     def state_int(self, name: str) -> int | None:
         found = decode_state(self.block_id).get(name)
@@ -287,6 +299,63 @@ class Reaction:
             _required(self.channel_id, "item.channel"),
             _required(self.ts, "item.ts"),
             _required(self.user_id, "event.user"),
+        )
+
+
+# Message subtypes written by a person: a reply also sent to the channel, a reply with a file.
+# Everything else (bot_message, channel_join, message_changed, message_deleted, …) is not a reply.
+HUMAN_MESSAGE_SUBTYPES = frozenset({"thread_broadcast", "file_share"})
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    """`message` in a channel: who wrote what where, and the thread it belongs to (if any)."""
+
+    channel_id: str | None
+    ts: str | None
+    thread_ts: str | None
+    user_id: str | None
+    subtype: str | None
+    bot_id: str | None
+    user_team: str | None  # the author's workspace (another one in a Slack Connect channel)
+    team_id: str | None  # the installing workspace (the Events API envelope's `team_id`)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ChannelMessage:
+        event = _mapping(body.get("event"))
+        return cls(
+            channel_id=_text(event.get("channel")),
+            ts=_text(event.get("ts")),
+            thread_ts=_text(event.get("thread_ts")),
+            user_id=_text(event.get("user")),
+            subtype=_text(event.get("subtype")),
+            bot_id=_text(event.get("bot_id")) or _text(_mapping(event.get("bot_profile")).get("id")),
+            user_team=_text(event.get("user_team")),
+            team_id=_text(body.get("team_id")),
+        )
+
+    @property
+    def moment(self) -> datetime | None:
+        """When it was written: its `ts` is the Unix time in seconds with a sequence after the dot."""
+        try:
+            return datetime.fromtimestamp(float(self.ts or ""), UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
+
+    def is_thread_reply_by_a_colleague(self, bot_user_id: str | None) -> bool:
+        """Written by a person of our own workspace (not a bot, not the bot, not a join or an edit),
+        in a thread, not the thread's first message."""
+        return (
+            self.channel_id is not None
+            and self.user_id is not None
+            and self.thread_ts is not None
+            and self.ts is not None
+            and self.ts != self.thread_ts
+            and self.moment is not None
+            and self.bot_id is None
+            and (self.subtype is None or self.subtype in HUMAN_MESSAGE_SUBTYPES)
+            and self.user_id != bot_user_id
+            and (self.user_team is None or self.team_id is None or self.user_team == self.team_id)
         )
 
 

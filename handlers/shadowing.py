@@ -165,7 +165,7 @@ async def add(runtime: Runtime, user: str, words: list[str]) -> str:
     )
     if isinstance(result, str):
         return result
-    return f":white_check_mark: Added session #{result.id}: {escape(views.session_title(result, zone))}."
+    return f":white_check_mark: Added session #{result.id}: {views.session_heading(result, zone)}."
 
 
 async def cancel_command(runtime: Runtime, user: str, words: list[str]) -> str:
@@ -188,12 +188,12 @@ async def cancel_command(runtime: Runtime, user: str, words: list[str]) -> str:
             return result
         told = len(loaded.booked) + len(loaded.waitlisted)
         told_text = "nobody was booked" if not told else f"{plural(told, 'person', 'people')} told"
-        return f"Cancelled {escape(views.session_title(result, zone))}; {told_text}."
+        return f"Cancelled {views.session_heading(result, zone)}; {told_text}."
     if loaded.status_of(user) is not None:
         cancelled = await run(runtime, lambda conn: svc.cancel(conn, config, session_id, user, utcnow()))
         if isinstance(cancelled, str):
             return cancelled
-        return f"You're no longer signed up for {escape(views.session_title(cancelled.session, zone))}."
+        return f"You're no longer signed up for {views.session_heading(cancelled.session, zone)}."
     return "Only the session's hosts and admins can cancel a session, and you're not signed up for it."
 
 
@@ -207,7 +207,7 @@ async def join(runtime: Runtime, user: str, words: list[str]) -> str:
         return signed
     if signed.status == svc.WAITLISTED:
         return f"That session is full: you're #{signed.position} on the waitlist. Details in your DMs."
-    return f":white_check_mark: You're booked for {escape(views.session_title(signed.session, config.zone))}."
+    return f":white_check_mark: You're booked for {views.session_heading(signed.session, config.zone)}."
 
 
 async def onboard(runtime: Runtime, user: str, words: list[str]) -> str:
@@ -345,7 +345,7 @@ async def cancel_clicked(runtime: Runtime, clicked: payload.Action, session_id: 
     if isinstance(result, str):
         await tell(runtime, clicked, result)
     else:
-        title = escape(views.session_title(result.session, runtime.config.zone))
+        title = views.session_heading(result.session, runtime.config.zone)
         await tell(runtime, clicked, f"Done: you're no longer signed up for {title}.")
 
 

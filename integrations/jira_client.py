@@ -54,6 +54,9 @@ JiraOperation = Literal[
     "add_comment",
     "project_versions",
     "project",
+    "projects",
+    "issue_types",
+    "priorities",
 ]
 
 SUMMARY_MAX = 255  # Jira rejects longer summaries
@@ -125,6 +128,27 @@ class JiraProject:
     id: str
     key: str
     name: str
+    # The names of the issue types one can create in the project (its `issueTypes`).
+    issue_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JiraChoice:
+    """A value a Jira field offers (an issue type, a priority): what to show and what to send."""
+
+    id: str
+    name: str
+
+
+def _choices(raws: Any) -> list[JiraChoice]:
+    found = []
+    for raw in raws if isinstance(raws, list) else []:
+        if not isinstance(raw, Mapping) or raw.get("subtask") is True:
+            continue  # a sub-task type needs a parent issue: never what an escalation creates
+        name, choice_id = raw.get("name"), raw.get("id")
+        if isinstance(name, str) and name.strip() and isinstance(choice_id, str | int):
+            found.append(JiraChoice(id=str(choice_id), name=name.strip()))
+    return found
 
 
 def _day(value: Any) -> date | None:
@@ -551,9 +575,62 @@ class JiraGateway:
         raw = await self._call("project", fetch, request_timeout=request_timeout)
         if raw is None:
             return None
+        types = raw.get("issueTypes")
         return JiraProject(
-            id=str(raw.get("id") or ""), key=str(raw.get("key") or ""), name=str(raw.get("name") or "")
+            id=str(raw.get("id") or ""),
+            key=str(raw.get("key") or ""),
+            name=str(raw.get("name") or ""),
+            issue_types=tuple(str(t["name"]) for t in types or () if isinstance(t, dict) and t.get("name"))
+            if isinstance(types, list)
+            else (),
         )
+
+    async def projects(self, *, request_timeout: float | None = None) -> list[JiraProject]:
+        """Every project the bot's Jira user can see (the escalation modal's project choices)."""
+
+        def fetch(c: _Connection) -> list[dict[str, Any]]:
+            return [dict(p.raw) for p in c.jira.projects()]
+
+        raws = await self._call("projects", fetch, request_timeout=request_timeout)
+        return [
+            JiraProject(
+                id=str(raw.get("id") or ""), key=str(raw["key"]), name=str(raw.get("name") or raw["key"])
+            )
+            for raw in raws
+            if isinstance(raw.get("key"), str) and raw["key"]
+        ]
+
+    async def issue_types(self, project: str, *, request_timeout: float | None = None) -> list[JiraChoice]:
+        """The issue types one can create in ``project`` (Jira's create metadata), sub-tasks left out;
+        an empty list when Jira has no such project (or the bot cannot see it)."""
+        checked = _checked_project(project)
+
+        def fetch(c: _Connection) -> Any:
+            # Sent directly: the `jira` package's project_issue_types() refuses Jira Cloud, which has
+            # served this endpoint since the old createmeta was deprecated.
+            response = c.http.get(
+                f"{self.url}/rest/api/2/issue/createmeta/{checked}/issuetypes",
+                params={"maxResults": 100},
+                timeout=c.timeout,
+            )
+            if response.status_code == 404:
+                return {}
+            raise_on_error(response)
+            return response.json()
+
+        page = await self._call("issue_types", fetch, request_timeout=request_timeout)
+        page = page if isinstance(page, dict) else {}
+        # Cloud names the list `issueTypes`; Data Center (8.4 and later) names it `values`.
+        return _choices(page.get("issueTypes", page.get("values")))
+
+    async def priorities(self, *, request_timeout: float | None = None) -> list[str]:
+        """The names of the priorities the Jira site has (GET /priority)."""
+        names = await self._call(
+            "priorities",
+            lambda c: [str(p.name) for p in c.jira.priorities()],
+            request_timeout=request_timeout,
+        )
+        return names
 
 
 _PROJECT_REF = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]{0,99}|[0-9]{1,18})$")

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import metrics
 from integrations.slack_pacing import SlackPacer, Throttled
@@ -279,6 +280,12 @@ class SlackGateway:
     async def _paced(
         self, method: str, channel: Any, client: AsyncWebClient, **request: Any
     ) -> dict[str, Any]:
+        response = await self._paced_response(method, channel, client, **request)
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _paced_response(
+        self, method: str, channel: Any, client: AsyncWebClient, **request: Any
+    ) -> AsyncSlackResponse:
         channel = channel if isinstance(channel, str) else None
         try:
             await self.pacer.acquire(method, channel)
@@ -298,7 +305,7 @@ class SlackGateway:
             raise error from exc
         metrics.SLACK_CALL_SECONDS.labels(method=method).observe(time.perf_counter() - started)
         metrics.SLACK_CALLS.labels(method=method, outcome="ok").inc()
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return response
 
     async def post_message(
         self,
@@ -427,3 +434,32 @@ class SlackGateway:
 
     async def auth_test(self) -> dict[str, Any]:
         return await self._form("auth.test")
+
+    async def granted_scopes(self) -> tuple[dict[str, Any], frozenset[str] | None]:
+        """`auth.test`, with the scopes the token was granted: Slack lists them in the
+        `x-oauth-scopes` header of its answers (None when the header is absent)."""
+        response = await self._paced_response("auth.test", None, self.client, params={})
+        data = dict(response.data) if isinstance(response.data, dict) else {}
+        header = response.headers.get("x-oauth-scopes") if response.headers else None
+        if header is None:
+            return data, None
+        return data, frozenset(scope.strip() for scope in str(header).split(",") if scope.strip())
+
+    async def channel_info(self, channel: str) -> dict[str, Any]:
+        """`conversations.info` (channels:read, groups:read): the channel object, with `is_member`.
+        A channel that does not exist, or a private one the bot is not in, raises `ChannelGone`."""
+        data = await self._form("conversations.info", channel=channel)
+        info = data.get("channel")
+        return dict(info) if isinstance(info, dict) else {}
+
+    async def usergroups(self) -> list[dict[str, Any]]:
+        """Every user group of the workspace, disabled ones included (usergroups:read)."""
+        data = await self._form("usergroups.list", include_disabled="true")
+        return [dict(group) for group in data.get("usergroups", []) if isinstance(group, dict)]
+
+    async def user_info(self, user: str) -> dict[str, Any]:
+        """`users.info` (users:read): the user object, with `deleted` for a deactivated account. An
+        unknown id raises `UserUnreachable`."""
+        data = await self._form("users.info", user=user)
+        info = data.get("user")
+        return dict(info) if isinstance(info, dict) else {}

@@ -26,6 +26,7 @@ from bot.services import escalation, shadowing, triage
 from db.models import escalations, issues, outbox_items, problems
 from sandbox.stack import Sandbox
 from sandbox.workspace import PRODUCT_PEOPLE, SUPPORT_PEOPLE
+from schedules import digest as digest_jobs
 
 log = logging.getLogger(__name__)
 
@@ -384,6 +385,12 @@ async def load(sandbox: Sandbox, runtime: Runtime, *, now: datetime | None = Non
     fixed_theme = next((t for t in THEMES if t.fate == "fixed" and t.key in created), None)
     if fixed_theme is not None:
         fixed = await _fixed_in_jira(sandbox, runtime, fixed_theme.subject)
+    # The alert checks run on the clock (thresholds every 15 s, spikes every 15 min); run them once now,
+    # on the back-dated and triaged reports, so #support-alerts shows what the demo's weeks would have
+    # raised. (A threshold the clock's check saw first is alerted then, once, with the state it had.)
+    await digest_jobs.check_thresholds(runtime.database, runtime.config)
+    await digest_jobs.check_spikes(runtime.database, runtime.config)
+    runtime.deliverer.wake()
     loaded = sum(len(v) for v in created.values())
     log.info("demo data loaded", extra={"issues": loaded, "problems": len(created)})
     return {

@@ -303,6 +303,28 @@ async def react(
     return Outcome(True, 200) if answer.status == 200 else _failed(answer, "reaction_added")
 
 
+async def message_posted(
+    slack: SandboxSlack, sender: SignedSender, user: str, channel: str, text: str, thread_ts: str | None
+) -> tuple[str, Outcome]:
+    """Someone writes in a channel (or a thread): posted in the fake workspace, and Slack's `message`
+    event (the app subscribes to message.channels and message.groups) sent to the bot."""
+    ts = slack.post_as(channel, user, text, thread_ts)
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": "group" if slack.channels[channel].is_private else "channel",
+        "team": slack.team_id,
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    answer = await sender.event(event, bot_user_id=slack.bot_user_id)
+    return ts, (Outcome(True, 200) if answer.status == 200 else _failed(answer, "message"))
+
+
 async def home_opened(slack: SandboxSlack, sender: SignedSender, user: str) -> Outcome:
     event: dict[str, Any] = {
         "type": "app_home_opened",

@@ -202,7 +202,11 @@ def register(app: web.Application, sandbox: Sandbox) -> None:
         thread = body.get("thread_ts")
         # Slack's clients escape what people type: `<!channel>` typed is text, not a mention.
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        ts = slack.post_as(channel, user, escaped, str(thread) if thread else None)
+        ts, outcome = await interactions.message_posted(
+            slack, sender, user, channel, escaped, str(thread) if thread else None
+        )
+        if not outcome.ok:
+            return _outcome(outcome)  # posted, but the bot refused the event: the page shows why
         return web.json_response({"ok": True, "ts": ts})
 
     @_refusals

@@ -104,6 +104,10 @@ class Sandbox:
                 "zendesk_webhook_secret": None,
                 "intercom_client_secret": None,
                 "imap_password": None,
+                # Nor does a sandbox ever answer a real customer.
+                "smtp_url": None,
+                "intercom_access_token": None,
+                "zendesk_api_token": None,
                 "jira_url": jira.url,
                 "jira_email": jira.email,
                 "jira_api_token": SecretStr(made.jira_api_token),

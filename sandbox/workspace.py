@@ -72,6 +72,7 @@ KNOWN_GROUPS = {
     "S0SBXHOSTS": ("support-hosts", SUPPORT_PEOPLE),
     "S0SBXONDUTY": ("support-on-duty", ("U0SBXMAYA01",)),
     "S0SBXPRODUCT": ("product", PRODUCT_PEOPLE),
+    "S0SBXLEADS": ("support-leads", ("U0SBXYOU001", "U0SBXMAYA01")),
 }
 
 
@@ -275,6 +276,8 @@ def _named_ids(config: AppConfig) -> set[str]:
     ids: set[str] = set(config.admins) | set(config.jira.users.values())
     if config.sla.on_duty_group:
         ids.add(config.sla.on_duty_group)
+    if config.leads_group:
+        ids.add(config.leads_group)
     for programme in config.shadowing.programmes:
         ids.update(programme.hosts)
     fairness = config.shadowing.fairness

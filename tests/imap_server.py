@@ -10,7 +10,7 @@ Layout of base_dir:
     users           passwd-file with the user's {PLAIN} password
     dovecot.log     everything Dovecot logs (log_path and info_log_path)
     dovecot.stderr  the master's own stderr (fatal config errors before logging is set up)
-    run/            Dovecot's base_dir (sockets, master.pid), state/ its state_dir
+    state/          its state_dir (sockets and master.pid: a short /tmp/sbdv-* of their own)
     mail/<user>/    the Maildir++ mailbox: INBOX at the top, folder "X" in ".X"
 
 Running as root (how the test machine runs): Dovecot refuses uid 0 for mail processes outright
@@ -33,9 +33,11 @@ import os
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +102,9 @@ class DovecotServer:
         self.conf_path = self.base_dir / "dovecot.conf"
         self.log_path = self.base_dir / "dovecot.log"
         self.stderr_path = self.base_dir / "dovecot.stderr"
+        # Sockets live under a short path of their own: a Unix socket path holds at most 107 bytes, and
+        # pytest's tmp paths (longer under pytest-xdist, "popen-gw0/") plus Dovecot's own can exceed it.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="sbdv-"))
         self.mail_root = self.base_dir / "mail"
         self.maildir = self.mail_root / user
         self.cert_path = self.base_dir / "cert.pem"
@@ -166,7 +171,7 @@ class DovecotServer:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             time.sleep(0.01)
-        (self.base_dir / "run" / "master.pid").unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)  # start() makes it again
 
     def restart(self) -> None:
         self.stop()
@@ -221,8 +226,8 @@ class DovecotServer:
 
     def _prepare_files(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("run", "state"):
-            (self.base_dir / sub).mkdir(exist_ok=True)
+        (self.base_dir / "state").mkdir(exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
         # The chroot (mail_root) must belong to root; the mailbox inside it to the mail user.
         self.mail_root.mkdir(exist_ok=True)
         os.chmod(self.mail_root, 0o755)
@@ -267,7 +272,7 @@ login_greeting = {self._greeting}
 # Loopback only.
 listen = 127.0.0.1
 # Private sockets/pid file and state, so this never collides with the system instance or another test.
-base_dir = {b}/run
+base_dir = {self.run_dir}
 state_dir = {b}/state
 instance_name = supportbridge-test-{self.port}
 # All logging into one file; start() shows its tail when something goes wrong.

@@ -22,8 +22,14 @@ async def test_stuck_delivery_fails_the_check(
     settings = make_settings(database_url=database_url, slack_bot_token=None, slack_signing_secret=None)
     results = await run_checks(settings, make_config())
     assert results.failed
-    assert any("keep failing (last error: slack: channel_not_found)" in line for line in results.lines)
-    assert "✗ SLACK_BOT_TOKEN is not set: no cards can be posted" in results.lines
+    assert (
+        "✗ error deliveries: 1 delivery(ies) keep failing (last error: slack: channel_not_found)"
+        " → fix: see the WARNING lines in the log"
+    ) in results.lines
+    assert (
+        "✗ error slack.auth: SLACK_BOT_TOKEN is not set: no cards can be posted"
+        " → fix: set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-…)"
+    ) in results.lines
 
 
 async def test_healthy_database_passes_its_checks(
@@ -31,5 +37,5 @@ async def test_healthy_database_passes_its_checks(
 ) -> None:
     settings = make_settings(database_url=database_url, slack_bot_token=None, slack_signing_secret=None)
     results = await run_checks(settings, make_config())
-    assert "✓ database schema is current" in results.lines
-    assert "✓ deliveries flowing (0 pending)" in results.lines
+    assert "✓ ok database: database schema is current" in results.lines
+    assert "✓ ok deliveries: deliveries flowing (0 pending)" in results.lines

@@ -15,6 +15,7 @@ from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.jira_api import FakeJira
 from sandbox.fakes.slack_api import FakeSlack
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_config_data
+from tests.harness import add_channels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,9 +57,18 @@ async def test_migrate_then_check_passes_with_working_slack_and_jira(
 ) -> None:
     code, out = await run_cli("migrate", env=base_env)
     assert code == 0, out
+    ids = add_channels(slack)
+    routes = [
+        {"match": {"severity": "urgent"}, "channel": ids["urgent"]},
+        {"match": {"product_area": ["billing", "invoices"]}, "channel": ids["billing"]},
+    ]
+    config = write_config(
+        Path(base_env["SUPPORTBRIDGE_CONFIG"]), channels={"default": ids["default"]}, routes=routes
+    )
     async with FakeJira() as jira:
         env = {
             **base_env,
+            "SUPPORTBRIDGE_CONFIG": str(config),
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
@@ -71,10 +81,12 @@ async def test_migrate_then_check_passes_with_working_slack_and_jira(
         jira.assert_no_violations()
     assert code == 0, out
     assert (
-        "✓ Slack token works" in out and "✓ Jira reachable" in out and "✓ database schema is current" in out
+        "✓ ok slack.auth: Slack token works" in out
+        and "✓ ok jira: Jira reachable" in out
+        and "✓ ok database: database schema is current" in out
     )
-    assert "! ZENDESK_WEBHOOK_SECRET is not set" in out
-    assert "! JIRA_WEBHOOK_SECRET is not set" in out
+    assert "! warning secret: ZENDESK_WEBHOOK_SECRET is not set" in out
+    assert "! warning jira.webhook: JIRA_WEBHOOK_SECRET is not set" in out
     assert BOT_TOKEN not in out
 
 
@@ -91,9 +103,13 @@ async def test_check_reports_every_problem_and_exits_1(slack: FakeSlack, base_en
         }
         code, out = await run_cli("check", env=env)
     assert code == 1
-    assert "✗ Slack auth.test failed: invalid_auth" in out
-    assert "✗ Jira serverInfo failed: Jira answered HTTP 401" in out
-    assert "✗ database schema is 9 migration(s) behind" in out  # a new database: none applied
+    assert "✗ error slack.auth: Slack auth.test failed: invalid_auth" in out
+    assert "✗ error jira: Jira serverInfo failed: Jira answered HTTP 401" in out
+    migrations = len(list((ROOT / "db" / "migrations" / "versions").glob("[0-9]*.py")))
+    assert (  # a new database: none applied
+        f"✗ error database: database schema is {migrations} migration(s) behind"
+        " → fix: run `supportbridge migrate`"
+    ) in out
     assert "xoxb-revoked" not in out and "wrong-token" not in out
 
 
@@ -104,7 +120,7 @@ async def test_check_names_the_bad_configuration_key(base_env: dict[str, str], t
     }
     code, out = await run_cli("check", env=env)
     assert code == 1
-    assert "channels.default: 'general' is not a Slack channel ID" in out
+    assert "✗ error config: " in out and "channels.default: 'general' is not a Slack channel ID" in out
 
 
 async def test_serve_refuses_to_start_without_the_signing_secret(base_env: dict[str, str]) -> None:

@@ -99,7 +99,10 @@ async def test_the_deliveries_command_lists_retries_and_drops(dead_database: str
 
     code, out = await run_cli("check", env=env)
     assert code == 1
-    assert "✗ 2 delivery(ies) given up as dead (latest: #2 post, slack: channel_not_found)" in out
+    assert (
+        "✗ error deliveries: 2 delivery(ies) given up as dead (latest: #2 post, slack: channel_not_found)"
+        in out
+    )
 
     code, out = await run_cli("deliveries", "retry", env=env)
     assert code == 2 and "name the ids" in out

@@ -13,10 +13,10 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.digest import Change, Digest
+from bot.domain.digest import Change, Digest, Spike, SpikeLine
 from bot.services.digest import compute_digest
 from bot.views.blocks import MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
-from bot.views.digest import render_digest, render_preview, render_text
+from bot.views.digest import render_digest, render_preview, render_spike_alerts, render_text
 from db.models import alerts
 from db.session import Database
 from sandbox.fakes.contracts import block_kit_problems, contracts_dir
@@ -259,3 +259,72 @@ async def test_golden_fifty_problems(database: Database, config: AppConfig) -> N
     preview, _ = render_preview(d, BERLIN, channel="C0DIGEST001", value="{}")
     _checked(preview)
     assert_golden("digest_fifty_problems", shape)
+
+
+def test_golden_spike_alert() -> None:
+    """One post per check: each spike a line linking the card most reported there, with a button;
+    hostile names escaped; past 40 lines, "and N more" keeps it under Slack's 50 blocks."""
+    link = "https://fake.slack.com/archives/C0SUPPORT01/p1700000000000100"
+    lines = [
+        SpikeLine(
+            Spike("area", "payments", "24h", 9, 0.25), "Card payments fail <!channel>", link, "C0SUPPORT01"
+        ),
+        SpikeLine(Spike("tag", "bug <@U1>", "7d", 12, 1.5), "Export is empty", None, "C0SUPPORT01"),
+        SpikeLine(Spike("area", "sync", "7d", 6, 0.5)),
+    ]
+    blocks, text = render_spike_alerts(lines)
+    _checked(blocks)
+    rendered = json.dumps(blocks)
+    assert "<!channel>" not in rendered and "<@U1>" not in rendered
+    assert blocks[1]["accessory"] == {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Open card", "emoji": True},
+        "url": link,
+        "action_id": "issue.open_problem",
+    }
+    assert "accessory" not in blocks[2] and "(card in <#C0SUPPORT01>)" in blocks[2]["text"]["text"]
+    assert_golden("spike_alert", {"text": text, "blocks": blocks})
+
+    many, _ = render_spike_alerts(
+        [SpikeLine(Spike("tag", f"t{i}", "24h", 9, 0.5), "P", link) for i in range(60)]
+    )
+    _checked(many)
+    assert len(many) <= MESSAGE_BLOCKS_MAX and many[-1]["elements"][0]["text"] == "and 20 more"
+
+
+async def test_wont_do_is_counted_apart_from_fixes(database: Database, config: AppConfig) -> None:
+    """P2's Jira issue was resolved as "Won't Do": its report resolved this week (c5) is not a fix, and
+    the problem shows as won't do wherever it is listed, never with its Jira status "Done"."""
+
+    def world(conn: Connection) -> dict[str, int]:
+        ids = build_world(conn)
+        w.escalation(
+            conn,
+            ids["p2"],
+            "SUP-2",
+            at(17),
+            jira_status="Done",
+            jira_resolution="won't do",
+            jira_resolved_at=at(18),
+        )
+        return ids
+
+    ids = await database.transaction(world)
+    d = await database.transaction(lambda conn: compute_digest(conn, config, START, END))
+    assert d.resolved == Change("resolved", 2, 1)
+    assert (d.fixed.now, d.fixed.before) == (1, 1) and (
+        d.resolved_wont_do.now,
+        d.resolved_wont_do.before,
+    ) == (1, 0)
+    line = next(line for line in d.top if line.problem_id == ids["p2"])
+    assert line.wont_do and not any(other.wont_do for other in d.top if other is not line)
+
+    blocks, text = render_digest(d, BERLIN)
+    _checked(blocks)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "*Fixed*\\n1 (no change, 1 before)" in shown and "*Won't do*\\n1 (none before)" in shown
+    assert "|SUP-2> :no_entry_sign: won't do" in shown
+    assert "SUP-2 Done" not in shown and ":tada:" not in shown
+    assert "1 fixed, 1 won't do" in text
+    printed = render_text(d, BERLIN)
+    assert "Won't do:" in printed and "SUP-2 won't do" in printed

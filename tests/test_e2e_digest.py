@@ -21,14 +21,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.deliveries.digest import CHART_NOTE, NO_SCOPE_NOTE
+from bot.domain.outbox import PostRenderer
 from bot.ids import Action
 from bot.services import triage
 from bot.services.digest import enqueue_digest
+from bot.services.posts import enqueue_post
 from db.models import alerts, escalations, issues, utcnow
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
 from schedules import digest as jobs
-from tests.harness import Stack, add_channels, answer_of, new_card, running_app
+from tests.harness import Stack, add_channels, answer_of, click, new_card, running_app
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -264,12 +266,27 @@ async def test_a_spike_alerts_once(digest_stack: Stack) -> None:
     assert count == 4  # payments and the tag bug, each over the last 24 hours and the last 7 days
     runtime.deliverer.wake()
     channel = stack.channels["alerts"]
-    await stack.slack.wait_for(lambda: len(stack.slack.messages(channel)) >= 4, 15, message="4 spike alerts")
+    await stack.slack.wait_for(lambda: stack.slack.messages(channel), 15, message="the spike alert")
     await asyncio.sleep(0.3)
-    texts = sorted(str(m.get("text")) for m in stack.slack.messages(channel))
-    assert len(texts) == 4
-    assert sum("Product area *payments*: 5 reports in the last 24 hours" in t for t in texts) == 1
-    assert sum("Tag *bug*: 5 reports in the last 7 days" in t for t in texts) == 1
+    posted = stack.slack.messages(channel)
+    assert len(posted) == 1  # one message for the check, listing its four spikes
+    alert = posted[0]
+    assert "4 complaint spikes" in str(alert.get("text"))
+    lines = [b["text"]["text"] for b in alert["blocks"][1:]]
+    assert len(lines) == 4
+    assert sum("Product area *payments*: 5 reports in the last 24 hours" in t for t in lines) == 1
+    assert sum("Tag *bug*: 5 reports in the last 7 days" in t for t in lines) == 1
+    # Each line links the card of the problem most reported there, with a button that opens it.
+    cards = {
+        f"https://fake.slack.com/archives/{m['channel']}/p{m['ts'].replace('.', '')}"
+        for m in stack.slack.messages(stack.channels["default"])
+    }
+    for block in alert["blocks"][1:]:
+        button = block["accessory"]
+        assert button["url"] in cards and button["action_id"] == Action.OPEN_PROBLEM
+        assert f"Most reported: <{button['url']}|Payments fail>" in block["text"]["text"]
+    response = await click(stack, alert, Action.OPEN_PROBLEM, stack.extra["pm"])
+    assert response.status == 200  # a URL button, acknowledged
 
 
 async def test_digest_command_usage(digest_stack: Stack) -> None:
@@ -277,3 +294,48 @@ async def test_digest_command_usage(digest_stack: Stack) -> None:
         "digest 90d", user=digest_stack.extra["pm"], channel=digest_stack.channels["default"]
     )
     assert "`/support digest 30d`" in (await answer_of(response))["text"]
+
+
+async def test_a_spike_alert_enqueued_by_an_earlier_version_still_posts(digest_stack: Stack) -> None:
+    """Before spikes were batched, each post's args were the spike itself; such rows still render."""
+    stack = digest_stack
+    channel = stack.channels["alerts"]
+    old = {"dimension": "tag", "name": "bug", "span": "24h", "observed": 7, "expected": 0.5}
+    await stack.runtime.database.transaction(
+        lambda conn: enqueue_post(
+            conn,
+            channel=channel,
+            key="alert:spike:1:20261101T0900",
+            render=PostRenderer.SPIKE_ALERT,
+            args=old,
+        )
+    )
+    stack.runtime.deliverer.wake()
+    await stack.slack.wait_for(lambda: stack.slack.messages(channel), 15, message="the old spike alert")
+    [posted] = stack.slack.messages(channel)
+    assert "1 complaint spike. Tag *bug*: 7 reports in the last 24 hours" in str(posted["text"])
+
+
+async def test_a_threshold_alert_shows_wont_do_not_done(digest_stack: Stack) -> None:
+    stack = digest_stack
+    runtime = stack.runtime
+    ids = await reports_from(stack, ["ann", "bob"], "Dark mode please", product_area="ui")
+    problem = await merge_all(stack, ids)
+    await runtime.database.transaction(
+        lambda conn: conn.execute(
+            escalations.insert().values(
+                problem_id=problem,
+                state="created",
+                jira_key="SUP-4",
+                jira_url="https://jira.example.test/browse/SUP-4",
+                jira_status="Done",
+                jira_resolution="Won't Do",
+            )
+        )
+    )
+    assert len(await jobs.check_thresholds(runtime.database, runtime.config)) == 1
+    runtime.deliverer.wake()
+    channel = stack.channels["alerts"]
+    await stack.slack.wait_for(lambda: stack.slack.messages(channel), 15, message="the threshold alert")
+    shown = json.dumps(stack.slack.messages(channel)[0]["blocks"])
+    assert "|SUP-4>: :no_entry_sign: won't do" in shown and "Done" not in shown

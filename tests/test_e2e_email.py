@@ -271,11 +271,17 @@ async def test_check_tries_the_mailbox_login(
     imap.deliver(mail()[0])
     config = make_config(**email_config(imap))
     good = await run_checks(make_settings(database_url=database_url, imap_password=imap.password), config)
-    assert f"✓ mailbox {imap.user} on {imap.host}: 1 message(s) to take" in good.lines
+    assert f"✓ ok mailbox: mailbox {imap.user} on {imap.host}: 1 message(s) to take" in good.lines
     bad = await run_checks(make_settings(database_url=database_url, imap_password="wrong"), config)
-    assert f"✗ mailbox: login refused for {imap.user} on {imap.host}" in bad.lines
+    assert (
+        f"✗ error mailbox: login refused for {imap.user} on {imap.host}"
+        " → fix: check the email section and IMAP_PASSWORD"
+    ) in bad.lines
     missing = await run_checks(make_settings(database_url=database_url), config)
-    assert "✗ IMAP_PASSWORD is not set: the support mailbox cannot be read" in missing.lines
+    assert (
+        "✗ error mailbox: IMAP_PASSWORD is not set: the support mailbox cannot be read"
+        " → fix: set IMAP_PASSWORD"
+    ) in missing.lines
 
 
 async def test_a_huge_message_is_read_only_up_to_the_bound(

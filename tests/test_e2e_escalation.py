@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.ids import INPUT, Block
+from bot.ids import INPUT, Action, Block
 from db.models import CustomerNotice, Escalation, Problem
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.jira_api import FakeJira
@@ -70,13 +70,21 @@ async def escalated(stack: Stack, card: dict[str, Any], user: str) -> str:
     return (await escalation_row(stack)).jira_key or ""
 
 
+# The modal's fields picked from Jira (external selects) and their action ids.
+PICKERS = {
+    Block.ESCALATE_PROJECT: Action.ESCALATE_PICK_PROJECT,
+    Block.ESCALATE_TYPE: Action.ESCALATE_PICK_TYPE,
+    Block.ESCALATE_PRIORITY: Action.ESCALATE_PICK_PRIORITY,
+}
+
+
 def submission(view: dict[str, Any], values: dict[str, Any], user: str) -> dict[str, Any]:
     submitted = copy.deepcopy(view)
     state: dict[str, Any] = {}
     for block, value in values.items():
-        if block == Block.ESCALATE_PRIORITY:
+        if block in PICKERS:
             option = {"text": {"type": "plain_text", "text": value}, "value": value}
-            state[block] = {INPUT: {"type": "static_select", "selected_option": option}}
+            state[block] = {PICKERS[block]: {"type": "external_select", "selected_option": option}}
         else:
             state[block] = {INPUT: {"type": "plain_text_input", "value": value}}
     submitted["state"] = {"values": state}
@@ -187,24 +195,24 @@ async def test_a_refusal_fails_at_once_with_jiras_reason(jira_stack: Stack, peop
     await stack.slack.wait_for(lambda: stack.slack.modals, message="modal opened")
     view = stack.slack.modals[-1]
     values = {
-        Block.ESCALATE_PROJECT: "NOPE",
+        Block.ESCALATE_PROJECT: "PROJ",
         Block.ESCALATE_TYPE: "Bug",
-        Block.ESCALATE_PRIORITY: "High",
+        Block.ESCALATE_PRIORITY: "Blocker",  # a priority the site has no more (the list was stale)
         Block.ESCALATE_SUMMARY: "Custom summary",
     }
     response = await stack.slack_interaction(submission(view, values, people["ana"]))
     assert response.status == 200
     await stack.slack.wait_for(lambda: "Escalation failed" in shown(stack, card), message="refused")
-    assert "project" in shown(stack, card).lower(), shown(stack, card)
+    assert "priority" in shown(stack, card).lower(), shown(stack, card)
     assert len(fake_jira(stack).calls_to("POST issue")) == 1
 
-    # Retry keeps what was chosen: it asks for NOPE again, never the default project.
+    # Retry keeps what was chosen: it asks for Blocker again, never the default priority.
     await click(stack, card, "issue.escalate_retry", people["ben"])
     await stack.slack.wait_for(
         lambda: len(fake_jira(stack).calls_to("POST issue")) == 2, message="retried", timeout=10
     )
     retried = json.dumps(fake_jira(stack).calls_to("POST issue")[-1].json)
-    assert "NOPE" in retried and "Custom summary" in retried
+    assert "Blocker" in retried and "Custom summary" in retried
     assert not fake_jira(stack).issues
 
 

@@ -227,11 +227,17 @@ async def test_a_near_duplicate_joins_its_problem_at_intake_with_a_line_and_no_c
 
     # Unmerge from the line: the report stands alone, with its own card now.
     thread = stack.slack.thread(first["channel"], first["ts"])
-    await click(stack, {"channel": first["channel"], "ts": thread[-1]["ts"]}, "issue.unmerge", people["ana"])
+    note = {"channel": first["channel"], "ts": thread[-1]["ts"]}
+    await click(stack, note, "issue.unmerge", people["ana"])
     card = await stack.wait_for_recorded_card(second_id)
     assert await problem_of(stack, second_id) != await problem_of(stack, first_id)
     await stack.slack.wait_for(lambda: "1 report · 1 customer" in shown(stack, first), message="back to one")
     assert "Invoice PDF downloads are blank" in shown(stack, stack.slack.message(card.channel, card.ts))
+    # The line it was unmerged from says so, and offers no Unmerge that could only fail.
+    await stack.slack.wait_for(lambda: "unmerged" in shown(stack, note), message="the +1 line updated")
+    assert "~+1 from *Initech* via Zendesk" in shown(stack, note)
+    assert not has_control(stack.slack.message(note["channel"], note["ts"]), "issue.unmerge")
+    assert "1 customer now" in shown(stack, note)
 
 
 async def test_a_storm_of_one_outage_is_one_card_edited_in_batches(

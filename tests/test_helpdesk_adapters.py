@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.intake import Customer, IntakeRequest, Severity
+from bot.domain.intake import Customer, CustomerAnswer, IntakeRequest, Severity
 from integrations.helpdesks import zendesk
 from integrations.helpdesks.intercom import html_to_text, map_intercom_webhook
 from integrations.helpdesks.signatures import (
@@ -75,7 +75,6 @@ def test_zendesk_event_without_subdomain_has_no_link() -> None:
     ("fixture", "reason"),
     [
         ("ticket_status_changed_event", "zen:event-type:ticket.status_changed is not a ticket creation"),
-        ("ticket_comment_added_event", "zen:event-type:ticket.comment_added is not a ticket creation"),
     ],
 )
 def test_zendesk_ticket_events_other_than_creation_are_ignored(fixture: str, reason: str) -> None:
@@ -339,7 +338,11 @@ def test_intercom_lead_without_subject_hostile_text_and_unicode() -> None:
     ("fixture", "topic", "reason"),
     [
         ("ping", None, "topic ping does not open an issue"),
-        ("conversation_user_replied", None, "topic conversation.user.replied does not open an issue"),
+        (
+            "conversation_user_replied",
+            "conversation.admin.replied",
+            "topic conversation.admin.replied does not open an issue",
+        ),
         (
             "conversation_user_created",
             "conversation.admin.single.created",
@@ -638,3 +641,89 @@ def test_intercom_notification_from_the_future_is_refused() -> None:
 )
 def test_intercom_signed_body_without_usable_created_at(body: bytes, reason: str) -> None:
     assert _intercom_failure(body=body) == reason
+
+
+# --- Customers' answers on existing tickets and conversations -----------------------------------
+
+
+def test_zendesk_public_comment_by_the_requester_is_a_customer_answer() -> None:
+    assert map_zendesk_webhook(raw("zendesk", "ticket_comment_added_event")) == CustomerAnswer(
+        source="zendesk",
+        conversation_id="48213",
+        delivery_id="c5d4e3f2-a1b0-4c9d-8e7f-6a5b4c3d2e1f",
+        text="Any update? We need this for the board meeting.",
+        author_name="Dana Whitfield",
+        at=datetime(2026, 11, 23, 10, 20, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"author": {"id": "1", "is_staff": True, "name": "Agent"}}, "a comment by an agent"),
+        ({"is_public": False}, "an internal note"),
+    ],
+)
+def test_zendesk_agent_comments_and_internal_notes_are_ignored(change: dict[str, Any], reason: str) -> None:
+    payload = load("zendesk", "ticket_comment_added_event")
+    payload["event"]["comment"].update(change)
+    assert map_zendesk_webhook(payload) == Ignored(reason)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error"),
+    [
+        ("is_public", "yes", r"^event\.comment\.is_public: must be true or false$"),
+        ("author", None, r"^event\.comment\.author: missing$"),
+        ("id", None, r"^event\.comment\.id: missing$"),
+    ],
+)
+def test_zendesk_malformed_comment_names_the_field(path: str, value: Any, error: str) -> None:
+    payload = load("zendesk", "ticket_comment_added_event")
+    payload["event"]["comment"][path] = value
+    with pytest.raises(PayloadError, match=error):
+        map_zendesk_webhook(payload)
+
+
+def test_zendesk_comment_text_is_cleaned_of_control_characters() -> None:
+    payload = load("zendesk", "ticket_comment_added_event")
+    payload["event"]["comment"]["body"] = f"{HOSTILE}\x00\u202e\r\nsecond line"
+    answer = map_zendesk_webhook(payload)
+    assert isinstance(answer, CustomerAnswer)
+    assert answer.text == f"{HOSTILE}\nsecond line"
+
+
+def test_intercom_user_reply_is_a_customer_answer() -> None:
+    assert map_intercom_webhook(load("intercom", "conversation_user_replied")) == CustomerAnswer(
+        source="intercom",
+        conversation_id="215468730184561",
+        delivery_id="notif_5f2d8a90-7c1b-4e3a-9d6f-0a1b2c3d4e5f",
+        text="Any news on this?",
+        author_name="Sam Okafor",
+        author_email="sam.okafor@globex.example",
+        at=datetime.fromtimestamp(1795428600, tz=UTC),
+    )
+
+
+def test_intercom_reply_takes_the_newest_customer_comment_never_an_admins() -> None:
+    payload = load("intercom", "conversation_user_replied")
+    parts = payload["data"]["item"]["conversation_parts"]["conversation_parts"]
+    customer = parts[0]
+    admin = {**customer, "id": "9981230045", "body": "<p>We are on it</p>"}
+    admin["author"] = {"type": "admin", "id": "814860", "name": "Support", "email": "support@acme.test"}
+    note = {**customer, "id": "9981230046", "part_type": "note", "body": "<p>internal</p>"}
+    parts.extend([admin, note])
+    answer = map_intercom_webhook(payload)
+    assert isinstance(answer, CustomerAnswer) and answer.text == "Any news on this?"
+
+    parts[:] = [admin]
+    assert map_intercom_webhook(payload) == Ignored(
+        "conversation.user.replied carries no comment by the customer"
+    )
+
+
+def test_intercom_reply_without_parts_names_the_field() -> None:
+    payload = load("intercom", "conversation_user_replied")
+    del payload["data"]["item"]["conversation_parts"]
+    with pytest.raises(PayloadError, match=r"^data\.item\.conversation_parts: missing$"):
+        map_intercom_webhook(payload)

@@ -452,3 +452,36 @@ async def test_fake_versions_resolutions_and_deletes_through_the_jira_package(fa
     ]
     assert {h["author"] for h in history} == {fake.account_id}
     assert_clean(fake)
+
+
+# --------------------------------------------------------------------------- create metadata
+
+
+async def test_projects_issue_types_and_priorities_as_jira_offers_them(
+    fake: FakeJira, gateway: JiraGateway
+) -> None:
+    fake.add_issue_type("Sub-task", subtask=True)
+    fake.add_issue_type("Incident")
+    fake.add_project("OPS", "Operations", issue_types=["Incident", "Sub-task", "Bug"])
+    fake.add_priority("Trivial")
+
+    projects = await gateway.projects()
+    assert [(p.key, p.name) for p in projects] == [("PROJ", "Proj Project"), ("OPS", "Operations")]
+    # The create metadata of each project; a sub-task needs a parent, so it is left out.
+    assert [t.name for t in await gateway.issue_types("OPS")] == ["Incident", "Bug"]
+    assert [t.name for t in await gateway.issue_types("proj")] == ["Task", "Bug", "Story"]
+    assert fake.calls_to("GET issue/createmeta/OPS/issuetypes")[0].query["maxResults"] == ["100"]
+    assert await gateway.issue_types("GONE") == []
+    with pytest.raises(ValueError):
+        await gateway.issue_types("../etc")
+    assert await gateway.priorities() == ["Highest", "High", "Medium", "Low", "Lowest", "Trivial"]
+
+    # The project offers what it has: an issue of a type it lacks is refused, as Jira does.
+    with pytest.raises(JiraRejected, match="issuetype"):
+        await create(gateway, project="OPS", issue_type="Story")
+    assert (await create(gateway, project="OPS", issue_type="Incident", priority="Trivial")).key == "OPS-1"
+
+    fake.fail("GET priority", status=503)
+    with pytest.raises(JiraUnavailable):
+        await gateway.priorities()
+    assert_clean(fake)

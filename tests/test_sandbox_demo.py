@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -77,3 +79,26 @@ async def test_loading_the_demo_fills_the_workspace_and_a_second_load_adds_nothi
     assert len(cards()) == len(THEMES), cards()
     again = await sbx.api("/sandbox/api/demo", {})
     assert again["issues"] == 0 and again["repeats"] == expected
+
+    # The workspace configures thresholds and the spike rule: the demo shows both kinds of alert.
+    alerts = sbx.sandbox.config.channels.alerts
+    assert alerts is not None and sbx.sandbox.config.thresholds
+
+    def posted() -> list[dict[str, Any]]:
+        return sbx.sandbox.slack.messages(alerts)
+
+    def shown() -> str:
+        return json.dumps([m.get("blocks") for m in posted()])
+
+    await sbx.wait_for(
+        lambda: "reached 5 customers" in shown() and "complaint spike" in shown(), "the alerts"
+    )
+    thresholds = [
+        json.dumps(m["blocks"]) for m in posted() if "reached 5 customers" in json.dumps(m["blocks"])
+    ]
+    assert all("\\n*<https://fake.slack.com/archives/" in t for t in thresholds)  # linked to its card
+    # Its Jira state as it was when the alert went out: the key and status once escalated.
+    assert thresholds and all("Jira <" in t or "Not escalated to Jira yet" in t for t in thresholds)
+    spikes = [m for m in posted() if "complaint spike" in str(m.get("text"))]
+    assert len(spikes) == 1  # one message for the check
+    assert any(b.get("accessory", {}).get("text", {}).get("text") == "Open card" for b in spikes[0]["blocks"])

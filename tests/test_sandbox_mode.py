@@ -139,6 +139,12 @@ def test_sandbox_settings_replace_every_outside_service() -> None:
         jira_api_token=SecretStr("real-token"),
         database_url="postgresql+asyncpg://prod/db",
         imap_password=SecretStr("real-password"),
+        smtp_url=SecretStr("smtps://bot:real-password@smtp.example.com"),
+        support_email_from="support@example.com",
+        intercom_access_token=SecretStr("real-intercom-token"),
+        zendesk_subdomain="acme",
+        zendesk_email="agent@example.com",
+        zendesk_api_token=SecretStr("real-zendesk-token"),
     )
 
     async def started() -> Settings:
@@ -157,6 +163,7 @@ def test_sandbox_settings_replace_every_outside_service() -> None:
     assert made.slack_api_url.startswith("http://127.0.0.1:")
     assert made.database_url == "sqlite+aiosqlite:///unused.db"
     assert made.imap_password is None
+    assert made.smtp_url is None and made.intercom_access_token is None and made.zendesk_api_token is None
     assert made.host == "127.0.0.1"
     assert made.intake_secret is not None and made.intake_secret.get_secret_value().startswith("whsec_")
 

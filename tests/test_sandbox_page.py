@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.ids import Action, Block, Callback
+from db.models import SlackMessage
 from sandbox.fakes.slack_api import FakeSlack
 from sandbox.signed import Secrets, SignedSender
 from sandbox.workspace import YOU
@@ -218,6 +220,31 @@ async def test_what_people_type_is_escaped_like_slacks_clients_do(sbx: RunningSa
     assert message["user"] == MAYA
 
 
+async def test_a_reply_in_the_cards_thread_is_its_first_response(sbx: RunningSandbox) -> None:
+    number, card = await submitted_card(sbx)
+    assert "First response due" in card_now(sbx, card)
+
+    async def recorded() -> bool:  # a person answers a card the bot has recorded having posted
+        async with sbx.runtime.database.session() as session:
+            return (
+                await session.scalar(select(SlackMessage.id).where(SlackMessage.issue_id == number))
+                is not None
+            )
+
+    await sbx.wait_for(recorded, "the card recorded")
+    reply = {
+        "as": MAYA,
+        "channel": sbx.default_channel(),
+        "text": "On it, which invoices?",
+        "thread_ts": card["ts"],
+    }
+    assert (await sbx.api("/sandbox/api/compose", reply))["ok"]
+    await sbx.wait_for(
+        lambda: f"First response by <@{MAYA}>" in card_now(sbx, card), "the card says who answered"
+    )
+    assert "First response due" not in card_now(sbx, card)
+
+
 async def test_a_message_is_logged_with_the_shortcut_and_with_the_reaction(sbx: RunningSandbox) -> None:
     channel = sbx.default_channel()
     await sbx.api(
@@ -266,6 +293,8 @@ async def test_opening_home_publishes_the_home_tab(sbx: RunningSandbox) -> None:
     await sbx.wait_for(lambda: YOU.user_id in sbx.sandbox.slack.home_views, "the Home tab")
     state = await sbx.state()
     assert state["home"]["type"] == "home" and state["home"]["blocks"]
+    # You are in the sandbox's `leads_group`: your Home has the lead view.
+    assert "Lead view" in json.dumps(state["home"]["blocks"])
 
 
 async def test_the_page_refuses_what_slack_could_not_have_sent(sbx: RunningSandbox) -> None:

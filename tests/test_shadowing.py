@@ -397,8 +397,8 @@ async def test_cancelling_an_offered_seat_withdraws_the_offer(database: Database
     await in_tx(database, lambda c: svc.cancel(c, config, session_id, ANA, now))
     swap = [p for p in await in_tx(database, posts) if p.get("key") == svc.swap_key(booking_id)]
     assert [p["text"] for p in swap] == [
-        "Seat on offer: L1 support, Mon 07 Dec 10:00",
-        "Offer withdrawn: L1 support, Mon 07 Dec 10:00",
+        "Seat on offer: L1 support, Mon 7 Dec 10:00",
+        "Offer withdrawn: L1 support, Mon 7 Dec 10:00",
     ]
     with pytest.raises(svc.ShadowError, match="took that seat already \\(or it was withdrawn\\)"):
         await in_tx(database, lambda c: svc.take_seat(c, config, booking_id, BEN, now))

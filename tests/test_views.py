@@ -8,16 +8,26 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.domain.cards import CardCustomer, IssueCard
-from bot.views.blocks import decode_state, encode_state, escape, truncate
+from bot.views.blocks import (
+    decode_state,
+    duration_text,
+    encode_state,
+    escape,
+    local_time,
+    slack_time,
+    truncate,
+)
 from bot.views.customers import render_set_customer_modal
 from bot.views.issue_card import render_issue_card
+from bot.views.notes import CUSTOMER_ANSWER_PREVIEW_MAX, render_customer_answer
 from bot.views.report_modal import ReportPrefill, render_report_modal
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -374,7 +384,7 @@ def test_customer_list_stays_within_slack_limits_for_many_customers() -> None:
 
 
 def test_modals_and_requests_are_valid() -> None:
-    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails", ("Highest", "High", "Medium", "Low"))
+    defaults = EscalationDefaults("SUP", "Bug", "High", "Login fails")
     assert_golden("escalate_modal", render_escalate_modal(42, defaults))
     for view in (
         render_escalate_modal(42, defaults),
@@ -477,3 +487,159 @@ def test_search_shows_a_wont_do_as_such_with_its_rationale() -> None:
     assert "<!channel>" not in shown
     blocks, _ = render_search_results("csv", [hit])
     assert ":white_check_mark: resolved" in json.dumps(blocks)
+
+
+# -- first response on the card, and times --------------------------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DUE = WHEN + timedelta(hours=1)  # Fri 20 Nov 15:30 UTC, 16:30 in Berlin
+
+
+def first_response_line(blocks: list[dict[str, object]]) -> str | None:
+    for block in blocks:
+        if block["type"] == "context":
+            text = block["elements"][0]["text"]  # type: ignore[index]
+            if "First response" in text:
+                return str(text)
+    return None
+
+
+def test_the_card_shows_when_the_first_response_is_due_in_each_readers_zone() -> None:
+    card = make_card(received_at=WHEN, first_response_due=DUE)
+    blocks, _ = render_issue_card(card, WHEN + timedelta(minutes=20), BERLIN)
+    unix = int(DUE.timestamp())
+    assert first_response_line(blocks) == (
+        f":hourglass_flowing_sand: First response due <!date^{unix}^{{date_short_pretty}} at {{time}}"
+        "|Fri 20 Nov 16:30>"
+    )
+    assert_valid_blocks(blocks)
+    assert_golden("issue_card_first_response_due", blocks)
+
+
+def test_past_due_the_card_says_how_late() -> None:
+    card = make_card(received_at=WHEN, first_response_due=DUE)
+    blocks, _ = render_issue_card(card, DUE + timedelta(minutes=25), BERLIN)
+    line = first_response_line(blocks)
+    assert line is not None and line.startswith(":warning: First response late by 25 min (due <!date^")
+    blocks, _ = render_issue_card(card, DUE + timedelta(seconds=20), BERLIN)
+    assert str(first_response_line(blocks)).startswith(":warning: First response overdue (due <!date^")
+    blocks, _ = render_issue_card(card, DUE + timedelta(hours=26, minutes=3), BERLIN)
+    assert "late by 1 d 2 h" in str(first_response_line(blocks))
+
+
+def test_answered_the_card_says_by_whom_in_how_long_and_how_late() -> None:
+    on_time = make_card(
+        received_at=WHEN,
+        first_response_due=DUE,
+        first_response_at=WHEN + timedelta(minutes=12),
+        first_response_by="U0AGENT001",
+    )
+    blocks, _ = render_issue_card(on_time, DUE + timedelta(days=3), BERLIN)
+    assert first_response_line(blocks) == ":speech_balloon: First response by <@U0AGENT001> in 12 min"
+    late = replace(on_time, first_response_at=DUE + timedelta(minutes=25))
+    blocks, _ = render_issue_card(late, DUE + timedelta(days=3), BERLIN)
+    assert first_response_line(blocks) == (
+        ":speech_balloon: First response by <@U0AGENT001> in 1 h 25 min, late by 25 min"
+    )
+    assert_golden("issue_card_first_response_late", blocks)
+    # Resolved by Jira (no one named): how long it took, without a name.
+    nobody = replace(on_time, first_response_by=None)
+    blocks, _ = render_issue_card(nobody, DUE, BERLIN)
+    assert first_response_line(blocks) == ":speech_balloon: First response in 12 min"
+
+
+def test_no_due_line_without_a_target_or_once_it_no_longer_waits() -> None:
+    assert first_response_line(render_issue_card(make_card(received_at=WHEN), WHEN)[0]) is None
+    for done in ({"status": "resolved"}, {"merged_into": 7}):
+        card = make_card(received_at=WHEN, first_response_due=DUE, **done)
+        assert first_response_line(render_issue_card(card, DUE + timedelta(hours=1))[0]) is None
+
+
+def test_times_are_slack_dates_with_a_fallback_in_the_configured_zone() -> None:
+    winter = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    summer = datetime(2026, 7, 7, 9, 5, tzinfo=UTC)
+    assert local_time(winter, BERLIN) == "Tue 8 Dec 10:00"
+    assert local_time(summer, BERLIN) == "Tue 7 Jul 11:05"
+    assert slack_time(winter, BERLIN) == (
+        f"<!date^{int(winter.timestamp())}^{{date_short_pretty}} {{time}}|Tue 8 Dec 10:00>"
+    )
+    assert slack_time(winter, ZoneInfo("America/New_York"), "{date_long}") == (
+        f"<!date^{int(winter.timestamp())}^{{date_long}}|Tue 8 Dec 04:00>"
+    )
+    assert [duration_text(s) for s in (0, 59, 12 * 60, 100 * 60, 3 * 3600, 26 * 3600 + 180)] == [
+        "0 min",
+        "1 min",
+        "12 min",
+        "1 h 40 min",
+        "3 h",
+        "1 d 2 h",
+    ]
+
+
+def test_golden_home_with_links_wont_do_and_the_lead_view() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.home import ClaimedIssue, Escalated, Home, LeadView, TopProblem, UrgentProblem
+    from bot.views.home import render_home
+
+    link = "https://fake.slack.com/archives/C0SUPPORT01/p1700000000000100"
+    home = Home(
+        user="U0LEAD0001",
+        claimed=[ClaimedIssue(7, "Export is empty <!channel>", "C0SUPPORT01", "normal")],
+        escalated=[
+            Escalated(
+                7,
+                "Export is empty <!channel>",
+                "created",
+                "SUP-7",
+                "https://jira.example.com/browse/SUP-7",
+                "Done",
+                "Won't Do",
+                3,
+                wont_do=True,
+            ),
+            Escalated(8, "Login loops", "created", "SUP-8", None, "In Progress", None, 1),
+        ],
+        top=[
+            TopProblem(7, "Export is empty <!channel>", 3, 1, "SUP-7", "Done", wont_do=True),
+            TopProblem(9, "API down", 2, 0, None, None),
+        ],
+        lead=LeadView(
+            backlog=(("under 1 day", 2), ("1\u20133 days", 1), ("3\u20137 days", 0), ("over 7 days", 4)),
+            sla_breaches=3,
+            unclaimed_urgent=(UrgentProblem(9, "API down <@U123>", "C0URGENT01", WHEN),),
+            unclaimed_urgent_total=11,
+        ),
+    )
+    view = render_home(home, ZoneInfo("Europe/Berlin"), {7: link, 9: link, 8: "javascript:alert(1)"})
+    assert_valid_blocks(view["blocks"])
+    shown = json.dumps(view)
+    assert "<!channel>" not in shown and "<@U123>" not in shown
+    assert "Done" not in shown and "won't do" in shown and "and 10 more" in shown
+    assert "javascript:" not in shown  # only https links are made
+    assert_golden("home_lead_view", view)
+
+
+def test_customer_answer_note_golden() -> None:
+    blocks, text = render_customer_answer(
+        "Intercom", "Globex", "Sam Okafor", "sam@globex.example", "Any news?\n\nWe need it by Friday."
+    )
+    assert_valid_blocks(blocks)
+    assert_golden("customer_answer", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_hostile_long_golden() -> None:
+    hostile = "<!channel> <https://evil.example|bank> &amp; <@U123>\x1b[31m\u202e"
+    blocks, text = render_customer_answer("<!here>", None, hostile, None, hostile + "\n" + "y" * 3000)
+    assert_valid_blocks(blocks)
+    shown = blocks[0]["text"]["text"]
+    assert "<!" not in shown and "<http" not in shown and "<@" not in shown and "\x1b" not in shown
+    assert shown.endswith("y…") and shown.count("y") < CUSTOMER_ANSWER_PREVIEW_MAX
+    assert "<" not in text
+    assert_golden("customer_answer_hostile", {"blocks": blocks, "text": text})
+
+
+def test_customer_answer_note_without_a_name_or_text() -> None:
+    blocks, text = render_customer_answer("Zendesk", None, None, None, "  ")
+    assert blocks[0]["text"]["text"] == "💬 *The customer* answered by Zendesk:\n>_(no text)_"
+    assert text == "💬 The customer answered by Zendesk"

@@ -17,6 +17,8 @@ in the alerts channel, with the command that retries or drops it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
@@ -26,6 +28,7 @@ from bot.deliveries.home import HomeDeliveries
 from bot.deliveries.jira import JiraDeliveries
 from bot.deliveries.posts import PostDeliveries
 from bot.deliveries.releases import ReleaseRenderers
+from bot.deliveries.replies import ReplyDeliveries
 from bot.deliveries.shadowing import ShadowDeliveries
 from bot.domain.outbox import OutboxKind
 from bot.people import People
@@ -36,6 +39,7 @@ from bot.views.blocks import escape
 from db.models import utcnow
 from db.session import Database
 from integrations.jira_client import JiraGateway
+from integrations.replies import ReplyChannel
 from integrations.slack import SlackGateway
 
 
@@ -48,6 +52,7 @@ def register_deliveries(
     *,
     jira: JiraGateway | None,
     search: ProblemSearch | None,
+    replies: Mapping[str, ReplyChannel] | None = None,
 ) -> PostDeliveries:
     """Every outbox handler and post renderer of a process that talks to Slack."""
     cards = CardDeliveries(
@@ -59,7 +64,8 @@ def register_deliveries(
     posts.register(deliverer)
     cards.add_renderers(posts)
     ShadowDeliveries(database, config, people).register(deliverer, posts)
-    HomeDeliveries(database, config, slack).register(deliverer)
+    HomeDeliveries(database, config, slack, people, cards.card_permalink).register(deliverer)
+    ReplyDeliveries(database, slack, replies if replies is not None else {}).register(deliverer)
     DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)
     ReleaseRenderers(database, config).register(posts)
     if config.channels.alerts:

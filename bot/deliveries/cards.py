@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -23,7 +24,7 @@ from bot.deliveries.policy import (
     slack_outcome,
 )
 from bot.deliveries.posts import PostDeliveries
-from bot.domain.intake import Customer, IntakeRequest
+from bot.domain.intake import Customer, IntakeRequest, Severity
 from bot.domain.outbox import (
     AutoMergeNote,
     CustomerList,
@@ -37,9 +38,11 @@ from bot.domain.outbox import (
 from bot.metrics import count_refused, count_taken
 from bot.services import outbox, triage
 from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
+from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
+from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
 from bot.views.escalation import render_customer_list, render_rationale_request
 from bot.views.issue_card import IssueCard, render_issue_card, source_label
@@ -48,6 +51,7 @@ from bot.views.notes import (
     intake_confirmation,
     render_auto_merge_note,
     render_claim_released,
+    render_customer_answer,
     render_email_reply,
     render_severity_pointer,
     render_triage_note,
@@ -180,6 +184,16 @@ class CardDeliveries:
                 return None
         return bool(found)
 
+    def _first_response_due(self, card: IssueCard) -> datetime | None:
+        """When the severity's first-response target wants an answer (None without a target)."""
+        sla = self.config.sla
+        if card.received_at is None or card.severity not in {s.value for s in Severity}:
+            return None
+        target = sla.target_for(card.severity)
+        if target is None:
+            return None
+        return due_at(card.received_at, target, self.config.zone, sla.business_hours)
+
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
         posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
@@ -252,6 +266,7 @@ class CardDeliveries:
             tag_options=tuple(self.config.tags),
             jira_enabled=self.jira_enabled,
             wont_do=state.card.jira is not None and self.config.jira.is_wont_do(state.card.jira.resolution),
+            first_response_due=self._first_response_due(state.card),
         )
         if state.problem_card is not None:
             link = state.problem_card_permalink or await self.card_permalink(card.merged_into or 0)
@@ -260,7 +275,7 @@ class CardDeliveries:
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
             card = replace(card, permalink=new_permalink)
-        blocks, text = render_issue_card(card)
+        blocks, text = render_issue_card(card, utcnow(), self.config.zone)
         posted = None
         with slack_outcome():
             if state.posted is not None:
@@ -346,7 +361,8 @@ class CardDeliveries:
             log.info("ephemeral note not delivered", extra={"error": exc.code})
 
     async def thread_note(self, payload: ThreadNote) -> None:
-        """Post an issue event (an e-mail reply, a triage action) in the thread of the issue's card."""
+        """Post an issue event (an e-mail reply, a customer's answer, a triage action) in the thread
+        of the issue's card."""
         event_id = payload.event_id
 
         def load(conn: Connection) -> tuple[Any, Any] | None:
@@ -376,6 +392,14 @@ class CardDeliveries:
                 str(detail.get("subject", "")),
                 str(detail.get("text", "")),
             )
+        elif event.kind == CUSTOMER_ANSWER:
+            blocks, text = render_customer_answer(
+                source_label(str(detail.get("source", ""))),
+                detail.get("company"),
+                detail.get("author_name") or detail.get("customer_name"),
+                detail.get("author_email"),
+                str(detail.get("text", "")),
+            )
         else:
             blocks, text = render_triage_note(event.kind, event.actor, detail)
         with slack_outcome():
@@ -389,6 +413,9 @@ class CardDeliveries:
         note every few seconds), and once: the batch is named by its first event, so a retry after a
         lost answer finds the note it already posted."""
         problem_id = payload.problem_id
+        if payload.batch is not None:
+            await self._rerender_auto_merge_note(problem_id, payload.batch)
+            return
 
         def load(conn: Connection) -> tuple[Any, list[Any], int, int] | None:
             problem = conn.execute(select(problems).where(problems.c.id == problem_id)).first()
@@ -434,10 +461,12 @@ class CardDeliveries:
             customer_count,
         )
         with slack_outcome():
-            await post_once(
+            sent = await post_once(
                 self.slack, card.channel, text, blocks, thread_ts=card.ts, mark=note_mark(pending[0].id)
             )
         announced = [row.id for row in pending]
+        # Where the note is, so an Unmerge later re-renders its line in place (no live dead button).
+        place = {"announced": True, "batch": pending[0].id, "note": [sent.message.channel, sent.message.ts]}
 
         def record(conn: Connection) -> None:
             for event_id in announced:
@@ -447,7 +476,7 @@ class CardDeliveries:
                 conn.execute(
                     update(issue_events)
                     .where(issue_events.c.id == event_id)
-                    .values(detail={**(detail or {}), "announced": True})
+                    .values(detail={**(detail or {}), **place})
                 )
 
         await self.database.transaction(record)
@@ -455,6 +484,41 @@ class CardDeliveries:
             "auto-merge note posted",
             extra={"problem_id": problem_id, "reports": len(announced), "issue_id": primary},
         )
+
+    async def _rerender_auto_merge_note(self, problem_id: int, batch: int) -> None:
+        """The note of one batch as things stand: reports unmerged since are struck through."""
+
+        def load(conn: Connection) -> tuple[list[Any], int]:
+            rows = conn.execute(
+                select(
+                    issue_events.c.issue_id,
+                    issue_events.c.detail,
+                    issues.c.source,
+                    issues.c.problem_id,
+                    func.coalesce(customers.c.company, customers.c.name).label("who"),
+                )
+                .join(issues, issues.c.id == issue_events.c.issue_id)
+                .outerjoin(customers, customers.c.id == issues.c.customer_id)
+                .where(issue_events.c.kind == AUTO_MERGED, issue_events.c.id >= batch)
+                .order_by(issue_events.c.id)
+            ).all()
+            return [r for r in rows if (r.detail or {}).get("batch") == batch], len(
+                customers_of(conn, problem_id)
+            )
+
+        rows, customer_count = await self.database.transaction(load)
+        place = (rows[0].detail or {}).get("note") if rows else None
+        if not place:
+            return
+        shown = rows[:AUTO_MERGE_LINES]
+        blocks, text = render_auto_merge_note(
+            [(row.issue_id, source_label(row.source), row.who) for row in shown],
+            len(rows) - len(shown),
+            customer_count,
+            unmerged=frozenset(row.issue_id for row in rows if row.problem_id != problem_id),
+        )
+        with slack_outcome():
+            await self.slack.update_message(str(place[0]), str(place[1]), text, blocks)
 
     async def customer_list(self, payload: CustomerList) -> outbox.Effects | None:
         """Post (or re-render in place) the customers to tell about a resolved problem, in its thread."""

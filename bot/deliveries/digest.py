@@ -20,14 +20,14 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.deliveries.policy import outbox_failure
 from bot.deliveries.posts import PostDeliveries, Rendered
-from bot.domain.digest import Spike
+from bot.domain.digest import Spike, SpikeLine
 from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.cards import problem_summaries
 from bot.services.digest import Digest, compute_digest, trend
 from bot.services.posts import enqueue_post, posted
 from bot.views.blocks import context, escape, section, truncate
-from bot.views.digest import render_digest, render_spike_alert
+from bot.views.digest import render_digest, render_spike_alerts
 from bot.views.digest_chart import alt_text, render_trend_png
 from db.models import posted_messages, utcnow
 from db.session import Database
@@ -140,7 +140,10 @@ class DigestDeliveries:
         if row.jira_key:
             jira_key = escape(row.jira_key)
             key = f"<{row.jira_url}|{jira_key}>" if row.jira_url else jira_key
-            jira = f"Jira {key}: {escape(row.jira_status or 'status unknown')}"
+            if self.config.jira.is_wont_do(row.jira_resolution):  # a decision, not a fix
+                jira = f"Jira {key}: :no_entry_sign: won't do"
+            else:
+                jira = f"Jira {key}: {escape(row.jira_status or 'status unknown')}"
         else:
             jira = "Not escalated to Jira yet"
         text = f":rotating_light: A problem reached {threshold} customers: {title}"
@@ -154,11 +157,35 @@ class DigestDeliveries:
         return blocks, text
 
     async def spike_alert(self, args: dict[str, Any]) -> Rendered:
-        spike = Spike(
-            dimension=str(args["dimension"]),
-            name=str(args["name"]),
-            span=str(args["span"]),
-            observed=int(args["observed"]),
-            expected=float(args["expected"]),
-        )
-        return render_spike_alert(spike)
+        """One check's spikes (`args["spikes"]`), or one spike (`args` itself, posts enqueued before
+        spikes were batched), each line linking the card of the problem most reported there."""
+        raw = args.get("spikes", [args])
+        spikes = [
+            (
+                Spike(
+                    dimension=str(item["dimension"]),
+                    name=str(item["name"]),
+                    span=str(item["span"]),
+                    observed=int(item["observed"]),
+                    expected=float(item["expected"]),
+                ),
+                int(item["problem"]) if item.get("problem") is not None else None,
+            )
+            for item in raw
+        ]
+        ids = sorted({p for _, p in spikes if p is not None})
+        rows = await self.database.transaction(lambda conn: problem_summaries(conn, ids, counts=False))
+        found = {row.id: row for row in rows}
+        links: dict[int, str | None] = {}
+        for row in rows:
+            links[row.id] = row.permalink or (
+                await self.card_link(row.primary_issue_id) if row.primary_issue_id else None
+            )
+        lines = []
+        for spike, problem_id in spikes:
+            row = found.get(problem_id) if problem_id is not None else None
+            if row is None:  # an older post, or the problem merged away meanwhile
+                lines.append(SpikeLine(spike))
+            else:
+                lines.append(SpikeLine(spike, row.subject, links.get(row.id), row.channel))
+        return render_spike_alerts(lines)

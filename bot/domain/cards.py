@@ -77,6 +77,12 @@ class IssueCard:
     to_tell: int | None = None  # customers not yet told of the resolution
     rationale: str | None = None
     jira_enabled: bool = True
+    # First response: when the issue arrived, when and by whom it was first answered, and when the
+    # severity's SLA target wants it (None without a target, or once it no longer waits).
+    received_at: datetime | None = None
+    first_response_at: datetime | None = None
+    first_response_by: str | None = None
+    first_response_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,11 @@ class CustomerToTell:
     sources: tuple[str, ...]
     notified_by: str | None  # a Slack user id, when already told
     notified: bool = False
+    # The fix notice sent through their own channel ("Tell all N customers…"), if any.
+    notice_state: str | None = None  # queued | sent | failed | replied
+    notice_channel: str | None = None  # "by e-mail", "on Intercom", ...
+    notice_reason: str | None = None
+    notice_reply_id: int | None = None
 
 
 @dataclass(frozen=True)

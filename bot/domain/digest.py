@@ -28,6 +28,16 @@ class Spike:
 
 
 @dataclass(frozen=True)
+class SpikeLine:
+    """One line of a spike alert: the spike and the card of the problem most reported there."""
+
+    spike: Spike
+    problem_title: str | None = None
+    card_link: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
 class CrossedThreshold:
     problem_id: int
     title: str
@@ -63,6 +73,8 @@ class ProblemLine:
     jira_status: str | None
     channel: str | None
     permalink: str | None
+    # Resolved in Jira with a won't-do resolution (`jira.wont_do_resolutions`): shown as won't do.
+    wont_do: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,16 @@ class Digest:
     escalations_opened: Change
     escalations_resolved: Change
     trend: Trend
+    # Of `resolved`, the issues whose problem Jira resolved as won't do: not fixes.
+    resolved_wont_do: Change = Change("won't do", 0, 0)
+
+    @property
+    def fixed(self) -> Change:
+        return Change(
+            "fixed",
+            self.resolved.now - self.resolved_wont_do.now,
+            self.resolved.before - self.resolved_wont_do.before,
+        )
 
     @property
     def days(self) -> int:

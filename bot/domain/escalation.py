@@ -27,4 +27,11 @@ class EscalationDefaults:
     issue_type: str
     priority: str | None
     summary: str
-    priorities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FieldChoice:
+    """One option of the escalation modal's Jira fields: what is sent to Jira, and what is shown."""
+
+    value: str  # a project key, an issue type's or a priority's name
+    label: str

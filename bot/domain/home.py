@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.domain.releases import ReleaseSummary
 from bot.domain.shadowing import Session
@@ -26,6 +27,7 @@ class Escalated:
     jira_status: str | None
     jira_resolution: str | None
     customers: int
+    wont_do: bool = False  # resolved in Jira as won't do: shown so, never as a fix
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,27 @@ class TopProblem:
     customers_before: int
     jira_key: str | None
     jira_status: str | None
+    wont_do: bool = False
+
+
+@dataclass(frozen=True)
+class UrgentProblem:
+    """An open urgent problem nobody has claimed: its card's issue, title, channel and first report."""
+
+    issue_id: int
+    subject: str
+    channel: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """What a member of `leads_group` sees on top of their own Home."""
+
+    backlog: tuple[tuple[str, int], ...]  # open issues by age bucket, youngest first
+    sla_breaches: int  # issues whose first response came (or is still due) past target, last 7 days
+    unclaimed_urgent: tuple[UrgentProblem, ...]
+    unclaimed_urgent_total: int
 
 
 @dataclass
@@ -48,3 +71,4 @@ class Home:
     escalated: list[Escalated] = field(default_factory=list)
     top: list[TopProblem] = field(default_factory=list)
     shadowing_enabled: bool = False
+    lead: LeadView | None = None

@@ -204,3 +204,57 @@ class IntakeRequest(BaseModel):
         if not EARLIEST_REPORT <= value <= datetime.now(UTC) + FUTURE_SLACK:
             return None
         return value
+
+
+class CustomerAnswer(BaseModel):
+    """A customer's answer on a conversation a helpdesk already told us about (an Intercom reply, a
+    public Zendesk comment by an end user): it joins the issue of (`source`, `conversation_id`)
+    rather than opening one. `delivery_id` is the sender's id of this delivery, taken once.
+    Never an agent's or an admin's message: the adapters leave those out (our own replies, sent
+    as an admin, come back as webhooks too)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)
+    ]
+    conversation_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_FIELD)
+    ]
+    delivery_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    text: str
+    author_name: str | None = None
+    author_email: str | None = None
+    at: datetime | None = None
+
+    _clean_one_line = field_validator(
+        "source", "conversation_id", "delivery_id", "author_name", "author_email", mode="before"
+    )(_clean_lines)
+    _clip_author = field_validator("author_name", "author_email", mode="before")(_clip(MAX_FIELD))
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _clean_answer(cls, value: Any) -> Any:
+        return clean_text(value) if isinstance(value, str) else value
+
+    _clip_text = field_validator("text", mode="before")(_clip(MAX_BODY))
+
+    @field_validator("author_name", "author_email")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
+
+    @field_validator("at")
+    @classmethod
+    def _aware_at(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            return None
+        if not EARLIEST_REPORT <= value <= datetime.now(UTC) + FUTURE_SLACK:
+            return None
+        return value

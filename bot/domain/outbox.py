@@ -37,6 +37,8 @@ class OutboxKind(StrEnum):
     DIGEST_CHART = "digest_chart"  # upload the digest's trend chart into its thread
     AUTO_MERGE_NOTE = "auto_merge_note"  # "+1 from …" lines for reports merged at intake, batched
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
+    SEND_REPLY = "send_reply"  # a reply to a customer through the report's own channel, once
+    REPLY_NOTE = "reply_note"  # the reply's line in its card's thread, kept up to date with its state
 
 
 class PostRenderer(StrEnum):
@@ -166,6 +168,21 @@ class AutoMergeNote(Payload):
 
     KIND = OutboxKind.AUTO_MERGE_NOTE
     problem_id: int
+    # Re-render the note already posted for this batch (named by its first event), in place: a report
+    # unmerged since shows as unmerged, without its Unmerge button.
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class SendReply(Payload):
+    KIND = OutboxKind.SEND_REPLY
+    reply_id: int
+
+
+@dataclass(frozen=True)
+class ReplyThreadNote(Payload):
+    KIND = OutboxKind.REPLY_NOTE
+    reply_id: int
 
 
 @dataclass(frozen=True)
@@ -264,6 +281,8 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         ThreadNote,
         CustomerList,
         AutoMergeNote,
+        SendReply,
+        ReplyThreadNote,
         RationaleRequest,
         JiraEscalate,
         JiraLink,

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.when import local_time
+
 BOOKED, WAITLISTED, CANCELLED = "booked", "waitlisted", "cancelled"
 LIVE = (BOOKED, WAITLISTED)
 
@@ -91,7 +93,8 @@ class Hours:
 
 
 def when(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+    """Plain text, in the configured zone: "Tue 8 Dec 10:00" (mrkdwn shows `slack_time` instead)."""
+    return local_time(moment, zone)
 
 
 def session_title(session: Session, zone: ZoneInfo) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, distinct, func, select, update
 from sqlalchemy.engine import Connection
@@ -113,7 +114,8 @@ def raise_spike_alerts(conn: Connection, config: AppConfig, now: datetime) -> in
     for key, active in known.items():
         if active.cleared_at is None and key not in spikes:
             conn.execute(update(alerts).where(alerts.c.id == active.id).values(cleared_at=now))
-    raised = 0
+    raised: list[Spike] = []
+    first_id: int | None = None
     for key, spike in spikes.items():
         row = known.get(key)
         if row is None:
@@ -141,16 +143,46 @@ def raise_spike_alerts(conn: Connection, config: AppConfig, now: datetime) -> in
             continue
         if taken is None:
             continue
-        raised += 1
-        if config.channels.alerts:
-            enqueue_post(
-                conn,
-                channel=config.channels.alerts,
-                key=f"alert:spike:{taken}:{now:%Y%m%dT%H%M}",
-                render=PostRenderer.SPIKE_ALERT,
-                args=asdict(spike),
-            )
-    return raised
+        raised.append(spike)
+        first_id = first_id if first_id is not None else int(taken)
+    if raised and config.channels.alerts:
+        # One post per check, listing every spike it raised (largest first), each with the problem
+        # most reported there in its span, so the line can link that card. Rows enqueued by earlier
+        # versions (one spike each, `args` the spike itself) still render.
+        lines = [{**asdict(s), "problem": _top_problem(conn, s, now)} for s in raised]
+        enqueue_post(
+            conn,
+            channel=config.channels.alerts,
+            key=f"alert:spikes:{first_id}:{now:%Y%m%dT%H%M%S}",
+            render=PostRenderer.SPIKE_ALERT,
+            args={"spikes": lines},
+        )
+    return len(raised)
+
+
+def _top_problem(conn: Connection, spike: Spike, now: datetime) -> int | None:
+    """The open (or resolved, not merged) problem with the most reports in the spike's area or tag over
+    its span: the card a reader of the alert most likely wants."""
+    if spike.dimension == "area":
+        source: Any = issues
+        where = issues.c.product_area == spike.name
+    else:
+        source = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
+        where = issue_tags.c.tag == spike.name
+    reports = func.count(issues.c.id)
+    return conn.execute(
+        select(issues.c.problem_id)
+        .select_from(source.join(problems, problems.c.id == issues.c.problem_id))
+        .where(
+            where,
+            problems.c.status != "merged",
+            issues.c.received_at >= now - SPANS[spike.span],
+            issues.c.received_at < now,
+        )
+        .group_by(issues.c.problem_id)
+        .order_by(reports.desc(), issues.c.problem_id)
+        .limit(1)
+    ).scalar()
 
 
 # -- thresholds --------------------------------------------------------------------------------------

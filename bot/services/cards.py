@@ -12,7 +12,17 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.domain.cards import CardCustomer, CustomerToTell, IssueCard, JiraLink, ResolvedProblem, Suggestion
-from db.models import customer_notices, customers, escalations, issue_tags, issues, problems, slack_messages
+from bot.domain.replies import CHANNEL_WORDS, ReplyChannelName
+from db.models import (
+    customer_notices,
+    customer_replies,
+    customers,
+    escalations,
+    issue_tags,
+    issues,
+    problems,
+    slack_messages,
+)
 from db.queries.customers import counted_customer, counts
 
 CARD = "issue_card"
@@ -155,6 +165,9 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
         status=row.status,
         claimed_by=row.claimed_by,
         resolved_by=row.resolved_by,
+        received_at=row.received_at,
+        first_response_at=row.first_response_at,
+        first_response_by=row.first_response_by,
     )
     origin = (row.origin_channel, row.origin_ts) if row.origin_channel and row.origin_ts else None
     posted = PostedCard(row.posted_channel, row.posted_ts) if row.posted_ts else None
@@ -309,6 +322,34 @@ def load_customer_list(
             for cid, p in people.items()
         ),
     )
+    notices = {
+        row.customer_id: row
+        for row in conn.execute(
+            select(
+                customer_replies.c.id,
+                customer_replies.c.customer_id,
+                customer_replies.c.state,
+                customer_replies.c.channel,
+                customer_replies.c.reason,
+            ).where(customer_replies.c.problem_id == problem_id, customer_replies.c.purpose == "fix_notice")
+        )
+    }
+    if notices:
+        resolved = replace(
+            resolved,
+            customers=tuple(
+                replace(
+                    c,
+                    notice_state=notices[c.customer_id].state,
+                    notice_channel=CHANNEL_WORDS[ReplyChannelName(notices[c.customer_id].channel)],
+                    notice_reason=notices[c.customer_id].reason,
+                    notice_reply_id=notices[c.customer_id].id,
+                )
+                if c.customer_id in notices
+                else c
+                for c in resolved.customers
+            ),
+        )
     return resolved, posted[CARD], posted.get(CUSTOMER_LIST)
 
 

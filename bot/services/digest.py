@@ -6,7 +6,8 @@ resolution (totals, sources, areas, tags, backlog, trend) read whole UTC days fr
 `compute_digest(..., rollups=False)` counts them all from `issues`, the reference they are tested against.
 
 Definitions (also in the README):
-- a new issue is one received in the window; a resolved issue one resolved in it;
+- a new issue is one received in the window; a resolved issue one resolved in it, counted as won't do
+  (not fixed) when its problem's Jira issue has a resolution in `jira.wont_do_resolutions`;
 - a problem's customers are the distinct customers of its reports received in the window; the top
   problems rank by that, then by reports; its first-seen date is its earliest report ever;
 - a new problem is one whose first report ever is in the window; a rising problem had customers in the
@@ -19,7 +20,7 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -179,7 +180,9 @@ def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
     )
 
 
-def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
+def _lines(
+    conn: Connection, rows: Sequence[Any], wont_do: Callable[[str | None], bool] | None = None
+) -> tuple[ProblemLine, ...]:
     """Problem lines for aggregated rows (problem_id, customers, before, reports), in their order."""
     ids = [int(r.problem_id) for r in rows]
     if not ids:
@@ -213,12 +216,19 @@ def _lines(conn: Connection, rows: Sequence[Any]) -> tuple[ProblemLine, ...]:
                 jira_status=summary.jira_status,
                 channel=summary.channel,
                 permalink=summary.permalink,
+                wont_do=wont_do is not None and wont_do(summary.jira_resolution),
             )
         )
     return tuple(lines)
 
 
-def top_problems(conn: Connection, start: datetime, end: datetime, limit: int) -> tuple[ProblemLine, ...]:
+def top_problems(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    wont_do: Callable[[str | None], bool] | None = None,
+) -> tuple[ProblemLine, ...]:
     """The problems with the most distinct customers in [start, end), with their change."""
     window = _window_problems(start - (end - start), start, end)
     rows = conn.execute(
@@ -227,11 +237,16 @@ def top_problems(conn: Connection, start: datetime, end: datetime, limit: int) -
         .order_by(window.c.customers.desc(), window.c.reports.desc(), window.c.problem_id)
         .limit(limit)
     ).all()
-    return _lines(conn, rows)
+    return _lines(conn, rows, wont_do)
 
 
 def _problem_figures(
-    conn: Connection, prev: datetime, start: datetime, end: datetime, limit: int
+    conn: Connection,
+    prev: datetime,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    wont_do: Callable[[str | None], bool] | None = None,
 ) -> tuple[Change, tuple[ProblemLine, ...], tuple[ProblemLine, ...], int, tuple[ProblemLine, ...], int]:
     """Counts, top, new and rising problems from one pass over the window's aggregate: window
     functions rank each list and count it, and only the rows some list shows come back."""
@@ -282,7 +297,7 @@ def _problem_figures(
     else:  # nothing to list: reports in the previous window at most
         before = conn.execute(select(func.count()).select_from(window).where(window.c.before > 0)).scalar()
         counts, new_total, rising_total = (0, int(before or 0)), 0, 0
-    lines = {line.problem_id: line for line in _lines(conn, rows)}
+    lines = {line.problem_id: line for line in _lines(conn, rows, wont_do)}
 
     def pick(flag: str, rank: str) -> tuple[ProblemLine, ...]:
         chosen = sorted((r for r in rows if getattr(r, flag) == 1), key=lambda r: getattr(r, rank))
@@ -345,10 +360,14 @@ def _timings(conn: Connection, config: AppConfig, start: datetime, end: datetime
     return tuple(timings)
 
 
-def _backlog(conn: Connection, end: datetime) -> Backlog:
+def backlog(
+    conn: Connection, end: datetime, buckets: Sequence[tuple[str, timedelta | None]] = BACKLOG_BUCKETS
+) -> Backlog:
+    """Every issue open at `end`, by age (`buckets`: label and upper age, youngest first, the last
+    None)."""
     columns = []
     lower: datetime | None = None
-    for _label, age in BACKLOG_BUCKETS:
+    for _label, age in buckets:
         newer_than = end - age if age is not None else None
         condition = []
         if newer_than is not None:
@@ -358,8 +377,8 @@ def _backlog(conn: Connection, end: datetime) -> Backlog:
         columns.append(func.coalesce(func.sum(case((and_(*condition), 1), else_=0)), 0))
         lower = newer_than
     row = conn.execute(select(*columns).where(issues.c.status == "open", issues.c.received_at < end)).one()
-    buckets = tuple((label, int(n)) for (label, _), n in zip(BACKLOG_BUCKETS, row, strict=True))
-    return Backlog(sum(n for _, n in buckets), buckets)
+    counted = tuple((label, int(n)) for (label, _), n in zip(buckets, row, strict=True))
+    return Backlog(sum(n for _, n in counted), counted)
 
 
 def trend(
@@ -420,7 +439,7 @@ def compute_digest(
     received = issues.c.received_at
     tagged = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
     problem_count, top, new, new_total, rising, rising_total = _problem_figures(
-        conn, prev, start, end, config.digest.top_problems
+        conn, prev, start, end, config.digest.top_problems, config.jira.is_wont_do
     )
     sla_when = issue_events.c.created_at
     now, before = (
@@ -459,13 +478,36 @@ def compute_digest(
         resolved=_rolled_total(conn, "resolved", RESOLVED, prev, start, end)
         if rollups
         else _total(conn, "resolved", issues.c.resolved_at, prev, start, end),
-        backlog=_rolled_backlog(conn, end) if rollups else _backlog(conn, end),
+        backlog=_rolled_backlog(conn, end) if rollups else backlog(conn, end),
         timings=_timings(conn, config, start, end),
         sla_breaches=Change("SLA breaches", int(sla[0]), int(sla[1])),
         escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),
         escalations_resolved=_escalations(conn, escalations.c.jira_resolved_at, prev, start, end),
         trend=trend(conn, end, rollups=rollups),
+        resolved_wont_do=_resolved_wont_do(conn, config, prev, start, end),
     )
+
+
+def _resolved_wont_do(
+    conn: Connection, config: AppConfig, prev: datetime, start: datetime, end: datetime
+) -> Change:
+    """The issues resolved in each window whose problem Jira resolved as won't do. Which resolutions
+    mean that is the configuration's rule (`JiraSettings.is_wont_do`, case and punctuation folded), so
+    the few distinct resolutions are read first and matched here."""
+    resolved = issues.c.resolved_at
+    bounded = and_(resolved >= prev, resolved < end, escalations.c.jira_resolution.is_not(None))
+    joined = issues.join(escalations, escalations.c.problem_id == issues.c.problem_id)
+    names = conn.execute(
+        select(escalations.c.jira_resolution).select_from(joined).where(bounded).distinct()
+    ).scalars()
+    chosen = [name for name in names if config.jira.is_wont_do(name)]
+    if not chosen:
+        return Change("won't do", 0, 0)
+    now, before = _split(resolved, start)
+    row = conn.execute(
+        select(now, before).select_from(joined).where(bounded, escalations.c.jira_resolution.in_(chosen))
+    ).one()
+    return Change("won't do", int(row[0]), int(row[1]))
 
 
 def _escalations(

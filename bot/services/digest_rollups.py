@@ -1,4 +1,4 @@
-"""Reading the digest's counts from the daily roll-ups (`digest_daily`, kept by triggers: migration 0012).
+"""Reading the digest's counts from the daily roll-ups (`digest_daily`, kept by triggers: migration 0013).
 
 A time range [lo, hi) is cut into the whole UTC days inside it, read from the roll-ups, and the partial
 days at its two edges, read from `issues` as before (the digest's windows end at a local hour, so each

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from bot.config import AppConfig
 from bot.domain.intake import Customer, IntakeRequest
 from bot.domain.outbox import ThreadNote
-from bot.services import outbox
+from bot.services import outbox, replies
 from bot.services.intake import ingest_issue, point_key
 from db.models import inbound_deliveries, issue_events, utcnow
 from db.queries.deliveries import claim_delivery, delivered
@@ -129,6 +129,7 @@ async def take_email(database: Database, config: AppConfig, mail: ParsedEmail) -
         ).scalar_one()
         point_key(conn, subject_key(mail.sender_email, mail.thread_subject), issue_id, now)
         outbox.enqueue_in(conn, ThreadNote(event_id))
+        replies.mark_answered(conn, issue_id)  # what we sent them now shows they answered
         return EmailOutcome("reply", issue_id)
 
     outcome = await database.transaction(as_reply)

@@ -404,7 +404,6 @@ def escalation_prefill(conn: Connection, config: AppConfig, issue_id: int) -> Es
         issue_type=config.jira.issue_type,
         priority=priority_map.get(issue.severity),
         summary=" ".join(issue.subject.split())[:255],
-        priorities=tuple(dict.fromkeys(priority_map.values())),
     )
 
 

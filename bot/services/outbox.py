@@ -165,6 +165,12 @@ def current_item_id() -> int | None:
     return item.id if item is not None else None
 
 
+def attempts_before() -> int:
+    """Inside a delivery handler: how many attempts of this item ran before this one."""
+    item = _CURRENT.get()
+    return item.attempts if item is not None else 0
+
+
 def earlier_attempt_may_have_succeeded() -> bool:
     """Inside a delivery handler: True when this item ran before and it is not known whether that
     attempt's effect happened. A handler whose effect cannot be made twice harmlessly (posting a

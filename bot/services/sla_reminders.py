@@ -2,7 +2,8 @@
 target is reached, and at twice the target a post mentioning the on-duty group (`schedules.first_response`
 checks every `CHECK_SECONDS`).
 
-Claiming (or resolving, or merging — any first response) stops the clock. Each reminder is sent once,
+Any first response stops the clock: claiming, resolving, merging, a person's reply in the card's
+thread or a reply to the customer (`bot.services.first_response`). Each reminder is sent once,
 even across restarts and with several processes: the issue's `sla_level` is raised with a conditional
 update in the same transaction that enqueues the post, so only one process wins each level.
 """
@@ -86,6 +87,7 @@ def send_reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
                 issues.c.id == reminder.issue_id,
                 issues.c.sla_level < reminder.level,
                 issues.c.claimed_by.is_(None),
+                issues.c.first_response_at.is_(None),  # a reply in the thread since the check
             )
             .values(sla_level=reminder.level)
         ).rowcount
@@ -97,7 +99,8 @@ def send_reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
         owners = _route_owners(conn, config, reminder.issue_id)
         if owners:
             detail["owners"] = owners
-        note(conn, reminder.issue_id, kind, None, detail, sync=False)
+        # The card is re-rendered too: from now on it says how late the first response is.
+        note(conn, reminder.issue_id, kind, None, detail)
         sent += 1
     return sent
 

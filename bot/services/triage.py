@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot import metrics
@@ -139,6 +139,7 @@ def claim(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     values: dict[str, Any] = {"claimed_by": actor, "claimed_at": now, "updated_at": now}
     if issue.first_response_at is None:
         values["first_response_at"] = now  # the first time anyone took it: the first response
+        values["first_response_by"] = actor
         # Observed in the transaction that records it: a rolled-back claim is retried and counted then.
         metrics.observe_since(issue.received_at, issue.severity, metrics.FIRST_RESPONSE_SECONDS)
     conn.execute(update(issues).where(issues.c.id == issue_id).values(**values))
@@ -195,6 +196,11 @@ def reopen(conn: Connection, issue_id: int, actor: str) -> TriageResult:
     return TriageResult(issue_id, changed=True)
 
 
+def _first_responder(actor: str | None) -> Any:
+    """Who gave the first response, for rows this update gives one: the one already recorded stays."""
+    return case((issues.c.first_response_at.is_(None), actor), else_=issues.c.first_response_by)
+
+
 def set_problem_status(conn: Connection, problem_id: int, status: str, actor: str | None) -> None:
     """Resolve or reopen a problem and every report in it."""
     now = utcnow()
@@ -207,6 +213,7 @@ def set_problem_status(conn: Connection, problem_id: int, status: str, actor: st
                 resolved_at=now,
                 resolved_by=actor,
                 first_response_at=func.coalesce(issues.c.first_response_at, now),
+                first_response_by=_first_responder(actor),
                 updated_at=now,
             )
         )
@@ -272,6 +279,7 @@ def merge(
             problem_id=target.id,
             # Someone looked at it and placed it: that is a first response.
             first_response_at=func.coalesce(issues.c.first_response_at, now),
+            first_response_by=_first_responder(actor),
             updated_at=now,
         )
     )
@@ -397,6 +405,17 @@ def unmerge(conn: Connection, issue_id: int, actor: str) -> TriageResult:
         {"issue": issue_id, "customers": len(customers_of(conn, current.id))},
     )
     sync_problem_cards(conn, current.id)
+    merged_at_intake = conn.execute(
+        select(issue_events.c.detail).where(
+            issue_events.c.issue_id == issue_id, issue_events.c.kind == AUTO_MERGED
+        )
+    ).scalar()
+    batch = (merged_at_intake or {}).get("batch")
+    if isinstance(batch, int):
+        # Its "+1 from …" line in the problem's thread now says it was unmerged, without the button.
+        outbox.enqueue_in(
+            conn, AutoMergeNote(current.id, batch=batch), dedupe_key=f"auto-merge-note:{current.id}:{batch}"
+        )
     return TriageResult(issue_id, changed=True)
 
 

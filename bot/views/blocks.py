@@ -7,7 +7,11 @@ header 150, context 10 elements, button text 75, button value 2000, url 3000, 50
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.when import local_time
 
 Blocks = list[dict[str, Any]]
 
@@ -114,6 +118,27 @@ def slack_date(unix_seconds: int, fallback: str, token: str = "{date_short_prett
     """A date every reader sees in their own time zone.
     https://docs.slack.dev/messaging/formatting-message-text#date-formatting"""
     return f"<!date^{unix_seconds}^{token}|{fallback}>"
+
+
+DATE_TOKENS = "{date_short_pretty} {time}"
+
+
+def slack_time(moment: datetime, zone: ZoneInfo, tokens: str = DATE_TOKENS) -> str:
+    """A moment each reader sees in their own time zone and language (Slack's date formatting), with
+    `local_time` in the configured zone where Slack cannot format it."""
+    return slack_date(int(moment.timestamp()), local_time(moment, zone), tokens)
+
+
+def duration_text(seconds: float) -> str:
+    """A span as a person says it: "12 min", "1 h 40 min", "2 d 3 h" (rounded to the minute)."""
+    minutes = max(round(seconds / 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def encode_state(**ids: int | str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.digest import Change, Digest, ProblemLine, Spike, Timing
+from bot.domain.digest import Change, Digest, ProblemLine, Spike, SpikeLine, Timing
 from bot.ids import Action
 from bot.views.blocks import (
     Blocks,
@@ -20,9 +20,11 @@ from bot.views.blocks import (
     button,
     context,
     divider,
+    duration_text,
     escape,
     fields,
     header,
+    link_button,
     plural,
     section,
     truncate,
@@ -74,14 +76,7 @@ def counted(item: Change) -> str:
 def elapsed(seconds: float | None) -> str:
     if seconds is None:
         return DASH
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return duration_text(seconds)
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> str:
@@ -92,7 +87,17 @@ def _jira(line: ProblemLine, *, links: bool) -> str:
     if not line.jira_key:
         return "not escalated"
     key = f"<{line.jira_url}|{escape(line.jira_key)}>" if links and line.jira_url else escape(line.jira_key)
+    if line.wont_do:  # a decision not to do it, never shown as a fix
+        return f"{key} :no_entry_sign: won't do"
     return f"{key} {escape(line.jira_status or '')}".rstrip()
+
+
+def resolved_words(digest: Digest) -> str:
+    """ "3 fixed, 1 won't do": a won't-do is a decision, not a fix, so it is counted apart."""
+    words = f"{digest.fixed.now} fixed"
+    if digest.resolved_wont_do.now:
+        words += f", {digest.resolved_wont_do.now} won't do"
+    return words
 
 
 def _name(line: ProblemLine, links: Mapping[int, str]) -> str:
@@ -159,7 +164,7 @@ def _spikes(spikes: Sequence[Spike]) -> str:
 def fallback_text(digest: Digest, zone: ZoneInfo) -> str:
     new = digest.new_issues
     head = f"{title_of(digest, zone)}: {plural(new.now, 'new issue')} ({change(new.now, new.before)})"
-    head += f", {digest.resolved.now} resolved, {digest.backlog.total} open"
+    head += f", {resolved_words(digest)}, {digest.backlog.total} open"
     if digest.top:
         first = digest.top[0]
         head += f"; top problem: {escape(truncate(first.title, 80))} ({plural(first.customers, 'customer')})"
@@ -182,7 +187,8 @@ def render_digest(
         fields(
             [
                 ("New issues", counted(digest.new_issues)),
-                ("Resolved", counted(digest.resolved)),
+                ("Fixed", counted(digest.fixed)),
+                ("Won't do", counted(digest.resolved_wont_do)),
                 ("Open backlog", str(digest.backlog.total)),
                 ("Problems reported", counted(digest.problems)),
                 ("Escalated to Jira", counted(digest.escalations_opened)),
@@ -271,7 +277,8 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
     out.append("")
     for label, item in (
         ("New issues", digest.new_issues),
-        ("Resolved", digest.resolved),
+        ("Fixed", digest.fixed),
+        ("Won't do", digest.resolved_wont_do),
         ("Problems reported", digest.problems),
         ("Escalated to Jira", digest.escalations_opened),
         ("Escalations resolved", digest.escalations_resolved),
@@ -288,6 +295,8 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
         out.append("Top problems by distinct customers")
         for rank, line in enumerate(digest.top, 1):
             jira = f"{line.jira_key} {line.jira_status or ''}".strip() if line.jira_key else "not escalated"
+            if line.jira_key and line.wont_do:
+                jira = f"{line.jira_key} won't do"
             out.append(
                 f"{rank:>3}. {truncate(line.title, TITLE_MAX)}\n"
                 f"     {plural(line.customers, 'customer')}"
@@ -352,6 +361,34 @@ def spike_text(spike: Spike, *, markup: bool = True) -> str:
     )
 
 
-def render_spike_alert(spike: Spike) -> tuple[Blocks, str]:
-    text = f":chart_with_upwards_trend: Complaint spike. {spike_text(spike)}."
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text
+SPIKE_LINES_MAX = 40  # one section each, under Slack's 50 blocks with the heading and the "more" line
+
+
+def render_spike_alerts(lines: Sequence[SpikeLine]) -> tuple[Blocks, str]:
+    """One post per spike check: every spike it raised, each naming the problem most reported there,
+    linked to its card, with a button to open that card."""
+    count = len(lines)
+    heading = f":chart_with_upwards_trend: *{plural(count, 'complaint spike')}*"
+    blocks: Blocks = [section(heading)]
+    for line in lines[:SPIKE_LINES_MAX]:
+        text = spike_text(line.spike)
+        block = section(text)
+        if line.problem_title:
+            title = escape(truncate(line.problem_title, TITLE_MAX))
+            if line.card_link:
+                text += f"\nMost reported: <{line.card_link}|{title}>"
+            elif line.channel:
+                text += f"\nMost reported: {title} (card in <#{line.channel}>)"
+            else:
+                text += f"\nMost reported: {title}"
+            block = section(text)
+            if line.card_link and line.card_link.startswith("https://"):
+                block["accessory"] = link_button("Open card", line.card_link, Action.OPEN_PROBLEM)
+        blocks.append(block)
+    if count > SPIKE_LINES_MAX:
+        blocks.append(context(f"and {count - SPIKE_LINES_MAX} more"))
+    first = lines[0].spike if lines else None
+    text = f":chart_with_upwards_trend: {plural(count, 'complaint spike')}"
+    if first is not None:
+        text += f". {spike_text(first)}" + (f"; and {count - 1} more" if count > 1 else "") + "."
+    return blocks, truncate(text, 3000)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.cards import ResolvedProblem
-from bot.domain.escalation import EscalationDefaults
-from bot.ids import INPUT, Action, Block, Callback
+from bot.domain.escalation import EscalationDefaults, FieldChoice
+from bot.domain.replies import FixNoticeForm
+from bot.ids import Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
     actions,
@@ -25,37 +26,66 @@ from bot.views.issue_card import source_text
 from bot.views.report_modal import text_input
 
 CUSTOMERS_LISTED = 40  # Slack allows 50 blocks in a message; the rest is covered by "Mark all"
-STANDARD_PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 
 
-def render_escalate_modal(issue_id: int, defaults: EscalationDefaults) -> dict[str, Any]:
-    priorities = list(dict.fromkeys([*defaults.priorities, *STANDARD_PRIORITIES]))
-    priority: dict[str, Any] = {
-        "type": "static_select",
-        "action_id": INPUT,
-        "options": [{"text": plain(p, 75), "value": p[:150]} for p in priorities[:100]],
+def _option(choice: FieldChoice) -> dict[str, Any]:
+    return {"text": plain(choice.label, 75), "value": choice.value[:150]}
+
+
+def jira_field(
+    block_id: str, label: str, action_id: str, initial: FieldChoice | None, *, optional: bool = False
+) -> dict[str, Any]:
+    """A field whose options come from Jira as the person types (an external select)."""
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": action_id,
+        "placeholder": plain(f"Choose from Jira: {label.lower()}", 150),
+        "min_query_length": 0,  # the whole list as soon as it opens
     }
-    if defaults.priority in priorities:
-        priority["initial_option"] = {"text": plain(defaults.priority, 75), "value": defaults.priority[:150]}
+    if initial is not None and initial.value:
+        element["initial_option"] = _option(initial)
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+    }
+    if optional:
+        block["optional"] = True
+    return block
+
+
+def render_escalate_modal(
+    issue_id: int, defaults: EscalationDefaults, project_label: str | None = None
+) -> dict[str, Any]:
+    """ "Escalate with details…": project, issue type and priority picked from Jira's own lists
+    (answered by the options listeners), the route's defaults preselected. The default project rides
+    in private_metadata: issue types are asked for the chosen project, this one until one is chosen."""
+    project = FieldChoice(defaults.project, project_label or defaults.project) if defaults.project else None
+    issue_type = FieldChoice(defaults.issue_type, defaults.issue_type) if defaults.issue_type else None
+    priority = FieldChoice(defaults.priority, defaults.priority) if defaults.priority else None
+    state = {"issue": issue_id, "project": defaults.project} if defaults.project else {"issue": issue_id}
     return {
         "type": "modal",
         "callback_id": Callback.ESCALATE_MODAL,
         "title": plain("Escalate to Jira", 24),
         "submit": plain("Escalate", 24),
         "close": plain("Cancel", 24),
-        "private_metadata": encode_state(issue=issue_id),
+        "private_metadata": encode_state(**state),
         "blocks": [
-            text_input(Block.ESCALATE_PROJECT, "Project key", initial=defaults.project, max_length=10),
-            text_input(Block.ESCALATE_TYPE, "Issue type", initial=defaults.issue_type, max_length=64),
-            {
-                "type": "input",
-                "block_id": Block.ESCALATE_PRIORITY,
-                "label": plain("Priority", 2000),
-                "element": priority,
-            },
+            jira_field(Block.ESCALATE_PROJECT, "Project", Action.ESCALATE_PICK_PROJECT, project),
+            jira_field(Block.ESCALATE_TYPE, "Issue type", Action.ESCALATE_PICK_TYPE, issue_type),
+            jira_field(
+                Block.ESCALATE_PRIORITY, "Priority", Action.ESCALATE_PICK_PRIORITY, priority, optional=True
+            ),
             text_input(Block.ESCALATE_SUMMARY, "Summary", initial=defaults.summary, max_length=255),
         ],
     }
+
+
+def render_field_options(choices: list[FieldChoice]) -> list[dict[str, Any]]:
+    """The answer to an options request of one of those fields (Slack shows at most 100)."""
+    return [_option(c) for c in choices[:100]]
 
 
 def render_link_modal(issue_id: int) -> dict[str, Any]:
@@ -136,9 +166,20 @@ def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
         parts.append("via " + ", ".join(source_text(s) for s in customer.sources))
         line = " · ".join(parts)
         block = section(line, verbatim=True)
-        if customer.notified:
+        how = f" {customer.notice_channel}" if customer.notice_channel else ""
+        if customer.notice_state == "replied":
+            block["text"]["text"] = f":speech_balloon: {line} — told{how}, and they answered"
+        elif customer.notified:
             told = f"<@{customer.notified_by}>" if customer.notified_by else "someone"
-            block["text"]["text"] = f":white_check_mark: {line} — told by {told}"
+            block["text"]["text"] = f":white_check_mark: {line} — told{how} by {told}"
+        elif customer.notice_state == "queued":
+            block["text"]["text"] = f":outbox_tray: {line} — telling{how}…"
+        elif customer.notice_state == "failed" and customer.notice_reply_id is not None:
+            reason = escape(truncate(customer.notice_reason or "refused", 200))
+            block["text"]["text"] = f":warning: {line} — not sent{how}: {reason}"
+            block["accessory"] = button(
+                "Retry", Action.REPLY_RETRY, encode_state(reply=customer.notice_reply_id), style="primary"
+            )
         else:
             block["accessory"] = button(
                 "Mark notified",
@@ -149,18 +190,21 @@ def render_customer_list(problem: ResolvedProblem) -> tuple[Blocks, str]:
     if total > CUSTOMERS_LISTED:
         blocks.append(context(f"… and {total - CUSTOMERS_LISTED} more; *Mark all notified* covers them too."))
     if left:
-        blocks.append(
-            actions(
-                [
-                    button(
-                        "Mark all notified",
-                        Action.MARK_ALL_NOTIFIED,
-                        encode_state(problem=problem.problem_id),
-                    )
-                ],
-                block_id=encode_state(problem=problem.problem_id, part="all"),
+        untold = [c for c in left if c.notice_state is None]
+        controls = []
+        if untold and not problem.wont_do:  # a won't-do is explained, not announced as a fix
+            controls.append(
+                button(
+                    f"Tell all {len(untold)} customers…" if len(untold) > 1 else "Tell the customer…",
+                    Action.TELL_ALL,
+                    encode_state(problem=problem.problem_id),
+                    style="primary",
+                )
             )
+        controls.append(
+            button("Mark all notified", Action.MARK_ALL_NOTIFIED, encode_state(problem=problem.problem_id))
         )
+        blocks.append(actions(controls, block_id=encode_state(problem=problem.problem_id, part="all")))
     else:
         blocks.append(context(":white_check_mark: Every customer has been told."))
     text = truncate(f"Resolved: {len(left)} of {plural(total, 'customer')} still to tell", 300)
@@ -249,3 +293,47 @@ def render_search_results(query: str, hits: list[SearchHit]) -> tuple[Blocks, st
             why = "\n>" + escape(truncate(" ".join(hit.rationale.split()), 300))
         blocks.append(section(f"*{title}*\n" + " · ".join(parts) + why, verbatim=True))
     return blocks, f"{len(hits[:SEARCH_SHOWN])} issues match “{shown_query}”"
+
+
+def render_fix_notice_modal(form: FixNoticeForm) -> dict[str, Any]:
+    """ "Tell all N customers…": the message, editable, and who it reaches through which channel."""
+    subject = escape(truncate(form.subject, 200))
+    reach = ", ".join(f"{count} {words}" for words, count in form.by_channel)
+    blocks: Blocks = []
+    if form.reachable:
+        blocks.append(
+            section(
+                f"Tells *{plural(form.reachable, 'customer')}* that _{subject}_ is fixed: {reach}. "
+                "Each gets it once, through their own channel.",
+                verbatim=True,
+            )
+        )
+    else:
+        blocks.append(
+            section(f"No customer left to tell about _{subject}_ can be reached from here.", verbatim=True)
+        )
+    if form.unreachable:
+        names = ", ".join(escape(truncate(n, 80)) for n in form.unreachable[:10])
+        more = len(form.unreachable) - 10
+        blocks.append(
+            context(
+                f"No channel back to {names}"
+                + (f" and {more} more" if more > 0 else "")
+                + ": tell them another way, then *Mark notified*."
+            )
+        )
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": Callback.TELL_ALL_MODAL,
+        "title": plain("Tell customers", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": encode_state(problem=form.problem_id),
+        "blocks": blocks,
+    }
+    if form.reachable:
+        blocks.append(
+            text_input(Block.TELL_ALL_TEXT, "The message", initial=form.text, multiline=True, max_length=3000)
+        )
+        blocks.append(context("`{name}` becomes each customer's first name. Only this text is sent."))
+        view["submit"] = plain(f"Send to {form.reachable}", 24)
+    return view

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.domain.cards import CardCustomer, IssueCard, JiraLink
 from bot.domain.escalation import EscalationState
@@ -13,6 +15,7 @@ from bot.views.blocks import (
     actions,
     button,
     context,
+    duration_text,
     encode_state,
     escape,
     fields,
@@ -20,11 +23,14 @@ from bot.views.blocks import (
     link_button,
     plain,
     section,
-    slack_date,
+    slack_time,
     truncate,
 )
 
+UTC_ZONE = ZoneInfo("UTC")
 BODY_PREVIEW_MAX = 1500
+# "today at 10:00", "Dec 8 at 10:00", in each reader's zone and language.
+DUE_TOKENS = "{date_short_pretty} at {time}"
 SUBJECT_FALLBACK_MAX = 200
 
 SEVERITY_BADGE = {
@@ -213,6 +219,7 @@ def _escalation_controls(card: IssueCard) -> Blocks:
                 "min_query_length": 2,
             }
         )
+    controls.extend(_reply_button(card))
     return controls
 
 
@@ -240,15 +247,51 @@ def _suggestion_blocks(card: IssueCard) -> Blocks:
     return blocks
 
 
+def _reply_button(card: IssueCard) -> Blocks:
+    """ "Reply to customer": on every report with a customer (the form says when there is no way back)."""
+    if card.customer is None:
+        return []
+    return [button("Reply to customer", Action.REPLY, encode_state(issue=card.issue_id))]
+
+
 def _merged_controls(card: IssueCard) -> Blocks:
-    controls: Blocks = [button("Unmerge", Action.UNMERGE, encode_state(issue=card.issue_id))]
+    controls: Blocks = [
+        button("Unmerge", Action.UNMERGE, encode_state(issue=card.issue_id)),
+        *_reply_button(card),
+    ]
     if card.merged_into_link and card.merged_into_link.startswith("https://"):
         controls.append(link_button(f"Open #{card.merged_into}", card.merged_into_link, Action.OPEN_PROBLEM))
     return controls
 
 
-def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
-    """Blocks and the notification fallback text for an issue card."""
+def first_response_text(card: IssueCard, now: datetime | None, zone: ZoneInfo) -> str | None:
+    """ "First response by @x in 12 min" once answered (with how late, if it was); until then, while
+    an SLA target applies, when it is due — or, past it, how late it already is (as of `now`)."""
+    due = card.first_response_due
+    if card.first_response_at is not None:
+        if card.received_at is None:
+            return None
+        took = duration_text((card.first_response_at - card.received_at).total_seconds())
+        who = f" by <@{card.first_response_by}>" if card.first_response_by else ""
+        text = f":speech_balloon: First response{who} in {took}"
+        if due is not None and card.first_response_at > due:
+            text += f", late by {duration_text((card.first_response_at - due).total_seconds())}"
+        return text
+    if due is None or card.status != "open" or card.merged_into is not None:
+        return None
+    if now is not None and now >= due:
+        if now - due < timedelta(minutes=1):  # the reminder's own re-render, at the moment it is due
+            return f":warning: First response overdue (due {slack_time(due, zone)})"
+        late = duration_text((now - due).total_seconds())
+        return f":warning: First response late by {late} (due {slack_time(due, zone)})"
+    return f":hourglass_flowing_sand: First response due {slack_time(due, zone, DUE_TOKENS)}"
+
+
+def render_issue_card(
+    card: IssueCard, now: datetime | None = None, zone: ZoneInfo = UTC_ZONE
+) -> tuple[Blocks, str]:
+    """Blocks and the notification fallback text for an issue card, as of `now` (how late a first
+    response is), times' fallbacks in `zone`."""
     severity = SEVERITY_BADGE.get(card.severity, escape(card.severity))
     tags = " ".join(f"`{escape(tag)}`" for tag in card.tags) or "—"
     info = [
@@ -270,9 +313,7 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
                 f"{card.to_tell} still to tell" if card.to_tell else ":white_check_mark: all told",
             )
         )
-    unix = int(card.reported_at.timestamp())
-    fallback_time = card.reported_at.strftime("%Y-%m-%d %H:%M UTC")
-    meta = [f"#{card.issue_id}", f"reported {slack_date(unix, fallback_time)}"]
+    meta = [f"#{card.issue_id}", f"reported {slack_time(card.reported_at, zone, DUE_TOKENS)}"]
     if card.reported_by:
         meta.append(f"logged by <@{card.reported_by}>")
     blocks: Blocks = [
@@ -281,6 +322,9 @@ def render_issue_card(card: IssueCard) -> tuple[Blocks, str]:
         fields(info),
         context(" · ".join(meta)),
     ]
+    responded = first_response_text(card, now, zone)
+    if responded:
+        blocks.append(context(responded))
     if card.customer_names and card.customer_count > 1:
         more = card.customer_count - len(card.customer_names)
         names = ", ".join(escape(truncate(n, 80)) for n in card.customer_names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.intake import clean_line, clean_text
 from bot.views.blocks import context, escape, section, truncate
 
 
@@ -48,21 +49,55 @@ def render_email_reply(
     return blocks, fallback
 
 
+CUSTOMER_ANSWER_PREVIEW_MAX = 1500
+
+
+def render_customer_answer(
+    source_label: str,
+    company: str | None,
+    author_name: str | None,
+    author_email: str | None,
+    text: str,
+) -> tuple[list[dict[str, Any]], str]:
+    """A customer's answer through a helpdesk ("💬 *Globex* answered by Intercom:"), posted in the
+    issue card's thread: the customer's company, else the author's name or address; the text
+    quoted. Customer text (and the source, the sender's word) escaped and bounded."""
+    author = clean_line(author_name or author_email or "").strip()
+    who = clean_line(company or "").strip() or author or "The customer"
+    shown = f"*{escape(truncate(who, 80))}*"
+    if author and author != who and author.casefold() != who.casefold():
+        shown += f" ({escape(truncate(author, 80))})"
+    label = escape(truncate(clean_line(source_label), 40))
+    quoted = escape(truncate(clean_text(text).strip(), CUSTOMER_ANSWER_PREVIEW_MAX)) or "_(no text)_"
+    quoted = "\n".join(f">{line}" for line in quoted.splitlines() or [""])
+    blocks = [section(f"💬 {shown} answered by {label}:\n{quoted}", verbatim=True)]
+    fallback = truncate(f"💬 {escape(who)} answered by {label}", 300)
+    return blocks, fallback
+
+
 AUTO_MERGE_LINES = 20
 
 
 def render_auto_merge_note(
-    merged: list[tuple[int, str, str | None]], more: int, customers: int
+    merged: list[tuple[int, str, str | None]],
+    more: int,
+    customers: int,
+    unmerged: frozenset[int] = frozenset(),
 ) -> tuple[list[dict[str, Any]], str]:
     """ "+1 from Globex via E-mail" for each report merged at intake (issue id, source label, who),
-    each with its Unmerge button; `more` beyond those listed. Customer names are escaped."""
+    each with its Unmerge button — or, once taken out again (`unmerged`), struck through with no
+    button; `more` beyond those listed. Customer names are escaped."""
     from bot.ids import Action
     from bot.views.blocks import button, encode_state
 
     blocks: list[dict[str, Any]] = []
     for issue_id, source, who in merged:
         name = escape(truncate(who, 80)) if who else "a report with no customer yet"
-        block = section(f":heavy_plus_sign: +1 from *{name}* via {escape(source)} (#{issue_id})")
+        line = f"+1 from *{name}* via {escape(source)} (#{issue_id})"
+        if issue_id in unmerged:
+            blocks.append(section(f":heavy_minus_sign: ~{line}~ unmerged: a problem of its own again"))
+            continue
+        block = section(f":heavy_plus_sign: {line}")
         block["accessory"] = button("Unmerge", Action.UNMERGE, encode_state(issue=issue_id))
         blocks.append(block)
     total = len(merged) + more

@@ -24,11 +24,11 @@ from bot.views.blocks import (
     link_button,
     plain,
     section,
-    slack_date,
+    slack_time,
     truncate,
 )
 from bot.views.report_modal import text_input
-from bot.when import format_duration
+from bot.when import format_duration, local_time
 
 VERSION_MAX = 128
 SUMMARY_MAX = 3000
@@ -56,13 +56,13 @@ def unknown_release_subcommand(word: str) -> str:
 
 
 def local_text(moment: datetime, zone: ZoneInfo) -> str:
-    """A fixed rendering in the configured zone, for fallbacks: "Tue 24 Nov 2026, 10:00 CET"."""
-    return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
+    """Plain text in the configured zone, for notification fallbacks: "Tue 24 Nov 10:00"."""
+    return local_time(moment, zone)
 
 
 def when(moment: datetime, zone: ZoneInfo) -> str:
     """A date each reader sees in their own time zone (the configured zone's text as the fallback)."""
-    return slack_date(int(moment.timestamp()), local_text(moment, zone))
+    return slack_time(moment, zone, "{date_short_pretty} at {time}")
 
 
 # -- the modal ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.shadowing import Plan, Session, session_title, when
+from bot.domain.shadowing import Plan, Session, session_title
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -27,7 +27,7 @@ from bot.views.blocks import (
     plain,
     plural,
     section,
-    slack_date,
+    slack_time,
     truncate,
 )
 from bot.when import format_duration
@@ -55,10 +55,14 @@ def _seats(session: Session) -> str:
     return f"full{waiting}"
 
 
+def session_heading(session: Session, zone: ZoneInfo) -> str:
+    """The session's name and start as mrkdwn: the start in each reader's own zone (`slack_time`).
+    Plain-text places (notification fallbacks, refusals) use `session_title`, in the configured zone."""
+    return f"{escape(session.name)}, {slack_time(session.starts_at, zone)}"
+
+
 def line(session: Session, zone: ZoneInfo) -> str:
-    start = slack_date(
-        int(session.starts_at.timestamp()), when(session.starts_at, zone), "{date_short_pretty} {time}"
-    )
+    start = slack_time(session.starts_at, zone)
     length = format_duration(session.ends_at - session.starts_at)
     return (
         f"*{escape(session.name)}* · {start} ({length}) · #{session.id}\n"
@@ -203,25 +207,28 @@ def swap_withdrawn(session: Session, zone: ZoneInfo, owner: str) -> Rendered:
 
 
 def seat_taken(session: Session, zone: ZoneInfo, taker: str) -> Rendered:
-    text = f":handshake: <@{taker}> took your seat for {escape(session_title(session, zone))}. You're free."
+    text = f":handshake: <@{taker}> took your seat for {session_heading(session, zone)}. You're free."
     return [section(text)], f"Your seat was taken: {session_title(session, zone)}"
 
 
 def session_cancelled(session: Session, zone: ZoneInfo, by: str) -> Rendered:
-    text = f":x: <@{by}> cancelled {escape(session_title(session, zone))}. Pick another with `/shadow`."
+    text = f":x: <@{by}> cancelled {session_heading(session, zone)}. Pick another with `/shadow`."
     return [section(text)], f"Cancelled: {session_title(session, zone)}"
 
 
 def host_note(session: Session, zone: ZoneInfo, what: str, user: str, detail: dict[str, Any]) -> Rendered:
-    title = escape(session_title(session, zone))
-    if what == "joined":
-        line = f":wave: <@{user}> is coming to {title}."
-    elif what == "left":
-        line = f"<@{user}> cancelled their seat for {title}."
-    else:
-        line = f":arrows_counterclockwise: <@{user}> took <@{detail.get('from')}>'s seat for {title}."
+    lines = []
+    for title in (session_heading(session, zone), escape(session_title(session, zone))):
+        if what == "joined":
+            lines.append(f":wave: <@{user}> is coming to {title}.")
+        elif what == "left":
+            lines.append(f"<@{user}> cancelled their seat for {title}.")
+        else:
+            lines.append(
+                f":arrows_counterclockwise: <@{user}> took <@{detail.get('from')}>'s seat for {title}."
+            )
     coming = _people(session.booked) or "nobody yet"
-    return [section(line), context(f"Coming: {coming} · {_seats(session)}")], line
+    return [section(lines[0]), context(f"Coming: {coming} · {_seats(session)}")], lines[1]
 
 
 def reminder(session: Session, zone: ZoneInfo, lead: timedelta, *, host: bool) -> Rendered:
@@ -266,7 +273,7 @@ def feedback_modal(session: Session, zone: ZoneInfo) -> dict[str, Any]:
         "submit": plain("Share", 24),
         "close": plain("Cancel", 24),
         "blocks": [
-            section(f"*{escape(session_title(session, zone))}*"),
+            section(f"*{session_heading(session, zone)}*"),
             {
                 "type": "input",
                 "block_id": Block.SHADOW_LEARNED,
@@ -301,7 +308,7 @@ def feedback_post(
 ) -> Rendered:
     quoted = "\n".join(f">{line}" for line in escape(truncate(learned, 2000)).splitlines() or [""])
     blocks: Blocks = [
-        section(f":speech_balloon: <@{user}> shadowed {escape(session_title(session, zone))}:\n{quoted}")
+        section(f":speech_balloon: <@{user}> shadowed {session_heading(session, zone)}:\n{quoted}")
     ]
     if problems:
         listed = "\n".join(f"• #{pid} {escape(truncate(subject, 120))}" for pid, subject in problems[:10])
@@ -331,7 +338,7 @@ def plan_summary(p: Plan, zone: ZoneInfo) -> str:
     lines = [f"First-week plan for <@{p.person}>: {len(p.booked)} of {len(p.days)} days booked."]
     for day in p.days:
         if day.session is not None:
-            lines.append(f"• {day.day:%a %d %b}: {escape(session_title(day.session, zone))}")
+            lines.append(f"• {day.day:%a %d %b}: {session_heading(day.session, zone)}")
         else:
             lines.append(f"• {day.day:%a %d %b}: {escape(day.reason or 'no session')}")
     return "\n".join(lines)

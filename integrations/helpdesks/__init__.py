@@ -15,7 +15,14 @@ from integrations.helpdesks.signatures import (
     verify_intercom,
     verify_zendesk,
 )
-from integrations.helpdesks.types import Ignored, IntakeAuthError, Mapped, MapResult, PayloadError
+from integrations.helpdesks.types import (
+    CustomerAnswer,
+    Ignored,
+    IntakeAuthError,
+    Mapped,
+    MapResult,
+    PayloadError,
+)
 from integrations.helpdesks.zendesk import TRIGGER_BODY_TEMPLATE, map_zendesk_webhook
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "TRIGGER_BODY_TEMPLATE",
     "ZENDESK_SIGNATURE_HEADER",
     "ZENDESK_TIMESTAMP_HEADER",
+    "CustomerAnswer",
     "Ignored",
     "IntakeAuthError",
     "MapResult",

@@ -7,9 +7,12 @@ A notification is an envelope {"type": "notification_event", "topic", "id": "not
 "not_priority"; `links.conversation_web`, the conversation in the Intercom inbox).
 
 Only `conversation.user.created` ("user/lead initiated conversations") opens an issue.
-`conversation.admin.single.created` ("admin initiated 1:1 conversations") is a teammate's
-outbound message, not a customer report; it, `ping` (sent when the webhook is saved) and every
-other topic are `Ignored`.
+`conversation.user.replied` ("user/lead replies to a conversation") is a customer's answer on a
+conversation: its newest `conversation_parts` part written by the customer (a comment whose
+author is a user, lead or contact) is a `CustomerAnswer`. A teammate's or bot's part is never one:
+`conversation.admin.replied` (our own replies too, sent as an admin, come back this way),
+`conversation.admin.single.created` ("admin initiated 1:1 conversations", a teammate's outbound
+message), `ping` (sent when the webhook is saved) and every other topic are `Ignored`.
 https://developers.intercom.com/docs/references/2.16/webhooks/webhook-models
 """
 
@@ -26,6 +29,7 @@ from integrations.helpdesks.types import (
     Mapped,
     MapResult,
     PayloadError,
+    build_answer,
     build_request,
     decode_json,
     get_http_url,
@@ -87,6 +91,50 @@ def _conversation_created(payload: Mapping[str, Any]) -> MapResult:
     return Mapped(request=request, delivery_id=get_text(payload, "id", "id"))
 
 
+def _user_replied(payload: Mapping[str, Any]) -> MapResult:
+    data = get_object(payload, "data", "data")
+    item = get_object(data, "item", "data.item")
+    if get_text(item, "type", "data.item.type") != "conversation":
+        raise PayloadError("data.item.type: must be 'conversation'")
+    conversation_id = require_text(item, "id", "data.item.id")
+    parts = get_object(item, "conversation_parts", "data.item.conversation_parts").get("conversation_parts")
+    if not isinstance(parts, list):
+        raise PayloadError("data.item.conversation_parts.conversation_parts: must be a list")
+    # The notification carries the part(s) it is about; the newest the customer wrote is the answer.
+    for index in reversed(range(len(parts))):
+        part = parts[index]
+        path = f"data.item.conversation_parts.conversation_parts[{index}]"
+        if not isinstance(part, Mapping):
+            raise PayloadError(f"{path}: must be an object")
+        author = get_object(part, "author", f"{path}.author", required=False)
+        if get_text(author, "type", f"{path}.author.type") not in _CUSTOMER_AUTHORS:
+            continue
+        if get_text(part, "part_type", f"{path}.part_type") != "comment":
+            continue
+        part_id = require_text(part, "id", f"{path}.id")
+        fields = {
+            "source": SOURCE,
+            "conversation_id": conversation_id,
+            "delivery_id": get_text(payload, "id", "id") or f"part:{part_id}",
+            "text": html_to_text(get_text(part, "body", f"{path}.body") or ""),
+            "author_name": get_text(author, "name", f"{path}.author.name"),
+            "author_email": get_text(author, "email", f"{path}.author.email"),
+            "at": parse_unix_time(part, "created_at", f"{path}.created_at"),
+        }
+        return build_answer(
+            fields,
+            {
+                "conversation_id": "data.item.id",
+                "delivery_id": "id",
+                "text": f"{path}.body",
+                "author_name": f"{path}.author.name",
+                "author_email": f"{path}.author.email",
+                "at": f"{path}.created_at",
+            },
+        )
+    return Ignored("conversation.user.replied carries no comment by the customer")
+
+
 def _customer(item: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
     author = get_object(source, "author", "data.item.source.author", required=False)
     if get_text(author, "type", "data.item.source.author.type") in _CUSTOMER_AUTHORS:
@@ -139,6 +187,7 @@ _PATHS = {
 
 HANDLERS: dict[str, Callable[[Mapping[str, Any]], MapResult]] = {
     "conversation.user.created": _conversation_created,
+    "conversation.user.replied": _user_replied,
 }
 
 

@@ -1,9 +1,11 @@
 """Results, errors and payload-reading helpers shared by the helpdesk webhook adapters.
 
-Every adapter answers a verified webhook body with one of two results, or raises:
+Every adapter answers a verified webhook body with one of three results, or raises:
 
 * `Mapped`: the payload opened a customer issue; `request` is ready for the intake service.
-* `Ignored`: a well-formed payload that opens nothing (a ping, a status change, a reply...).
+* `CustomerAnswer` (`bot.domain.intake`): a customer's answer on an existing conversation or
+  ticket, for `bot.services.customer_answers`; never an agent's or admin's message.
+* `Ignored`: a well-formed payload that opens nothing (a ping, a status change, an agent's reply...).
   The HTTP layer answers 2xx so the vendor does not retry it.
 * `PayloadError`: the payload is malformed; the message names the field ("detail.id: missing")
   and is safe to return in a 400 body (it never echoes customer text).
@@ -16,11 +18,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from bot.domain.intake import IntakeRequest
+from bot.domain.intake import CustomerAnswer, IntakeRequest
 
 SUBJECT_FALLBACK_CHARS = 80
 
@@ -56,7 +58,7 @@ class Ignored:
     reason: str
 
 
-MapResult = Mapped | Ignored
+MapResult = Mapped | CustomerAnswer | Ignored
 
 
 def decode_json(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -158,8 +160,20 @@ def subject_from_body(body: str) -> str | None:
 def build_request(fields: dict[str, Any], paths: Mapping[str, str]) -> IntakeRequest:
     """Validate into an `IntakeRequest`, reporting a refusal against the vendor's field path
     (`paths` maps an IntakeRequest field to it) rather than our own model's."""
+    return _validated(IntakeRequest, fields, paths)
+
+
+def build_answer(fields: dict[str, Any], paths: Mapping[str, str]) -> CustomerAnswer:
+    """Validate into a `CustomerAnswer`, reporting a refusal against the vendor's field path."""
+    return _validated(CustomerAnswer, fields, paths)
+
+
+_Model = TypeVar("_Model", IntakeRequest, CustomerAnswer)
+
+
+def _validated(model: type[_Model], fields: dict[str, Any], paths: Mapping[str, str]) -> _Model:
     try:
-        return IntakeRequest.model_validate(fields)
+        return model.model_validate(fields)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])

@@ -5,7 +5,11 @@ Two kinds of Zendesk webhook reach us, told apart by their top-level "type":
 1. Event-subscription webhooks ("zen:event-type:ticket.created", ...). Zendesk fixes their JSON:
    an envelope with the event `id`, `account_id`, `subject` ("zen:ticket:123") and `detail`,
    the ticket's fields (id, subject, description, priority, requester_id, tags, created_at...).
-   Only ticket.created opens an issue; every other event is `Ignored`. The event carries no
+   Only ticket.created opens an issue. ticket.comment_added (`event.comment` with `id`, `body`,
+   `is_public` and `author` {id, name, is_staff}) is a `CustomerAnswer` when the comment is
+   public and its author is not staff (the requester, or another end user copied in); an agent's
+   comment, ours included (replies sent through the API by the bot's agent account come back
+   here too), and an internal note are `Ignored`, as is every other event. The event carries no
    account subdomain, so the ticket link is built only when the caller passes `subdomain`.
    https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
 
@@ -58,6 +62,7 @@ from integrations.helpdesks.types import (
     Mapped,
     MapResult,
     PayloadError,
+    build_answer,
     build_request,
     decode_json,
     get_http_url,
@@ -149,6 +154,37 @@ def _ticket_created_event(payload: Mapping[str, Any], subdomain: str | None) -> 
     return Mapped(request=request, delivery_id=get_text(payload, "id", "id"))
 
 
+def _comment_added_event(payload: Mapping[str, Any], subdomain: str | None) -> MapResult:
+    detail = get_object(payload, "detail", "detail")
+    ticket_id = get_ticket_number(detail, "id", "detail.id")
+    event = get_object(payload, "event", "event")
+    comment = get_object(event, "comment", "event.comment")
+    author = get_object(comment, "author", "event.comment.author")
+    is_staff = author.get("is_staff")
+    is_public = comment.get("is_public")
+    if not isinstance(is_staff, bool):
+        raise PayloadError("event.comment.author.is_staff: must be true or false")
+    if not isinstance(is_public, bool):
+        raise PayloadError("event.comment.is_public: must be true or false")
+    if is_staff:
+        return Ignored("a comment by an agent")
+    if not is_public:
+        return Ignored("an internal note")
+    comment_id = require_text(comment, "id", "event.comment.id")
+    fields = {
+        "source": SOURCE,
+        "conversation_id": ticket_id,
+        "delivery_id": get_text(payload, "id", "id") or f"comment:{comment_id}",
+        "text": get_text(comment, "body", "event.comment.body") or "",
+        "author_name": get_text(author, "name", "event.comment.author.name"),
+        "at": parse_iso_datetime(get_text(payload, "time", "time"), "time"),
+    }
+    return build_answer(
+        fields,
+        {"conversation_id": "detail.id", "delivery_id": "id", "text": "event.comment.body", "at": "time"},
+    )
+
+
 def _trigger_ticket(payload: Mapping[str, Any], subdomain: str | None) -> MapResult:
     ticket = get_object(payload, "ticket", "ticket")
     ticket_id = get_ticket_number(ticket, "id", "ticket.id")
@@ -229,5 +265,6 @@ _TRIGGER_PATHS = {
 
 HANDLERS: dict[str, Callable[[Mapping[str, Any], str | None], MapResult]] = {
     EVENT_PREFIX + "ticket.created": _ticket_created_event,
+    EVENT_PREFIX + "ticket.comment_added": _comment_added_event,
     TRIGGER_TYPE: _trigger_ticket,
 }

@@ -40,6 +40,8 @@ JIRA_SERVER = "https://your-domain.atlassian.net"
 
 SLACK_SPEC_FILE = Path("slack") / "web-api.openapi.json"
 JIRA_SPEC_FILE = Path("jira") / "platform.openapi.json"
+INTERCOM_SPEC_FILE = Path("intercom") / "api.intercom.io.yaml"
+INTERCOM_SERVER = "https://api.intercom.io"
 
 # Slack's documented Block Kit limits (https://api.slack.com/reference/block-kit).
 MAX_MESSAGE_BLOCKS = 50
@@ -138,6 +140,22 @@ def slack_spec() -> OpenAPI:
 def jira_spec() -> OpenAPI:
     """The Jira Cloud platform contract (loaded once per process and folder, ~1-2 s)."""
     return _spec(JIRA_SPEC_FILE)
+
+
+def intercom_contract_missing_reason() -> str | None:
+    """Why the Intercom contract cannot be checked (for ``pytest.skip``), or None when it is there."""
+    path = _contracts_folder() / INTERCOM_SPEC_FILE
+    if path.is_file():
+        return None
+    return f"Intercom API contract not found: expected {path} (../shared/contracts beside the checkout)"
+
+
+def intercom_spec() -> OpenAPI:
+    """Intercom's REST API contract, 2.14 (loaded once per process and folder)."""
+    reason = intercom_contract_missing_reason()
+    if reason is not None:
+        raise FileNotFoundError(reason)
+    return _load(_contracts_folder() / INTERCOM_SPEC_FILE)
 
 
 # --------------------------------------------------------------------------- error formatting
@@ -608,6 +626,57 @@ def validate_jira_response(
     try:
         with _quiet_openapi_core():
             jira_spec().validate_response(request, response)
+    except Exception as e:
+        raise ContractViolation(
+            f"{http_method.upper()} {path} -> {status}: {describe_openapi_error(e)}"
+        ) from e
+
+
+# --------------------------------------------------------------------------- Intercom
+
+
+def _intercom_mock_request(
+    http_method: str, path: str, headers: Mapping[str, str], body: bytes, query_string: str
+) -> MockRequest:
+    wire_headers = {
+        name: value
+        for name in ("Authorization", "Intercom-Version", "Content-Type")
+        if (value := _header(headers, name)) is not None
+    }
+    content_type = _header(headers, "Content-Type") or "application/json"
+    return MockRequest(
+        INTERCOM_SERVER,
+        http_method.lower(),
+        path,
+        headers=wire_headers,
+        args=dict(parse_qsl(query_string, keep_blank_values=True)),
+        data=body or None,
+        content_type=content_type,
+    )
+
+
+def validate_intercom_request(
+    http_method: str, path: str, headers: Mapping[str, str], body_bytes: bytes, query_string: str = ""
+) -> None:
+    """Validate one Intercom REST call (path like ``/conversations/123/reply``) against the contract.
+
+    Intercom documents an ``Intercom-Version`` header and a bearer token on every call; the spec marks
+    the header optional, so its presence is checked here as Intercom asks integrations to send it."""
+    if _header(headers, "Intercom-Version") is None:
+        raise ContractViolation(f"{http_method.upper()} {path}: no Intercom-Version header")
+    request = _intercom_mock_request(http_method, path, headers, body_bytes, query_string)
+    try:
+        intercom_spec().validate_request(request)
+    except Exception as e:
+        raise ContractViolation(f"{http_method.upper()} {path}: {describe_openapi_error(e)}") from e
+
+
+def validate_intercom_response(http_method: str, path: str, status: int, body: Any) -> None:
+    """Validate an answer of the fake against the Intercom contract."""
+    request = _intercom_mock_request(http_method, path, {}, b"", "")
+    response = MockResponse(json.dumps(body).encode(), status_code=status)
+    try:
+        intercom_spec().validate_response(request, response)
     except Exception as e:
         raise ContractViolation(
             f"{http_method.upper()} {path} -> {status}: {describe_openapi_error(e)}"

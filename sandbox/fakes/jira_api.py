@@ -20,6 +20,11 @@ Stored issues keep friendly values: ``issues["PROJ-1"]["fields"]["status"] == "I
 ``["fixVersions"] == ["2.4.0"]``; descriptions and comment bodies are kept exactly as sent (a string
 in v2, an ADF document in v3) and rendered for the version asked.
 
+What a site offers to create issues with: ``add_project("WEB", issue_types=["Bug", "Task"])`` (each
+project its own issue types, served by ``GET issue/createmeta/{project}/issuetypes``; creating an
+issue of a type the project lacks is refused), ``add_issue_type(name, subtask=...)`` and
+``add_priority(name)`` (``GET priority``).
+
 Failures (``target`` is ``"METHOD api/path"`` with shell wildcards, e.g. ``"POST issue"``):
 
 - ``fail(target, status=429, retry_after=5)`` / ``status=500`` / ``status=503``: answered before
@@ -165,6 +170,7 @@ class Project:
     name: str
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     versions: list[dict[str, Any]] = field(default_factory=list)  # {"id", "name", "released", ...}
+    issue_types: list[str] = field(default_factory=list)  # the names one can create in this project
 
     def version(self, ref: Any) -> dict[str, Any] | None:
         """``{"id": ...}``, ``{"name": ...}`` or a bare name -> the version, or None."""
@@ -225,6 +231,11 @@ class FakeJira(FakeServer):
         self._after_failures: list[_AfterFailure] = []
         self._default_actor: str | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[[_Request], tuple[int, Any]]]] = []
+        # The site's issue types (id, name, description) and which are sub-tasks; its priorities
+        # (id, name, colour), highest first. Each project offers some of the issue types.
+        self.issue_types: list[tuple[str, str, str]] = list(_ISSUE_TYPES)
+        self.subtask_types: set[str] = set()
+        self.priorities: list[tuple[str, str, str]] = list(_PRIORITIES)
         self._route("GET", r"serverInfo", self._server_info)
         self._route("GET", r"myself", self._myself)
         self._route("GET", r"field", self._fields)
@@ -235,6 +246,7 @@ class FakeJira(FakeServer):
         self._route("GET", r"project/(?P<project>[^/]+)", self._project)
         self._route("GET", r"project/(?P<project>[^/]+)/versions", self._project_versions)
         self._route("GET", r"resolution", self._resolutions)
+        self._route("GET", r"issue/createmeta/(?P<project>[^/]+)/issuetypes", self._createmeta_issue_types)
         self._route("POST", r"issue", self._create_issue)
         self._route("GET", rf"issue/{_ISSUE_REF}", self._get_issue)
         self._route("PUT", rf"issue/{_ISSUE_REF}", self._edit_issue)
@@ -263,13 +275,36 @@ class FakeJira(FakeServer):
 
     # ------------------------------------------------------------------ seeding / introspection
 
-    def add_project(self, key: str, name: str | None = None) -> str:
-        """Create a project; returns its id."""
+    def add_project(self, key: str, name: str | None = None, *, issue_types: list[str] | None = None) -> str:
+        """Create a project offering `issue_types` (default: every issue type of the site that is not a
+        sub-task); returns its id."""
+        known = [t[1] for t in self.issue_types]
+        if unknown := [t for t in issue_types or [] if t not in known]:
+            raise ValueError(f"no issue type {unknown[0]!r} on the site: add_issue_type() it first")
         project = Project(
-            id=str(next(self._project_ids)), key=key.upper(), name=name or f"{key.title()} Project"
+            id=str(next(self._project_ids)),
+            key=key.upper(),
+            name=name or f"{key.title()} Project",
+            issue_types=list(issue_types or [t for t in known if t not in self.subtask_types]),
         )
         self.projects[project.key] = project
         return project.id
+
+    def add_issue_type(self, name: str, *, subtask: bool = False, projects: tuple[str, ...] = ()) -> str:
+        """Add an issue type to the site (and to `projects`); returns its id."""
+        type_id = str(10001 + len(self.issue_types))
+        self.issue_types.append((type_id, name, f"{name} issues."))
+        if subtask:
+            self.subtask_types.add(name)
+        for key in projects:
+            self.projects[key.upper()].issue_types.append(name)
+        return type_id
+
+    def add_priority(self, name: str, colour: str = "#cccccc") -> str:
+        """Add a priority to the site, after the others (the lowest); returns its id."""
+        priority_id = str(len(self.priorities) + 1)
+        self.priorities.append((priority_id, name, colour))
+        return priority_id
 
     def add_custom_field(self, name: str, *, schema_type: str = "string") -> str:
         """Register a custom field (so issues may set it); returns its id ("customfield_100NN")."""
@@ -678,20 +713,20 @@ class FakeJira(FakeServer):
         }
 
     def _issue_type(self, version: str, name: str) -> dict[str, Any]:
-        type_id, _, description = next(t for t in _ISSUE_TYPES if t[1] == name)
+        type_id, _, description = next(t for t in self.issue_types if t[1] == name)
         return {
             "self": self._api(version, f"issuetype/{type_id}"),
             "id": type_id,
             "description": description,
             "iconUrl": f"{self.base_url}/images/icons/issuetypes/{name.lower()}.svg",
             "name": name,
-            "subtask": False,
+            "subtask": name in self.subtask_types,
             "avatarId": 10300 + int(type_id) % 100,
             "hierarchyLevel": 0,
         }
 
     def _priority(self, version: str, name: str) -> dict[str, Any]:
-        priority_id, _, colour = next(p for p in _PRIORITIES if p[1] == name)
+        priority_id, _, colour = next(p for p in self.priorities if p[1] == name)
         return {
             "self": self._api(version, f"priority/{priority_id}"),
             "iconUrl": f"{self.base_url}/images/icons/priorities/{name.lower()}.svg",
@@ -887,9 +922,11 @@ class FakeJira(FakeServer):
                 self._check_text(version, "description", value, errors)
                 out["description"] = value
             elif name == "issuetype":
-                out["issuetype"] = self._resolve_named(value, _ISSUE_TYPES, "issuetype", errors)
+                out["issuetype"] = self._resolve_named(value, self.issue_types, "issuetype", errors)
+                if creating and project is not None and out["issuetype"] not in (None, *project.issue_types):
+                    errors["issuetype"] = "The issue type selected is invalid."
             elif name == "priority":
-                priorities = [(p[0], p[1], "") for p in _PRIORITIES]
+                priorities = [(p[0], p[1], "") for p in self.priorities]
                 out["priority"] = self._resolve_named(value, priorities, "priority", errors)
             elif name == "labels":
                 if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
@@ -1005,10 +1042,10 @@ class FakeJira(FakeServer):
         return 200, fields
 
     def _issue_types(self, req: _Request) -> tuple[int, Any]:
-        return 200, [self._issue_type(req.version, name) for _, name, _ in _ISSUE_TYPES]
+        return 200, [self._issue_type(req.version, name) for _, name, _ in self.issue_types]
 
     def _priorities(self, req: _Request) -> tuple[int, Any]:
-        return 200, [self._priority(req.version, name) for _, name, _ in _PRIORITIES]
+        return 200, [self._priority(req.version, name) for _, name, _ in self.priorities]
 
     def _statuses(self, req: _Request) -> tuple[int, Any]:
         return 200, [self._status(req.version, name) for name in _STATUSES]
@@ -1020,7 +1057,7 @@ class FakeJira(FakeServer):
             "description": "",
             "lead": self._user(version, self.account_id),
             "components": [],
-            "issueTypes": [self._issue_type(version, name) for _, name, _ in _ISSUE_TYPES],
+            "issueTypes": [self._issue_type(version, name) for name in project.issue_types],
             "assigneeType": "UNASSIGNED",
             "versions": [self._version(version, project, v) for v in project.versions],
             "roles": {},
@@ -1032,12 +1069,30 @@ class FakeJira(FakeServer):
     def _project_list(self, req: _Request) -> tuple[int, Any]:
         return 200, [self._project_details(req.version, p) for p in self.projects.values()]
 
-    def _project(self, req: _Request) -> tuple[int, Any]:
-        ref = req.match["project"]
+    def _find_project(self, ref: str) -> Project:
         for project in self.projects.values():
             if ref.upper() == project.key or ref == project.id:
-                return 200, self._project_details(req.version, project)
+                return project
         raise JiraError(404, [f"No project could be found with key '{ref}'."])
+
+    def _project(self, req: _Request) -> tuple[int, Any]:
+        return 200, self._project_details(req.version, self._find_project(req.match["project"]))
+
+    def _createmeta_issue_types(self, req: _Request) -> tuple[int, Any]:
+        """The issue types one can create in a project, a page at a time (Jira Cloud caps a page at 200)."""
+        project = self._find_project(req.match["project"])
+        try:
+            start = int(req.param("startAt") or 0)
+            size = min(int(req.param("maxResults") or 50), 200)
+        except ValueError:
+            raise JiraError(400, ["startAt and maxResults must be numbers."]) from None
+        names = project.issue_types
+        return 200, {
+            "issueTypes": [self._issue_type(req.version, name) for name in names[start : start + size]],
+            "maxResults": size,
+            "startAt": start,
+            "total": len(names),
+        }
 
     def _create_issue(self, req: _Request) -> tuple[int, Any]:
         fields = (req.body or {}).get("fields") or {}
@@ -1512,7 +1567,8 @@ def _sort_key(issue: dict[str, Any], key: str) -> Any:
     if key in ("key", "issuekey", "id"):
         return (issue["project"], int(issue["key"].rsplit("-", 1)[1]))
     if key == "priority":
-        return -int(next(p[0] for p in _PRIORITIES if p[1] == f["priority"]))
+        # Priority ids of the site's defaults rank them; one added later (add_priority) ranks lowest.
+        return -int(next((p[0] for p in _PRIORITIES if p[1] == f["priority"]), "99"))
     if key in ("created", "updated", "resolutiondate", "resolved"):
         return (str(f.get(key) or ""), int(issue["id"]))
     return str(f.get(key) or "").lower()
@@ -1588,8 +1644,8 @@ def _field_values(issue: dict[str, Any], name: str, fake: FakeJira) -> list[str]
         "labels": list(f.get("labels", [])),
         "status": [f["status"], _STATUSES[f["status"]][0]],
         "statuscategory": [_CATEGORY_NAMES[_STATUSES[f["status"]][1]], _STATUSES[f["status"]][1]],
-        "issuetype": [f["issuetype"], next(t[0] for t in _ISSUE_TYPES if t[1] == f["issuetype"])],
-        "priority": [f["priority"], next(p[0] for p in _PRIORITIES if p[1] == f["priority"])],
+        "issuetype": [f["issuetype"], next(t[0] for t in fake.issue_types if t[1] == f["issuetype"])],
+        "priority": [f["priority"], next(p[0] for p in fake.priorities if p[1] == f["priority"])],
         "key": [issue["key"], issue["id"]],
         "resolution": [f["resolution"]] if f.get("resolution") else [],
         "fixversion": [

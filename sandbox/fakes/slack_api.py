@@ -299,6 +299,7 @@ class FakeSlack(FakeServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> published Home tab
         self.usergroups: dict[str, list[str]] = {}  # user group id ("S...") -> member user ids
+        self.disabled_usergroups: set[str] = set()  # listed by usergroups.list only with include_disabled
         self._views: dict[str, dict[str, Any]] = {}
         self._used_triggers: set[str] = set()
         self._ts_counter = itertools.count(1)
@@ -317,6 +318,7 @@ class FakeSlack(FakeServer):
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
+            "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
@@ -593,7 +595,8 @@ class FakeSlack(FakeServer):
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=499)
-        return web.json_response(answer)
+        # Slack lists the token's scopes on its answers (what `supportbridge check` compares).
+        return web.json_response(answer, headers={"X-OAuth-Scopes": ",".join(sorted(self.scopes))})
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         """The `upload_url` target of files.getUploadURLExternal (files.slack.com in production)."""
@@ -856,6 +859,7 @@ class FakeSlack(FakeServer):
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._api_channel(args)
+        self._require_scope("groups:read" if ch.is_private else "channels:read")
         if ch.is_private and not ch.bot_member:
             raise SlackError("channel_not_found")  # private channels are invisible to outsiders
         return {"channel": self._channel_object(ch)}
@@ -888,6 +892,42 @@ class FakeSlack(FakeServer):
         group_id = self._next_id("S")
         self.usergroups[group_id] = list(members)
         return group_id
+
+    def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require_scope("usergroups:read")
+        with_disabled = _truthy(args.get("include_disabled", False))
+        return {
+            "usergroups": [
+                self._usergroup_object(group_id)
+                for group_id in self.usergroups
+                if with_disabled or group_id not in self.disabled_usergroups
+            ]
+        }
+
+    def _usergroup_object(self, group_id: str) -> dict[str, Any]:
+        handle = f"group-{group_id[-4:].lower()}"
+        deleted = self._start_ts + 60 if group_id in self.disabled_usergroups else 0
+        return {
+            "id": group_id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "is_subteam": True,
+            "name": handle.replace("-", " ").title(),
+            "description": "",
+            "handle": handle,
+            "is_external": False,
+            "date_create": self._start_ts,
+            "date_update": self._start_ts,
+            "date_delete": deleted,
+            "auto_type": None,
+            "auto_provision": False,
+            "enterprise_subteam_id": "",
+            "created_by": self.bot_user_id,
+            "updated_by": self.bot_user_id,
+            "deleted_by": self.bot_user_id if deleted else None,
+            "prefs": {"channels": [], "groups": []},
+            "user_count": len(self.usergroups[group_id]),
+        }
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = self.usergroups.get(str(args.get("usergroup", "")))
@@ -1100,6 +1140,7 @@ BOT_SCOPES = (
     "channels:read",
     "channels:history",
     "groups:read",
+    "groups:history",
     "im:write",
     "users:read",
     "users:read.email",

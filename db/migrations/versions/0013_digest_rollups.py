@@ -12,8 +12,8 @@ roll-up rows); on SQLite, row-level (one writer at a time). See `_triggers`.
 The backfill is one `INSERT … SELECT … GROUP BY` per measure (a scan of `issues` each; seconds at a
 million reports).
 
-Revision ID: 0012
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,154 @@
+"""Replies to customers: the send through the report's own channel, and its line in the card's thread.
+
+A send is made once as the customer sees it. Its key (`reply:{id}`) goes with it: as the e-mail's
+Message-ID, as the webhook's `webhook-id`, and the helpdesk channels look for the comment they may have
+posted before posting again when an earlier attempt's outcome is unknown. A refusal that cannot pass
+(a bad address, a closed conversation) and a channel still down after `GIVE_UP_AFTER` attempts mark the
+reply failed, with the reason and a Retry button in the thread; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy.engine import Connection
+
+from bot.deliveries.policy import post_once, slack_outcome
+from bot.domain.outbox import ReplyThreadNote, SendReply
+from bot.domain.replies import ReplyChannelName, ReplyState
+from bot.services import outbox, replies
+from bot.services.cards import CARD
+from bot.services.email_intake import message_key
+from bot.views.replies import render_reply_note
+from db.queries.deliveries import claim_delivery
+from db.session import Database
+from integrations.replies import (
+    Delivered,
+    OutboundReply,
+    ReplyChannel,
+    ReplyError,
+    ReplyOutcomeUnknown,
+    ReplyRejected,
+    ReplyUnavailable,
+)
+from integrations.slack import MessageMark, SlackError, SlackGateway
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_AFTER = 6  # attempts (about two minutes of backoff) before a reply is shown as failed
+
+
+def reply_mark(reply_id: int) -> MessageMark:
+    return MessageMark("supportbridge_reply", (("reply_id", reply_id),))
+
+
+def reply_key(reply_id: int) -> str:
+    return f"reply:{reply_id}"
+
+
+class ReplyDeliveries:
+    def __init__(self, database: Database, slack: SlackGateway, channels: Mapping[str, ReplyChannel]) -> None:
+        self.database = database
+        self.slack = slack
+        self.channels = channels
+
+    def register(self, deliverer: outbox.Deliverer) -> None:
+        deliverer.register(SendReply, self.send)
+        deliverer.register(ReplyThreadNote, self.note)
+
+    async def _display_name(self, user: str | None) -> str | None:
+        """The sender's name as customers may see it (a signature), never a Slack id; None when Slack
+        cannot say (the reply then goes unsigned rather than late)."""
+        if not user:
+            return None
+        try:
+            info = await self.slack.user_info(user)
+        except SlackError:
+            return None
+        profile = info.get("profile") or {}
+        name = profile.get("real_name") or profile.get("display_name") or info.get("real_name")
+        return str(name)[:100] if name else None
+
+    async def send(self, payload: SendReply) -> outbox.Effects | None:
+        reply_id = payload.reply_id
+        item = await self.database.transaction(lambda conn: replies.to_send(conn, reply_id))
+        if item is None or item.state != ReplyState.QUEUED:
+            return None  # gone, or settled by an earlier attempt
+        channel = self.channels.get(item.channel.value)
+        if channel is None:
+            reason = f"replies {item.channel.value} are not set up in this process any more"
+            return lambda conn: replies.record_failed(conn, reply_id, reason)
+        outbound = OutboundReply(
+            key=reply_key(reply_id),
+            text=item.text,
+            subject=item.subject if item.subject.lower().startswith("re:") else f"Re: {item.subject}",
+            conversation_id=item.conversation_id,
+            to_email=item.to_email,
+            to_name=item.to_name,
+            in_reply_to=item.in_reply_to,
+            references=item.references,
+            sender_name=await self._display_name(item.sent_by),
+            source=item.source,
+        )
+        delivered: Delivered | None = None
+        try:
+            if outbox.earlier_attempt_may_have_succeeded():
+                delivered = await channel.find_sent(outbound)
+                if delivered is not None:
+                    log.info("reply already delivered; adopting it", extra={"reply_id": reply_id})
+            if delivered is None:
+                delivered = await channel.send(outbound)
+        except ReplyRejected as exc:
+            log.info(
+                "reply refused", extra={"reply_id": reply_id, "channel": channel.name, "reason": exc.reason}
+            )
+            reason = exc.reason
+            return lambda conn: replies.record_failed(conn, reply_id, reason)
+        except ReplyOutcomeUnknown as exc:
+            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", outcome_unknown=True) from exc
+        except (ReplyUnavailable, ReplyError) as exc:
+            attempts = outbox.attempts_before() + 1
+            if attempts >= GIVE_UP_AFTER:
+                reason = f"{exc.reason} (tried {attempts} times)"
+                return lambda conn: replies.record_failed(conn, reply_id, reason)
+            retry_after = exc.retry_after if isinstance(exc, ReplyUnavailable) else None
+            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", retry_after) from exc
+        sent = delivered
+        log.info(
+            "reply sent", extra={"reply_id": reply_id, "channel": channel.name, "issue_id": item.issue_id}
+        )
+
+        def record(conn: Connection) -> None:
+            replies.record_sent(conn, reply_id, sent.external_id)
+            if item.channel == ReplyChannelName.EMAIL:
+                # The customer's answer (In-Reply-To: this message) joins the report's thread.
+                claim_delivery(conn, message_key(sent.external_id), issue_id=item.issue_id)
+
+        return record
+
+    async def note(self, payload: ReplyThreadNote) -> outbox.Effects | None:
+        reply_id = payload.reply_id
+        target = await self.database.transaction(lambda conn: replies.note_target(conn, reply_id, CARD))
+        if target is None:
+            return None
+        blocks, text = render_reply_note(target.note)
+        if target.posted_channel and target.posted_ts:
+            with slack_outcome():
+                await self.slack.update_message(target.posted_channel, target.posted_ts, text, blocks)
+            return None
+        if target.card_channel is None or target.card_ts is None:
+            raise outbox.RetryLater("card not posted yet")
+        with slack_outcome():
+            sent = await post_once(
+                self.slack,
+                target.card_channel,
+                text,
+                blocks,
+                thread_ts=target.card_ts,
+                mark=reply_mark(reply_id),
+            )
+            if sent.adopted:
+                await self.slack.update_message(sent.message.channel, sent.message.ts, text, blocks)
+        posted = sent.message
+        return lambda conn: replies.record_note(conn, reply_id, posted.channel, posted.ts)
