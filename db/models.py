@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -447,9 +448,10 @@ class DigestDaily(Base):
     Measures: `received` (every report, name ''), `source`, `area` (the product area), `area_none`
     (reports with no area, name ''), `tag`, `open` (reports received that day and open now, name '')
     and `resolved` (reports resolved that day, name ''). Kept by triggers on `issues` and `issue_tags`
-    (migration 0013), so every write of a report, whatever the code path, updates them in its own
-    transaction; `bot.services.digest` reads whole days from here and the partial days at a window's
-    edges from `issues`."""
+    (migration 0013), so every write of a report, whatever the code path, counts in its own
+    transaction (on PostgreSQL as rows of `digest_daily_delta`, folded in here every minute);
+    `bot.services.digest` reads whole days from here plus the unfolded deltas, and the partial days at
+    a window's edges from `issues`."""
 
     __tablename__ = "digest_daily"
 
@@ -534,3 +536,15 @@ alerts = cast(Table, Alert.__table__)
 customer_replies = cast(Table, CustomerReply.__table__)
 macros = cast(Table, Macro.__table__)
 digest_daily = cast(Table, DigestDaily.__table__)
+
+# Changes to `digest_daily` not yet folded into it (PostgreSQL's triggers append them; SQLite's update
+# `digest_daily` in place and leave this empty). No key on purpose: concurrent intakes of one day must
+# share no row (`bot.services.digest_rollups.fold`).
+digest_daily_delta = Table(
+    "digest_daily_delta",
+    Base.metadata,
+    Column("measure", String(16), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("n", Integer, nullable=False),
+)

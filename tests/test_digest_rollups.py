@@ -1,6 +1,8 @@
 """The digest read from the daily roll-ups equals the digest counted from the raw rows, on both backends,
 over random histories written through the services (intake, merge, unmerge, resolve, reopen, tags,
-internal reporters) and moved in time by direct updates (the triggers follow every write)."""
+internal reporters) and moved in time by direct updates (the triggers follow every write); on PostgreSQL
+before and after the fold of the pending changes. And on PostgreSQL: concurrent intakes do not wait on
+each other's row locks, and the fold moves what committed, once, under a lock of its own."""
 
 from __future__ import annotations
 
@@ -9,17 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import AppConfig
 from bot.domain.errors import DomainError
 from bot.domain.intake import IntakeRequest
 from bot.services import triage
 from bot.services.digest import compute_digest
-from bot.services.digest_rollups import split_days
+from bot.services.digest_rollups import ROLLED, fold, split_days
 from bot.services.intake import ingest_issue
-from db.models import digest_daily, issues, problems
+from db.models import digest_daily, digest_daily_delta, issues, problems
 from db.session import Database
 
 END = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin, as the weekly digest
@@ -129,42 +132,152 @@ async def test_the_rolled_up_digest_is_the_raw_digest(
     done = await database.transaction(lambda conn: _shuffle_history(rng, conn, ids))
     assert set(done) == set(range(7))  # every kind of change happened
 
+    # Before any fold: the roll-ups as read (digest_daily plus the pending changes) are a fresh count.
+    pending = await database.transaction(_delta_rows)
+    if database.dialect == "postgresql":
+        assert pending > 0  # PostgreSQL's triggers only append changes
+    else:
+        assert pending == 0  # SQLite's update digest_daily in place
+    read, recounted = await database.transaction(lambda conn: (_kept(conn, ROLLED), _recount(conn)))
+    assert read == recounted
+
     def both(conn: Connection) -> list[tuple[Any, Any]]:
         return [
             (compute_digest(conn, config, s, e), compute_digest(conn, config, s, e, rollups=False))
             for s, e in _windows(rng)
         ]
 
-    pairs = await database.transaction(both)
+    pairs = await database.transaction(both)  # the digest folds first
     for rolled, raw in pairs:
         assert rolled == raw
     # The histories are not trivial: something to count in each section of the weekly digest.
     weekly = pairs[0][1]
     assert weekly.new_issues.now > 0 and weekly.by_tag and weekly.by_area and weekly.backlog.total > 0
 
-    # And the roll-up table is exactly what a fresh count of the raw rows gives (no row drifts).
-    def kept_and_recounted(conn: Connection) -> tuple[set[Any], set[Any]]:
-        kept = {
-            (r.day.isoformat(), r.measure, r.name, r.n) for r in conn.execute(select(digest_daily)) if r.n
-        }
-        day = "date(%s)" if conn.dialect.name == "sqlite" else "((%s) AT TIME ZONE 'UTC')::date"
-        recount = f"""
-            SELECT {day % "received_at"}, 'received', '', count(*) FROM issues GROUP BY 1
-            UNION ALL SELECT {day % "received_at"}, 'source', source, count(*) FROM issues GROUP BY 1, 3
-            UNION ALL SELECT {day % "received_at"}, CASE WHEN product_area IS NULL THEN 'area_none'
-                ELSE 'area' END, COALESCE(product_area, ''), count(*) FROM issues GROUP BY 1, 2, 3
-            UNION ALL SELECT {day % "received_at"}, 'open', '', count(*) FROM issues
-                WHERE status = 'open' GROUP BY 1
-            UNION ALL SELECT {day % "resolved_at"}, 'resolved', '', count(*) FROM issues
-                WHERE resolved_at IS NOT NULL GROUP BY 1
-            UNION ALL SELECT {day % "i.received_at"}, 'tag', t.tag, count(*) FROM issue_tags AS t
-                JOIN issues AS i ON i.id = t.issue_id GROUP BY 1, 3
-        """
-        recounted = {(str(d)[:10], m, name, n) for d, m, name, n in conn.execute(text(recount))}
-        return kept, recounted
-
-    kept, recounted = await database.transaction(kept_and_recounted)
+    # Folded: nothing pending, and digest_daily alone is exactly a fresh count of the raw rows.
+    assert await database.transaction(_delta_rows) == 0
+    kept, recounted = await database.transaction(lambda conn: (_kept(conn, digest_daily), _recount(conn)))
     assert kept == recounted
+
+
+def _delta_rows(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(digest_daily_delta)).scalar_one())
+
+
+def _kept(conn: Connection, source: Any) -> set[Any]:
+    """The roll-ups in `source` (digest_daily or ROLLED), summed per key, the zeros left out."""
+    rows = conn.execute(
+        select(source.c.day, source.c.measure, source.c.name, func.sum(source.c.n)).group_by(
+            source.c.day, source.c.measure, source.c.name
+        )
+    )
+    return {(str(d)[:10], m, name, int(n)) for d, m, name, n in rows if n}
+
+
+def _recount(conn: Connection) -> set[Any]:
+    """The roll-ups counted afresh from the raw rows."""
+    day = "date(%s)" if conn.dialect.name == "sqlite" else "((%s) AT TIME ZONE 'UTC')::date"
+    recount = f"""
+        SELECT {day % "received_at"}, 'received', '', count(*) FROM issues GROUP BY 1
+        UNION ALL SELECT {day % "received_at"}, 'source', source, count(*) FROM issues GROUP BY 1, 3
+        UNION ALL SELECT {day % "received_at"}, CASE WHEN product_area IS NULL THEN 'area_none'
+            ELSE 'area' END, COALESCE(product_area, ''), count(*) FROM issues GROUP BY 1, 2, 3
+        UNION ALL SELECT {day % "received_at"}, 'open', '', count(*) FROM issues
+            WHERE status = 'open' GROUP BY 1
+        UNION ALL SELECT {day % "resolved_at"}, 'resolved', '', count(*) FROM issues
+            WHERE resolved_at IS NOT NULL GROUP BY 1
+        UNION ALL SELECT {day % "i.received_at"}, 'tag', t.tag, count(*) FROM issue_tags AS t
+            JOIN issues AS i ON i.id = t.issue_id GROUP BY 1, 3
+    """
+    return {(str(d)[:10], m, name, n) for d, m, name, n in conn.execute(text(recount))}
+
+
+def _report(problem_id: int, n: int) -> Any:
+    """A report of today inserted as a statement of the caller's open transaction."""
+    return insert(issues).values(
+        source="api",
+        external_id=f"open-{n}",
+        problem_id=problem_id,
+        subject=f"Report {n}",
+        body="Something broke.",
+        product_area="billing",
+        channel_id="C0ISSUES01",
+        reported_at=END,
+        received_at=END,
+    )
+
+
+async def _first_problem(database: Database, make_config: Any) -> int:
+    result = await ingest_issue(
+        database, make_config(), _request(random.Random(9), 0), delivery_key="intake:test:lock"
+    )
+    return int(
+        await database.transaction(
+            lambda conn: conn.execute(
+                select(issues.c.problem_id).where(issues.c.id == result.issue_id)
+            ).scalar_one()
+        )
+    )
+
+
+async def test_concurrent_intakes_of_one_day_do_not_wait_on_each_other(
+    postgres_url: str, make_config: Any
+) -> None:
+    """Two reports of the same day, each in a transaction still open: the second insert (and its
+    roll-up trigger) completes while the first is uncommitted. A shared per-day counter row would make
+    it wait for the first's commit, and fail here on its 1-second lock timeout."""
+    database = Database(postgres_url)
+    try:
+        problem_id = await _first_problem(database, make_config)
+        async with database.engine.connect() as first, database.engine.connect() as second:
+            await first.begin()
+            await first.execute(_report(problem_id, 1))
+            await second.begin()
+            await second.execute(text("SET LOCAL lock_timeout = '1s'"))
+            await second.execute(_report(problem_id, 2))  # would raise a lock timeout if it waited
+            await second.commit()
+            await first.commit()
+        read, recounted = await database.transaction(lambda conn: (_kept(conn, ROLLED), _recount(conn)))
+        assert read == recounted
+        assert ("2026-11-23", "received", "", 2) in read
+    finally:
+        await database.dispose()
+
+
+async def test_the_fold_moves_what_committed_once_and_folds_never_race(
+    postgres_url: str, make_config: Any
+) -> None:
+    database = Database(postgres_url)
+    try:
+        problem_id = await _first_problem(database, make_config)
+        assert await database.transaction(_delta_rows) > 0
+        async with database.engine.connect() as open_intake:
+            await open_intake.begin()
+            await open_intake.execute(_report(problem_id, 1))  # not committed during the fold
+            assert await database.transaction(fold) > 0  # does not wait for the open intake
+            assert await database.transaction(_delta_rows) == 0  # the open intake's deltas are not seen
+            folded = await database.transaction(lambda conn: _kept(conn, digest_daily))
+            assert folded == await database.transaction(_recount)  # the committed report, counted once
+            await open_intake.commit()
+        assert await database.transaction(_delta_rows) > 0  # the late intake's changes wait
+        read, recounted = await database.transaction(lambda conn: (_kept(conn, ROLLED), _recount(conn)))
+        assert read == recounted and read != folded
+        assert await database.transaction(fold) > 0
+        assert await database.transaction(fold) == 0  # nothing twice
+        assert await database.transaction(lambda conn: _kept(conn, digest_daily)) == recounted
+
+        # A fold holds its lock to its commit: a second one waits for it (here: times out).
+        async with database.engine.connect() as one, database.engine.connect() as other:
+            await one.begin()
+            await one.run_sync(fold)
+            await other.begin()
+            await other.execute(text("SET LOCAL lock_timeout = '1s'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await other.run_sync(fold)
+            await other.rollback()
+            await one.commit()
+    finally:
+        await database.dispose()
 
 
 def test_a_range_is_its_whole_days_and_its_edges() -> None:

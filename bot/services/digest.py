@@ -1,8 +1,10 @@
 """The complaint-frequency digest: every figure for a window [start, end) and the previous window of the
 same length, each from a SQL aggregate (counts, distinct customers, medians by window functions), never
-from a Python loop over issues. Pure queries: a Connection in, a Digest out. The counts by receipt or
-resolution (totals, sources, areas, tags, backlog, trend) read whole UTC days from the daily roll-ups
-(`digest_daily`, `bot.services.digest_rollups`) and only a window's partial edge days from `issues`;
+from a Python loop over issues. Queries: a Connection in, a Digest out (the one write is the roll-ups'
+fold). The counts by receipt or resolution (totals, sources, areas, tags, backlog, trend) read whole
+UTC days from the daily roll-ups
+(`digest_daily` and, on PostgreSQL, the changes not yet folded into it: `bot.services.digest_rollups`;
+a digest folds them first) and only a window's partial edge days from `issues`;
 `compute_digest(..., rollups=False)` counts them all from `issues`, the reference they are tested against.
 
 Definitions (also in the README):
@@ -34,10 +36,10 @@ from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
-from bot.services.digest_rollups import Measure, parts
+from bot.services.digest_rollups import ROLLED, Measure, fold, parts
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
-from db.models import digest_daily, escalations, issue_events, issue_tags, issues
+from db.models import escalations, issue_events, issue_tags, issues
 from db.queries import seconds_between
 from db.queries.customers import counts
 
@@ -90,26 +92,25 @@ def _by(
 # -- the same counts from the daily roll-ups ---------------------------------------------------------
 # What the digest counts per report by its receipt (or resolution) moment is rolled up per UTC day
 # (`bot.services.digest_rollups`): whole days come from `digest_daily`, the partial days at a window's
-# edges from `issues`; each figure below equals the raw one above (tests/test_digest_rollups.py).
+# edges from `issues` (`ROLLED`: digest_daily plus the deltas not yet folded); each figure below
+# equals the raw one above (tests/test_digest_rollups.py).
 
 TAGGED = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
-RECEIVED = Measure(("received",), digest_daily.c.name, None, issues, issues.c.received_at)
-RESOLVED = Measure(("resolved",), digest_daily.c.name, None, issues, issues.c.resolved_at)
-BY_SOURCE = Measure(("source",), digest_daily.c.name, issues.c.source, issues, issues.c.received_at)
+RECEIVED = Measure(("received",), ROLLED.c.name, None, issues, issues.c.received_at)
+RESOLVED = Measure(("resolved",), ROLLED.c.name, None, issues, issues.c.resolved_at)
+BY_SOURCE = Measure(("source",), ROLLED.c.name, issues.c.source, issues, issues.c.received_at)
 BY_AREA = Measure(
     ("area", "area_none"),
-    case((digest_daily.c.measure == "area_none", null()), else_=digest_daily.c.name),
+    case((ROLLED.c.measure == "area_none", null()), else_=ROLLED.c.name),
     issues.c.product_area,
     issues,
     issues.c.received_at,
 )
-BY_TAG = Measure(("tag",), digest_daily.c.name, issue_tags.c.tag, TAGGED, issues.c.received_at)
-OPEN = Measure(
-    ("open",), digest_daily.c.name, None, issues, issues.c.received_at, (issues.c.status == "open",)
-)
+BY_TAG = Measure(("tag",), ROLLED.c.name, issue_tags.c.tag, TAGGED, issues.c.received_at)
+OPEN = Measure(("open",), ROLLED.c.name, None, issues, issues.c.received_at, (issues.c.status == "open",))
 TREND_AREA = Measure(
     ("area", "area_none"),
-    case((digest_daily.c.measure == "area_none", literal(NO_AREA)), else_=digest_daily.c.name),
+    case((ROLLED.c.measure == "area_none", literal(NO_AREA)), else_=ROLLED.c.name),
     func.coalesce(issues.c.product_area, NO_AREA),
     issues,
     issues.c.received_at,
@@ -434,7 +435,10 @@ def compute_digest(
     conn: Connection, config: AppConfig, start: datetime, end: datetime, *, rollups: bool = True
 ) -> Digest:
     """The digest of [start, end). `rollups=False` counts everything from the raw rows: the reference
-    the roll-ups are checked against."""
+    the roll-ups are checked against. With the roll-ups, on PostgreSQL, the pending changes are folded
+    first (in this transaction), so the digest reads few delta rows."""
+    if rollups:
+        fold(conn)
     prev = start - (end - start)
     received = issues.c.received_at
     tagged = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)

@@ -6,8 +6,12 @@ number of reports it counts under a name (the source, the area, the tag; '' othe
 keep it in the writing transaction, whatever code path writes (both intake paths, triage, merges,
 resolutions, reopenings): a report's count moves only for the measures whose key (its day, source,
 area, open status, resolution day) changed. On PostgreSQL the triggers are statement-level over
-transition tables (one ordered upsert per statement: no deadlock between concurrent writers on the
-roll-up rows); on SQLite, row-level (one writer at a time). See `_triggers`.
+transition tables and only append their changes to `digest_daily_delta` (no key, so concurrent intakes
+of one day share no row and never wait on each other's row locks); a fold
+(`bot.services.digest_rollups.fold`, every minute and at the start of a digest) moves them into
+`digest_daily`, and the digest reads both, so it is exact at any moment. On SQLite (one writer at a
+time) the triggers are row-level and update `digest_daily` in place; its delta table stays empty.
+See `_triggers`.
 
 The backfill is one `INSERT … SELECT … GROUP BY` per measure (a scan of `issues` each; seconds at a
 million reports).
@@ -29,6 +33,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 UPSERT = "ON CONFLICT (day, measure, name) DO UPDATE SET n = digest_daily.n + excluded.n"
+DELTA = "digest_daily_delta"
 
 
 class _Sql:
@@ -43,14 +48,16 @@ class _Sql:
     def differ(self, a: str, b: str) -> str:
         return f"({a}) IS DISTINCT FROM ({b})" if self.pg else f"({a}) IS NOT ({b})"
 
-
-def _bump(day: str, measure: str, name: str, delta: int, when: str = "1 = 1", source: str = "") -> str:
-    """Add `delta` to one roll-up row when `when` holds. (SQLite wants a WHERE before ON CONFLICT
-    in an INSERT … SELECT.)"""
-    return (
-        f"INSERT INTO digest_daily (day, measure, name, n) SELECT {day}, {measure}, {name}, {delta}"
-        f"{' FROM ' + source if source else ''} WHERE {when} {UPSERT}"
-    )
+    def bump(
+        self, day: str, measure: str, name: str, delta: int, when: str = "1 = 1", source: str = ""
+    ) -> str:
+        """Add `delta` to one roll-up row when `when` holds: on SQLite in place (SQLite wants a WHERE
+        before ON CONFLICT in an INSERT … SELECT), on PostgreSQL as a row of the delta table."""
+        target, conflict = (DELTA, "") if self.pg else ("digest_daily", f" {UPSERT}")
+        return (
+            f"INSERT INTO {target} (day, measure, name, n) SELECT {day}, {measure}, {name}, {delta}"
+            f"{' FROM ' + source if source else ''} WHERE {when}{conflict}"
+        )
 
 
 def _area(row: str) -> tuple[str, str]:
@@ -65,16 +72,16 @@ def _whole(sql: _Sql, row: str, delta: int) -> list[str]:
     day = sql.day(f"{row}.received_at")
     measure, name = _area(row)
     return [
-        _bump(day, "'received'", "''", delta),
-        _bump(day, "'source'", f"{row}.source", delta),
-        _bump(day, measure, name, delta),
-        _bump(day, "'open'", "''", delta, f"{row}.status = 'open'"),
-        _bump(sql.day(f"{row}.resolved_at"), "'resolved'", "''", delta, f"{row}.resolved_at IS NOT NULL"),
+        sql.bump(day, "'received'", "''", delta),
+        sql.bump(day, "'source'", f"{row}.source", delta),
+        sql.bump(day, measure, name, delta),
+        sql.bump(day, "'open'", "''", delta, f"{row}.status = 'open'"),
+        sql.bump(sql.day(f"{row}.resolved_at"), "'resolved'", "''", delta, f"{row}.resolved_at IS NOT NULL"),
     ]
 
 
 def _tags_of(sql: _Sql, row: str, delta: int, when: str = "1 = 1") -> str:
-    return _bump(
+    return sql.bump(
         sql.day(f"{row}.received_at"),
         "'tag'",
         "t.tag",
@@ -94,24 +101,24 @@ def _update(sql: _Sql) -> list[str]:
     open_changed = f"{moved} OR {sql.differ(was_open, is_open)}"
     resolved_changed = sql.differ(sql.day("OLD.resolved_at"), sql.day("NEW.resolved_at"))
     return [
-        _bump(old_day, "'received'", "''", -1, moved),
-        _bump(new_day, "'received'", "''", 1, moved),
+        sql.bump(old_day, "'received'", "''", -1, moved),
+        sql.bump(new_day, "'received'", "''", 1, moved),
         _tags_of(sql, "OLD", -1, moved),
         _tags_of(sql, "NEW", 1, moved),
-        _bump(old_day, "'source'", "OLD.source", -1, f"{moved} OR OLD.source <> NEW.source"),
-        _bump(new_day, "'source'", "NEW.source", 1, f"{moved} OR OLD.source <> NEW.source"),
-        _bump(old_day, *old_area, -1, area_changed),
-        _bump(new_day, *new_area, 1, area_changed),
-        _bump(old_day, "'open'", "''", -1, f"OLD.status = 'open' AND ({open_changed})"),
-        _bump(new_day, "'open'", "''", 1, f"NEW.status = 'open' AND ({open_changed})"),
-        _bump(
+        sql.bump(old_day, "'source'", "OLD.source", -1, f"{moved} OR OLD.source <> NEW.source"),
+        sql.bump(new_day, "'source'", "NEW.source", 1, f"{moved} OR OLD.source <> NEW.source"),
+        sql.bump(old_day, *old_area, -1, area_changed),
+        sql.bump(new_day, *new_area, 1, area_changed),
+        sql.bump(old_day, "'open'", "''", -1, f"OLD.status = 'open' AND ({open_changed})"),
+        sql.bump(new_day, "'open'", "''", 1, f"NEW.status = 'open' AND ({open_changed})"),
+        sql.bump(
             sql.day("OLD.resolved_at"),
             "'resolved'",
             "''",
             -1,
             f"OLD.resolved_at IS NOT NULL AND {resolved_changed}",
         ),
-        _bump(
+        sql.bump(
             sql.day("NEW.resolved_at"),
             "'resolved'",
             "''",
@@ -123,7 +130,7 @@ def _update(sql: _Sql) -> list[str]:
 
 def _tag_row(sql: _Sql, row: str, delta: int) -> str:
     """A tag added to or taken off a report: counted on the report's day (none if it is gone)."""
-    return _bump(
+    return sql.bump(
         sql.day("i.received_at"), "'tag'", f"{row}.tag", delta, f"i.id = {row}.issue_id", source="issues AS i"
     )
 
@@ -135,11 +142,12 @@ def _triggers(sql: _Sql) -> list[tuple[str, str, str, str, list[str]]]:
     """(name, timing and event, table, options, statements) of every trigger.
 
     On PostgreSQL the inserts, updates and tag changes are statement-level with transition tables:
-    one upsert per statement, of the summed deltas in key order, so concurrent writers (an intake
-    and a resolution of a many-report problem) take the roll-up rows' locks in one order and do not
-    deadlock on them. SQLite (one writer at a time) keeps row-level triggers. A deleted report is
-    row-level on both: before the delete, while its tags are still there to take off (the cascade
-    deletes them after). Nothing in the bot deletes reports today."""
+    one INSERT per statement of the summed deltas into the delta table, which has no key, so
+    concurrent writers (intakes of the same day, a resolution of a many-report problem) share no row
+    lock: none waits for another's commit, none can deadlock. SQLite (one writer at a time) keeps
+    row-level triggers updating `digest_daily` in place. A deleted report is row-level on both: before
+    the delete, while its tags are still there to take off (the cascade deletes them after). Nothing
+    in the bot deletes reports today."""
     row = "FOR EACH ROW"
     delete = (
         "digest_issues_bd",
@@ -192,12 +200,12 @@ PG_DAY = "(({}) AT TIME ZONE 'UTC')::date"
 
 
 def _pg_apply(parts: list[str]) -> str:
-    """One upsert of the summed deltas of (measure, day, name, n) rows, in key order."""
+    """The summed deltas of (measure, day, name, n) rows, appended to the delta table (no key: nothing
+    another writer could hold)."""
     return (
-        "INSERT INTO digest_daily (measure, day, name, n) SELECT measure, day, name, sum(n) FROM ("
+        f"INSERT INTO {DELTA} (measure, day, name, n) SELECT measure, day, name, sum(n) FROM ("
         + " UNION ALL ".join(parts)
-        + ") AS d GROUP BY measure, day, name HAVING sum(n) <> 0 ORDER BY measure, day, name "
-        + UPSERT
+        + ") AS d GROUP BY measure, day, name HAVING sum(n) <> 0"
     )
 
 
@@ -263,6 +271,15 @@ def upgrade() -> None:
         # Measure first: every read is one measure over a range of days.
         sa.PrimaryKeyConstraint("measure", "day", "name", name=op.f("pk_digest_daily")),
     )
+    # Changes not yet folded into digest_daily (PostgreSQL's triggers append here). No key and no
+    # index: the fold reads and deletes it whole, and a key would be a row two intakes could share.
+    op.create_table(
+        DELTA,
+        sa.Column("measure", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+    )
     sql = _Sql(op.get_bind().dialect.name)
     if sql.pg:  # a report written between the backfill and the triggers would be counted nowhere
         op.execute("LOCK TABLE issues, issue_tags IN SHARE ROW EXCLUSIVE MODE")
@@ -287,4 +304,5 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if pg else ""))
         if pg:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_table(DELTA)
     op.drop_table("digest_daily")
