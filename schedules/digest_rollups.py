@@ -23,8 +23,5 @@ def register(scheduler: Scheduler, database: Database, wake: Callable[[], None])
     """Fold every `FOLD_SECONDS` on PostgreSQL (SQLite's triggers update `digest_daily` in place)."""
     if database.dialect != "postgresql":
         return
-    scheduler.add_job(
-        guarded_job("digest_rollups_fold", lambda: fold_rollups(database), wake),
-        "interval",
-        seconds=FOLD_SECONDS,
-    )
+    job = guarded_job("digest_rollups_fold", lambda: fold_rollups(database), wake)
+    scheduler.add_job(job, "interval", seconds=FOLD_SECONDS)

@@ -24,6 +24,8 @@ from bot.services.digest_rollups import ROLLED, fold, split_days
 from bot.services.intake import ingest_issue
 from db.models import digest_daily, digest_daily_delta, issues, problems
 from db.session import Database
+from schedules import digest_rollups as rollup_schedule
+from schedules.scheduler import Scheduler
 
 END = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin, as the weekly digest
 DAY = timedelta(days=1)
@@ -276,6 +278,19 @@ async def test_the_fold_moves_what_committed_once_and_folds_never_race(
                 await other.run_sync(fold)
             await other.rollback()
             await one.commit()
+
+        # The scheduled fold: one job, every minute, through guarded_job; it folds what is pending.
+        await database.transaction(lambda conn: conn.execute(_report(problem_id, 3)))
+        assert await database.transaction(_delta_rows) > 0
+        scheduler = Scheduler(database, UTC)
+        rollup_schedule.register(scheduler, database, lambda: None)
+        [(job, trigger)] = scheduler._jobs
+        assert trigger == {"trigger": "interval", "seconds": rollup_schedule.FOLD_SECONDS} and job.__name__
+        await job()
+        assert await database.transaction(_delta_rows) == 0
+        assert await database.transaction(
+            lambda conn: _kept(conn, digest_daily)
+        ) == await database.transaction(_recount)
     finally:
         await database.dispose()
 
