@@ -7,7 +7,8 @@ triggers on one database:
 * PostgreSQL (`sb_bench_rollups`, made and dropped here): no roll-up triggers (migration 0012, before
   the roll-ups); per-day upsert triggers (the first version: each statement upserts the day's counter
   rows, so concurrent intakes of one day wait on each other's row locks until commit); and migration
-  0013's triggers, which append to `digest_daily_delta` (no key, no shared row). Then again, in turn.
+  0013's triggers, which append to `digest_daily_delta` (no key, no shared row). Then again, in turn;
+  then the fold of the deltas those rounds left, timed.
 * SQLite (a file in a temporary directory; one writer): without and with 0013's row-level triggers,
   one commit per report.
 
@@ -97,6 +98,7 @@ async def pg_round(url: str, label: str, connections: int, reports: int) -> floa
 async def run_postgres(connections: int, reports: int, rounds: int) -> None:
     import asyncpg
 
+    from bot.services.digest_rollups import fold
     from db.migrate import upgrade
     from db.session import Database
 
@@ -125,6 +127,17 @@ async def run_postgres(connections: int, reports: int, rounds: int) -> None:
                 await conn.close()
                 rate = await pg_round(url, f"{label[:6]}{n}", connections, reports)
                 print(f"  {label:31} {rate:7.0f}", flush=True)
+        # What the deltas rounds left pending, folded as the minutely job does.
+        conn = await asyncpg.connect(url)
+        for statement in pg_triggers(upsert=False):
+            await conn.execute(statement)
+        pending = await conn.fetchval("SELECT count(*) FROM digest_daily_delta")
+        await conn.close()
+        database = Database(url.replace("postgresql://", "postgresql+asyncpg://"))
+        started = time.perf_counter()
+        await database.transaction(fold)
+        print(f"  fold of {pending:,} pending delta rows: {1000 * (time.perf_counter() - started):.0f} ms")
+        await database.dispose()
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
         await admin.close()
