@@ -20,7 +20,7 @@ It then times `compute_digest` as the bot calls it (`Database.transaction`) for 
 last 30 days before the data's end: one warm-up run, then the median of `runs` runs; then the same digest
 counted without the daily roll-ups (`compute_digest(..., rollups=False)`, the reference) likewise, and
 checks that both give the same digest, and that both backends computed the same digest. The roll-ups'
-triggers are off for the load (as the foreign keys) and the table is filled by migration 0013's backfill,
+triggers are off for the load (as the foreign keys) and the table is filled by migration 0014's backfill,
 which the load times.
 
 Run: `.venv/bin/python -m benchmarks.digest [--backend sqlite|postgresql] [--issues N] [--runs N]
@@ -359,10 +359,10 @@ def roots(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def rollup_backfill(dialect: str) -> list[str]:
-    """The statements with which migration 0013 fills `digest_daily` from existing reports."""
+    """The statements with which migration 0014 fills `digest_daily` from existing reports."""
     import importlib.util
 
-    path = ROOT / "db" / "migrations" / "versions" / "0013_digest_rollups.py"
+    path = ROOT / "db" / "migrations" / "versions" / "0014_digest_rollups.py"
     spec = importlib.util.spec_from_file_location("digest_rollups_migration", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -450,7 +450,7 @@ async def load(loader: Loader, total: int, log: Any) -> None:
     indexes = await loader.plain_indexes()
     for name, _ in indexes:
         await loader.execute(f"DROP INDEX {name}")
-    # The roll-up triggers (migration 0013) are off for the load, as the foreign keys: on PostgreSQL
+    # The roll-up triggers (migration 0014) are off for the load, as the foreign keys: on PostgreSQL
     # `session_replication_role = replica` skips them; SQLite's are dropped and made again. The roll-ups
     # are then filled by the migration's own backfill, which this times.
     triggers = (
@@ -487,7 +487,7 @@ async def load(loader: Loader, total: int, log: Any) -> None:
         await loader.execute(statement)
     for _, ddl in triggers:
         await loader.execute(ddl)
-    log("roll-ups (0013's backfill)", time.perf_counter() - started)
+    log("roll-ups (0014's backfill)", time.perf_counter() - started)
     started = time.perf_counter()
     await loader.execute("ANALYZE" if d.name == "sqlite" else "VACUUM ANALYZE")
     log("ANALYZE" if d.name == "sqlite" else "VACUUM ANALYZE", time.perf_counter() - started)

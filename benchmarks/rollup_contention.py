@@ -4,12 +4,12 @@ Reports of one day are inserted by concurrent connections, each in its own trans
 tag, committed: what an intake writes that the triggers count), and the rate is printed for each set of
 triggers on one database:
 
-* PostgreSQL (`sb_bench_rollups`, made and dropped here): no roll-up triggers (migration 0012, before
+* PostgreSQL (`sb_bench_rollups`, made and dropped here): no roll-up triggers (migration 0013, before
   the roll-ups); per-day upsert triggers (the first version: each statement upserts the day's counter
   rows, so concurrent intakes of one day wait on each other's row locks until commit); and migration
-  0013's triggers, which append to `digest_daily_delta` (no key, no shared row). Then again, in turn;
+  0014's triggers, which append to `digest_daily_delta` (no key, no shared row). Then again, in turn;
   then the fold of the deltas those rounds left, timed.
-* SQLite (a file in a temporary directory; one writer): without and with 0013's row-level triggers,
+* SQLite (a file in a temporary directory; one writer): without and with 0014's row-level triggers,
   one commit per report.
 
 Run: `.venv/bin/python -m benchmarks.rollup_contention [--connections N] [--reports N] [--backend
@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DATABASE = "sb_bench_rollups"
-MIGRATION = ROOT / "db" / "migrations" / "versions" / "0013_digest_rollups.py"
+MIGRATION = ROOT / "db" / "migrations" / "versions" / "0014_digest_rollups.py"
 
 ISSUE = (
     "INSERT INTO issues (source, external_id, problem_id, counts_as_customer, subject, body, product_area,"
@@ -51,7 +51,7 @@ def migration() -> Any:
 
 
 def pg_triggers(upsert: bool) -> list[str]:
-    """0013's PostgreSQL triggers, or (upsert) the first version's: the same statements writing the
+    """0014's PostgreSQL triggers, or (upsert) the first version's: the same statements writing the
     day's rows of `digest_daily` in key order instead of appending to the delta table."""
     module = migration()
     statements = []
@@ -108,7 +108,7 @@ async def run_postgres(connections: int, reports: int, rounds: int) -> None:
     url = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
     try:
         database = Database(url.replace("postgresql://", "postgresql+asyncpg://"))
-        await upgrade(database, "0012")
+        await upgrade(database, "0013")
         conn = await asyncpg.connect(url)
         await conn.execute(
             "INSERT INTO problems (title, status, created_at, updated_at) VALUES ('p', 'open', now(), now())"
@@ -116,11 +116,11 @@ async def run_postgres(connections: int, reports: int, rounds: int) -> None:
         await conn.close()
         print(f"PostgreSQL, {connections} connections x {reports} reports of one day (inserts/s)")
         rate = await pg_round(url, "none", connections, reports)
-        print(f"  no roll-up triggers (0012)      {rate:7.0f}", flush=True)
-        await upgrade(database, "0013")
+        print(f"  no roll-up triggers (0013)      {rate:7.0f}", flush=True)
+        await upgrade(database, "0014")
         await database.dispose()
         for n in range(rounds):
-            for label, upsert in (("deltas (0013)", False), ("per-day upserts (first version)", True)):
+            for label, upsert in (("deltas (0014)", False), ("per-day upserts (first version)", True)):
                 conn = await asyncpg.connect(url)
                 for statement in pg_triggers(upsert):
                     await conn.execute(statement)
@@ -180,7 +180,7 @@ async def run_sqlite(reports: int, rounds: int) -> None:
         conn.close()
         print(f"SQLite, {reports} reports of one day, one commit each (inserts/s)")
         for n in range(rounds):
-            for label, on in (("row-level triggers (0013)", True), ("no roll-up triggers", False)):
+            for label, on in (("row-level triggers (0014)", True), ("no roll-up triggers", False)):
                 conn = sqlite3.connect(path, isolation_level=None)
                 for name, ddl in triggers:
                     conn.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -89,6 +89,7 @@ TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "bench-signing-secret"
 INTAKE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WARMUP = 200  # intake requests sent before the clock starts
+SERVER_PIDS: dict[str, int] = {}  # base URL -> pid of the server process behind it
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -102,6 +103,41 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc), 0.0 where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def delivery_stages(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
+    """Seconds spent per delivery stage so far, from the serve process's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with http.get(f"{base}/metrics") as response:
+        page = await response.text()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(page):
+        if family.name != "supportbridge_delivery_stage_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_sum"):
+                totals[sample.labels["stage"]] = sample.value
+    return totals
+
+
+def print_stages(stages: dict[str, float], cards: int, cpu: float) -> None:
+    """The per-stage cost table. Stages overlap (deliveries run concurrently), so a share is of the
+    summed stage time, not of the clock; the serve process's CPU time is given beside it."""
+    total = sum(stages.values()) or 1.0
+    print(f"  {'stage':8} {'total s':>8} {'ms/card':>8} {'share':>6}")
+    for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:8} {seconds:8.2f} {1000 * seconds / cards:8.2f} {100 * seconds / total:5.1f}%")
+    print(f"  serve process CPU {cpu:.1f} s ({1000 * cpu / cards:.1f} ms/card, intake included)")
 
 
 @asynccontextmanager
@@ -123,6 +159,7 @@ async def server(argv: list[str], env: dict[str, str], port: int):  # type: igno
                     await asyncio.sleep(0.05)
             else:
                 raise RuntimeError(f"server {argv} did not start")
+        SERVER_PIDS[f"http://127.0.0.1:{port}"] = process.pid
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -339,9 +376,7 @@ async def worker_process(env: dict[str, str]):  # type: ignore[no-untyped-def]
         await asyncio.wait_for(process.wait(), 20)
 
 
-async def bench_intake(
-    database_url: str, total: int, concurrency: int, processes: int = 1
-) -> dict[str, float]:
+async def bench_intake(database_url: str, total: int, concurrency: int, processes: int = 1) -> dict[str, Any]:
     async with fake_slack() as slack:
         seeded = await slack.setup(channels=["customer-issues", "customer-feedback"])
         channel = seeded["channels"]["customer-issues"]
@@ -426,6 +461,10 @@ async def bench_intake(
                     del queue[: len(queue) - WARMUP]
                     await asyncio.gather(*(worker() for _ in range(concurrency)))
                     queue.extend(measured)
+                    # The serve process delivers (one process): its stage timers and CPU, from here.
+                    stages_before = await delivery_stages(http, bases[0]) if processes == 1 else {}
+                    cpu_before = cpu_seconds(SERVER_PIDS[bases[0]])
+                    posted_before = (await slack.state())["messages"][channel]
                     started = time.perf_counter()
                     await asyncio.gather(*(worker() for _ in range(concurrency)))
                     accepted_seconds = time.perf_counter() - started
@@ -437,6 +476,11 @@ async def bench_intake(
                             raise RuntimeError("cards did not all arrive within 300 s")
                         await asyncio.sleep(0.1)
                     delivered_seconds = time.perf_counter() - started
+                    cpu = cpu_seconds(SERVER_PIDS[bases[0]]) - cpu_before
+                    stages = {}
+                    if processes == 1:
+                        after = await delivery_stages(http, bases[0])
+                        stages = {k: v - stages_before.get(k, 0.0) for k, v in after.items()}
                     await asyncio.sleep(1.0)  # a duplicate post would show up now
                 state = await slack.state()
     if statuses.count(202) != total:
@@ -452,6 +496,9 @@ async def bench_intake(
         "cards_per_s": total / delivered_seconds,
         "accepted_seconds": accepted_seconds,
         "delivered_seconds": delivered_seconds,
+        "cards_measured": total - posted_before,
+        "cpu_seconds": cpu,
+        "stages": stages,
     }
 
 
@@ -511,6 +558,8 @@ async def main(argv: list[str]) -> int:
                 f"all {args.intakes} cards posted once after {r['delivered_seconds']:.1f}s "
                 f"({r['cards_per_s']:.0f}/s end to end)"
             )
+            if r["stages"]:
+                print_stages(r["stages"], r["cards_measured"], r["cpu_seconds"])
     if args.only in (None, "similarity"):
         from benchmarks import matching_scale
 

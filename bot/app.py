@@ -30,6 +30,7 @@ from bot.services.problem_search import ProblemSearch, analyzer_for
 from bot.settings import Settings, SettingsError
 from db.migrate import upgrade
 from db.session import Database
+from handlers import csat as csat_pages
 from handlers import (
     customers,
     escalation,
@@ -38,6 +39,7 @@ from handlers import (
     intake_http,
     jira_webhook,
     links,
+    macros,
     replies,
     shadowing,
     slack_intake,
@@ -77,6 +79,7 @@ SLACK_FEATURES = (
     customers,
     escalation,
     replies,
+    macros,
     links,
     shadowing,
     release_commands,
@@ -114,7 +117,15 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     reply_channels = build_reply_channels(settings, config)
     if slack is not None:
         posts = register_deliveries(
-            deliverer, database, config, slack, people, jira=jira, search=search, replies=reply_channels
+            deliverer,
+            database,
+            config,
+            slack,
+            people,
+            jira=jira,
+            search=search,
+            replies=reply_channels,
+            public_url=settings.public_url,
         )
     mail = None
     if config.email is not None and settings.imap_password is not None:
@@ -308,6 +319,7 @@ def create_web_app(
         app.router.add_post("/slack/events", slack_route(bolt, secret))
     intake_http.register(app, settings)
     jira_webhook.register(app)
+    csat_pages.register(app)
     health.register(app)
     metrics_route.register(app)
 

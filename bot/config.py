@@ -162,6 +162,19 @@ class Replies(_Strict):
     fix_notice: str = DEFAULT_FIX_NOTICE
 
 
+class Csat(_Strict):
+    """The `csat` section: one "How did we do?" question to each customer told of a fix."""
+
+    enabled: bool = False
+    # How long after the customer is told the question goes out.
+    delay_hours: float = Field(default=24, ge=0, le=24 * 30)
+    # A score at or below this posts to the card's thread.
+    low_score: int = Field(default=2, ge=0, le=5)
+    # How long the links in the question work.
+    expires_days: int = Field(default=14, ge=1, le=365)
+    question: str = Field(default="How did we do?", min_length=1, max_length=200)
+
+
 class Matching(_Strict):
     """The `matching` section: how reports are grouped into problems (README: Matching).
 
@@ -170,7 +183,7 @@ class Matching(_Strict):
     that problem at intake instead of getting a card (off: null). Both defaults were chosen on held-out
     labelled data (docs/benchmarks.md)."""
 
-    suggest: float = Field(default=0.55, ge=0, le=1)
+    suggest: float = Field(default=0.56, ge=0, le=1)
     auto_merge: float | None = Field(default=None, gt=0, le=1)
     # Reports merged at intake are announced in the problem's thread, and its card's count edited, at
     # most this often (a storm of reports: one card, a line every few seconds).
@@ -408,6 +421,15 @@ class ShadowingConfig(_Strict):
     reminders: list[Duration] = Field(default_factory=lambda: [timedelta(hours=24), timedelta(minutes=15)])
     fairness: Fairness | None = None
     onboarding: Onboarding = Field(default_factory=Onboarding)
+    # A Slack user group (S…) of managers: they may onboard others, as admins and hosts may.
+    managers_group: str | None = None
+
+    @field_validator("managers_group")
+    @classmethod
+    def _user_group(cls, value: str | None) -> str | None:
+        if value is not None and not USER_GROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (S0123ABCD)")
+        return value
 
     @field_validator("programmes")
     @classmethod
@@ -474,6 +496,7 @@ class AppConfig(_Strict):
     matching: Matching = Field(default_factory=Matching)
     internal: Internal = Field(default_factory=Internal)
     replies: Replies = Field(default_factory=Replies)
+    csat: Csat = Field(default_factory=Csat)
     deliveries: Deliveries = Field(default_factory=Deliveries)
     email: EmailIntake | None = None
     jira: JiraConfig = Field(default_factory=JiraConfig)
@@ -483,7 +506,8 @@ class AppConfig(_Strict):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     # Distinct customers at which a problem raises an alert in `channels.alerts`, once per threshold.
     thresholds: list[int] = Field(default_factory=list)
-    # Who may add or cancel any shadowing session and manage releases: Slack users or user groups.
+    # Who may add or cancel any shadowing session, manage releases and remove anyone's macro: Slack
+    # users or user groups.
     admins: list[str] = Field(default_factory=list)
 
     # A Slack user group (S…) whose members see the lead view on their Home tab: backlog by age, SLA

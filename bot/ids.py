@@ -20,6 +20,7 @@ class Callback(StrEnum):
     SET_CUSTOMER_MODAL = "issue.set_customer"  # who the customer of a report is
     REPLY_MODAL = "issue.reply"  # "Reply to customer": the text sent through the report's channel
     TELL_ALL_MODAL = "problem.tell_all"  # "Tell all N customers…": the fix notice, sent to each
+    MACRO_MODAL = "macro.save"  # a new macro: `/support macro add` without text, or "Save as macro"
 
 
 class Action(StrEnum):
@@ -52,6 +53,7 @@ class Action(StrEnum):
     SHADOW_CANCEL = "shadow.cancel"  # give up my seat or waitlist place
     SHADOW_OFFER = "shadow.offer"  # put my seat on offer for anyone to take
     SHADOW_TAKE = "shadow.take"  # take a seat someone offered
+    SHADOW_BOOK_FOR = "shadow.book_for"  # book a suggested session for the new hire being onboarded
     SHADOW_FEEDBACK = "shadow.give_feedback"  # opens the feedback modal after a session
     SHADOW_FEEDBACK_PROBLEMS = "shadow.feedback_problems"  # problems seen: external multi-select
     OPEN_SESSION_LINK = "shadow.open_link"  # URL button to a session's call link
@@ -60,6 +62,9 @@ class Action(StrEnum):
     REPLY = "issue.reply"  # "Reply to customer" on a card: opens the reply form
     REPLY_RETRY = "reply.retry"  # on a failed reply's thread line: send it again
     TELL_ALL = "problem.tell_all"  # on the customers to tell: opens the fix-notice form
+    MACRO_SAVE = "macro.save"  # "Save as macro" on a sent reply's line or a won't-do rationale
+    MACRO_REMOVE = "macro.remove"  # "Remove" on `/support macro list`
+    REPLY_MACRO = "reply.macro"  # the reply form's macro picker: an external select that fills the text
 
 
 class Block(StrEnum):
@@ -82,6 +87,10 @@ class Block(StrEnum):
     RATIONALE_TEXT = "rationale.text"
     REPLY_TEXT = "reply.text"
     TELL_ALL_TEXT = "tell_all.text"
+    REPLY_MACRO = "reply.macro"
+    MACRO_NAME = "macro.name"
+    MACRO_TEXT = "macro.text"
+    MACRO_AREA = "macro.product_area"
     SHADOW_LEARNED = "shadow.learned"
     SHADOW_PROBLEMS = "shadow.problems"
     RELEASE_VERSION = "release.version"

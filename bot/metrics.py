@@ -110,6 +110,44 @@ DELIVERIES = Counter(
     namespace=PREFIX,
     registry=REGISTRY,
 )
+# Where a delivery's time goes (`make bench --only intake` prints the table): wall seconds per stage,
+# summed over deliveries that run concurrently, so shares compare stages rather than add up to a clock.
+DELIVERY_STAGES = ("claim", "load", "match", "suggest", "render", "pacing", "slack", "record")
+DELIVERY_STAGE_SECONDS = Histogram(
+    "delivery_stage_seconds",
+    "Outbox delivery time by stage: claim, load (state and candidates read), match (scoring, in a "
+    "thread), suggest (suggestions stored), render, pacing (waiting for a channel's turn), slack "
+    "(the call), record (the outcome settled)",
+    ["stage"],
+    namespace=PREFIX,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+    registry=REGISTRY,
+)
+_STAGE_CHILDREN = {name: DELIVERY_STAGE_SECONDS.labels(stage=name) for name in DELIVERY_STAGES}
+
+
+class stage:
+    """`with metrics.stage("load"):` adds the block's wall time to its delivery stage (a
+    perf_counter pair and one histogram observation: cheap enough to stay on)."""
+
+    __slots__ = ("_child", "_started")
+
+    def __init__(self, name: str) -> None:
+        self._child = _STAGE_CHILDREN[name]
+        self._started = 0.0
+
+    def __enter__(self) -> stage:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.observe(time.perf_counter() - self._started)
+
+
+def observe_stage(name: str, seconds: float) -> None:
+    _STAGE_CHILDREN[name].observe(seconds)
+
+
 SLACK_CALLS = Counter(
     "slack_calls",
     "Slack Web API calls by method and outcome (ok, ratelimited, paced, transient, or the error class)",

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr | None = None
     # Default https://{ZENDESK_SUBDOMAIN}.zendesk.com.
     zendesk_api_url: str | None = None
+    # The bot's public address (https://support.example.com): the links of satisfaction surveys
+    # (`csat`) point at its GET /csat/{token}; without it no survey is sent.
+    public_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -92,6 +95,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.query or parsed.fragment:
+            raise ValueError(
+                f"PUBLIC_URL must be an http(s):// address (https://support.example.com), not {url[:100]!r}"
+            )
+        return url
 
     @field_validator("support_email_from", "zendesk_email", "zendesk_api_url", mode="before")
     @classmethod

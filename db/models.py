@@ -448,7 +448,7 @@ class DigestDaily(Base):
     Measures: `received` (every report, name ''), `source`, `area` (the product area), `area_none`
     (reports with no area, name ''), `tag`, `open` (reports received that day and open now, name '')
     and `resolved` (reports resolved that day, name ''). Kept by triggers on `issues` and `issue_tags`
-    (migration 0013), so every write of a report, whatever the code path, counts in its own
+    (migration 0014), so every write of a report, whatever the code path, counts in its own
     transaction (on PostgreSQL as rows of `digest_daily_delta`, folded in here every minute);
     `bot.services.digest` reads whole days from here plus the unfolded deltas, and the partial days at
     a window's edges from `issues`."""
@@ -514,6 +514,34 @@ class Macro(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CsatSurvey(Base):
+    """One "How did we do?" question to one customer of a problem, once: sent by the outbox (key
+    `csat:{id}`) through the report's channel. Only the SHA-256 of its link's secret is kept; the score
+    is taken once, an optional comment once within an hour after it."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (UniqueConstraint("problem_id", "customer_id", name="uq_csat_surveys_problem_customer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))  # asked through
+    channel: Mapped[str] = mapped_column(String(16))  # email | intercom | zendesk | webhook
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | sent | failed
+    reason: Mapped[str | None] = mapped_column(String(500))  # why it was not sent, safe to show
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # hex SHA-256 of the secret
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    score: Mapped[int | None]
+    answered_at: Mapped[datetime | None] = mapped_column(index=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    commented_at: Mapped[datetime | None]
+    note_channel: Mapped[str | None] = mapped_column(String(32))  # the low-score line in the thread
+    note_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # The tables, typed as tables, for SQLAlchemy Core statements on hot paths.
 customers = cast(Table, Customer.__table__)
 problems = cast(Table, Problem.__table__)
@@ -535,6 +563,7 @@ posted_messages = cast(Table, PostedMessage.__table__)
 alerts = cast(Table, Alert.__table__)
 customer_replies = cast(Table, CustomerReply.__table__)
 macros = cast(Table, Macro.__table__)
+csat_surveys = cast(Table, CsatSurvey.__table__)
 digest_daily = cast(Table, DigestDaily.__table__)
 
 # Changes to `digest_daily` not yet folded into it (PostgreSQL's triggers append them; SQLite's update

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.ids import ESCALATE_WITH_DETAILS, LINK_EXISTING, Action, Block, Callback
 from bot.runtime import Runtime
-from bot.services import escalation
+from bot.services import csat, escalation
 from bot.services.jira_fields import JiraFieldChoices
 from bot.views.escalation import (
     render_escalate_modal,
@@ -237,10 +237,12 @@ async def on_mark(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     if not isinstance(problem, int) or not isinstance(customer, int | None):
         return
     user = clicked.user_id
+    runtime = runtime_of(context)
+    configured = frozenset(runtime.replies)
     await run_action(
-        runtime_of(context),
+        runtime,
         clicked,
-        lambda conn: escalation.mark_notified(conn, problem, customer, user),
+        lambda conn: csat.mark_notified_and_ask(conn, runtime.config, configured, problem, customer, user),
         what="mark_notified",
     )
 
@@ -257,6 +259,13 @@ async def on_write_rationale(ack: AsyncAck, body: dict[str, Any], context: Async
         await tell(runtime, clicked, "That problem no longer exists.")
         return
     subject, current = found
+    if current:
+        # An old request whose button should be gone: say so, and make sure the requests show it.
+        await perform(
+            runtime, lambda conn: escalation.refresh_rationale_requests(conn, problem), what="rationale"
+        )
+        await tell(runtime, clicked, "The rationale is already written: it's in the card's thread.")
+        return
     await runtime.slack.open_view(
         clicked.require_trigger(), render_rationale_modal(problem, subject, current)
     )

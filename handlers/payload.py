@@ -43,6 +43,13 @@ def _user_of(body: Mapping[str, Any]) -> str | None:
     return _text(_mapping(body.get("user")).get("id")) or _text(body.get("user_id"))
 
 
+def _blocks(value: Any) -> tuple[dict[str, Any], ...]:
+    """A message's blocks, as far as they are objects; at most Slack's 50."""
+    if not isinstance(value, list) or len(value) > 50:
+        return ()
+    return tuple(dict(b) for b in value if isinstance(b, Mapping))
+
+
 def _option_values(options: Any) -> tuple[str, ...]:
     if not isinstance(options, list):
         return ()
@@ -105,6 +112,11 @@ class Action:
     block_id: str | None
     selected: str | None  # the chosen option of a select or overflow
     selected_all: tuple[str, ...]  # the chosen options of a multi select
+    response_url: str | None = None  # where to answer, or rewrite the message clicked (30 min, 5 uses)
+    # The posted message clicked, as Slack sends it (not for ephemeral messages): its ts and blocks.
+    message_ts: str | None = None
+    message_blocks: tuple[dict[str, Any], ...] = ()
+    message_text: str = ""
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Action:
@@ -124,6 +136,10 @@ class Action:
             block_id=_text(action.get("block_id")),
             selected=_text(_mapping(action.get("selected_option")).get("value")),
             selected_all=_option_values(action.get("selected_options")),
+            response_url=_text(body.get("response_url")),
+            message_ts=_text(_mapping(body.get("message")).get("ts")),
+            message_blocks=_blocks(_mapping(body.get("message")).get("blocks")),
+            message_text=(_text(_mapping(body.get("message")).get("text")) or "")[:3000],
         )
 
     @property
@@ -138,6 +154,10 @@ class Action:
     def state_int(self, name: str) -> int | None:
         found = self.state.get(name)
         return _stored_int(found)
+
+    def state_str(self, name: str) -> str | None:
+        found = self.state.get(name)
+        return found if isinstance(found, str) and found else None
 
     def require_trigger(self) -> str:
         return _required(self.trigger_id, "trigger_id")
@@ -206,6 +226,29 @@ class View:
 
 
 QUERY_MAX = 200  # what is typed in a select; more is not a search anyone makes
+
+
+@dataclass(frozen=True)
+class OpenView:
+    """The modal a `block_actions` came from: its id and hash (to update it) and its metadata."""
+
+    view_id: str
+    view_hash: str | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> OpenView:
+        view = body.get("view")
+        if not isinstance(view, Mapping):
+            raise PayloadError("the Slack payload has no view")
+        return cls(
+            view_id=_required(_text(view.get("id")), "view.id"),
+            view_hash=_text(view.get("hash")),
+            metadata=decode_state(view.get("private_metadata")),
+        )
+
+    def metadata_int(self, name: str) -> int | None:
+        return _stored_int(self.metadata.get(name))
 
 
 @dataclass(frozen=True)

@@ -4,43 +4,61 @@ parse, call `bot.services.replies`."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.config import AppConfig
 from bot.ids import Action, Block, Callback
 from bot.services import replies
 from bot.views.escalation import render_fix_notice_modal
-from bot.views.replies import render_copy_view, render_reply_modal
+from bot.views.replies import render_copy_view, render_reply_modal, reply_text_block
 from handlers import payload
 from handlers.common import Refused, answer_form, perform, run_action, runtime_of, tell
 
+T = TypeVar("T")
 
-async def on_reply(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+
+async def open_form(
+    ack: AsyncAck,
+    clicked: payload.Action,
+    context: AsyncBoltContext,
+    name: str,
+    load: Callable[[Any, AppConfig, frozenset[str], int], T],
+    render: Callable[[T], dict[str, Any]],
+) -> None:
+    """A button that opens a form about the report or problem its state names (`name`), loaded by a
+    service from what this process can send through; a refusal is told to the person who clicked."""
     await ack()
     runtime = runtime_of(context)
-    clicked = payload.Action.from_body(body)
-    issue_id = clicked.state_int("issue")
-    if issue_id is None or runtime.slack is None:
+    target = clicked.state_int(name)
+    if target is None or runtime.slack is None:
         return
     configured = frozenset(runtime.replies)
     form = await perform(
-        runtime,
-        lambda conn: replies.reply_form(conn, runtime.config, configured, issue_id),
-        what="reply_form",
+        runtime, lambda conn: load(conn, runtime.config, configured, target), what=f"{name}_form"
     )
     if isinstance(form, Refused):
         if not form.outage:
             await tell(runtime, clicked, form.text)
         return
-    await runtime.slack.open_view(clicked.require_trigger(), render_reply_modal(form))
+    await runtime.slack.open_view(clicked.require_trigger(), render(form))
+
+
+async def on_reply(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    clicked = payload.Action.from_body(body)
+    await open_form(ack, clicked, context, "issue", replies.reply_form, render_reply_modal)
 
 
 async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     runtime = runtime_of(context)
     view = payload.View.from_body(body)
     issue_id = view.metadata_int("issue")
-    text = str(view.input(Block.REPLY_TEXT).answer or "")
+    # A macro picked replaced the text field (a new block id each time): read the current one.
+    text_block = reply_text_block(view.metadata_int("rev") or 0)
+    macro_id = view.metadata_int("macro")
+    text = str(view.input(text_block).answer or "")
     if issue_id is None:
         await ack()
         return
@@ -49,7 +67,7 @@ async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
         try:
             cleaned = replies.clean_reply(text)
         except replies.ReplyRefused as exc:
-            await ack(response_action="errors", errors={Block.REPLY_TEXT: str(exc)})
+            await ack(response_action="errors", errors={text_block: str(exc)})
             return
         await ack(response_action="update", view=render_copy_view(cleaned))
         return
@@ -57,11 +75,13 @@ async def on_reply_submitted(ack: AsyncAck, body: dict[str, Any], context: Async
     configured = frozenset(runtime.replies)
     done = await perform(
         runtime,
-        lambda conn: replies.queue_reply(conn, runtime.config, configured, issue_id, user, text),
+        lambda conn: replies.queue_reply(
+            conn, runtime.config, configured, issue_id, user, text, macro_id=macro_id
+        ),
         what="reply",
     )
     if isinstance(done, Refused):
-        await ack(response_action="errors", errors={Block.REPLY_TEXT: done.text})
+        await ack(response_action="errors", errors={text_block: done.text})
         return
     await ack()
 
@@ -80,23 +100,8 @@ async def on_retry(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContex
 
 
 async def on_tell_all(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-    await ack()
-    runtime = runtime_of(context)
     clicked = payload.Action.from_body(body)
-    problem_id = clicked.state_int("problem")
-    if problem_id is None or runtime.slack is None:
-        return
-    configured = frozenset(runtime.replies)
-    form = await perform(
-        runtime,
-        lambda conn: replies.fix_notice_form(conn, runtime.config, configured, problem_id),
-        what="fix_notice_form",
-    )
-    if isinstance(form, Refused):
-        if not form.outage:
-            await tell(runtime, clicked, form.text)
-        return
-    await runtime.slack.open_view(clicked.require_trigger(), render_fix_notice_modal(form))
+    await open_form(ack, clicked, context, "problem", replies.fix_notice_form, render_fix_notice_modal)
 
 
 async def on_tell_all_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

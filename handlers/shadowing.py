@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.config import Programme
 from bot.domain.numbers import parse_number
-from bot.domain.outbox import Ephemeral
+from bot.domain.outbox import Ephemeral, ShadowDmControls, ShadowListRefresh
 from bot.ids import Action, Block, Callback
 from bot.people import REQUEST_BUDGET_SECONDS
 from bot.runtime import Runtime
@@ -48,6 +48,9 @@ USAGE = (
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SESSION_REF = re.compile(r"^#?(\d{1,9})$")
 NOT_CHECKED = "I couldn't check who hosts this programme (Slack did not answer). Try again in a moment."
+NOT_CHECKED_ONBOARDERS = (
+    "I couldn't check who may onboard others (Slack did not list the user groups). Try again in a moment."
+)
 UNAVAILABLE = "Couldn't do that right now (the database is unavailable). Please try again in a minute."
 
 
@@ -210,12 +213,43 @@ async def join(runtime: Runtime, user: str, words: list[str]) -> str:
     return f":white_check_mark: You're booked for {views.session_heading(signed.session, config.zone)}."
 
 
-async def onboard(runtime: Runtime, user: str, words: list[str]) -> str:
+def onboarders(runtime: Runtime) -> list[str]:
+    """Who may onboard someone else: admins, the hosts of every programme and the managers' group."""
+    shadowing = runtime.config.shadowing
+    hosts = [h for p in shadowing.programmes for h in p.hosts]
+    managers = [shadowing.managers_group] if shadowing.managers_group else []
+    return [*runtime.config.admins, *hosts, *managers]
+
+
+def onboard_refusal(runtime: Runtime) -> str:
+    managers = runtime.config.shadowing.managers_group
+    who = "admins, shadowing hosts" + (f" and managers (<!subteam^{managers}>)" if managers else "")
+    return (
+        f"Only {who} can onboard someone else. "
+        "You can plan your own first week: `/shadow onboard` followed by your own @name."
+    )
+
+
+async def may_onboard(runtime: Runtime, user: str, person: str) -> bool:
+    """Anyone plans their own first week; someone else's takes an admin, a host or a manager (raises
+    TimeoutError when Slack does not list the groups within the request's budget)."""
+    if user == person:
+        return True
+    return await runtime.people.includes(onboarders(runtime), user, within=REQUEST_BUDGET_SECONDS)
+
+
+async def onboard(runtime: Runtime, user: str, words: list[str]) -> Answer:
     config = runtime.config
     match = MENTION.match(words[0]) if words else None
     if match is None:
         return "Who? For example `/shadow onboard @new.hire` (optionally a start date: `2026-11-30`)."
     person = match[1]
+    try:
+        allowed = await may_onboard(runtime, user, person)
+    except TimeoutError:
+        return NOT_CHECKED_ONBOARDERS
+    if not allowed:
+        return onboard_refusal(runtime)
     today = utcnow().astimezone(config.zone).date()
     try:
         start = date.fromisoformat(words[1]) if len(words) > 1 else svc.next_working_day(config, today)
@@ -226,10 +260,7 @@ async def onboard(runtime: Runtime, user: str, words: list[str]) -> str:
     plan = await run(runtime, lambda conn: svc.onboard(conn, config, person, user, start, utcnow()))
     if isinstance(plan, str):
         return plan
-    return (
-        views.plan_summary(plan, config.zone)
-        + "\nThe plan is in their DMs, with reminders before each session."
-    )
+    return views.plan_reply(plan, config.zone, user)
 
 
 async def stats(runtime: Runtime) -> Answer:
@@ -332,34 +363,74 @@ async def shadow_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBolt
 # -- buttons -------------------------------------------------------------------------------------------
 
 
-async def sign_up_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def answer_click(
+    runtime: Runtime, clicked: payload.Action, session_id: int, text: str, *, in_list: bool, ok: bool
+) -> None:
+    """What a click did. On a `/shadow` list the list itself is shown again as it is now, with the
+    answer on top (through the click's response URL); elsewhere a private answer, and for a refusal
+    the person's DMs about the session are re-rendered without the dead control."""
+    if in_list and clicked.response_url:
+        refresh = ShadowListRefresh(response_url=clicked.response_url, user=clicked.user_id, notice=text)
+        try:
+            await runtime.database.transaction(partial(outbox.enqueue_in, payload=refresh))
+        except DatabaseUnavailable:
+            log.warning("shadow list not refreshed: database unavailable")
+        else:
+            runtime.deliverer.wake()
+            return
+    if ok:
+        await tell(runtime, clicked, text)
+    else:
+        await refused(runtime, clicked, session_id, text)
+
+
+async def sign_up_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
-    signed = await run(runtime, lambda conn: svc.sign_up(conn, runtime.config, session_id, user, utcnow()))
+    config = runtime.config
+    signed = await run(runtime, lambda conn: svc.sign_up(conn, config, session_id, user, utcnow()))
     if isinstance(signed, str):
-        await tell(runtime, clicked, signed)
+        await answer_click(runtime, clicked, session_id, signed, in_list=in_list, ok=False)
+    elif in_list:  # elsewhere the DM confirming it is the answer
+        title = escape(views.session_title(signed.session, config.zone))
+        if signed.status == svc.WAITLISTED:
+            text = f":hourglass_flowing_sand: {title} is full: you're *#{signed.position}* on the waitlist."
+        else:
+            text = f":white_check_mark: You're booked for {title}."
+        await answer_click(runtime, clicked, session_id, text, in_list=True, ok=True)
 
 
-async def cancel_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def refused(runtime: Runtime, clicked: payload.Action, session_id: int, text: str) -> None:
+    """A control that no longer applies (a stale DM, a second click): say why, and re-render the
+    person's DMs about the session so the dead control goes away."""
+    await tell(runtime, clicked, text)
+    await run(runtime, lambda conn: svc.refresh_dms(conn, session_id, [clicked.user_id]))
+
+
+async def cancel_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.cancel(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await tell(runtime, clicked, result)
+        await answer_click(runtime, clicked, session_id, result, in_list=in_list, ok=False)
     else:
         title = views.session_heading(result.session, runtime.config.zone)
-        await tell(runtime, clicked, f"Done: you're no longer signed up for {title}.")
+        text = f"Done: you're no longer signed up for {title}."
+        await answer_click(runtime, clicked, session_id, text, in_list=in_list, ok=True)
 
 
-async def offer_clicked(runtime: Runtime, clicked: payload.Action, session_id: int) -> None:
+async def offer_clicked(
+    runtime: Runtime, clicked: payload.Action, session_id: int, *, in_list: bool = False
+) -> None:
     user = clicked.user_id
     result = await run(runtime, lambda conn: svc.offer_seat(conn, runtime.config, session_id, user, utcnow()))
     if isinstance(result, str):
-        await tell(runtime, clicked, result)
+        await answer_click(runtime, clicked, session_id, result, in_list=in_list, ok=False)
     else:
-        await tell(
-            runtime,
-            clicked,
-            "Your seat is on offer in the programme's channel; it stays yours until someone takes it.",
-        )
+        text = "Your seat is on offer in the programme's channel; it stays yours until someone takes it."
+        await answer_click(runtime, clicked, session_id, text, in_list=in_list, ok=True)
 
 
 SESSION_BUTTONS = {
@@ -369,12 +440,36 @@ SESSION_BUTTONS = {
 }
 
 
+async def update_clicked_dm(runtime: Runtime, clicked: payload.Action) -> None:
+    """After a click on a DM (a first-week plan, a nudge), that message shows each session's controls
+    as they apply now: updated through the outbox with the blocks Slack sent with the click."""
+    channel, ts = clicked.channel_id, clicked.message_ts
+    if not (channel and channel.startswith("D") and ts and clicked.message_blocks):
+        return
+    item = ShadowDmControls(
+        channel=channel,
+        ts=ts,
+        user=clicked.user_id,
+        blocks=list(clicked.message_blocks),
+        text=clicked.message_text,
+    )
+    try:
+        await runtime.database.transaction(partial(outbox.enqueue_in, payload=item))
+    except DatabaseUnavailable:
+        log.warning("clicked DM not updated: database unavailable")
+        return
+    runtime.deliverer.wake()
+
+
 async def on_session_button(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     await ack()
     clicked = payload.Action.from_body(body)
     session_id = clicked.state_int("session")
     if session_id is not None:
-        await SESSION_BUTTONS[Action(clicked.action_id)](runtime_of(context), clicked, session_id)
+        in_list = clicked.state.get("list") == 1
+        runtime = runtime_of(context)
+        await SESSION_BUTTONS[Action(clicked.action_id)](runtime, clicked, session_id, in_list=in_list)
+        await update_clicked_dm(runtime, clicked)
 
 
 async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -384,10 +479,12 @@ async def on_more(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     session_id = chosen.get("session")
     if not isinstance(session_id, int):
         return
+    in_list = chosen.get("list") == 1
     if chosen.get("do") == "cancel":
-        await cancel_clicked(runtime_of(context), clicked, session_id)
+        await cancel_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
     elif chosen.get("do") == "offer":
-        await offer_clicked(runtime_of(context), clicked, session_id)
+        await offer_clicked(runtime_of(context), clicked, session_id, in_list=in_list)
+    await update_clicked_dm(runtime_of(context), clicked)
 
 
 async def on_take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -401,6 +498,40 @@ async def on_take(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
     result = await run(runtime, lambda conn: svc.take_seat(conn, runtime.config, booking, user, utcnow()))
     if isinstance(result, str):
         await tell(runtime, clicked, result)
+
+
+async def on_book_for(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """A suggested session in an onboarding answer: book it for the new hire, with the rules of a
+    normal sign-up, if the clicker may onboard them."""
+    await ack()
+    runtime = runtime_of(context)
+    clicked = payload.Action.from_body(body)
+    session_id, person = clicked.state_int("session"), clicked.state_str("person")
+    if session_id is None or person is None or not MENTION.match(f"<@{person}>"):
+        return
+    user = clicked.user_id
+    try:
+        allowed = await may_onboard(runtime, user, person)
+    except TimeoutError:
+        await tell(runtime, clicked, NOT_CHECKED_ONBOARDERS)
+        return
+    if not allowed:
+        await tell(runtime, clicked, onboard_refusal(runtime))
+        return
+    config = runtime.config
+    signed = await run(
+        runtime,
+        lambda conn: svc.sign_up(conn, config, session_id, person, utcnow(), by=user, plan="onboarding"),
+    )
+    if isinstance(signed, str):
+        await tell(runtime, clicked, signed)
+        return
+    title = escape(views.session_title(signed.session, config.zone))
+    if signed.status == svc.WAITLISTED:
+        waiting = f"<@{person}> is #{signed.position} on the waitlist"
+        await tell(runtime, clicked, f"{title} filled up meanwhile: {waiting}.")
+    else:
+        await tell(runtime, clicked, f":white_check_mark: <@{person}> is booked for {title}.")
 
 
 async def on_call_link(ack: AsyncAck) -> None:
@@ -417,10 +548,19 @@ async def on_feedback(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
     session_id = clicked.state_int("session")
     if session_id is None or runtime.slack is None:
         return
-    session = await run(runtime, lambda conn: svc.load_session(conn, runtime.config, session_id))
-    if isinstance(session, str):
-        await tell(runtime, clicked, session)
+    user = clicked.user_id
+    state = await run(runtime, lambda conn: svc.dm_state(conn, runtime.config, session_id, user))
+    if isinstance(state, str):
+        await tell(runtime, clicked, state)
         return
+    if state is None:
+        await tell(runtime, clicked, "That session no longer exists.")
+        return
+    if state.feedback_given:
+        shared = "You already shared feedback for that session. Thank you!"
+        await refused(runtime, clicked, session_id, shared)
+        return
+    session = state.session
     await runtime.slack.open_view(
         clicked.require_trigger(), views.feedback_modal(session, runtime.config.zone)
     )
@@ -472,6 +612,7 @@ def register(app: AsyncApp) -> None:
         app.action(action_id)(on_session_button)
     app.action(Action.SHADOW_MORE)(on_more)
     app.action(Action.SHADOW_TAKE)(on_take)
+    app.action(Action.SHADOW_BOOK_FOR)(on_book_for)
     app.action(Action.OPEN_SESSION_LINK)(on_call_link)
     app.action(Action.SHADOW_FEEDBACK)(on_feedback)
     app.options(Action.SHADOW_FEEDBACK_PROBLEMS)(feedback_problem_options)

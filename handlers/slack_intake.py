@@ -24,7 +24,7 @@ from bot.views.notes import SUPPORT_USAGE, unknown_subcommand
 from bot.views.report_modal import ReportPrefill, render_report_modal
 from db.queries.deliveries import delivery_key
 from db.session import DatabaseUnavailable, answer_within
-from handlers import digest, payload
+from handlers import digest, macros, payload
 from handlers.common import ACK_DEADLINE_SECONDS, Refused, answer_form, attempt, runtime_of
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ async def support_command(ack: AsyncAck, body: dict[str, Any], context: AsyncBol
         await ack(text=text, blocks=blocks)  # a slash command's answer is seen only by who asked
     elif sub == "digest":
         await digest.answer_command(runtime, ack, words[1:])
+    elif sub == "macro":
+        await macros.answer_command(runtime, ack, command)
     elif sub == "help":
         await ack(text=SUPPORT_USAGE)
     else:

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import ClientError
@@ -25,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import metrics
 from integrations.slack_pacing import SlackPacer, Throttled
@@ -62,6 +64,10 @@ class RateLimited(SlackTransientError):
 class Paced(RateLimited):
     """Not sent at all: its channel (or method) is rate limited or its turn is not yet
     (`integrations.slack_pacing`). Not a failed attempt: the call was never made."""
+
+
+class ResponseUrlGone(SlackError):
+    """A click's response URL that cannot be used (expired, used five times, not Slack's)."""
 
 
 class SlackCallError(SlackError):
@@ -303,7 +309,9 @@ class SlackGateway:
                 metrics.SLACK_RETRY_AFTER.labels(method=method).observe(error.retry_after or 0.0)
                 self.pacer.rate_limited(method, channel, error.retry_after)
             raise error from exc
-        metrics.SLACK_CALL_SECONDS.labels(method=method).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.SLACK_CALL_SECONDS.labels(method=method).observe(took)
+        metrics.observe_stage("slack", took)
         metrics.SLACK_CALLS.labels(method=method, outcome="ok").inc()
         return response
 
@@ -405,6 +413,13 @@ class SlackGateway:
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", trigger_id=trigger_id, view=view)
 
+    async def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> None:
+        """Replace an open modal; with its `hash`, Slack refuses (`hash_conflict`) if it changed since."""
+        args: dict[str, Any] = {"view_id": view_id, "view": view}
+        if view_hash:
+            args["hash"] = view_hash
+        await self._call("views.update", **args)
+
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         await self._call("views.publish", user_id=user, view=view)
 
@@ -426,6 +441,42 @@ class SlackGateway:
             raise _translate(exc) from exc
         file = response.get("file") or {}
         return str(file.get("id", "")) if isinstance(file, dict) else ""
+
+    def response_url_allowed(self, url: str) -> bool:
+        """Whether a click's `response_url` is one to answer: Slack's hooks host when the bot talks to
+        Slack itself, else (a fake, in the sandbox and the tests) only the host of `SLACK_API_URL`, so
+        neither a forged address nor a test ever reaches the internet."""
+        base = urlsplit(str(self.client.base_url))
+        if base.netloc == "slack.com":
+            allowed = "https://hooks.slack.com/"
+        else:
+            allowed = f"{base.scheme}://{base.netloc}/"
+        return len(url) <= 2000 and url.startswith(allowed) and "@" not in urlsplit(url).netloc
+
+    async def replace_original(self, response_url: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Rewrite the message a click came from through its `response_url` (the one way to edit an
+        ephemeral message; valid five times in 30 minutes). Raises `ResponseUrlGone` when Slack no
+        longer takes it and `SlackTransientError` for a failure worth retrying."""
+        if not self.response_url_allowed(response_url):
+            raise ResponseUrlGone("not a Slack response URL")
+        webhook = AsyncWebhookClient(
+            response_url, timeout=int(self.client.timeout), session=self.client.session, retry_handlers=[]
+        )
+        started = time.perf_counter()
+        try:
+            response = await webhook.send(text=text, blocks=blocks, replace_original=True)
+        except (SlackClientError, ClientError, TimeoutError, OSError) as exc:
+            metrics.SLACK_CALLS.labels(method="response_url", outcome="transient").inc()
+            raise SlackTransientError(type(exc).__name__) from exc
+        finally:
+            metrics.SLACK_CALL_SECONDS.labels(method="response_url").observe(time.perf_counter() - started)
+        if response.status_code == 429 or response.status_code >= 500:
+            metrics.SLACK_CALLS.labels(method="response_url", outcome="transient").inc()
+            raise SlackTransientError(f"response_url answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            metrics.SLACK_CALLS.labels(method="response_url", outcome="gone").inc()
+            raise ResponseUrlGone(f"HTTP {response.status_code} {response.body[:40]}")
+        metrics.SLACK_CALLS.labels(method="response_url", outcome="ok").inc()
 
     async def usergroup_members(self, group: str) -> list[str]:
         """The members of a user group (needs the usergroups:read scope)."""

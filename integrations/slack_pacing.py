@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import metrics
+
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage"})
 Scope = tuple[str, str | None]
 
@@ -84,7 +86,9 @@ class SlackPacer:
         if wait > self.max_wait:
             bucket.tokens += 1.0  # not taken after all
             raise Throttled(scope, wait)
+        started = time.perf_counter()
         await asyncio.sleep(wait)
+        metrics.observe_stage("pacing", time.perf_counter() - started)
 
     def rate_limited(self, method: str, channel: str | None, retry_after: float | None) -> None:
         """Slack answered 429: block the call's scope for Retry-After (1 s when it gave none)."""

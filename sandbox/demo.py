@@ -1,10 +1,14 @@
 """Demo data: four weeks of customer issues, so the digest, alerts and rotations have something to show.
 
-Every report goes in the way real ones do, through the signed intake webhook, so it is stored, routed
-and posted as a card by the bot itself. Only then is it moved back in time (its `received_at`, when the
-bot heard of it, is what the weekly digest counts), and the triage a team would have done over those
-weeks is applied through the same services the buttons call: duplicates merged into one problem, some
-claimed, some resolved, a few escalated to the (fake) Jira, one of them already fixed there.
+Every report goes in the way real ones do, so it is stored, routed and posted as a card by the bot
+itself: through the signed intake webhook, a helpdesk's report naming the conversation or ticket opened
+for it in the fake Intercom or Zendesk first (so a reply from its card has somewhere to land, and the
+customer can answer there), an e-mail stored as the mailbox intake stores one (under its Message-ID, so
+the customer's answer to a reply threads back to it). Only then is it moved back in time (its
+`received_at`, when the bot heard of it, is what the weekly digest counts), and the triage a team would
+have done over those weeks is applied through the same services the buttons call: duplicates merged
+into one problem, some claimed, some resolved, a few escalated to the (fake) Jira, one of them already
+fixed there.
 
 Loading twice changes nothing: the reports carry fixed external ids, so the second load finds them.
 """
@@ -24,6 +28,7 @@ from sqlalchemy.engine import Connection
 from bot.runtime import Runtime
 from bot.services import escalation, shadowing, triage
 from db.models import escalations, issues, outbox_items, problems
+from sandbox import customers
 from sandbox.stack import Sandbox
 from sandbox.workspace import PRODUCT_PEOPLE, SUPPORT_PEOPLE
 from schedules import digest as digest_jobs
@@ -240,6 +245,21 @@ def _payload(report: Report) -> dict[str, Any]:
     }
 
 
+async def _report_in(sandbox: Sandbox, runtime: Runtime, report: Report) -> tuple[int, bool]:
+    """Send one report in, as its source would; its issue id, and whether it is new."""
+    answer = await customers.report_in(
+        sandbox.customers,
+        sandbox.sender,
+        runtime,
+        sandbox.config,
+        _payload(report),
+        key=f"demo-{report.theme.key}-{report.number}",
+    )
+    if answer.status not in (200, 202):
+        raise RuntimeError(f"demo intake answered HTTP {answer.status}: {answer.body}")
+    return int(answer.json.get("id") or 0), answer.status == 202
+
+
 def _back_date(conn: Connection, issue_id: int, when: datetime) -> None:
     conn.execute(update(issues).where(issues.c.id == issue_id).values(received_at=when, reported_at=when))
     conn.execute(update(problems).where(problems.c.primary_issue_id == issue_id).values(created_at=when))
@@ -358,13 +378,10 @@ async def load(sandbox: Sandbox, runtime: Runtime, *, now: datetime | None = Non
     created: dict[str, list[tuple[int, datetime]]] = {}
     repeats = 0
     for report in plan_reports(now):
-        answer = await sandbox.sender.intake(_payload(report))
-        if answer.status == 200:
+        issue_id, new = await _report_in(sandbox, runtime, report)
+        if not new:
             repeats += 1
             continue
-        if answer.status != 202:
-            raise RuntimeError(f"demo intake answered HTTP {answer.status}: {answer.body}")
-        issue_id = int(answer.json["id"])
         created.setdefault(report.theme.key, []).append((issue_id, report.received_at))
         await runtime.database.transaction(_back_dating(issue_id, report.received_at))
     if not created:

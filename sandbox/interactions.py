@@ -104,9 +104,13 @@ def _where(slack: SandboxSlack, surface: Surface, user: str) -> dict[str, Any]:
     channel = slack.channels.get(surface.channel)
     if channel is None:
         raise InteractionRefused(f"no such channel {surface.channel!r}")
+    # A response URL served by the fake Slack (the bot answers only its own Slack's): it rewrites the
+    # ephemeral message clicked, as Slack's hooks.slack.com/actions/… does.
     where: dict[str, Any] = {
         "channel": {"id": channel.id, "name": channel.name},
-        "response_url": f"https://hooks.slack.com/actions/{slack.team_id}/sandbox",
+        "response_url": slack.response_url(
+            channel.id, user, surface.ts if surface.kind == "ephemeral" else None
+        ),
     }
     if surface.kind == "ephemeral":
         if not any(e["ts"] == surface.ts and e["recipient"] == user for e in channel.ephemerals):

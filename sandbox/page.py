@@ -29,7 +29,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import RUNTIME
-from sandbox import demo, interactions
+from sandbox import customers, demo, interactions
+from sandbox.customers import AnswerRefused
 from sandbox.interactions import InteractionRefused, Outcome, Surface, as_object
 from sandbox.jira_site import JIRA_MOVES
 from sandbox.snapshot import snapshot
@@ -69,7 +70,7 @@ def _refusals(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except InteractionRefused as exc:
+        except (InteractionRefused, AnswerRefused) as exc:
             return web.json_response({"ok": False, "detail": str(exc)}, status=400)
         except KeyError as exc:
             return web.json_response({"ok": False, "detail": f"unknown {exc}"}, status=404)
@@ -240,7 +241,9 @@ def register(app: web.Application, sandbox: Sandbox) -> None:
             payload = intake_payload(body)
         except ValueError as exc:
             return web.json_response({"ok": False, "detail": str(exc)}, status=400)
-        answer = await sender.intake(payload)
+        answer = await customers.report_in(
+            sandbox.customers, sender, request.app[RUNTIME], sandbox.config, payload
+        )
         return web.json_response({"ok": answer.status in (200, 202), "status": answer.status, **answer.json})
 
     @_refusals
@@ -254,6 +257,26 @@ def register(app: web.Application, sandbox: Sandbox) -> None:
             raise InteractionRefused(f"no Jira issue {key}")
         sandbox.jira.move(key, move)
         answer = await sender.jira_webhook(sandbox.jira.webhook_payload("jira:issue_updated", key))
+        return web.json_response({"ok": answer.status == 200, "status": answer.status, **answer.json})
+
+    @_refusals
+    async def answer_as_customer(request: web.Request) -> web.Response:
+        """The person at the page plays the customer: an answer by e-mail, in Intercom or in Zendesk."""
+        where, thread = request.match_info["where"], request.match_info["thread"]
+        text = (await _json(request)).get("text")
+        if where == "email":
+            if not thread.isdigit():
+                raise AnswerRefused("an e-mail is named by its number in the inbox")
+            taken = await customers.answer_email(
+                sandbox.customers, request.app[RUNTIME], sandbox.config, int(thread), str(text or "")
+            )
+            return web.json_response({"ok": True, "kind": taken.kind, "id": taken.issue_id})
+        if where == "intercom":
+            answer = await customers.answer_intercom(sandbox.customers, sender, thread, str(text or ""))
+        elif where == "zendesk":
+            answer = await customers.answer_zendesk(sandbox.customers, sender, thread, str(text or ""))
+        else:
+            raise AnswerRefused("a customer answers by email, intercom or zendesk")
         return web.json_response({"ok": answer.status == 200, "status": answer.status, **answer.json})
 
     async def load_demo(request: web.Request) -> web.Response:
@@ -277,6 +300,7 @@ def register(app: web.Application, sandbox: Sandbox) -> None:
     app.router.add_post("/sandbox/api/intake", intake)
     app.router.add_post("/sandbox/api/jira/{key}", jira_move)
     app.router.add_post("/sandbox/api/demo", load_demo)
+    app.router.add_post("/sandbox/api/customers/{where}/{thread}/answer", answer_as_customer)
 
 
 def intake_payload(form: dict[str, Any]) -> dict[str, Any]:

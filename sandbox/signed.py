@@ -23,6 +23,14 @@ from aiohttp import ClientSession, ClientTimeout
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
+from integrations.helpdesks.signatures import (
+    INTERCOM_SIGNATURE_HEADER,
+    ZENDESK_SIGNATURE_HEADER,
+    ZENDESK_TIMESTAMP_HEADER,
+    sign_intercom,
+    sign_zendesk,
+)
+
 # Slack gives up on an answer after 3 seconds; the sandbox waits longer so a slow bot shows as slow
 # rather than as a lost click.
 _TIMEOUT = ClientTimeout(total=15)
@@ -47,6 +55,11 @@ class Secrets:
     intake_secret: str
     jira_api_token: str
     jira_webhook_secret: str
+    # The customer's side (sandbox/customers.py): the fake helpdesks' API tokens and webhook secrets.
+    intercom_access_token: str = ""
+    intercom_client_secret: str = ""
+    zendesk_api_token: str = ""
+    zendesk_webhook_secret: str = ""
 
 
 class SignedSender:
@@ -175,3 +188,23 @@ class SignedSender:
             "X-Atlassian-Webhook-Identifier": uuid.uuid4().hex,
         }
         return await self._post("/jira/webhook", body, headers)
+
+    # -- the helpdesks' webhooks (a customer answering in Intercom or Zendesk)
+
+    async def intercom_webhook(self, payload: dict[str, Any]) -> Answer:
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            INTERCOM_SIGNATURE_HEADER: sign_intercom(self.secrets.intercom_client_secret, body),
+        }
+        return await self._post("/intake/intercom", body, headers)
+
+    async def zendesk_webhook(self, payload: dict[str, Any]) -> Answer:
+        body = json.dumps(payload).encode()
+        timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        headers = {
+            "Content-Type": "application/json",
+            ZENDESK_SIGNATURE_HEADER: sign_zendesk(self.secrets.zendesk_webhook_secret, body, timestamp),
+            ZENDESK_TIMESTAMP_HEADER: timestamp,
+        }
+        return await self._post("/intake/zendesk", body, headers)

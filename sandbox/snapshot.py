@@ -76,6 +76,7 @@ def snapshot(sandbox: Sandbox, user: str, channel: str | None) -> dict[str, Any]
     if user not in slack.users or slack.users[user].get("is_bot"):
         user = next(iter(p for p in slack.users if not slack.users[p].get("is_bot")))
     channels = _channels(sandbox, user)
+    customer_side = sandbox.customers.snapshot()
     chosen = channel if channel in slack.channels else None
     if chosen is None:
         chosen = next(
@@ -95,7 +96,11 @@ def snapshot(sandbox: Sandbox, user: str, channel: str | None) -> dict[str, Any]
         "mode": "sandbox",
         "revision": slack.revision,
         "contracts_checked": sandbox.contracts_checked,
-        "violations": [*slack.violations[-5:], *sandbox.jira.violations[-5:]],
+        "violations": [
+            *slack.violations[-5:],
+            *sandbox.jira.violations[-5:],
+            *customer_side["violations"],
+        ],
         "me": user,
         "bot_user_id": slack.bot_user_id,
         "people": people,
@@ -113,6 +118,7 @@ def snapshot(sandbox: Sandbox, user: str, channel: str | None) -> dict[str, Any]
             "issues": sandbox.jira.summaries(),
             "moves": list(JIRA_MOVES),
         },
+        "customers": customer_side,
         "intake": {
             "severities": [s.value for s in sandbox.config.severities],
             "tags": list(sandbox.config.tags),

@@ -1,8 +1,10 @@
 """A sandbox: the real bot wired to a local fake Slack and fake Jira, with generated secrets.
 
 Everything outside the process is replaced, whatever the environment says: the Slack Web API, Jira,
-the intake and Jira webhook secrets, and the database (a file of its own, so a sandbox never mixes with
-real data). The secrets are made fresh at each start and never logged: they only have to agree
+the intake, Jira and helpdesk webhook secrets, every channel a reply to a customer goes out by (a fake
+inbox for e-mail, the fake Intercom and Zendesk, a webhook receiver for the generic sources: see
+sandbox/customers.py), and the database (a file of its own, so a sandbox never mixes with real data).
+The secrets are made fresh at each start and never logged: they only have to agree
 between the sandbox's senders and the bot.
 """
 
@@ -19,8 +21,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import create_web_app
-from bot.config import AppConfig, load_config, parse_config
+from bot.config import AppConfig, ReplyWebhook, load_config, parse_config
 from bot.settings import Settings
+from sandbox.customers import SandboxCustomers
 from sandbox.fakes.contracts import use_contracts
 from sandbox.jira_site import SandboxJira
 from sandbox.signed import Secrets, SignedSender
@@ -46,6 +49,10 @@ def make_secrets() -> Secrets:
         intake_secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         jira_api_token=secrets.token_urlsafe(18),
         jira_webhook_secret=secrets.token_urlsafe(18),
+        intercom_access_token=secrets.token_urlsafe(24),
+        intercom_client_secret=secrets.token_urlsafe(18),
+        zendesk_api_token=secrets.token_urlsafe(24),
+        zendesk_webhook_secret=secrets.token_urlsafe(18),
     )
 
 
@@ -58,6 +65,26 @@ def sandbox_config(base: Settings) -> AppConfig:
         text = resources.files("sandbox").joinpath("workspace.yml").read_text(encoding="utf-8")
         config = parse_config(yaml.safe_load(text))
     return config.model_copy(update={"email": None})
+
+
+# The generic source the sandbox's web form sends as: its replies go to the sandbox's webhook receiver.
+WEBFORM_SOURCE = "webform"
+
+
+def with_own_reply_webhooks(config: AppConfig, notify_url: str) -> AppConfig:
+    """The configuration with every `replies.webhooks` source (and the web form's) answered at the
+    sandbox's own receiver: a notify_url from the configuration could be a real customer's system."""
+    hooks = config.replies.webhooks
+    sources = {*hooks, WEBFORM_SOURCE}
+    webhooks = {
+        source: (
+            hooks[source].model_copy(update={"notify_url": notify_url})
+            if source in hooks
+            else ReplyWebhook(notify_url=notify_url)
+        )
+        for source in sorted(sources)
+    }
+    return config.model_copy(update={"replies": config.replies.model_copy(update={"webhooks": webhooks})})
 
 
 def jira_projects(config: AppConfig) -> tuple[str, ...]:
@@ -75,6 +102,7 @@ class Sandbox:
     jira: SandboxJira
     sender: SignedSender
     contracts_checked: bool
+    customers: SandboxCustomers
     # Given to the page when it loads and required of every API request: only the page drives it.
     page_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     page_hosts: frozenset[str] = LOOPBACK_HOSTS
@@ -83,15 +111,25 @@ class Sandbox:
     async def start(
         cls, base: Settings, config: AppConfig, *, database_url: str = SANDBOX_DATABASE_URL
     ) -> Sandbox:
-        """Start the fake Slack and Jira on loopback and derive the bot's settings from them."""
+        """Start the fake Slack, Jira and the customer's side on loopback and derive the bot's settings
+        from them."""
         made = make_secrets()
         checked = use_contracts(base.supportbridge_contracts) is not None
         slack = SandboxSlack(made.slack_token, check_contract=checked)
         jira = SandboxJira(made.jira_api_token, projects=jira_projects(config), check_contract=checked)
         jira.on_change = slack.touch
         seed_workspace(slack, config)
+        customers = SandboxCustomers(
+            intercom_token=made.intercom_access_token,
+            zendesk_token=made.zendesk_api_token,
+            webhook_secret=made.intake_secret,
+            check_contract=checked,
+        )
+        customers.on_change = slack.touch
         await slack.start()
         await jira.start()
+        await customers.start()
+        config = with_own_reply_webhooks(config, customers.webhooks.url)
         settings = base.model_copy(
             update={
                 "slack_bot_token": SecretStr(made.slack_token),
@@ -100,14 +138,13 @@ class Sandbox:
                 "database_url": database_url,
                 "host": base.host if "host" in base.model_fields_set else SANDBOX_HOST,
                 "intake_secret": SecretStr(made.intake_secret),
-                # Helpdesk webhooks and the mailbox stay off: the page sends the generic intake.
-                "zendesk_webhook_secret": None,
-                "intercom_client_secret": None,
+                # The helpdesks' webhooks come from the page only (a customer answering), signed with
+                # these; the mailbox stays off (no IMAP server: the page hands e-mails to the intake).
+                "zendesk_webhook_secret": SecretStr(made.zendesk_webhook_secret),
+                "intercom_client_secret": SecretStr(made.intercom_client_secret),
                 "imap_password": None,
-                # Nor does a sandbox ever answer a real customer.
-                "smtp_url": None,
-                "intercom_access_token": None,
-                "zendesk_api_token": None,
+                # Replies reach the customer's side on loopback, never a real customer.
+                **customers.reply_settings(),
                 "jira_url": jira.url,
                 "jira_email": jira.email,
                 "jira_api_token": SecretStr(made.jira_api_token),
@@ -119,7 +156,7 @@ class Sandbox:
             "sandbox started",
             extra={"contracts_checked": checked, "channels": len(slack.channels), "users": len(slack.users)},
         )
-        return cls(settings, config, slack, jira, sender, checked)
+        return cls(settings, config, slack, jira, sender, checked, customers)
 
     def web_app(self, *, run_deliveries: bool = True) -> web.Application:
         """The bot's own application, with the sandbox page added (only ever here)."""
@@ -136,5 +173,6 @@ class Sandbox:
 
     async def close(self) -> None:
         await self.sender.close()
+        await self.customers.close()
         await self.jira.close()
         await self.slack.close()

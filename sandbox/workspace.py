@@ -127,6 +127,11 @@ class SandboxSlack(FakeSlack):
             self.touch()
         return response
 
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        response = await super()._response_url(request)
+        self.touch()  # an ephemeral message may have been rewritten in place
+        return response
+
     # -- who a view belongs to
 
     def trigger_for(self, user: str) -> str:

@@ -9,7 +9,16 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 
-from db.models import customers, escalations, issue_events, issue_tags, issues, problems
+from db.models import (
+    customer_replies,
+    customers,
+    escalations,
+    issue_events,
+    issue_tags,
+    issues,
+    macros,
+    problems,
+)
 
 _external = itertools.count(1)
 
@@ -99,3 +108,31 @@ def escalation(conn: Connection, problem_id: int, key: str, created: datetime, *
 
 def event(conn: Connection, issue_id: int, kind: str, at: datetime) -> None:
     conn.execute(insert(issue_events).values(issue_id=issue_id, kind=kind, detail={}, created_at=at))
+
+
+def macro(conn: Connection, name: str, text: str = "Here is how.", **values: Any) -> int:
+    return int(
+        conn.execute(
+            insert(macros).values(name=name, text=text, **values).returning(macros.c.id)
+        ).scalar_one()
+    )
+
+
+def reply(conn: Connection, issue_id: int, problem_id: int, created: datetime, macro_id: int | None) -> int:
+    """A reply sent from a report (made from `macro_id`, if any) at `created`."""
+    return int(
+        conn.execute(
+            insert(customer_replies)
+            .values(
+                issue_id=issue_id,
+                problem_id=problem_id,
+                channel="email",
+                text="Here is how.",
+                state="sent",
+                macro_id=macro_id,
+                created_at=created,
+                updated_at=created,
+            )
+            .returning(customer_replies.c.id)
+        ).scalar_one()
+    )

@@ -272,3 +272,25 @@ async def test_json_output_reports_an_invalid_configuration(tmp_path: Path, data
     first = json.loads(out)[0]
     assert (first["level"], first["check"]) == ("error", "config")
     assert "channels.default: 'general' is not a Slack channel ID" in first["message"]
+
+
+async def test_csat_without_public_url_is_a_warning(
+    slack: FakeSlack, database_file: str, make_settings: Any, make_config: Any
+) -> None:
+    from bot.checks import run_checks
+
+    config = make_config(
+        channels={"default": slack.add_channel("support")}, routes=[], csat={"enabled": True}
+    )
+    settings = make_settings(database_url=database_file, slack_api_url=slack.url)
+    results = await run_checks(settings, config)
+    assert any(
+        line.startswith("! warning csat: csat.enabled is true but PUBLIC_URL") for line in results.lines
+    )
+    with_url = await run_checks(
+        make_settings(
+            database_url=database_file, slack_api_url=slack.url, public_url="https://support.example.test/"
+        ),
+        config,
+    )
+    assert not any("csat" in line for line in with_url.lines)

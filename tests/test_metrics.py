@@ -118,6 +118,9 @@ async def test_traffic_is_counted_by_kind_outcome_source_and_result(stack: Stack
     assert delta(latency, kind="event", outcome="ok") == 1
     assert delta("supportbridge_slack_calls_total", method="chat.postMessage", outcome="ok") >= 1
     assert delta("supportbridge_deliveries_total", kind="sync_card", outcome="done") >= 1
+    # A new card's delivery went through each of its stages (what `make bench` prints per card).
+    for stage in ("claim", "load", "match", "suggest", "render", "slack", "record"):
+        assert delta("supportbridge_delivery_stage_seconds_count", stage=stage) >= 1, stage
     assert delta("supportbridge_first_response_seconds_count", severity="normal") == 1
     assert value(after, "supportbridge_open_problems", severity="normal") >= 1
     assert value(after, "supportbridge_build_info", version="0.1.0") == 1

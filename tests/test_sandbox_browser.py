@@ -124,3 +124,57 @@ async def test_submit_tag_escalate_and_close_the_loop_from_the_page(
         "sandbox-customers-to-tell.png",
         "sandbox-escalated.png",
     ]
+
+
+async def test_reply_by_email_and_answer_as_the_customer_from_the_page(
+    sbx: RunningSandbox, tmp_path: Path
+) -> None:
+    """An e-mail report's **Reply to customer** reaches the Customers panel's inbox, with its threading
+    headers; **Answer as the customer** there puts the answer in the card's thread."""
+    async_api = pytest.importorskip("playwright.async_api", reason="Playwright is in the `test` extra")
+    expect = async_api.expect
+    expect.set_options(timeout=STEP_MS)
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1440, "height": 960},
+        )
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            page.set_default_timeout(STEP_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(sbx.url + "/")
+            form = page.get_by_test_id("intake-form")
+            await form.get_by_label("Subject", exact=True).fill("Invoices export times out")
+            await form.get_by_label("What the customer said").fill("Exporting 1000 invoices never finishes.")
+            await form.get_by_label("Customer", exact=True).fill("Dana Smith")
+            await form.get_by_label("E-mail", exact=True).fill("dana@acme.test")
+            await form.locator("select[name=source]").select_option("email")
+            await page.get_by_test_id("intake-submit").click()
+            card = page.locator("article.message").filter(has_text="#1 · Invoices export times out")
+            await expect(card).to_be_visible()
+
+            await card.get_by_role("button", name="Reply to customer").click()
+            await page.locator(".modal textarea").fill("Fixed tonight, sorry for the wait.")
+            await page.get_by_test_id("modal-submit").click()
+
+            await page.get_by_test_id("tab-customers").click()
+            mail = page.get_by_test_id("mail-1")
+            await expect(mail).to_contain_text("Fixed tonight, sorry for the wait.")
+            await expect(mail).to_contain_text("Dana Smith <dana@acme.test>")
+            await expect(mail).to_contain_text("In-Reply-To")
+            await mail.get_by_label("e-mail: the customer's answer").fill("Works now, thank you!")
+            await mail.get_by_test_id("answer-email-1").click()
+            await expect(mail).to_contain_text("answered: Works now, thank you!")
+            await page.screenshot(path=str(tmp_path / "sandbox-customers-inbox.png"))
+
+            await card.get_by_test_id("open-thread").click()
+            await expect(page.get_by_test_id("thread")).to_contain_text("Works now, thank you!")
+            await page.screenshot(path=str(tmp_path / "sandbox-customers-answer.png"))
+            assert errors == []
+        finally:
+            await browser.close()

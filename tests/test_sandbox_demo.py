@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from db.models import escalations, issues, problems, shadow_bookings
+from db.models import escalations, inbound_deliveries, issues, problems, shadow_bookings
 from sandbox.demo import THEMES, plan_reports
 from tests.sandbox_harness import RunningSandbox, running_sandbox
 
@@ -77,8 +77,26 @@ async def test_loading_the_demo_fills_the_workspace_and_a_second_load_adds_nothi
     # One card per problem: the repeats joined their problems on arrival (the sandbox auto-merges).
     await sbx.wait_for(lambda: len(cards()) >= len(THEMES), "the demo cards posted")
     assert len(cards()) == len(THEMES), cards()
+    # The helpdesk reports have their conversation / ticket in the fakes (a reply lands there); the
+    # e-mail ones were stored as the mailbox intake stores an e-mail, by Message-ID.
+    sources = Counter(r.source for r in plan_reports(now))
+    side = sbx.sandbox.customers
+    assert sources["intercom"] and sources["zendesk"] and sources["email"]
+    assert len(side.intercom.conversations) == sources["intercom"]
+    assert len(side.zendesk.tickets) == sources["zendesk"]
+    async with sbx.runtime.database.session() as session:
+        opened = select(issues.c.external_id).where(issues.c.source == "intercom")
+        helpdesk_ids = set((await session.execute(opened)).scalars())
+        mailed = await session.scalar(
+            select(func.count())
+            .select_from(inbound_deliveries)
+            .where(inbound_deliveries.c.key.like("email:demo-%"), inbound_deliveries.c.issue_id.is_not(None))
+        )
+    assert helpdesk_ids == set(side.intercom.conversations) and mailed == sources["email"]
     again = await sbx.api("/sandbox/api/demo", {})
     assert again["issues"] == 0 and again["repeats"] == expected
+    assert len(side.intercom.conversations) == sources["intercom"]  # the same ones, found again
+    assert len(side.zendesk.tickets) == sources["zendesk"]
 
     # The workspace configures thresholds and the spike rule: the demo shows both kinds of alert.
     alerts = sbx.sandbox.config.channels.alerts

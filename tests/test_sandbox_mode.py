@@ -163,7 +163,13 @@ def test_sandbox_settings_replace_every_outside_service() -> None:
     assert made.slack_api_url.startswith("http://127.0.0.1:")
     assert made.database_url == "sqlite+aiosqlite:///unused.db"
     assert made.imap_password is None
-    assert made.smtp_url is None and made.intercom_access_token is None and made.zendesk_api_token is None
+    # Replies go to the sandbox's own fakes on loopback (tests/test_sandbox_customers.py), never out.
+    assert made.smtp_url is not None and made.smtp_url.get_secret_value().startswith("smtp://127.0.0.1:")
+    assert made.intercom_api_url.startswith("http://127.0.0.1:") and made.zendesk_subdomain is None
+    assert made.zendesk_api_url is not None and made.zendesk_api_url.startswith("http://127.0.0.1:")
+    assert made.intercom_access_token is not None and made.zendesk_api_token is not None
+    tokens = made.intercom_access_token.get_secret_value() + made.zendesk_api_token.get_secret_value()
+    assert "real" not in tokens
     assert made.host == "127.0.0.1"
     assert made.intake_secret is not None and made.intake_secret.get_secret_value().startswith("whsec_")
 

@@ -3,6 +3,7 @@ accepts, and what the bot does shows in the fake workspace the page renders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -340,3 +341,42 @@ async def test_the_digest_is_previewed_posted_and_its_chart_shown_on_the_page(sb
     response = await sbx.http.get(f"{sbx.url}/sandbox/api/files/{file_id}?token={sbx.sandbox.page_token}")
     assert response.status == 200 and response.content_type == "image/png"
     assert (await response.read()).startswith(b"\x89PNG")
+
+
+async def test_signing_up_from_the_shadow_list_rewrites_the_list_in_place(sbx: RunningSandbox) -> None:
+    """`/shadow` in the composer, then **Sign up** on its answer: the same ephemeral message now says
+    you are booked (the click's response URL, served by the fake Slack)."""
+    from bot.services import shadowing as svc
+    from db.models import utcnow
+
+    runtime = sbx.runtime  # the recurring sessions, without waiting for the scheduler's first tick
+    await runtime.database.transaction(lambda conn: svc.materialize(conn, runtime.config, utcnow()))
+    channel = sbx.default_channel()
+    answer = await sbx.api("/sandbox/api/compose", {"as": YOU.user_id, "channel": channel, "text": "/shadow"})
+    assert answer["ok"]
+    listing = (await sbx.state(YOU.user_id, channel))["conversation"]["ephemerals"][-1]
+    block, element = control(listing, Action.SHADOW_SIGN_UP)
+    action = {
+        "action_id": Action.SHADOW_SIGN_UP,
+        "block_id": block.get("block_id"),
+        "type": "button",
+        "value": element["value"],
+    }
+    surface = {"kind": "ephemeral", "channel": channel, "ts": listing["ts"]}
+    clicked = await sbx.api("/sandbox/api/action", {"as": YOU.user_id, "surface": surface, "action": action})
+    assert clicked == {"ok": True, "status": 200}
+
+    async def rewritten() -> dict[str, Any] | None:
+        mine = (await sbx.state(YOU.user_id, channel))["conversation"]["ephemerals"]
+        same = next(e for e in mine if e["ts"] == listing["ts"])
+        return same if "You're booked for" in sbx.shown(same) else None
+
+    now = None
+    for _ in range(100):
+        now = await rewritten()
+        if now is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert now is not None, "the /shadow list was not rewritten after the click"
+    assert "Your sessions" in sbx.shown(now) and Action.SHADOW_CANCEL in sbx.shown(now)
+    assert sbx.sandbox.slack.violations == []

@@ -19,6 +19,7 @@ from bot.deliveries.shadowing import SNAPSHOT_VIEWS, render_snapshot
 from bot.domain import errors
 from bot.domain.outbox import OutboxKind, PostRenderer
 from bot.domain.shadowing import decode_plan, decode_session, encode_plan, encode_session
+from bot.ids import Action
 from bot.people import People
 from bot.services import shadowing as svc
 from bot.services import shadowing_clock as due
@@ -232,7 +233,12 @@ async def test_two_schedulers_on_postgresql_post_once(database: Database, make_c
         await second.dispose()
     all_posts = await in_tx(database, posts)
     # (Sign-ups also ask to edit the week's post in place: those are not new posts.)
-    assert sorted(p["key"] for p in all_posts if "key" in p and not p.get("edit")) == [
+    # (DMs with controls are keyed too, so a later change can take the controls away.)
+    assert sorted(
+        p["key"]
+        for p in all_posts
+        if p.get("key") and not p.get("edit") and not p["key"].startswith("shadow-dm:")
+    ) == [
         "shadow-week:billing:2026-11-23",
         "shadow-week:l1:2026-11-23",
     ]
@@ -476,11 +482,54 @@ async def test_onboarding_books_one_session_a_day_across_programmes(
         None,
     ]
     assert plan.days[2].reason == "no open session that day"
+    assert plan.empty_days == [date(2026, 12, d) for d in (9, 10, 11)]
+    # Wednesday to Friday have nothing: the next free sessions are offered instead.
+    assert [(s.programme, s.starts_at) for s in plan.suggestions] == [
+        ("l1", utc(2026, 12, 13, 9, 0)),
+        ("l1", utc(2026, 12, 14, 9, 0)),
+        ("billing", utc(2026, 12, 15, 13, 0)),
+    ]
+    assert decode_plan(encode_plan(plan)) == plan
     texts = await in_tx(database, lambda c: dms_to(c, DAN))
-    assert "Your first-week shadowing plan: 2 session(s)" in texts
+    assert "Your first-week shadowing plan: 2 sessions" in texts
     assert sum(t.startswith("Booked for you") for t in texts) == 2
     mine = await in_tx(database, lambda c: svc.sessions_of(c, config, DAN, now))
     assert [status for _, status in mine] == [svc.BOOKED, svc.BOOKED]
+
+
+async def test_onboarding_counts_the_bookings_the_person_has_already(
+    database: Database, make_config: Any
+) -> None:
+    config = shadow_config(make_config)
+    now = utc(2026, 12, 4, 12, 0)  # Friday
+    await in_tx(database, lambda c: svc.materialize(c, config, now))
+    monday = await in_tx(database, lambda c: session_at(c, "l1", utc(2026, 12, 7, 9, 0)))
+    await in_tx(database, lambda c: svc.sign_up(c, config, monday, DAN, now))
+    plan = await in_tx(database, lambda c: svc.onboard(c, config, DAN, HOST, date(2026, 12, 7), now))
+    assert plan.days[0].session is not None and plan.days[0].session.id == monday
+    assert plan.days[0].existing and plan.existing == 1
+    assert [d.session.programme if d.session else None for d in plan.days][:2] == ["l1", "billing"]
+    texts = await in_tx(database, lambda c: dms_to(c, DAN))
+    # One confirmation from the sign-up, one for Tuesday's booking: Monday is not booked twice.
+    assert sum(t.startswith(("Booked:", "Booked for you")) for t in texts) == 2
+    mine = await in_tx(database, lambda c: svc.sessions_of(c, config, DAN, now))
+    assert len(mine) == 2
+
+
+async def test_a_plan_with_nothing_booked_says_so_and_promises_no_reminders(
+    database: Database, make_config: Any
+) -> None:
+    config = shadow_config(make_config, onboarding={"days": 3})
+    now = utc(2026, 12, 4, 12, 0)  # Friday
+    start = date(2026, 12, 9)  # Wednesday to Friday: no session on any of them
+    plan = await in_tx(database, lambda c: svc.onboard(c, config, DAN, HOST, start, now))
+    assert plan.booked == [] and plan.empty_days == [date(2026, 12, d) for d in (9, 10, 11)]
+    assert plan.suggestions[0].starts_at == utc(2026, 12, 13, 9, 0)
+    dm = next(p for p in await in_tx(database, posts) if p["channel"] == DAN)
+    assert dm["text"] == "Your first-week shadowing plan: nothing booked yet"
+    shown = json.dumps(dm["blocks"])
+    assert "nothing is booked yet" in shown and "reminder" not in shown
+    assert shown.count(f'"action_id": "{Action.SHADOW_SIGN_UP}"') == 3  # the next free ones, to book
 
 
 async def test_feedback_is_stored_posted_and_noted_on_the_problems_seen(

@@ -10,6 +10,7 @@ import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -643,3 +644,84 @@ def test_customer_answer_note_without_a_name_or_text() -> None:
     blocks, text = render_customer_answer("Zendesk", None, None, None, "  ")
     assert blocks[0]["text"]["text"] == "💬 *The customer* answered by Zendesk:\n>_(no text)_"
     assert text == "💬 The customer answered by Zendesk"
+
+
+def _plan_session(session_id: int, day: int, name: str = "L1 support", location: str = "Room 4") -> Any:
+    from bot.domain.shadowing import Session
+
+    starts = datetime(2026, 12, day, 9, 0, tzinfo=UTC)
+    return Session(
+        id=session_id,
+        programme="l1",
+        name=name,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        capacity=2,
+        location=location,
+        hosts=("U0HOST0001",),
+        status="scheduled",
+        booked=("U0DAN00001",) if session_id == 1 else (),
+    )
+
+
+@pytest.mark.parametrize("by", ["U0CAT00001", "U0DAN00001"])
+def test_onboarding_answer_names_the_empty_days_and_offers_free_sessions(by: str) -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.shadowing import Plan, PlanDay
+    from bot.views.shadowing import plan, plan_reply
+
+    zone = ZoneInfo("Europe/Berlin")
+    p = Plan(
+        "U0DAN00001",
+        [
+            PlanDay(date(2026, 12, 7), _plan_session(1, 7), existing=True),
+            PlanDay(date(2026, 12, 8), reason="no open session that day"),
+            PlanDay(date(2026, 12, 9), reason="no open session that day"),
+        ],
+        (_plan_session(7, 13, name="<!channel> desk", location="<https://evil.test|x>"),),
+    )
+    blocks, text = plan_reply(p, zone, by)
+    assert_valid_blocks(blocks)
+    dm_blocks, dm_text = plan(p, zone, by)
+    assert_valid_blocks(dm_blocks)
+    assert "<!channel>" not in json.dumps([blocks, dm_blocks])
+    who = "self" if by == p.person else "manager"
+    assert_golden(
+        f"shadow_onboard_{who}",
+        {"reply": {"text": text, "blocks": blocks}, "dm": {"text": dm_text, "blocks": dm_blocks}},
+    )
+
+
+def test_onboarding_answer_with_nothing_booked_promises_nothing() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.shadowing import Plan, PlanDay
+    from bot.views.shadowing import plan, plan_reply
+
+    zone = ZoneInfo("Europe/Berlin")
+    p = Plan("U0DAN00001", [PlanDay(date(2026, 12, 8), reason="no open session that day")])
+    blocks, text = plan_reply(p, zone, "U0CAT00001")
+    dm_blocks, dm_text = plan(p, zone, "U0CAT00001")
+    assert_valid_blocks(blocks)
+    assert_valid_blocks(dm_blocks)
+    assert_golden(
+        "shadow_onboard_nothing",
+        {"reply": {"text": text, "blocks": blocks}, "dm": {"text": dm_text, "blocks": dm_blocks}},
+    )
+    assert "reminder before" not in json.dumps([blocks, dm_blocks])
+
+
+def test_a_rationale_request_once_written_shows_it_without_the_button() -> None:
+    from bot.domain.escalation import RationaleWritten
+    from bot.views.escalation import render_rationale_written
+
+    written = RationaleWritten(
+        3, 42, "Export <!channel> broken", "Legacy exports retire.\n<!here> *soon*", "U0CY0001"
+    )
+    blocks, text = render_rationale_written(written)
+    assert_valid_blocks(blocks)
+    assert "<!channel>" not in json.dumps(blocks) and "<!here>" not in json.dumps(blocks)
+    assert_golden("rationale_written", {"text": text, "blocks": blocks})

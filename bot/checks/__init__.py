@@ -84,6 +84,12 @@ async def run_checks(settings: Settings, config: AppConfig | None) -> CheckResul
     await check_jira(settings, config, results)
     if config is not None:
         await _check_mailbox(settings, config, results)
+        if config.csat.enabled and settings.public_url is None:
+            results.warn(
+                "csat",
+                "csat.enabled is true but PUBLIC_URL is not set: no satisfaction survey is sent",
+                "set PUBLIC_URL to the bot's public address (https://support.example.com)",
+            )
     return results
 
 

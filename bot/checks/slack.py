@@ -29,7 +29,7 @@ T = TypeVar("T")
 # The ids supportbridge.example.yml uses (tests/test_check_command.py keeps this in step with the file):
 # a configuration still holding one was copied and not filled in.
 PLACEHOLDER_IDS = frozenset(
-    {"C0123456789", "S0123ABCD", "S0PRODUCT1", "S0PAYMENTS", "U0123ABCD", "U0456EFGH"}
+    {"C0123456789", "S0123ABCD", "S0PRODUCT1", "S0PAYMENTS", "S0MANAGERS", "U0123ABCD", "U0456EFGH"}
 )
 INVITE = "/invite @Supportbridge in the channel"
 

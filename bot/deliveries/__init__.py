@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
 from bot.deliveries.cards import CardDeliveries
+from bot.deliveries.csat import SurveyDeliveries
 from bot.deliveries.digest import DigestDeliveries
 from bot.deliveries.home import HomeDeliveries
 from bot.deliveries.jira import JiraDeliveries
@@ -53,6 +54,7 @@ def register_deliveries(
     jira: JiraGateway | None,
     search: ProblemSearch | None,
     replies: Mapping[str, ReplyChannel] | None = None,
+    public_url: str | None = None,
 ) -> PostDeliveries:
     """Every outbox handler and post renderer of a process that talks to Slack."""
     cards = CardDeliveries(
@@ -63,9 +65,11 @@ def register_deliveries(
     posts = PostDeliveries(database, slack)
     posts.register(deliverer)
     cards.add_renderers(posts)
-    ShadowDeliveries(database, config, people).register(deliverer, posts)
+    ShadowDeliveries(database, config, people, slack).register(deliverer, posts)
     HomeDeliveries(database, config, slack, people, cards.card_permalink).register(deliverer)
-    ReplyDeliveries(database, slack, replies if replies is not None else {}).register(deliverer)
+    channels = replies if replies is not None else {}
+    ReplyDeliveries(database, slack, channels, config).register(deliverer)
+    SurveyDeliveries(database, config, slack, channels, public_url).register(deliverer)
     DigestDeliveries(database, config, slack, cards.card_permalink).register(deliverer, posts)
     ReleaseRenderers(database, config).register(posts)
     if config.channels.alerts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,15 +36,19 @@ from bot.domain.outbox import (
     ThreadNote,
 )
 from bot.metrics import count_refused, count_taken
-from bot.services import outbox, triage
-from bot.services.cards import CARD, CUSTOMER_LIST, load_card_state, load_customer_list
+from bot.services import escalation, outbox, triage
+from bot.services.cards import CARD, CUSTOMER_LIST, CardState, load_card_state, load_customer_list
 from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
-from bot.services.problem_search import ProblemSearch
+from bot.services.problem_search import Prepared, ProblemSearch
 from bot.services.triage import AUTO_MERGED, customers_of
 from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
-from bot.views.escalation import render_customer_list, render_rationale_request
+from bot.views.escalation import (
+    render_customer_list,
+    render_rationale_request,
+    render_rationale_written,
+)
 from bot.views.issue_card import IssueCard, render_issue_card, source_label
 from bot.views.notes import (
     AUTO_MERGE_LINES,
@@ -56,7 +60,8 @@ from bot.views.notes import (
     render_severity_pointer,
     render_triage_note,
 )
-from db.models import customers, issue_events, issues, problems, slack_messages, utcnow
+from db.models import customers, issue_events, issues, posted_messages, problems, slack_messages, utcnow
+from db.queries import upsert_for
 from db.session import Database
 from integrations.slack import (
     ChannelGone,
@@ -141,16 +146,41 @@ class CardDeliveries:
         )
         return link
 
-    async def _suggest(self, issue_id: int, card: IssueCard) -> bool | None:
+    def _load(self, conn: Connection, issue_id: int) -> _Loaded | None:
+        """Everything a card's delivery reads, in one transaction: its state, whether it joined a
+        problem at intake, and (a new card not yet looked for similar problems) the candidates."""
+        state = load_card_state(conn, issue_id)
+        if state is None:
+            return None
+        if state.posted is None and _merged_at_intake(conn, issue_id):
+            return _Loaded(state, merged=True)
+        prepared = None
+        problem_id = state.card.problem_id
+        if state.posted is None and state.needs_suggestions and self.search is not None and problem_id:
+            prepared = self.search.gather_stored(conn, issue_id, exclude_problem=problem_id)
+        return _Loaded(state, prepared=prepared)
+
+    async def _suggest(self, issue_id: int, state: CardState, prepared: Prepared | None) -> CardState | None:
         """Similar open problems for a new report, found once (when its card is first posted) and
-        stored, so later renders show the same suggestions with current counts. None: the best match
-        was at `matching.auto_merge` or above and the report joined that problem instead (no card)."""
+        stored, so later renders show the same suggestions with current counts. Returns the state to
+        render (reloaded when suggestions were stored). None: the best match was at
+        `matching.auto_merge` or above and the report joined that problem instead (no card), or the
+        issue is gone."""
+        card = state.card
         if self.search is None or card.problem_id is None:
-            return False
+            return state
         # More than the card shows: auto-merge looks for the oldest problem above its threshold.
-        matches = await self.search.similar(
-            card.subject, card.body, exclude_problem=card.problem_id, issue_id=issue_id, limit=AUTO_MERGE_LOOK
-        )
+        with metrics.stage("match"):
+            if prepared is not None:
+                matches = await self.search.score_prepared(prepared, AUTO_MERGE_LOOK)
+            else:
+                matches = await self.search.similar(
+                    card.subject,
+                    card.body,
+                    exclude_problem=card.problem_id,
+                    issue_id=issue_id,
+                    limit=AUTO_MERGE_LOOK,
+                )
         # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
         threshold = self.config.matching.suggest
         found = [
@@ -158,31 +188,36 @@ class CardDeliveries:
             for m in matches[:SUGGESTIONS_SHOWN]
             if m.score >= threshold
         ]
-        await self.database.transaction(
-            lambda conn: conn.execute(
+        merge_at = self.config.matching.auto_merge
+        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
+        # The oldest problem above the threshold: in a storm, reports join the problem already
+        # standing rather than pairing off among themselves.
+        best = min(above, key=lambda m: m.problem_id) if above else None
+        batch_seconds = self.config.matching.batch_seconds
+
+        def store(conn: Connection) -> CardState | bool | None:
+            conn.execute(
                 update(issues)
                 .where(issues.c.id == issue_id, issues.c.suggestions.is_(None))
                 .values(suggestions=found)
             )
-        )
-        merge_at = self.config.matching.auto_merge
-        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
-        if above:
-            # The oldest problem above the threshold: in a storm, reports join the problem already
-            # standing rather than pairing off among themselves.
-            best = min(above, key=lambda m: m.problem_id)
-            merged = await self.database.transaction(
-                lambda conn: triage.auto_merge(
-                    conn, issue_id, best.issue_id, best.score, self.config.matching.batch_seconds
-                )
-            )
-            if merged:
-                metrics.AUTO_MERGES.inc()
-                log.info(
-                    "report merged at intake", extra={"issue_id": issue_id, "problem_id": best.problem_id}
-                )
-                return None
-        return bool(found)
+            if best is not None and triage.auto_merge(
+                conn, issue_id, best.issue_id, best.score, batch_seconds
+            ):
+                return True
+            # The card shows its suggestions with their current counts: read back in the same go.
+            return load_card_state(conn, issue_id) if found else False
+
+        with metrics.stage("suggest"):
+            stored = await self.database.transaction(store)
+        if stored is True:
+            assert best is not None
+            metrics.AUTO_MERGES.inc()
+            log.info("report merged at intake", extra={"issue_id": issue_id, "problem_id": best.problem_id})
+            return None
+        if stored is False:
+            return state
+        return stored
 
     def _first_response_due(self, card: IssueCard) -> datetime | None:
         """When the severity's first-response target wants an answer (None without a target)."""
@@ -197,6 +232,12 @@ class CardDeliveries:
     def add_renderers(self, posts: PostDeliveries) -> None:
         posts.add_renderer(PostRenderer.CLAIM_RELEASED, self.claim_released)
         posts.add_renderer(PostRenderer.SEVERITY_POINTER, self.severity_pointer)
+        posts.add_renderer(PostRenderer.RATIONALE_WRITTEN, self.rationale_written)
+
+    async def rationale_written(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
+        problem_id = int(args["problem"])
+        written = await self.database.transaction(lambda conn: escalation.rationale_written(conn, problem_id))
+        return render_rationale_written(written) if written is not None else None
 
     async def severity_pointer(self, args: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
         issue_id = int(args["issue"])
@@ -244,22 +285,19 @@ class CardDeliveries:
     async def sync_card(self, payload: SyncCard) -> outbox.Effects | None:
         """Post the issue's card, or re-render the one already posted, from stored state."""
         issue_id = payload.issue_id
-        state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
-        if state is None:
+        with metrics.stage("load"):
+            loaded = await self.database.transaction(lambda conn: self._load(conn, issue_id))
+        if loaded is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None
-        if state.posted is None and await self.database.transaction(
-            lambda conn: _merged_at_intake(conn, issue_id)
-        ):
+        if loaded.merged:
             return None  # it joined its problem at intake: that problem's card and thread show it
+        state = loaded.state
         if state.posted is None and state.needs_suggestions:
-            suggested = await self._suggest(issue_id, state.card)
+            suggested = await self._suggest(issue_id, state, loaded.prepared)
             if suggested is None:
                 return None
-            if suggested:
-                state = await self.database.transaction(lambda conn: load_card_state(conn, issue_id))
-                if state is None:
-                    return None
+            state = suggested
         card = replace(
             state.card,
             severity_options=tuple(s.value for s in self.config.severities),
@@ -275,7 +313,8 @@ class CardDeliveries:
         if state.origin is not None and not card.permalink:
             new_permalink = await self._permalink(issue_id, state.origin)
             card = replace(card, permalink=new_permalink)
-        blocks, text = render_issue_card(card, utcnow(), self.config.zone)
+        with metrics.stage("render"):
+            blocks, text = render_issue_card(card, utcnow(), self.config.zone)
         posted = None
         with slack_outcome():
             if state.posted is not None:
@@ -565,7 +604,7 @@ class CardDeliveries:
 
         return record
 
-    async def rationale_request(self, payload: RationaleRequest) -> None:
+    async def rationale_request(self, payload: RationaleRequest) -> outbox.Effects | None:
         """Ask for a won't-do rationale: in the problem's thread (anyone may answer) and, when we know
         who escalated it or who it was assigned to, in a direct message to them."""
         problem_id = payload.problem_id
@@ -592,7 +631,7 @@ class CardDeliveries:
         )
         row, customer_count = loaded
         if row is None:
-            return
+            return None
         blocks, text = render_rationale_request(
             problem_id,
             row.primary_issue_id,
@@ -605,17 +644,39 @@ class CardDeliveries:
         mark = delivery_mark("supportbridge_rationale_request")
         try:
             if payload.to == "dm" and ask:
-                await post_once(self.slack, ask, text, blocks, mark=mark)
+                sent = await post_once(self.slack, ask, text, blocks, mark=mark)
             else:
-                await post_once(self.slack, row.channel, text, blocks, thread_ts=row.ts, mark=mark)
+                sent = await post_once(self.slack, row.channel, text, blocks, thread_ts=row.ts, mark=mark)
         except SlackTransientError as exc:
             raise outbox_failure(exc) from exc
         except SlackCallError as exc:
             if payload.to == "dm":
                 # The thread has the same request with the same button: not worth retrying forever.
                 log.info("rationale request not sent as a DM", extra={"error": exc.code})
-                return
+                return None
             raise outbox_failure(exc) from exc
+        message = sent.message
+        # Remembered, so that the request loses its button once the rationale is written (and one
+        # written meanwhile is shown at once).
+        key = f"{escalation.rationale_request_prefix(problem_id)}{payload.to}:{message.ts}"
+
+        def record(conn: Connection) -> None:
+            conn.execute(
+                upsert_for(conn, posted_messages)
+                .values(key=key[:128], channel=message.channel, ts=message.ts, created_at=utcnow())
+                .on_conflict_do_nothing()
+            )
+            if escalation.rationale_written(conn, problem_id) is not None:
+                escalation.refresh_rationale_requests(conn, problem_id)
+
+        return record
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    state: CardState
+    merged: bool = False  # joined another problem at intake: no card of its own
+    prepared: Prepared | None = None  # a new card's candidates for suggestions, read with its state
 
 
 def _merged_at_intake(conn: Connection, issue_id: int) -> bool:

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 
 from sqlalchemy.engine import Connection
 
+from bot.config import AppConfig
 from bot.deliveries.policy import post_once, slack_outcome
 from bot.domain.outbox import ReplyThreadNote, SendReply
 from bot.domain.replies import ReplyChannelName, ReplyState
-from bot.services import outbox, replies
+from bot.services import csat, outbox, replies
 from bot.services.cards import CARD
 from bot.services.email_intake import message_key
 from bot.views.replies import render_reply_note
@@ -48,10 +49,17 @@ def reply_key(reply_id: int) -> str:
 
 
 class ReplyDeliveries:
-    def __init__(self, database: Database, slack: SlackGateway, channels: Mapping[str, ReplyChannel]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        slack: SlackGateway,
+        channels: Mapping[str, ReplyChannel],
+        config: AppConfig | None = None,
+    ) -> None:
         self.database = database
         self.slack = slack
         self.channels = channels
+        self.config = config
 
     def register(self, deliverer: outbox.Deliverer) -> None:
         deliverer.register(SendReply, self.send)
@@ -121,6 +129,9 @@ class ReplyDeliveries:
 
         def record(conn: Connection) -> None:
             replies.record_sent(conn, reply_id, sent.external_id)
+            if self.config is not None:
+                # A customer told of the fix through their channel is asked how we did (`csat`).
+                csat.after_fix_notice(conn, self.config, reply_id)
             if item.channel == ReplyChannelName.EMAIL:
                 # The customer's answer (In-Reply-To: this message) joins the report's thread.
                 claim_delivery(conn, message_key(sent.external_id), issue_id=item.issue_id)

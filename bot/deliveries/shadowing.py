@@ -5,6 +5,7 @@ renderers of posts that show current seats (the weekly post), stored answers (fe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,32 +15,141 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.policy import slack_outcome
 from bot.deliveries.posts import PostDeliveries, Renderer
-from bot.domain.outbox import PostRenderer, TellHosts
-from bot.domain.shadowing import Session, decode_plan, decode_session
+from bot.domain.outbox import PostRenderer, ShadowDmControls, ShadowListRefresh, TellHosts
+from bot.domain.shadowing import BOOKED, WAITLISTED, DmState, Session, decode_plan, decode_session
 from bot.people import People
 from bot.services import outbox
 from bot.services import shadowing as svc
 from bot.services.posts import enqueue_post
 from bot.views import shadowing as views
-from db.models import issues, problems, shadow_bookings
+from db.models import issues, problems, shadow_bookings, utcnow
 from db.session import Database
+from integrations.slack import ResponseUrlGone, SlackGateway, SlackTransientError
 
 log = logging.getLogger(__name__)
 
 
 class ShadowDeliveries:
-    def __init__(self, database: Database, config: AppConfig, people: People) -> None:
+    def __init__(
+        self, database: Database, config: AppConfig, people: People, slack: SlackGateway | None = None
+    ) -> None:
         self.database = database
         self.config = config
         self.people = people
+        self.slack = slack
 
     def register(self, deliverer: outbox.Deliverer, posts: PostDeliveries) -> None:
         deliverer.register(TellHosts, self.tell_hosts)
+        deliverer.register(ShadowListRefresh, self.refresh_list)
+        deliverer.register(ShadowDmControls, self.refresh_dm_controls)
         posts.add_renderer(PostRenderer.SHADOW_WEEK, self.render_week)
         posts.add_renderer(PostRenderer.SHADOW_FEEDBACK, self.render_feedback)
         for name in SNAPSHOT_VIEWS:
             posts.add_renderer(name, _snapshot_renderer(name, self.config.zone))
+        posts.add_renderer(PostRenderer.SHADOW_DM_STATE, self.render_dm_state)
+        for name, expected in CONTROLLED_DMS.items():
+            posts.add_renderer(name, self._controlled_renderer(name, expected))
+
+    async def refresh_list(self, payload: ShadowListRefresh) -> None:
+        """The `/shadow` list someone clicked on, replaced by the list as it is now. Replacing is
+        idempotent: a retry after an unknown outcome sends the same message again, harmlessly. A URL
+        Slack no longer takes (older than 30 minutes, used five times) leaves the list as it was."""
+        if self.slack is None:
+            return
+        config, user = self.config, payload.user
+        now = utcnow()
+        mine, open_ = await self.database.transaction(
+            lambda conn: (svc.sessions_of(conn, config, user, now), svc.open_sessions(conn, config, now))
+        )
+        blocks, text = views.session_list(user, mine, open_, config.zone, notice=payload.notice or None)
+        try:
+            await self.slack.replace_original(payload.response_url, text, blocks)
+        except ResponseUrlGone as exc:
+            log.info("shadow list not updated: its response URL is gone", extra={"reason": str(exc)})
+        except SlackTransientError as exc:
+            raise outbox.RetryLater(f"response URL: {exc}", exc.retry_after) from exc
+
+    async def refresh_dm_controls(self, payload: ShadowDmControls) -> None:
+        """Update a clicked DM in place: each session's controls as they apply now. The same update
+        sent twice (a retry after an unknown outcome) changes nothing."""
+        if self.slack is None:
+            return
+        wanted: dict[int, str] = {}
+        for block in payload.blocks:
+            match = (
+                SESSION_CONTROLS.match(str(block.get("block_id") or ""))
+                if block.get("type") == "actions"
+                else None
+            )
+            if match:
+                wanted[int(match[2])] = match[1]
+        if not wanted:
+            return
+        config, user = self.config, payload.user
+
+        def load(conn: Connection) -> dict[int, DmState] | None:
+            if svc.is_session_dm(conn, payload.channel, payload.ts):
+                return None  # a DM about one session: re-rendered whole (`refresh_dms`)
+            states = {sid: svc.dm_state(conn, config, sid, user) for sid in wanted}
+            return {sid: state for sid, state in states.items() if state is not None}
+
+        states = await self.database.transaction(load)
+        if states is None:
+            return
+        blocks: list[dict[str, Any]] = []
+        for block in payload.blocks:
+            match = (
+                SESSION_CONTROLS.match(str(block.get("block_id") or ""))
+                if block.get("type") == "actions"
+                else None
+            )
+            state = states.get(int(match[2])) if match else None
+            blocks.append(views.controls_now(state, match[1]) if match and state else block)
+        if blocks == payload.blocks:
+            return
+        with slack_outcome():
+            await self.slack.update_message(payload.channel, payload.ts, payload.text, blocks)
+
+    async def render_dm_state(self, args: dict[str, Any]) -> views.Rendered | None:
+        session_id, user = int(args["session"]), str(args["user"])
+        state = await self.database.transaction(
+            lambda conn: svc.dm_state(conn, self.config, session_id, user)
+        )
+        if state is None:
+            return None
+        return views.dm_state(state, self.config.zone, prompt=bool(args.get("prompt")))
+
+    def _controlled_renderer(self, name: PostRenderer, expected: str | None) -> Renderer:
+        """A DM with controls that waited in the outbox while the state changed (the booking was
+        cancelled, the seat taken, the session cancelled, the feedback given) is sent as the state is
+        now, without the controls that no longer apply."""
+        zone = self.config.zone
+
+        async def renderer(args: dict[str, Any]) -> views.Rendered | None:
+            user = args.get("user")
+            if not isinstance(user, str):  # asked for by an earlier version: its snapshot, as before
+                return render_snapshot(name, args, zone)
+            session_id = int(args["session"]["id"])
+            state = await self.database.transaction(
+                lambda conn: svc.dm_state(conn, self.config, session_id, user)
+            )
+            if state is None:
+                return None
+            prompt = name == PostRenderer.SHADOW_FEEDBACK_PROMPT
+            still = (
+                not state.feedback_given
+                if prompt
+                else state.status == expected
+                and state.session.status == "scheduled"
+                and state.session.starts_at > state.now
+            )
+            if still:
+                return render_snapshot(name, args, zone)
+            return views.dm_state(state, zone, prompt=prompt)
+
+        return renderer
 
     async def tell_hosts(self, payload: TellHosts) -> None:
         """One direct message per host, enqueued together (a retry never repeats a sent one)."""
@@ -109,6 +219,25 @@ class ShadowDeliveries:
         session, feedback, seen = loaded
         return views.feedback_post(session, self.config.zone, user, str(feedback.get("learned") or ""), seen)
 
+
+SESSION_CONTROLS = re.compile(r"^shadow\.(mine|session|suggested)\.(\d{1,9})$")
+
+
+def _session_controls(block: dict[str, Any]) -> re.Match[str] | None:
+    """A block of one session's controls: (kind, session id) from its block id."""
+    if block.get("type") != "actions":
+        return None
+    return SESSION_CONTROLS.match(str(block.get("block_id") or ""))
+
+
+# DMs whose controls act on the person's place in the session, and the place they assume.
+CONTROLLED_DMS: dict[PostRenderer, str | None] = {
+    PostRenderer.SHADOW_BOOKED: BOOKED,
+    PostRenderer.SHADOW_WAITLISTED: WAITLISTED,
+    PostRenderer.SHADOW_PROMOTED: BOOKED,
+    PostRenderer.SHADOW_REMINDER: BOOKED,
+    PostRenderer.SHADOW_FEEDBACK_PROMPT: None,
+}
 
 SnapshotView = Callable[[dict[str, Any], ZoneInfo], views.Rendered]
 

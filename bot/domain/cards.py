@@ -83,6 +83,9 @@ class IssueCard:
     first_response_at: datetime | None = None
     first_response_by: str | None = None
     first_response_due: datetime | None = None
+    # Satisfaction answers about the problem (`csat`): the average score (1 to 5) and how many.
+    satisfaction: float | None = None
+    satisfaction_answers: int = 0
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.macros import MacroUse
+
 # The least a spike's expected count is taken to be: a name never seen before has no infinite ratio.
 EXPECTED_FLOOR = 0.5
 
@@ -87,6 +89,13 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class AreaSatisfaction:
+    area: str
+    average: float  # 1 to 5
+    answers: int
+
+
+@dataclass(frozen=True)
 class Backlog:
     total: int
     buckets: tuple[tuple[str, int], ...]
@@ -125,6 +134,9 @@ class Digest:
     escalations_opened: Change
     escalations_resolved: Change
     trend: Trend
+    # The saved answers most replies were made from in the window (none: the line is left out).
+    top_macros: tuple[MacroUse, ...] = ()
+    satisfaction: tuple[AreaSatisfaction, ...] = ()  # `csat` scores given in the window, by area
     # Of `resolved`, the issues whose problem Jira resolved as won't do: not fixes.
     resolved_wont_do: Change = Change("won't do", 0, 0)
 

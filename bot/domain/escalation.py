@@ -35,3 +35,14 @@ class FieldChoice:
 
     value: str  # a project key, an issue type's or a priority's name
     label: str
+
+
+@dataclass(frozen=True)
+class RationaleWritten:
+    """A won't-do rationale as written: what its requests show once it is there."""
+
+    problem_id: int
+    issue_id: int
+    subject: str
+    text: str
+    by: str | None

@@ -39,6 +39,10 @@ class OutboxKind(StrEnum):
     JIRA_RATIONALE = "jira_rationale"  # a won't-do rationale written in Slack, as a Jira comment
     SEND_REPLY = "send_reply"  # a reply to a customer through the report's own channel, once
     REPLY_NOTE = "reply_note"  # the reply's line in its card's thread, kept up to date with its state
+    SHADOW_LIST = "shadow_list"  # re-render a `/shadow` list in place after a click on it
+    SHADOW_DM_CONTROLS = "shadow_dm_controls"  # a clicked DM's session controls, as they apply now
+    CSAT_SURVEY = "csat_survey"  # "How did we do?" to one customer through their channel, once
+    CSAT_NOTE = "csat_note"  # a low satisfaction score in the card's thread, updated with its comment
 
 
 class PostRenderer(StrEnum):
@@ -61,8 +65,12 @@ class PostRenderer(StrEnum):
     SHADOW_FEEDBACK_PROMPT = "shadow.feedback_prompt"
     SHADOW_PLAN = "shadow.plan"  # a first-week plan, from its snapshot in `args["plan"]`
     SHADOW_NUDGE = "shadow.nudge"  # the monthly fairness nudge, with the open sessions it lists
+    # An earlier DM about a session, re-rendered from the state now (args: session id, user, prompt).
+    SHADOW_DM_STATE = "shadow.dm_state"
     CLAIM_RELEASED = "claim-released"  # args: issue, actor (who released someone else's claim)
     SEVERITY_POINTER = "severity-pointer"  # args: issue, actor, severity (raised into another route)
+    # A won't-do rationale request once the rationale is written (args: problem): no button any more.
+    RATIONALE_WRITTEN = "rationale.written"
     RELEASE_HEADS_UP = "release.heads_up"
     RELEASE_DAY = "release.day"
     RELEASE_WATCH = "release.watch"
@@ -186,6 +194,18 @@ class ReplyThreadNote(Payload):
 
 
 @dataclass(frozen=True)
+class SendSurvey(Payload):
+    KIND = OutboxKind.CSAT_SURVEY
+    survey_id: int
+
+
+@dataclass(frozen=True)
+class SurveyNote(Payload):
+    KIND = OutboxKind.CSAT_NOTE
+    survey_id: int
+
+
+@dataclass(frozen=True)
 class CustomerList(Payload):
     KIND = OutboxKind.CUSTOMER_LIST
     problem_id: int
@@ -263,6 +283,32 @@ class TellHosts(Payload):
 
 
 @dataclass(frozen=True)
+class ShadowListRefresh(Payload):
+    """The `/shadow` list `user` clicked on, shown again as it is now (through the click's
+    `response_url`, the one way to edit an ephemeral message), with `notice` (what the click did) on
+    top."""
+
+    KIND = OutboxKind.SHADOW_LIST
+    response_url: str
+    user: str
+    notice: str = ""
+
+
+@dataclass(frozen=True)
+class ShadowDmControls(Payload):
+    """A direct message someone clicked a session control on (a first-week plan, a nudge): its blocks
+    as Slack sent them with the click, to update in place with each session's controls as they apply
+    to `user` now."""
+
+    KIND = OutboxKind.SHADOW_DM_CONTROLS
+    channel: str
+    ts: str
+    user: str
+    blocks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class DigestChart(Payload):
     """The trend chart for the digest posted under `key`, for the window [start, end) (ISO-8601)."""
 
@@ -283,6 +329,8 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         AutoMergeNote,
         SendReply,
         ReplyThreadNote,
+        SendSurvey,
+        SurveyNote,
         RationaleRequest,
         JiraEscalate,
         JiraLink,
@@ -291,6 +339,8 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         RefreshHome,
         Post,
         TellHosts,
+        ShadowListRefresh,
+        ShadowDmControls,
         DigestChart,
     )
 }

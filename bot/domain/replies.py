@@ -59,6 +59,10 @@ class ReplyForm:
     subject: str
     route: ReplyRoute
     text: str = ""  # prefilled (a macro, or the text of a failed send)
+    macro_id: int | None = None  # the macro `text` came from: its use is counted when sent
+    # Bumped each time a macro fills the text: a new block id makes Slack show the new text instead
+    # of keeping what was typed in the old field.
+    revision: int = 0
 
 
 @dataclass(frozen=True)

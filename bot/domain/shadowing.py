@@ -70,16 +70,42 @@ class PlanDay:
     day: date
     session: Session | None = None
     reason: str | None = None
+    existing: bool = False  # the person had booked this session before the plan was made
 
 
 @dataclass(frozen=True)
 class Plan:
     person: str
     days: list[PlanDay] = field(default_factory=list)
+    # The next free sessions, offered to book when some days of the plan have none.
+    suggestions: tuple[Session, ...] = ()
 
     @property
     def booked(self) -> list[Session]:
         return [d.session for d in self.days if d.session is not None]
+
+    @property
+    def empty_days(self) -> list[date]:
+        return [d.day for d in self.days if d.session is None]
+
+    @property
+    def existing(self) -> int:
+        return sum(1 for d in self.days if d.existing)
+
+
+@dataclass(frozen=True)
+class DmState:
+    """What an earlier direct message about a session shows when the state changed after it."""
+
+    session: Session
+    user: str
+    status: str | None  # booked | waitlisted | None (no longer signed up)
+    feedback_given: bool
+    now: datetime
+
+    @property
+    def offered(self) -> bool:
+        return any(owner == self.user for _, owner in self.session.offered)
 
 
 @dataclass(frozen=True)
@@ -145,9 +171,11 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
                 "day": d.day.isoformat(),
                 "session": encode_session(d.session) if d.session is not None else None,
                 "reason": d.reason,
+                "existing": d.existing,
             }
             for d in plan.days
         ],
+        "suggestions": [encode_session(s) for s in plan.suggestions],
     }
 
 
@@ -159,7 +187,9 @@ def decode_plan(data: Mapping[str, Any]) -> Plan:
                 date.fromisoformat(d["day"]),
                 decode_session(d["session"]) if d["session"] is not None else None,
                 d["reason"],
+                bool(d.get("existing", False)),  # absent from plans stored by earlier versions
             )
             for d in data["days"]
         ],
+        suggestions=tuple(decode_session(s) for s in data.get("suggestions") or ()),
     )

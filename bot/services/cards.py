@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from bot.domain.cards import CardCustomer, CustomerToTell, IssueCard, JiraLink, ResolvedProblem, Suggestion
 from bot.domain.replies import CHANNEL_WORDS, ReplyChannelName
 from db.models import (
+    csat_surveys,
     customer_notices,
     customer_replies,
     customers,
@@ -193,6 +194,15 @@ def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
                 .where(customer_notices.c.problem_id == problem.id)
             ).scalar_one()
             extra["to_tell"] = max(card.customer_count - int(told), 0)
+    if primary_id == issue_id:
+        scores = conn.execute(
+            select(func.avg(csat_surveys.c.score), func.count(csat_surveys.c.score)).where(
+                csat_surveys.c.problem_id == problem.id, csat_surveys.c.score.is_not(None)
+            )
+        ).one()
+        if scores[1]:
+            extra["satisfaction"] = round(float(scores[0]), 1)
+            extra["satisfaction_answers"] = int(scores[1])
     problem_card = None
     problem_card_permalink = None
     needs_suggestions = False

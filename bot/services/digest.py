@@ -30,18 +30,21 @@ from sqlalchemy import and_, case, distinct, exists, func, literal, null, or_, s
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.digest import Backlog, Change, Digest, ProblemLine, Timing, Trend
+from bot.domain.digest import AreaSatisfaction, Backlog, Change, Digest, ProblemLine, Timing, Trend
 from bot.domain.escalation import EscalationState
 from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
 from bot.services.digest_rollups import ROLLED, Measure, fold, parts
+from bot.services.macros import most_used
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
-from db.models import escalations, issue_events, issue_tags, issues
+from db.models import csat_surveys, escalations, issue_events, issue_tags, issues, problems
 from db.queries import seconds_between
 from db.queries.customers import counts
+
+MOST_USED_MACROS = 5  # "Most used answers": the saved answers most replies were made from
 
 RISING_MIN_GAIN = 3
 LIST_LIMIT = 5  # new and rising problems listed by name
@@ -488,7 +491,9 @@ def compute_digest(
         escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),
         escalations_resolved=_escalations(conn, escalations.c.jira_resolved_at, prev, start, end),
         trend=trend(conn, end, rollups=rollups),
+        satisfaction=_satisfaction(conn, start, end),
         resolved_wont_do=_resolved_wont_do(conn, config, prev, start, end),
+        top_macros=most_used(conn, start, end, MOST_USED_MACROS),
     )
 
 
@@ -512,6 +517,25 @@ def _resolved_wont_do(
         select(now, before).select_from(joined).where(bounded, escalations.c.jira_resolution.in_(chosen))
     ).one()
     return Change("won't do", int(row[0]), int(row[1]))
+
+
+def _satisfaction(conn: Connection, start: datetime, end: datetime) -> tuple[AreaSatisfaction, ...]:
+    """Satisfaction scores given in [start, end), by the product area of their problem's own report."""
+    area = func.coalesce(issues.c.product_area, NO_AREA)
+    rows = conn.execute(
+        select(area, func.avg(csat_surveys.c.score), func.count(csat_surveys.c.score))
+        .select_from(csat_surveys)
+        .join(problems, problems.c.id == csat_surveys.c.problem_id)
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .where(
+            csat_surveys.c.score.is_not(None),
+            csat_surveys.c.answered_at >= start,
+            csat_surveys.c.answered_at < end,
+        )
+        .group_by(area)
+    ).all()
+    found = [AreaSatisfaction(str(r[0]), round(float(r[1]), 1), int(r[2])) for r in rows]
+    return tuple(sorted(found, key=lambda a: (-a.answers, a.area))[:DIMENSION_LIMIT])
 
 
 def _escalations(

@@ -1,4 +1,4 @@
-"""Reading the digest's counts from the daily roll-ups (`digest_daily`, kept by triggers: migration 0013),
+"""Reading the digest's counts from the daily roll-ups (`digest_daily`, kept by triggers: migration 0014),
 and folding PostgreSQL's pending changes into them.
 
 A time range [lo, hi) is cut into the whole UTC days inside it, read from the roll-ups, and the partial

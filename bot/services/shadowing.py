@@ -11,6 +11,7 @@ Bookings are one row per person and session: `booked`, `waitlisted` (served in `
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from bot.domain.shadowing import (
     LIVE,
     WAITLISTED,
     Cancelled,
+    DmState,
     Hours,
     Plan,
     PlanDay,
@@ -51,7 +53,7 @@ from bot.services.posts import enqueue_post, posted
 from bot.services.triage import note
 from bot.sla import WEEKDAYS
 from bot.when import local_at, local_date
-from db.models import problems, shadow_bookings, shadow_sessions, utcnow
+from db.models import posted_messages, problems, shadow_bookings, shadow_sessions, utcnow
 from db.queries import seconds_between, upsert_for
 
 
@@ -327,7 +329,7 @@ def sign_up(
     _set_booking(conn, session.id, user, WAITLISTED, now, **extra)
     signed = SignUp(load_session(conn, config, session.id), WAITLISTED, len(session.waitlisted) + 1)
     _after_change(conn, config, signed.session, [user], by=by)
-    _dm(conn, user, PostRenderer.SHADOW_WAITLISTED, signed.session, position=signed.position)
+    _dm(conn, user, PostRenderer.SHADOW_WAITLISTED, signed.session, live=True, position=signed.position)
     return signed
 
 
@@ -367,7 +369,7 @@ def _promote(conn: Connection, config: AppConfig, session_id: int, now: datetime
             continue  # booked elsewhere at that time since joining the waitlist: stays in line
         _set_booking(conn, session_id, candidate, BOOKED, now)
         after = load_session(conn, config, session_id)
-        _dm(conn, candidate, PostRenderer.SHADOW_PROMOTED, after)
+        _dm(conn, candidate, PostRenderer.SHADOW_PROMOTED, after, live=True)
         _tell_hosts(conn, after, "joined", candidate)
         return candidate
     return None
@@ -569,6 +571,7 @@ def record_feedback(
         ).scalar()
         if primary is not None:
             note(conn, primary, "seen_while_shadowing", user, {"session": session.id}, sync=False)
+    refresh_dms(conn, session.id, [user])  # the "Share feedback" button has done its work
     return session
 
 
@@ -602,17 +605,83 @@ def _after_change(
     refresh_week_post(conn, config, session)
     for user in {*people, *([by] if by else [])}:
         refresh_home(conn, user)
+    refresh_dms(conn, session.id, people)
+
+
+# Direct messages about one session that carry controls (Cancel, Offer my seat, Share feedback) are
+# keyed "shadow-dm:<session>:<user>:<tag>", so `posted_messages` remembers where each one is and a
+# change of state re-renders every one of them without the controls that no longer apply.
+def dm_key_prefix(session_id: int, user: str) -> str:
+    return f"shadow-dm:{session_id}:{user}:"
+
+
+def feedback_prompt_key(session_id: int, user: str) -> str:
+    return dm_key_prefix(session_id, user) + "feedback"
+
+
+def refresh_dms(conn: Connection, session_id: int, people: Iterable[str]) -> None:
+    """Re-render the posted DMs about this session of these people from the state now (each is
+    rendered when sent, so several changes in a row edit each message once)."""
+    for user in set(people):
+        prefix = dm_key_prefix(session_id, user)
+        keys = conn.execute(
+            select(posted_messages.c.key).where(posted_messages.c.key.like(prefix + "%"))
+        ).scalars()
+        for key in list(keys):
+            enqueue_post(
+                conn,
+                channel=user,
+                key=key,
+                render=PostRenderer.SHADOW_DM_STATE,
+                args={
+                    "session": session_id,
+                    "user": user,
+                    "prompt": key == feedback_prompt_key(session_id, user),
+                },
+                edit=True,
+            )
+
+
+def is_session_dm(conn: Connection, channel: str, ts: str) -> bool:
+    """Whether this posted message is a keyed DM about one session (see `refresh_dms`)."""
+    key = conn.execute(
+        select(posted_messages.c.key).where(posted_messages.c.channel == channel, posted_messages.c.ts == ts)
+    ).scalar()
+    return bool(key and key.startswith("shadow-dm:"))
+
+
+def dm_state(conn: Connection, config: AppConfig, session_id: int, user: str) -> DmState | None:
+    """What an earlier DM about the session must show now: the session, the person's place in it and
+    whether they gave feedback; None when the session is gone."""
+    try:
+        session = load_session(conn, config, session_id)
+    except ShadowNotFound:
+        return None
+    feedback = conn.execute(
+        select(shadow_bookings.c.feedback).where(
+            shadow_bookings.c.session_id == session_id, shadow_bookings.c.user_id == user
+        )
+    ).scalar()
+    return DmState(session, user, session.status_of(user), bool(feedback), utcnow())
 
 
 def _confirm_booked(
     conn: Connection, config: AppConfig, session: Session, user: str, by: str | None = None
 ) -> None:
-    _dm(conn, user, PostRenderer.SHADOW_BOOKED, session, by=by if by != user else None)
+    _dm(conn, user, PostRenderer.SHADOW_BOOKED, session, live=True, by=by if by != user else None)
 
 
-def _dm(conn: Connection, user: str, render: PostRenderer, session: Session, **args: Any) -> None:
-    """A direct message about `session`, rendered when it is sent from the session as it is now."""
-    enqueue_post(conn, channel=user, render=render, args={"session": encode_session(session), **args})
+def _dm(
+    conn: Connection, user: str, render: PostRenderer, session: Session, *, live: bool = False, **args: Any
+) -> None:
+    """A direct message about `session`, rendered when it is sent from the session as it is now;
+    `live` when it carries controls, so later changes can take them away (`refresh_dms`)."""
+    key = dm_key_prefix(session.id, user) + uuid.uuid4().hex[:16] if live else None
+    if live:
+        args["user"] = user
+    enqueue_post(
+        conn, channel=user, key=key, render=render, args={"session": encode_session(session), **args}
+    )
 
 
 def _swap_args(session: Session, owner: str, booking_id: int, taken_by: str | None) -> dict[str, Any]:
@@ -699,18 +768,34 @@ def working_days(config: AppConfig, start: date, count: int) -> list[date]:
     return days
 
 
+SUGGESTED = 3  # free sessions offered when some days of a first-week plan have none
+
+
 def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: date, now: datetime) -> Plan:
     """A first-week plan: one session a day for `onboarding.days` working days, spread across the
-    onboarding programmes (each programme once before any repeats), booked for the new hire."""
+    onboarding programmes (each programme once before any repeats), booked for the new hire. A day on
+    which the person is booked already (any programme) counts as planned. When some days have no free
+    session, the plan carries the next free sessions to offer instead."""
     programmes = [p for p in config.shadowing.programmes if p.onboarding]
     if not programmes:
         raise ShadowNotConfigured("No shadowing programme is open to onboarding (set `onboarding: true`).")
     materialize(conn, config, now)
-    plan = Plan(person)
+    zone = config.zone
+    already: dict[date, Session] = {}
+    for session, status in sessions_of(conn, config, person, now):
+        if status == BOOKED:
+            already.setdefault(local_date(session.starts_at, zone), session)
+    days: list[PlanDay] = []
     used: dict[str, int] = {p.id: 0 for p in programmes}
+    for session in already.values():
+        if session.programme in used:
+            used[session.programme] += 1
     for day in working_days(config, start, config.shadowing.onboarding.days):
-        begin = local_at(day, time(0, 0), config.zone)
-        end = local_at(day + timedelta(days=1), time(0, 0), config.zone)
+        if day in already:
+            days.append(PlanDay(day, already[day], existing=True))
+            continue
+        begin = local_at(day, time(0, 0), zone)
+        end = local_at(day + timedelta(days=1), time(0, 0), zone)
         candidates = [
             s
             for s in sessions_between(conn, config, max(begin, now), end)
@@ -732,11 +817,33 @@ def onboard(conn: Connection, config: AppConfig, person: str, by: str, start: da
         else:
             if entry.session is None and entry.reason is None:
                 entry.reason = "no open session that day"
-        plan.days.append(entry)
+        days.append(entry)
+    suggestions: tuple[Session, ...] = ()
+    if any(d.session is None for d in days):
+        suggestions = tuple(_free_sessions(conn, config, person, start, now, [p.id for p in programmes]))
+    plan = Plan(person, days, suggestions)
     enqueue_post(
         conn, channel=person, render=PostRenderer.SHADOW_PLAN, args={"plan": encode_plan(plan), "by": by}
     )
     return plan
+
+
+def _free_sessions(
+    conn: Connection, config: AppConfig, person: str, start: date, now: datetime, programmes: list[str]
+) -> list[Session]:
+    """The next sessions of the onboarding programmes, from the plan's first day, with a free seat the
+    person could take (not booked or waiting there, not clashing with one of their bookings)."""
+    begin = max(local_at(start, time(0, 0), config.zone), now)
+    found: list[Session] = []
+    for session in sessions_between(conn, config, begin, now + timedelta(days=config.shadowing.horizon_days)):
+        if session.programme not in programmes or session.seats_left <= 0:
+            continue
+        if session.status_of(person) is not None or _clash(conn, person, session) is not None:
+            continue
+        found.append(session)
+        if len(found) == SUGGESTED:
+            break
+    return found
 
 
 def booking_rows_due(conn: Connection, start: datetime, end: datetime) -> list[Any]:

@@ -30,12 +30,15 @@ from bot.services import outbox
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
 from bot.services.shadowing import (
+    dm_key_prefix,
     expected_hours,
+    feedback_prompt_key,
     hours_by_person,
     load_session,
     materialize,
     open_sessions,
     quarter_of,
+    refresh_dms,
 )
 from bot.when import before, local_at
 from db.models import shadow_bookings, shadow_sessions
@@ -117,8 +120,13 @@ def reminders(conn: Connection, config: AppConfig, now: datetime) -> int:
         enqueue_post(
             conn,
             channel=row.user_id,
+            key=f"{dm_key_prefix(row.id, row.user_id)}remind-{minutes}",
             render=PostRenderer.SHADOW_REMINDER,
-            args={"session": encode_session(session), "lead_seconds": lead.total_seconds()},
+            args={
+                "session": encode_session(session),
+                "lead_seconds": lead.total_seconds(),
+                "user": row.user_id,
+            },
         )
         sent += 1
     for session_id, minutes in hosts_due:
@@ -151,11 +159,14 @@ def feedback_prompts(conn: Connection, config: AppConfig, now: datetime) -> int:
         if not once(conn, "shadow-feedback", f"{row.id}:{row.user_id}"):
             continue
         session = load_session(conn, config, row.id)
+        # The session is over: its Cancel and Offer buttons in earlier DMs can only fail now.
+        refresh_dms(conn, row.id, [row.user_id])
         enqueue_post(
             conn,
             channel=row.user_id,
+            key=feedback_prompt_key(row.id, row.user_id),
             render=PostRenderer.SHADOW_FEEDBACK_PROMPT,
-            args={"session": encode_session(session)},
+            args={"session": encode_session(session), "user": row.user_id},
         )
         sent += 1
     return sent

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.digest import Change, Digest, ProblemLine, Spike, SpikeLine, Timing
+from bot.domain.digest import AreaSatisfaction, Change, Digest, ProblemLine, Spike, SpikeLine, Timing
+from bot.domain.macros import MacroUse
 from bot.ids import Action
 from bot.views.blocks import (
     Blocks,
@@ -155,9 +156,22 @@ def _timing_lines(timings: Sequence[Timing]) -> str:
     return "\n".join(rows)
 
 
+def _satisfaction_lines(items: Sequence[AreaSatisfaction]) -> str:
+    return "\n".join(
+        f"• {escape(truncate(a.area, 60))}: *{a.average:.1f}* / 5 ({plural(a.answers, 'answer')})"
+        for a in items
+    )
+
+
 def _spikes(spikes: Sequence[Spike]) -> str:
     return "\n".join(f"• {spike_text(s)}" for s in spikes[:8]) + (
         f"\nand {len(spikes) - 8} more" if len(spikes) > 8 else ""
+    )
+
+
+def _macro_lines(uses: Sequence[MacroUse]) -> str:
+    return "\n".join(
+        f"• {escape(truncate(use.name, TITLE_MAX))} — {plural(use.uses, 'reply', 'replies')}" for use in uses
     )
 
 
@@ -243,6 +257,10 @@ def render_digest(
         blocks.append(section("*:rotating_light: Thresholds crossed*\n" + "\n".join(lines)))
     if digest.spikes:
         blocks.append(section("*:warning: Spikes*\n" + _spikes(digest.spikes)))
+    if digest.top_macros:
+        blocks.append(section("*:speech_balloon: Most used answers*\n" + _macro_lines(digest.top_macros)))
+    if digest.satisfaction:
+        blocks.append(section("*:star: Satisfaction by area*\n" + _satisfaction_lines(digest.satisfaction)))
     blocks.append(divider())
     buckets = " · ".join(f"{label}: {n}" for label, n in digest.backlog.buckets)
     blocks.append(section(f"*Open backlog by age* ({digest.backlog.total})\n{buckets}"))
@@ -337,6 +355,17 @@ def render_text(digest: Digest, zone: ZoneInfo) -> str:
         out.append("")
         out.append("Spikes")
         out.extend(f"   - {spike_text(s, markup=False)}" for s in digest.spikes)
+    if digest.top_macros:
+        out.append("")
+        out.append("Most used answers")
+        out.extend(f"   - {u.name}: {plural(u.uses, 'reply', 'replies')}" for u in digest.top_macros)
+    if digest.satisfaction:
+        out.append("")
+        out.append("Satisfaction by area")
+        out.extend(
+            f"   {truncate(a.area, 60)}: {a.average:.1f} / 5 ({plural(a.answers, 'answer')})"
+            for a in digest.satisfaction
+        )
     out.append("")
     out.append("Open backlog by age: " + ", ".join(f"{label} {n}" for label, n in digest.backlog.buckets))
     out.append("")

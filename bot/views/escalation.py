@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.cards import ResolvedProblem
-from bot.domain.escalation import EscalationDefaults, FieldChoice
+from bot.domain.escalation import EscalationDefaults, FieldChoice, RationaleWritten
 from bot.domain.replies import FixNoticeForm
 from bot.ids import Action, Block, Callback
 from bot.views.blocks import (
@@ -243,6 +243,16 @@ def render_rationale_request(
         ),
     ]
     return blocks, truncate(f"{key} won't be done: please write a rationale", 300)
+
+
+def render_rationale_written(written: RationaleWritten) -> tuple[Blocks, str]:
+    """A rationale request once the rationale is written: the rationale, and no button."""
+    who = f"<@{written.by}>" if written.by else "Someone"
+    about = f"#{written.issue_id} · {escape(truncate(written.subject, 150))}"
+    quoted = "\n".join(f">{line}" for line in escape(truncate(written.text, 2500)).splitlines() or [""])
+    lead = f":white_check_mark: {who} wrote the won't-do rationale for {about}:"
+    blocks: Blocks = [section(f"{lead}\n{quoted}", verbatim=True)]
+    return blocks, truncate(f"Rationale written for #{written.issue_id}", 300)
 
 
 @dataclass(frozen=True)

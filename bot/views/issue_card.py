@@ -22,6 +22,7 @@ from bot.views.blocks import (
     header,
     link_button,
     plain,
+    plural,
     section,
     slack_time,
     truncate,
@@ -311,6 +312,13 @@ def render_issue_card(
             (
                 "Customers to tell",
                 f"{card.to_tell} still to tell" if card.to_tell else ":white_check_mark: all told",
+            )
+        )
+    if card.satisfaction is not None and card.satisfaction_answers:
+        info.append(
+            (
+                "Satisfaction",
+                f"{card.satisfaction:.1f} ({plural(card.satisfaction_answers, 'answer')})",
             )
         )
     meta = [f"#{card.issue_id}", f"reported {slack_time(card.reported_at, zone, DUE_TOKENS)}"]

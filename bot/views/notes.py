@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.intake import clean_line, clean_text
-from bot.views.blocks import context, escape, section, truncate
+from bot.ids import Action
+from bot.views.blocks import actions, button, context, encode_state, escape, section, truncate
 
 
 def intake_confirmation(issue_id: int, created: bool, card_channel: str | None) -> str:
@@ -20,6 +21,7 @@ SUPPORT_USAGE = (
     "• `/support report` — log a customer issue with a form\n"
     "• `/support search <words>` — find past and open issues (only you see the answer)\n"
     "• `/support digest [7d|30d]` — preview the complaint digest, with a button to post it\n"
+    "• `/support macro add|list|remove` — saved answers for replying to customers\n"
     "• `/support help` — this help\n"
     "You can also log any message: its ⋮ menu → *Log as customer issue*, "
     "or react with the configured emoji in a monitored channel."
@@ -207,7 +209,16 @@ def render_triage_note(
         quoted = escape(truncate(str(detail.get("text") or ""), 2500))
         quoted = "\n".join(f">{line}" for line in quoted.splitlines() or [""])
         text = f":memo: {who} explained why this won't be done (for support to reuse):\n{quoted}"
-        return [section(text, verbatim=True)], truncate(f"{who} explained why this won't be done", 300)
+        blocks = [section(text, verbatim=True)]
+        problem = detail.get("problem")
+        if isinstance(problem, int) and not isinstance(problem, bool) and problem > 0:
+            blocks.append(
+                actions(
+                    [button("Save as macro", Action.MACRO_SAVE, encode_state(problem=problem))],
+                    block_id=encode_state(problem=problem, part="macro"),
+                )
+            )
+        return blocks, truncate(f"{who} explained why this won't be done", 300)
     elif kind == "sla_reminder":
         target = escape(str(detail.get("target") or ""))
         # The route's owners, else the on-duty group: a reminder that names nobody is read by nobody.

@@ -9,6 +9,7 @@ from bot.domain.replies import (
     REPLY_MAX_CHARS,
     ReplyForm,
     ReplyNote,
+    ReplyPurpose,
     ReplyState,
 )
 from bot.ids import Action, Block, Callback
@@ -29,16 +30,39 @@ QUOTE_MAX = 600
 INTERNAL_ONLY = "Only this text is sent. Messages in the card's thread always stay in Slack."
 
 
+def reply_text_block(revision: int) -> str:
+    """The block id of the form's text field: a new one each time a macro fills it (Slack keeps what
+    was typed in an input whose block id stays the same, whatever `initial_value` says)."""
+    return Block.REPLY_TEXT if revision <= 0 else f"{Block.REPLY_TEXT}.{revision}"
+
+
+def macro_picker(issue_id: int) -> dict[str, Any]:
+    """Saved answers, the report's product area's first (options come from `block_suggestion`)."""
+    return actions(
+        [
+            {
+                "type": "external_select",
+                "action_id": Action.REPLY_MACRO,
+                "placeholder": plain("Use a macro…", 150),
+                "min_query_length": 0,
+            }
+        ],
+        block_id=encode_state(issue=issue_id, part="macro"),
+    )
+
+
 def render_reply_modal(form: ReplyForm) -> dict[str, Any]:
     """The form: the text to send and where it goes; without a channel back, why, and a way to get
-    the text ready to paste into the customer's own channel."""
+    the text ready to paste into the customer's own channel. A macro picked fills the text."""
+    text_block = reply_text_block(form.revision)
     who = f"*{escape(truncate(form.customer, 150))}*"
     subject = escape(truncate(form.subject, 200))
     if form.route.channel is not None:
         blocks: Blocks = [
             section(f"To {who} {CHANNEL_WORDS[form.route.channel]}, about _{subject}_", verbatim=True),
+            macro_picker(form.issue_id),
             text_input(
-                Block.REPLY_TEXT,
+                text_block,
                 "Your answer",
                 initial=form.text,
                 multiline=True,
@@ -54,8 +78,9 @@ def render_reply_modal(form: ReplyForm) -> dict[str, Any]:
             section(
                 f"Write the answer to {who} here to get it ready to paste where they are.", verbatim=True
             ),
+            macro_picker(form.issue_id),
             text_input(
-                Block.REPLY_TEXT, "Your answer", initial=form.text, multiline=True, max_length=REPLY_MAX_CHARS
+                text_block, "Your answer", initial=form.text, multiline=True, max_length=REPLY_MAX_CHARS
             ),
         ]
         submit, copy = "Get text to copy", True
@@ -65,9 +90,18 @@ def render_reply_modal(form: ReplyForm) -> dict[str, Any]:
         "title": plain("Reply to customer", 24),
         "submit": plain(submit, 24),
         "close": plain("Cancel", 24),
-        "private_metadata": encode_state(issue=form.issue_id, copy=int(copy)),
+        "private_metadata": encode_state(**_form_state(form, copy)),
         "blocks": blocks,
     }
+
+
+def _form_state(form: ReplyForm, copy: bool) -> dict[str, int | str]:
+    state: dict[str, int | str] = {"issue": form.issue_id, "copy": int(copy)}
+    if form.macro_id is not None:
+        state["macro"] = form.macro_id
+    if form.revision > 0:
+        state["rev"] = form.revision
+    return state
 
 
 def render_copy_view(text: str) -> dict[str, Any]:
@@ -104,6 +138,13 @@ def render_reply_note(note: ReplyNote) -> tuple[Blocks, str]:
         reason = escape(truncate(note.reason or "the channel refused it", 300))
         line = f":warning: Not sent to {who} {how}{by}: {reason}"
     blocks: Blocks = [section(f"{line}\n{_quote(note.text)}", verbatim=True)]
+    if note.state in (ReplyState.SENT, ReplyState.REPLIED) and note.purpose == ReplyPurpose.REPLY:
+        blocks.append(
+            actions(
+                [button("Save as macro", Action.MACRO_SAVE, encode_state(reply=note.reply_id))],
+                block_id=encode_state(reply=note.reply_id, part="macro"),
+            )
+        )
     if note.state == ReplyState.FAILED:
         blocks.append(
             actions(

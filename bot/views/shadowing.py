@@ -8,11 +8,11 @@ programme's wall time in the configured zone as the fallback and in plain-text p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.shadowing import Plan, Session, session_title
+from bot.domain.shadowing import DmState, Plan, PlanDay, Session, session_title
 from bot.ids import INPUT, Action, Block, Callback
 from bot.views.blocks import (
     Blocks,
@@ -70,42 +70,106 @@ def line(session: Session, zone: ZoneInfo) -> str:
     )
 
 
-def _state(session: Session, **extra: Any) -> str:
-    return encode_state(session=session.id, **extra)
+def _state(session: Session, *, in_list: bool = False, **extra: Any) -> str:
+    """A session's controls carry its id; on a `/shadow` list also `list: 1`, so that a click on it
+    re-renders the list in place."""
+    return encode_state(session=session.id, **({"list": 1} if in_list else {}), **extra)
 
 
-def sign_up_button(session: Session) -> dict[str, Any]:
+def sign_up_button(session: Session, *, in_list: bool = False) -> dict[str, Any]:
+    state = _state(session, in_list=in_list)
     if session.seats_left:
-        return button("Sign up", Action.SHADOW_SIGN_UP, _state(session), style="primary")
-    return button("Join waitlist", Action.SHADOW_SIGN_UP, _state(session))
+        return button("Sign up", Action.SHADOW_SIGN_UP, state, style="primary")
+    return button("Join waitlist", Action.SHADOW_SIGN_UP, state)
 
 
-def _more_menu(session: Session) -> dict[str, Any]:
+def _more_menu(session: Session, *, in_list: bool = False) -> dict[str, Any]:
     return {
         "type": "overflow",
         "action_id": Action.SHADOW_MORE,
         "options": [
-            {"text": plain("Cancel my booking", 75), "value": _state(session, do="cancel")},
-            {"text": plain("Offer my seat to someone", 75), "value": _state(session, do="offer")},
+            {"text": plain("Cancel my booking", 75), "value": _state(session, in_list=in_list, do="cancel")},
+            {
+                "text": plain("Offer my seat to someone", 75),
+                "value": _state(session, in_list=in_list, do="offer"),
+            },
         ],
     }
 
 
-def listed(session: Session, zone: ZoneInfo, *, coming: bool = True) -> Blocks:
+def listed(session: Session, zone: ZoneInfo, *, coming: bool = True, in_list: bool = False) -> Blocks:
     text = line(session, zone)
     if coming and session.booked:
         text += f"\nComing: {_people(session.booked)}"
-    return [
-        section(text),
-        actions([sign_up_button(session), _more_menu(session)], block_id=f"shadow.session.{session.id}"),
-    ]
+    controls = [sign_up_button(session, in_list=in_list), _more_menu(session, in_list=in_list)]
+    return [section(text), actions(controls, block_id=f"shadow.session.{session.id}")]
 
 
-def mine_controls(session: Session, status: str) -> dict[str, Any]:
-    elements = [button("Cancel", Action.SHADOW_CANCEL, _state(session), style="danger")]
-    if status == "booked":
-        elements.append(button("Offer my seat", Action.SHADOW_OFFER, _state(session)))
+def mine_controls(
+    session: Session, status: str, *, offered: bool = False, in_list: bool = False
+) -> dict[str, Any]:
+    state = _state(session, in_list=in_list)
+    elements = [button("Cancel", Action.SHADOW_CANCEL, state, style="danger")]
+    if status == "booked" and not offered:
+        elements.append(button("Offer my seat", Action.SHADOW_OFFER, state))
     return actions(elements, block_id=f"shadow.mine.{session.id}")
+
+
+def controls_now(state: DmState, kind: str) -> dict[str, Any]:
+    """The controls of one session in a DM that was clicked (a plan, a nudge), as they apply now:
+    cancel and offer while signed up, sign-up while not, and a plain line once neither can work."""
+    session = state.session
+    if session.status != "scheduled":
+        return context("This session was cancelled.")
+    if session.starts_at <= state.now:
+        return context(
+            "This session has started." if session.ends_at > state.now else "This session is over."
+        )
+    if state.status is not None:
+        return mine_controls(session, state.status, offered=state.offered)
+    if kind == "mine":
+        return context("You're no longer signed up for this one. `/shadow` lists the open sessions.")
+    if not session.seats_left and not session.waitlist_allowed:
+        return context("This session is full.")
+    return actions([sign_up_button(session)], block_id=f"shadow.{kind}.{session.id}")
+
+
+def dm_state(state: DmState, zone: ZoneInfo, *, prompt: bool) -> Rendered:
+    """An earlier DM about a session once something changed: what is true now, with only the
+    controls that can still work (none once the session started, was cancelled or left)."""
+    session = state.session
+    title = escape(session_title(session, zone))
+    if prompt:
+        if not state.feedback_given:
+            return feedback_prompt(session, zone)
+        text = f":speech_balloon: Thanks for shadowing *{escape(session.name)}*: your feedback is shared."
+        return [section(text)], f"Feedback shared: {session_title(session, zone)}"
+    if session.status != "scheduled":
+        blocks = [section(f":x: {title} was cancelled. Pick another with `/shadow`.")]
+        return blocks, f"Cancelled: {session_title(session, zone)}"
+    if session.starts_at <= state.now:
+        over = session.ends_at <= state.now
+        mark = "is over" if over else "has started"
+        lead = "You were booked for" if state.status == "booked" else "You're not signed up for"
+        return [section(f"{lead} {title}, which {mark}.")], f"{session_title(session, zone)} {mark}"
+    if state.status is None:
+        blocks = [
+            section(f"You're no longer signed up for {title}."),
+            context("Changed your mind? `/shadow` lists the open sessions."),
+        ]
+        return blocks, f"No longer signed up: {session_title(session, zone)}"
+    if state.status == "booked":
+        lead = ":white_check_mark: You're booked:"
+        if state.offered:
+            lead = ":arrows_counterclockwise: You're booked; your seat is on offer until someone takes it:"
+        text = f"Booked: {session_title(session, zone)}"
+    else:
+        position = session.waitlisted.index(state.user) + 1
+        lead = f":hourglass_flowing_sand: You're *#{position}* on the waitlist:"
+        text = f"Waitlist #{position}: {session_title(session, zone)}"
+    blocks = _session_block(session, zone, lead)
+    blocks.append(mine_controls(session, state.status, offered=state.offered))
+    return blocks, text
 
 
 def week_post(
@@ -131,25 +195,32 @@ def week_post(
 
 
 def session_list(
-    user: str, mine: Sequence[tuple[Session, str]], open_: Sequence[Session], zone: ZoneInfo
+    user: str,
+    mine: Sequence[tuple[Session, str]],
+    open_: Sequence[Session],
+    zone: ZoneInfo,
+    *,
+    notice: str | None = None,
 ) -> Rendered:
-    """`/shadow`: your sessions (with cancel and offer) and open ones (with sign-up)."""
-    blocks: Blocks = []
+    """`/shadow`: your sessions (with cancel and offer) and open ones (with sign-up); after a click on
+    it, the same list as it is now with `notice` (what the click did, already escaped) on top."""
+    blocks: Blocks = [section(truncate(notice, 2000))] if notice else []
     if mine:
         blocks.append(section("*Your sessions*"))
         for session, status in mine[:10]:
+            offered = any(owner == user for _, owner in session.offered)
             if status == "booked":
-                label = "booked"
+                label = "booked, seat on offer" if offered else "booked"
             else:
                 label = f"#{session.waitlisted.index(user) + 1} on the waitlist"
             blocks.append(section(f"{line(session, zone)}\nYou: *{label}*"))
-            blocks.append(mine_controls(session, status))
+            blocks.append(mine_controls(session, status, offered=offered, in_list=True))
         blocks.append(divider())
     mine_ids = {s.id for s, _ in mine}
     others = [s for s in open_ if s.id not in mine_ids]
     blocks.append(section("*Open sessions*" if others else "_No open sessions in the next two weeks._"))
     for session in others[:10]:
-        blocks.extend(listed(session, zone, coming=False))
+        blocks.extend(listed(session, zone, coming=False, in_list=True))
     blocks.append(context("`/shadow stats` · `/shadow help`"))
     text = f"{len(mine)} of your sessions, {len(others)} open"
     return blocks[:50], text
@@ -316,32 +387,112 @@ def feedback_post(
     return blocks, f"Shadowing feedback from a {session.name} session"
 
 
+def short_day(day: date) -> str:
+    """ "Wed 9 Dec": the day named in plans."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _days_list(days: Sequence[date]) -> str:
+    named = [short_day(d) for d in days]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+def _plan_day(day: PlanDay, zone: ZoneInfo) -> str:
+    if day.session is None:
+        return f"_{escape(day.reason or 'no session')}_"
+    already = " _(booked already)_" if day.existing else ""
+    return line(day.session, zone) + already
+
+
+def book_for_button(session: Session, person: str) -> dict[str, Any]:
+    return button("Book this one", Action.SHADOW_BOOK_FOR, encode_state(session=session.id, person=person))
+
+
+def _suggested(p: Plan, zone: ZoneInfo, *, for_person: bool) -> Blocks:
+    """The next free sessions, each with a button that books it (for the person themselves: a normal
+    sign-up; for someone onboarding them: a booking on their behalf)."""
+    if not p.empty_days:
+        return []
+    if not p.suggestions:
+        return [context("No other free session is coming up either; hosts can add one with `/shadow add`.")]
+    blocks: Blocks = [section("*Next free sessions*")]
+    for session in p.suggestions:
+        control = sign_up_button(session) if for_person else book_for_button(session, p.person)
+        blocks.append(section(line(session, zone)))
+        blocks.append(actions([control], block_id=f"shadow.suggested.{session.id}"))
+    return blocks
+
+
 def plan(p: Plan, zone: ZoneInfo, by: str) -> Rendered:
-    blocks: Blocks = [
-        header("Your first week: shadowing support"),
-        section(
-            f"Welcome! <@{by}> set you up to sit with support once a day this week — "
-            "the fastest way to learn what customers run into."
-        ),
-    ]
-    for day in p.days:
-        if day.session is not None:
-            blocks.append(section(f"*{day.day:%A %d %b}*\n{line(day.session, zone)}"))
-            blocks.append(mine_controls(day.session, "booked"))
-        else:
-            blocks.append(section(f"*{day.day:%A %d %b}*\n_{escape(day.reason or 'no session')}_"))
-    blocks.append(context("You'll get a reminder before each session. Cancel any you can't make."))
-    return blocks[:50], f"Your first-week shadowing plan: {len(p.booked)} session(s)"
+    """The new hire's DM: what is booked each day, what is free instead, and (only when something is
+    booked) the promise of reminders."""
+    count = len(p.booked)
+    blocks: Blocks = [header("Your first week: shadowing support")]
+    if count:
+        blocks.append(
+            section(
+                f"Welcome! <@{by}> set you up to sit with support once a day this week — "
+                "the fastest way to learn what customers run into."
+            )
+        )
+    else:
+        blocks.append(
+            section(
+                f"Welcome! <@{by}> wanted to set you up to sit with support this week, but no session "
+                "was free on any day of it, so *nothing is booked yet*."
+            )
+        )
+    if count:
+        for day in p.days:
+            blocks.append(section(f"*{day.day:%A} {day.day.day} {day.day:%b}*\n{_plan_day(day, zone)}"))
+            if day.session is not None:
+                blocks.append(mine_controls(day.session, "booked"))
+    if p.empty_days and count:
+        blocks.append(section(f"Nothing free on {_days_list(p.empty_days)}."))
+    blocks.extend(_suggested(p, zone, for_person=True))
+    if count:
+        blocks.append(context("You'll get a reminder before each session. Cancel any you can't make."))
+        text = f"Your first-week shadowing plan: {plural(count, 'session', 'sessions')}"
+    else:
+        text = "Your first-week shadowing plan: nothing booked yet"
+    return blocks[:50], text
 
 
-def plan_summary(p: Plan, zone: ZoneInfo) -> str:
-    lines = [f"First-week plan for <@{p.person}>: {len(p.booked)} of {len(p.days)} days booked."]
+def plan_summary(p: Plan, zone: ZoneInfo, *, own: bool = False) -> str:
+    count = len(p.booked)
+    if not count:
+        if not p.days:
+            return f"Nothing booked for <@{p.person}>."
+        first, last = short_day(p.days[0].day), short_day(p.days[-1].day)
+        span = first if first == last else f"{first} to {last}"
+        whose = "your" if own else "their"
+        return (
+            f"Nothing booked for <@{p.person}>: no session is free on any day of {whose} first week "
+            f"({span}), so there are no reminders either."
+        )
+    already = f" ({p.existing} booked already)" if p.existing else ""
+    lines = [f"First-week plan for <@{p.person}>: {count} of {len(p.days)} days booked{already}."]
     for day in p.days:
         if day.session is not None:
-            lines.append(f"• {day.day:%a %d %b}: {session_heading(day.session, zone)}")
+            lines.append(f"• {short_day(day.day)}: {session_heading(day.session, zone)}")
         else:
-            lines.append(f"• {day.day:%a %d %b}: {escape(day.reason or 'no session')}")
+            lines.append(f"• {short_day(day.day)}: {escape(day.reason or 'no session')}")
+    if p.empty_days:
+        lines.append(f"Nothing free on {_days_list(p.empty_days)}.")
     return "\n".join(lines)
+
+
+def plan_reply(p: Plan, zone: ZoneInfo, by: str) -> Rendered:
+    """The answer to `/shadow onboard`: the plan, the days with nothing free and the next free
+    sessions to book instead; reminders are promised only for what is booked."""
+    self_ = p.person == by
+    text = plan_summary(p, zone, own=self_)
+    if p.booked:
+        where = "your DMs" if self_ else "their DMs"
+        text += f"\nThe plan is in {where}, with reminders before each booked session."
+    blocks: Blocks = [section(text)]
+    blocks.extend(_suggested(p, zone, for_person=self_))
+    return blocks[:50], truncate(text, 3000)
 
 
 def nudge(done: float, target: float, label: str, sessions: Sequence[Session], zone: ZoneInfo) -> Rendered:

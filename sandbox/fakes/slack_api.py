@@ -249,6 +249,33 @@ class Channel:
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _response_problems(body: Any) -> list[str]:
+    """What Slack would refuse in a response_url message (Block Kit checked with slack_sdk's models)."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+
+    if not isinstance(body, dict):
+        return ["the body is not a JSON object"]
+    problems: list[str] = []
+    if not isinstance(body.get("text", ""), str):
+        problems.append("text is not a string")
+    for name in ("replace_original", "delete_original"):
+        if name in body and not isinstance(body[name], bool):
+            problems.append(f"{name} is not a boolean")
+    blocks = body.get("blocks", [])
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return [*problems, "blocks must be a list of at most 50"]
+    for block in blocks:
+        try:
+            parsed = Block.parse(block)
+            if parsed is None:
+                raise SlackObjectFormationError(f"unknown block {block!r:.80}")
+            parsed.validate_json()
+        except (SlackObjectFormationError, TypeError, KeyError) as exc:
+            problems.append(f"invalid block: {exc}")
+    return problems
+
+
 def _ts_key(ts: str | float | int) -> tuple[int, int]:
     """Slack timestamps compared exactly ("1700000000.000100" > "1700000000.0001" is false)."""
     sec, _, frac = str(ts).partition(".")
@@ -333,6 +360,8 @@ class FakeSlack(FakeServer):
         self.scopes: set[str] = set(BOT_SCOPES)
         self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> requested upload, until completed
         self.files: dict[str, dict[str, Any]] = {}  # file id -> shared file, with its bytes in "content"
+        self.response_hooks: dict[str, dict[str, Any]] = {}  # response URL id -> where it answers
+        self.response_bodies: dict[str, list[dict[str, Any]]] = {}  # response URL id -> bodies sent
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -514,7 +543,56 @@ class FakeSlack(FakeServer):
         app.router.add_route("POST", "/api/{method}", self._handle)
         app.router.add_route("POST", "/upload/v1/{file_id}", self._upload)
         app.router.add_route("GET", "/files/{file_id}", self._download)
+        app.router.add_route("POST", "/hooks/actions/{hook_id}", self._response_url)
         return app
+
+    # -- response_url (hooks.slack.com/actions/… in production) -------------------------------------
+    #
+    # Slack documents it at https://api.slack.com/interactivity/handling#message_responses: a JSON
+    # POST with `text`/`blocks` and `replace_original` (or `delete_original`, `response_type`), usable
+    # five times within 30 minutes; it answers 200 "ok", or 404 with an error when used up or unknown.
+
+    RESPONSE_URL_USES = 5
+
+    def response_url(self, channel: str, user: str, ephemeral_ts: str | None = None) -> str:
+        """A response URL as Slack puts in an interaction payload: `ephemeral_ts` names the ephemeral
+        message the click came from, which `replace_original` then rewrites."""
+        hook_id = self._next_id("H")
+        self.response_hooks[hook_id] = {"channel": channel, "user": user, "ts": ephemeral_ts, "uses": 0}
+        return f"{self.base_url}/hooks/actions/{hook_id}"
+
+    def responses(self, url: str) -> list[dict[str, Any]]:
+        """What was sent to a response URL, oldest first."""
+        return list(self.response_bodies.get(url.rsplit("/", 1)[-1], []))
+
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        hook_id = request.match_info["hook_id"]
+        hook = self.response_hooks.get(hook_id)
+        if hook is None:
+            return web.Response(status=404, text="invalid_token")
+        if hook["uses"] >= self.RESPONSE_URL_USES:
+            return web.Response(status=404, text="used_url")
+        if request.content_type != "application/json":
+            self.violations.append(f"response_url: Content-Type {request.content_type!r}, not JSON")
+            return web.Response(status=400, text="invalid_payload")
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            self.violations.append("response_url: the body is not JSON")
+            return web.Response(status=400, text="invalid_payload")
+        problems = _response_problems(body)
+        if problems:
+            self.violations.extend(f"response_url: {p}" for p in problems)
+            return web.Response(status=400, text="invalid_blocks")
+        hook["uses"] += 1
+        self.response_bodies.setdefault(hook_id, []).append(body)
+        ch = self.channels.get(hook["channel"])
+        if body.get("replace_original") and hook["ts"] and ch is not None:
+            for ephemeral in ch.ephemerals:
+                if ephemeral["ts"] == hook["ts"] and ephemeral["recipient"] == hook["user"]:
+                    ephemeral["text"] = str(body.get("text") or "")
+                    ephemeral["blocks"] = list(body.get("blocks") or [])
+        return web.Response(text="ok")
 
     def _failure_response(self, failure: Failure) -> web.Response:
         if failure.error is not None:

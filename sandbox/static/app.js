@@ -16,6 +16,8 @@ const ui = {
   modalInputs: null,
   populated: false,
   focusJira: null,
+  customersJson: null, // what the Customers panel shows now: re-drawn only when it changes
+  drafts: new Map(), // "email:3" -> what is typed in its answer box
 };
 
 const $ = (id) => document.getElementById(id);
@@ -152,6 +154,7 @@ function render(data) {
   else renderConversation(data);
   renderThread(data);
   renderJira(data);
+  renderCustomers(data);
   renderModal(data);
 }
 
@@ -391,6 +394,129 @@ function renderJira(data) {
   if (ui.focusJira) box.querySelector(".focus")?.scrollIntoView({ block: "nearest" });
 }
 
+// -- the customer's side: the inbox, the helpdesks, the webhook deliveries
+
+function answerBox(where, id, label) {
+  const key = `${where}:${id}`;
+  const form = el("form", "answer");
+  form.autocomplete = "off";
+  const input = form.appendChild(el("textarea"));
+  input.rows = 2;
+  input.maxLength = 4000;
+  input.placeholder = "What the customer writes back…";
+  input.setAttribute("aria-label", `${label}: the customer's answer`);
+  input.value = ui.drafts.get(key) || "";
+  input.addEventListener("input", () => ui.drafts.set(key, input.value));
+  const send = form.appendChild(el("button", "bk-button small", "Answer as the customer"));
+  send.type = "submit";
+  send.dataset.testid = `answer-${where}-${id}`;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    send.disabled = true;
+    try {
+      const answer = await post(`/sandbox/api/customers/${where}/${encodeURIComponent(id)}/answer`, { text });
+      if (answer.ok) {
+        ui.drafts.delete(key);
+        input.value = "";
+        toast(answer.status ? `Answered; the ${label} webhook got HTTP ${answer.status}` : `Answer taken into #${answer.id}`);
+      }
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return form;
+}
+
+function headerLines(pairs) {
+  const list = el("dl", "mail-headers");
+  for (const [name, value] of pairs) {
+    if (!value) continue;
+    list.append(el("dt", "", name), el("dd", "", value));
+  }
+  return list;
+}
+
+function customerSection(title, testid, items, empty) {
+  const section = el("section", "customer-section");
+  section.dataset.testid = testid;
+  section.append(el("h3", "", title));
+  if (!items.length) section.append(el("p", "hint", empty));
+  else section.append(...items);
+  return section;
+}
+
+function renderCustomers(data) {
+  const side = data.customers;
+  const json = JSON.stringify(side);
+  if (json === ui.customersJson) return; // nothing new: keep what is being typed, and the focus
+  ui.customersJson = json;
+  const inbox = side.inbox.map((mail) => {
+    const card = el("article", "mail");
+    card.dataset.testid = `mail-${mail.number}`;
+    card.append(el("div", "mail-subject", mail.subject || "(no subject)"));
+    card.append(
+      headerLines([
+        ["From", mail.from],
+        ["To", mail.to],
+        ["Reply-To", mail.reply_to],
+        ["Date", mail.date],
+        ["Message-ID", mail.message_id],
+        ["In-Reply-To", mail.in_reply_to],
+        ["References", mail.references],
+      ]),
+    );
+    card.append(el("pre", "mail-text", mail.text));
+    for (const text of mail.answers) card.append(el("div", "customer-answer", "↩ answered: " + text));
+    card.append(answerBox("email", mail.number, "e-mail"));
+    return card;
+  });
+  const intercom = side.intercom.map((conversation) => {
+    const card = el("article", "mail");
+    card.dataset.testid = `intercom-${conversation.id}`;
+    const who = conversation.customer ? `${conversation.customer.name} <${conversation.customer.email}>` : "a customer";
+    card.append(el("div", "mail-subject", `Conversation ${conversation.id} · ${who}`));
+    for (const part of conversation.parts) {
+      const line = card.appendChild(el("div", "part " + (part.author_type === "admin" ? "ours" : "theirs")));
+      line.append(el("strong", "", part.ours ? "Supportbridge (admin)" : part.author), " ");
+      line.append(el("span", "", part.text));
+    }
+    card.append(answerBox("intercom", conversation.id, "Intercom"));
+    return card;
+  });
+  const zendesk = side.zendesk.map((ticket) => {
+    const card = el("article", "mail");
+    card.dataset.testid = `zendesk-${ticket.id}`;
+    card.append(el("div", "mail-subject", `#${ticket.id} ${ticket.subject}`));
+    const meta = card.appendChild(el("div", "muted"));
+    meta.append(el("span", "pill", ticket.status), " ", ticket.customer ? `${ticket.customer.name} <${ticket.customer.email}>` : "");
+    for (const comment of ticket.comments) {
+      const line = card.appendChild(el("div", "part " + (comment.ours ? "ours" : "theirs")));
+      line.append(el("strong", "", comment.author + (comment.public ? "" : " (internal note)")), " ");
+      line.append(el("span", "", comment.text));
+    }
+    if (ticket.status !== "closed") card.append(answerBox("zendesk", ticket.id, "Zendesk"));
+    return card;
+  });
+  const hooks = side.webhooks.deliveries.map((delivery) => {
+    const card = el("article", "mail");
+    card.append(el("pre", "mail-text", JSON.stringify(delivery, null, 2)));
+    return card;
+  });
+  $("customers").replaceChildren(
+    customerSection("E-mail inbox", "customers-inbox", inbox, "No e-mail yet. Reply to an e-mail report from its card."),
+    customerSection("Intercom", "customers-intercom", intercom, "No Intercom conversations yet."),
+    customerSection("Zendesk", "customers-zendesk", zendesk, "No Zendesk tickets yet."),
+    customerSection(
+      "Reply webhooks",
+      "customers-webhooks",
+      hooks,
+      `None yet. A web form's replies are POSTed, signed, to ${side.webhooks.url}.`,
+    ),
+  );
+}
+
 function renderModal(data) {
   const root = $("modal-root");
   const view = data.modals[data.modals.length - 1];
@@ -452,7 +578,7 @@ function showErrors(body, errors) {
 
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.tab === name));
-  for (const tab of ["intake", "jira", "thread"]) $("tab-" + tab).hidden = tab !== name;
+  for (const tab of ["intake", "jira", "customers", "thread"]) $("tab-" + tab).hidden = tab !== name;
 }
 
 function populateIntake(data) {
