@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -376,6 +377,30 @@ def gather(
     return Gathered(list(rows.values()), weights, frequencies, reports, average_length, texts)
 
 
+# Embeddings computed at look time, by issue id: in a burst, every lookup meets the same few reports
+# not embedded yet, and each is embedded once per process rather than once per lookup.
+_FRESH: OrderedDict[int, Vector] = OrderedDict()
+_FRESH_MAX = 4096
+_fresh_lock = threading.Lock()
+
+
+def _fresh_vectors(texts: dict[int, str]) -> dict[int, Vector]:
+    if not texts:
+        return {}
+    with _fresh_lock:
+        known = {i: _FRESH[i] for i in texts if i in _FRESH}
+    todo = [i for i in texts if i not in known]
+    encoder = embedding.load() if todo else None
+    if encoder is not None:
+        vectors = encoder.encode([texts[i] for i in todo])
+        with _fresh_lock:
+            for i, v in zip(todo, vectors, strict=True):
+                _FRESH[i] = known[i] = v
+            while len(_FRESH) > _FRESH_MAX:
+                _FRESH.popitem(last=False)
+    return known
+
+
 def store_vectors(conn: Connection, vectors: dict[int, Vector]) -> None:
     """Keep embeddings computed at look time for reports stored without one (never overwriting)."""
     for issue_id, vector in vectors.items():
@@ -399,12 +424,9 @@ def score(gathered: Gathered | None, vector: Vector | None, limit: int) -> list[
             stacked = embedding.from_bytes(b"".join(row.vector for row in with_vectors))
             found = stacked.reshape(len(with_vectors), -1) @ vector
             cosines = {int(row.issue_id): float(c) for row, c in zip(with_vectors, found, strict=True)}
-        encoder = embedding.load() if gathered.texts else None
-        if encoder is not None:
-            ids = list(gathered.texts)
-            vectors = encoder.encode([gathered.texts[i] for i in ids])
-            gathered.computed.update(zip(ids, vectors, strict=True))
-            cosines.update({i: float(c) for i, c in zip(ids, vectors @ vector, strict=True)})
+        fresh = _fresh_vectors(gathered.texts)
+        gathered.computed.update(fresh)
+        cosines.update({i: float(v @ vector) for i, v in fresh.items()})
     best: dict[int, Match] = {}
     for row in candidates:
         confidence = lexical(row)
@@ -502,6 +524,10 @@ class ProblemSearch:
         query = analyse_report(self.analyzer, subject, body)
         vector = await self._stored_vector(issue_id) if issue_id is not None else None
         computed = None
+        if vector is None and issue_id is not None:
+            vector = computed = (
+                await asyncio.to_thread(_fresh_vectors, {issue_id: embedding_text(subject, body)})
+            ).get(issue_id)
         if vector is None:
             vector = computed = await asyncio.to_thread(embed_report, subject, body)
 
