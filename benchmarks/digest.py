@@ -17,8 +17,11 @@ both backends, so both hold exactly the same rows:
 - then `ANALYZE` (PostgreSQL: `VACUUM ANALYZE`, what autovacuum does after a bulk insert).
 
 It then times `compute_digest` as the bot calls it (`Database.transaction`) for the last 7 days and the
-last 30 days before the data's end: one warm-up run, then the median of `runs` runs; and checks that both
-backends computed the same digest.
+last 30 days before the data's end: one warm-up run, then the median of `runs` runs; then the same digest
+counted without the daily roll-ups (`compute_digest(..., rollups=False)`, the reference) likewise, and
+checks that both give the same digest, and that both backends computed the same digest. The roll-ups'
+triggers are off for the load (as the foreign keys) and the table is filled by migration 0014's backfill,
+which the load times.
 
 Run: `.venv/bin/python -m benchmarks.digest [--backend sqlite|postgresql] [--issues N] [--runs N]
 [--statements]`, or `make bench BENCH_ARGS="--only digest"`. `run()` returns the figures for
@@ -355,6 +358,18 @@ def roots(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return list(root.items())
 
 
+def rollup_backfill(dialect: str) -> list[str]:
+    """The statements with which migration 0014 fills `digest_daily` from existing reports."""
+    import importlib.util
+
+    path = ROOT / "db" / "migrations" / "versions" / "0014_digest_rollups.py"
+    spec = importlib.util.spec_from_file_location("digest_rollups_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module._backfill(module._Sql(dialect)))
+
+
 HOURS_DDL = "CREATE TABLE bench_hours (start_i BIGINT PRIMARY KEY, n INTEGER NOT NULL, epoch BIGINT NOT NULL)"
 ROOTS_DDL = "CREATE TABLE bench_root (i BIGINT PRIMARY KEY, root BIGINT NOT NULL)"
 
@@ -435,6 +450,18 @@ async def load(loader: Loader, total: int, log: Any) -> None:
     indexes = await loader.plain_indexes()
     for name, _ in indexes:
         await loader.execute(f"DROP INDEX {name}")
+    # The roll-up triggers (migration 0014) are off for the load, as the foreign keys: on PostgreSQL
+    # `session_replication_role = replica` skips them; SQLite's are dropped and made again. The roll-ups
+    # are then filled by the migration's own backfill, which this times.
+    triggers = (
+        await loader.fetch(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'digest_%'"
+        )
+        if d.name == "sqlite"
+        else []
+    )
+    for name, _ in triggers:
+        await loader.execute(f"DROP TRIGGER {name}")
     await loader.execute(HOURS_DDL)
     await loader.insert_many("bench_hours", hour_counts(total))
     log("hours, indexes dropped", time.perf_counter() - started)
@@ -455,6 +482,12 @@ async def load(loader: Loader, total: int, log: Any) -> None:
     for _, ddl in indexes:
         await loader.execute(ddl)
     log(f"{len(indexes)} indexes made again", time.perf_counter() - started)
+    started = time.perf_counter()
+    for statement in rollup_backfill(d.name):
+        await loader.execute(statement)
+    for _, ddl in triggers:
+        await loader.execute(ddl)
+    log("roll-ups (0014's backfill)", time.perf_counter() - started)
     started = time.perf_counter()
     await loader.execute("ANALYZE" if d.name == "sqlite" else "VACUUM ANALYZE")
     log("ANALYZE" if d.name == "sqlite" else "VACUUM ANALYZE", time.perf_counter() - started)
@@ -496,6 +529,12 @@ class WindowFigures:
     days: int
     runs: list[float]
     statements: list[tuple[float, str]] = field(default_factory=list)  # slowest of the last run
+    raw_runs: list[float] = field(default_factory=list)  # the same digest counted without the roll-ups
+    raw_differs: list[str] = field(default_factory=list)  # fields where it differs (none expected)
+
+    @property
+    def raw_median(self) -> float:
+        return statistics.median(self.raw_runs) if self.raw_runs else float("nan")
 
     @property
     def median(self) -> float:
@@ -573,6 +612,14 @@ async def time_digest(
             figures.runs.append(time.perf_counter() - started)
         if n == runs - 1:
             figures.statements = sorted(timer.times, reverse=True)
+    raw = await database.transaction(
+        lambda conn: compute_digest(conn, config, start, END, rollups=False)
+    )  # warm-up
+    for _ in range(runs):
+        started = time.perf_counter()
+        raw = await database.transaction(lambda conn: compute_digest(conn, config, start, END, rollups=False))
+        figures.raw_runs.append(time.perf_counter() - started)
+    figures.raw_differs = differences(digest, raw)
     return figures, digest
 
 
@@ -668,7 +715,9 @@ def print_figures(results: list[BackendFigures], total: int, statements: bool = 
                 f"{name:11} digest, last {w.days:2} days: median {w.median * 1000:6.0f} ms"
                 f" over {len(w.runs)} runs"
                 f" (min {min(w.runs) * 1000:.0f}, max {max(w.runs) * 1000:.0f}); "
-                f"{w.median / target:.2f}x of the {target:.0f} s target ({verdict})"
+                f"{w.median / target:.2f}x of the {target:.0f} s target ({verdict});"
+                f" without the roll-ups {w.raw_median * 1000:.0f} ms"
+                f" ({'same digest' if not w.raw_differs else 'DIFFERS: ' + ', '.join(w.raw_differs)})"
             )
             if statements:
                 for seconds, sql in w.statements[:6]:

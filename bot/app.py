@@ -64,6 +64,7 @@ from integrations.replies import build_reply_channels
 from integrations.slack import SlackGateway, build_web_client
 from integrations.slack_pacing import SlackPacer
 from schedules import digest as digest_schedule
+from schedules import digest_rollups as rollup_schedule
 from schedules import first_response
 from schedules import releases as release_schedule
 from schedules import shadowing as shadowing_schedule
@@ -136,6 +137,7 @@ def build_runtime(settings: Settings, config: AppConfig, database: Database | No
     release_schedule.register(scheduler, database, config, deliverer.wake, jira)
     shadowing_schedule.register(scheduler, database, config, people, deliverer.wake)
     digest_schedule.register(scheduler, database, config, deliverer.wake)
+    rollup_schedule.register(scheduler, database, deliverer.wake)
     return Runtime(
         settings=settings,
         config=config,

@@ -15,12 +15,14 @@ Shaped for the whole product, not just intake:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -440,6 +442,26 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None]
 
 
+class DigestDaily(Base):
+    """The digest's daily roll-ups: per UTC day, how many reports a measure counts under a name.
+
+    Measures: `received` (every report, name ''), `source`, `area` (the product area), `area_none`
+    (reports with no area, name ''), `tag`, `open` (reports received that day and open now, name '')
+    and `resolved` (reports resolved that day, name ''). Kept by triggers on `issues` and `issue_tags`
+    (migration 0014), so every write of a report, whatever the code path, counts in its own
+    transaction (on PostgreSQL as rows of `digest_daily_delta`, folded in here every minute);
+    `bot.services.digest` reads whole days from here plus the unfolded deltas, and the partial days at
+    a window's edges from `issues`."""
+
+    __tablename__ = "digest_daily"
+
+    # Measure first: every read is one measure over a range of days.
+    measure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class CustomerReply(Base):
     """One message to a customer through their report's own channel: a reply written on a card, or a
     fix notice of "Tell all N customers…" (once per customer and problem). Sent by the outbox under the
@@ -542,3 +564,16 @@ alerts = cast(Table, Alert.__table__)
 customer_replies = cast(Table, CustomerReply.__table__)
 macros = cast(Table, Macro.__table__)
 csat_surveys = cast(Table, CsatSurvey.__table__)
+digest_daily = cast(Table, DigestDaily.__table__)
+
+# Changes to `digest_daily` not yet folded into it (PostgreSQL's triggers append them; SQLite's update
+# `digest_daily` in place and leave this empty). No key on purpose: concurrent intakes of one day must
+# share no row (`bot.services.digest_rollups.fold`).
+digest_daily_delta = Table(
+    "digest_daily_delta",
+    Base.metadata,
+    Column("measure", String(16), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("n", Integer, nullable=False),
+)

@@ -189,7 +189,13 @@ class CardDeliveries:
             if m.score >= threshold
         ]
         merge_at = self.config.matching.auto_merge
-        above = [m for m in matches if merge_at is not None and m.score >= merge_at]
+        # Only into a problem older than the report's own: two reports of one outage whose cards are
+        # looked up at the same moment never join each other's (the newer joins the older).
+        above = [
+            m
+            for m in matches
+            if merge_at is not None and m.score >= merge_at and m.problem_id < card.problem_id
+        ]
         # The oldest problem above the threshold: in a storm, reports join the problem already
         # standing rather than pairing off among themselves.
         best = min(above, key=lambda m: m.problem_id) if above else None

@@ -1,6 +1,11 @@
 """The complaint-frequency digest: every figure for a window [start, end) and the previous window of the
 same length, each from a SQL aggregate (counts, distinct customers, medians by window functions), never
-from a Python loop over issues. Pure queries: a Connection in, a Digest out.
+from a Python loop over issues. Queries: a Connection in, a Digest out (the one write is the roll-ups'
+fold). The counts by receipt or resolution (totals, sources, areas, tags, backlog, trend) read whole
+UTC days from the daily roll-ups
+(`digest_daily` and, on PostgreSQL, the changes not yet folded into it: `bot.services.digest_rollups`;
+a digest folds them first) and only a window's partial edge days from `issues`;
+`compute_digest(..., rollups=False)` counts them all from `issues`, the reference they are tested against.
 
 Definitions (also in the README):
 - a new issue is one received in the window; a resolved issue one resolved in it, counted as won't do
@@ -21,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, literal, or_, select
+from sqlalchemy import and_, case, distinct, exists, func, literal, null, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
@@ -31,6 +36,7 @@ from bot.domain.outbox import DigestChart, PostRenderer
 from bot.services import outbox
 from bot.services.alerts import spikes_raised, thresholds_crossed
 from bot.services.cards import problem_summaries
+from bot.services.digest_rollups import ROLLED, Measure, fold, parts
 from bot.services.macros import most_used
 from bot.services.posts import enqueue_post
 from bot.services.runs import MISFIRE_GRACE_SECONDS, once
@@ -84,6 +90,82 @@ def _by(
     return tuple(
         Change(str(r.name) if r.name is not None else blank, int(r.now), int(r.before)) for r in rows
     )
+
+
+# -- the same counts from the daily roll-ups ---------------------------------------------------------
+# What the digest counts per report by its receipt (or resolution) moment is rolled up per UTC day
+# (`bot.services.digest_rollups`): whole days come from `digest_daily`, the partial days at a window's
+# edges from `issues` (`ROLLED`: digest_daily plus the deltas not yet folded); each figure below
+# equals the raw one above (tests/test_digest_rollups.py).
+
+TAGGED = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
+RECEIVED = Measure(("received",), ROLLED.c.name, None, issues, issues.c.received_at)
+RESOLVED = Measure(("resolved",), ROLLED.c.name, None, issues, issues.c.resolved_at)
+BY_SOURCE = Measure(("source",), ROLLED.c.name, issues.c.source, issues, issues.c.received_at)
+BY_AREA = Measure(
+    ("area", "area_none"),
+    case((ROLLED.c.measure == "area_none", null()), else_=ROLLED.c.name),
+    issues.c.product_area,
+    issues,
+    issues.c.received_at,
+)
+BY_TAG = Measure(("tag",), ROLLED.c.name, issue_tags.c.tag, TAGGED, issues.c.received_at)
+OPEN = Measure(("open",), ROLLED.c.name, None, issues, issues.c.received_at, (issues.c.status == "open",))
+TREND_AREA = Measure(
+    ("area", "area_none"),
+    case((ROLLED.c.measure == "area_none", literal(NO_AREA)), else_=ROLLED.c.name),
+    func.coalesce(issues.c.product_area, NO_AREA),
+    issues,
+    issues.c.received_at,
+)
+
+
+def _two_windows(measure: Measure, prev: datetime, start: datetime, end: datetime) -> Any:
+    """(name, now, before) per name with counts in either window, biggest first."""
+    counted = parts(measure, ((1, start, end), (0, prev, start)))
+    now = func.coalesce(func.sum(case((counted.c.bucket == 1, counted.c.n), else_=0)), 0)
+    before = func.coalesce(func.sum(case((counted.c.bucket == 0, counted.c.n), else_=0)), 0)
+    return (
+        select(counted.c.name.label("name"), now.label("now"), before.label("before"))
+        .group_by(counted.c.name)
+        .having(or_(now > 0, before > 0))
+        .order_by(now.desc(), before.desc(), counted.c.name)
+    )
+
+
+def _rolled_total(
+    conn: Connection, label: str, measure: Measure, prev: datetime, start: datetime, end: datetime
+) -> Change:
+    row = conn.execute(_two_windows(measure, prev, start, end)).first()
+    return Change(label, int(row.now), int(row.before)) if row is not None else Change(label, 0, 0)
+
+
+def _rolled_by(
+    conn: Connection, measure: Measure, prev: datetime, start: datetime, end: datetime, blank: str
+) -> tuple[Change, ...]:
+    rows = conn.execute(_two_windows(measure, prev, start, end)).all()
+    return tuple(
+        Change(str(r.name) if r.name is not None else blank, int(r.now), int(r.before)) for r in rows
+    )
+
+
+def _rolled_backlog(conn: Connection, end: datetime) -> Backlog:
+    # The buckets are (older bound, newer bound] by age: as [lo, hi) ranges that is each bound plus
+    # the databases' resolution, a microsecond; the newest ends at `end` itself (received before it).
+    tick = timedelta(microseconds=1)
+    buckets: list[tuple[int, datetime | None, datetime]] = []
+    newer = end
+    for number, (_label, age) in enumerate(BACKLOG_BUCKETS):
+        older = end - age + tick if age is not None else None
+        buckets.append((number, older, newer))
+        if older is not None:
+            newer = older
+    counted = parts(OPEN, buckets)
+    rows: dict[Any, Any] = dict(
+        conn.execute(select(counted.c.bucket, func.sum(counted.c.n)).group_by(counted.c.bucket)).all()
+    )
+    counts = tuple((label, int(rows.get(i) or 0)) for i, (label, _) in enumerate(BACKLOG_BUCKETS))
+    return Backlog(sum(n for _, n in counts), counts)
 
 
 def _window_problems(prev: datetime, start: datetime, end: datetime) -> Any:
@@ -303,9 +385,31 @@ def backlog(
     return Backlog(sum(n for _, n in counted), counted)
 
 
-def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int = TREND_SERIES) -> Trend:
+def trend(
+    conn: Connection,
+    end: datetime,
+    weeks: int = TREND_WEEKS,
+    series: int = TREND_SERIES,
+    *,
+    rollups: bool = True,
+) -> Trend:
     """Reports per week for the last `weeks` weeks before `end`, for the biggest product areas."""
     starts = tuple(end - timedelta(weeks=weeks - i) for i in range(weeks))
+    if rollups:
+        counted = parts(TREND_AREA, [(i, s, s + timedelta(weeks=1)) for i, s in enumerate(starts)])
+        weekly = [
+            func.coalesce(func.sum(case((counted.c.bucket == i, counted.c.n), else_=0)), 0).label(f"w{i}")
+            for i in range(weeks)
+        ]
+        all_weeks = func.sum(counted.c.n)
+        rows = conn.execute(
+            select(counted.c.name.label("area"), *weekly)
+            .group_by(counted.c.name)
+            .having(all_weeks > 0)
+            .order_by(all_weeks.desc(), counted.c.name)
+            .limit(series)
+        ).all()
+        return Trend(starts, tuple((str(r.area), tuple(int(v) for v in r[1:])) for r in rows))
     area = func.coalesce(issues.c.product_area, NO_AREA)
     columns = [
         func.coalesce(
@@ -330,7 +434,14 @@ def trend(conn: Connection, end: datetime, weeks: int = TREND_WEEKS, series: int
     return Trend(starts, tuple((str(r.area), tuple(int(v) for v in r[1:])) for r in rows))
 
 
-def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: datetime) -> Digest:
+def compute_digest(
+    conn: Connection, config: AppConfig, start: datetime, end: datetime, *, rollups: bool = True
+) -> Digest:
+    """The digest of [start, end). `rollups=False` counts everything from the raw rows: the reference
+    the roll-ups are checked against. With the roll-ups, on PostgreSQL, the pending changes are folded
+    first (in this transaction), so the digest reads few delta rows."""
+    if rollups:
+        fold(conn)
     prev = start - (end - start)
     received = issues.c.received_at
     tagged = issues.join(issue_tags, issue_tags.c.issue_id == issues.c.id)
@@ -351,10 +462,18 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
     return Digest(
         start=start,
         end=end,
-        new_issues=_total(conn, "new issues", received, prev, start, end),
-        by_source=_by(conn, issues.c.source, issues, prev, start, end, "unknown"),
-        by_area=_by(conn, issues.c.product_area, issues, prev, start, end, NO_AREA),
-        by_tag=_by(conn, issue_tags.c.tag, tagged, prev, start, end, ""),
+        new_issues=_rolled_total(conn, "new issues", RECEIVED, prev, start, end)
+        if rollups
+        else _total(conn, "new issues", received, prev, start, end),
+        by_source=_rolled_by(conn, BY_SOURCE, prev, start, end, "unknown")
+        if rollups
+        else _by(conn, issues.c.source, issues, prev, start, end, "unknown"),
+        by_area=_rolled_by(conn, BY_AREA, prev, start, end, NO_AREA)
+        if rollups
+        else _by(conn, issues.c.product_area, issues, prev, start, end, NO_AREA),
+        by_tag=_rolled_by(conn, BY_TAG, prev, start, end, "")
+        if rollups
+        else _by(conn, issue_tags.c.tag, tagged, prev, start, end, ""),
         problems=problem_count,
         top=top,
         new_problems=new,
@@ -363,13 +482,15 @@ def compute_digest(conn: Connection, config: AppConfig, start: datetime, end: da
         rising_total=rising_total,
         crossed=tuple(thresholds_crossed(conn, start, end)),
         spikes=tuple(spikes_raised(conn, start, end)),
-        resolved=_total(conn, "resolved", issues.c.resolved_at, prev, start, end),
-        backlog=backlog(conn, end),
+        resolved=_rolled_total(conn, "resolved", RESOLVED, prev, start, end)
+        if rollups
+        else _total(conn, "resolved", issues.c.resolved_at, prev, start, end),
+        backlog=_rolled_backlog(conn, end) if rollups else backlog(conn, end),
         timings=_timings(conn, config, start, end),
         sla_breaches=Change("SLA breaches", int(sla[0]), int(sla[1])),
         escalations_opened=_escalations(conn, opened, prev, start, end, opened_only=True),
         escalations_resolved=_escalations(conn, escalations.c.jira_resolved_at, prev, start, end),
-        trend=trend(conn, end),
+        trend=trend(conn, end, rollups=rollups),
         satisfaction=_satisfaction(conn, start, end),
         resolved_wont_do=_resolved_wont_do(conn, config, prev, start, end),
         top_macros=most_used(conn, start, end, MOST_USED_MACROS),

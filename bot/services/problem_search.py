@@ -29,25 +29,26 @@ import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.services import embedding
 from bot.services.embedding import Vector
 from bot.services.text_analysis import Analysed, Analyzer
-from db.models import report_terms, search_terms
+from db.models import issues, report_terms, search_terms
 from db.session import Database
 
 K1 = 1.2
 B = 0.75
 CANDIDATES = 150  # reports retrieved by their words per lookup, then scored
+EMBED_MISSING = 64  # candidates without a stored embedding yet, embedded at look time (the latest)
 RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding,
 RECENT_WINDOW = 5000  # found among this many latest (a primary-key range on both databases)
 # A query with only common terms retrieves the latest reports holding them, among this many latest:
@@ -294,6 +295,11 @@ class Gathered:
     frequencies: dict[str, int]
     reports: int
     average_length: float
+    # The texts of the latest few candidates stored without an embedding yet (taken in a moment ago:
+    # intake leaves the embedding to the card's delivery), embedded when scored.
+    texts: dict[int, str] = field(default_factory=dict)
+    # Filled by `score`: those candidates' embeddings, for the caller to store (each is paid once).
+    computed: dict[int, Vector] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -361,8 +367,28 @@ def gather(
             rows.setdefault(int(row.issue_id), row)
     if not rows:
         return None
+    texts: dict[int, str] = {}
+    if semantic:
+        missing = sorted((i for i, row in rows.items() if row.vector is None), reverse=True)[:EMBED_MISSING]
+        if missing:
+            texts = {
+                int(row.id): embedding_text(row.subject, row.body)
+                for row in conn.execute(
+                    select(issues.c.id, issues.c.subject, issues.c.body).where(issues.c.id.in_(missing))
+                )
+            }
     average_length = (average or _AverageLength()).get(conn) if weights else 1.0
-    return Gathered(list(rows.values()), weights, frequencies, reports, average_length)
+    return Gathered(list(rows.values()), weights, frequencies, reports, average_length, texts)
+
+
+def store_vectors(conn: Connection, vectors: dict[int, Vector]) -> None:
+    """Keep embeddings computed at look time for reports stored without one (never overwriting)."""
+    for issue_id, vector in vectors.items():
+        conn.execute(
+            update(report_terms)
+            .where(report_terms.c.issue_id == issue_id, report_terms.c.vector.is_(None))
+            .values(vector=embedding.to_bytes(vector))
+        )
 
 
 def score(gathered: Gathered | None, vector: Vector | None, limit: int) -> list[Match]:
@@ -378,10 +404,18 @@ def score(gathered: Gathered | None, vector: Vector | None, limit: int) -> list[
             stacked = embedding.from_bytes(b"".join(row.vector for row in with_vectors))
             found = stacked.reshape(len(with_vectors), -1) @ vector
             cosines = {int(row.issue_id): float(c) for row, c in zip(with_vectors, found, strict=True)}
+        encoder = embedding.load() if gathered.texts else None
+        if encoder is not None:
+            ids = list(gathered.texts)
+            vectors = encoder.encode([gathered.texts[i] for i in ids])
+            gathered.computed.update(zip(ids, vectors, strict=True))
+            cosines.update({i: float(c) for i, c in zip(ids, vectors @ vector, strict=True)})
     best: dict[int, Match] = {}
     for row in candidates:
         confidence = lexical(row)
         cosine = cosines.get(int(row.issue_id))
+        if cosine is None and confidence == 0:
+            continue  # no word in common and nothing known of its meaning: no evidence at all
         if cosine is not None:
             if confidence == 0 and cosine < UNRELATED_COSINE:
                 continue  # no word in common and no likeness of meaning: noise, not a match
@@ -472,10 +506,20 @@ class ProblemSearch:
         For a stored report (`issue_id`), its stored embedding is used rather than computed again."""
         query = analyse_report(self.analyzer, subject, body)
         vector = await self._stored_vector(issue_id) if issue_id is not None else None
+        computed = None
         if vector is None:
-            vector = await asyncio.to_thread(embed_report, subject, body)
-        found = await self.database.transaction(
-            lambda conn: gather(
+            vector = computed = await asyncio.to_thread(embed_report, subject, body)
+
+        def work(conn: Connection) -> Gathered | None:
+            if computed is not None and issue_id is not None:
+                # A report stored without its embedding (intake leaves it to this first look): keep it,
+                # so it is found by meaning from now on, in every process.
+                conn.execute(
+                    update(report_terms)
+                    .where(report_terms.c.issue_id == issue_id, report_terms.c.vector.is_(None))
+                    .values(vector=embedding.to_bytes(computed))
+                )
+            return gather(
                 conn,
                 query,
                 statuses=OPEN,
@@ -483,10 +527,14 @@ class ProblemSearch:
                 semantic=vector is not None,
                 average=self._average,
             )
-        )
+
+        found = await self.database.transaction(work)
         # Scoring a few hundred candidates is CPU work: on PostgreSQL the transaction runs on the event
         # loop, so the scoring is done after it, in a thread.
-        return await asyncio.to_thread(score, found, vector, limit)
+        matches = await asyncio.to_thread(score, found, vector, limit)
+        if found is not None and found.computed:
+            await self.database.transaction(lambda conn: store_vectors(conn, found.computed))
+        return matches
 
     def gather_stored(self, conn: Connection, issue_id: int, *, exclude_problem: int) -> Prepared | None:
         """`similar()`'s database half for a stored report, in the caller's transaction (the card's
@@ -509,7 +557,11 @@ class ProblemSearch:
 
     async def score_prepared(self, prepared: Prepared, limit: int) -> list[Match]:
         """Score what `gather_stored` read, in a thread (CPU work, off the event loop)."""
-        return await asyncio.to_thread(score, prepared.gathered, prepared.vector, limit)
+        matches = await asyncio.to_thread(score, prepared.gathered, prepared.vector, limit)
+        if prepared.gathered is not None and prepared.gathered.computed:
+            computed = prepared.gathered.computed
+            await self.database.transaction(lambda conn: store_vectors(conn, computed))
+        return matches
 
     async def _stored_vector(self, issue_id: int) -> Vector | None:
         stored = await self.database.transaction(
