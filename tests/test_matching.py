@@ -198,6 +198,25 @@ async def test_typeahead_completes_the_unfinished_last_word(database: Database, 
     assert await search.search("zzz", prefix=True) == []
 
 
+async def test_common_terms_retrieve_among_the_latest_reports_and_rare_ones_among_all(
+    database: Database, make_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services import problem_search
+
+    # At this scale every term is rare; make a term held by two reports common, and the window two.
+    monkeypatch.setattr(problem_search, "RETRIEVAL_MIN_REPORTS", 1)
+    monkeypatch.setattr(problem_search, "RETRIEVAL_MAX_SHARE", 0.0)
+    monkeypatch.setattr(problem_search, "COMMON_WINDOW", 2)
+    config = make_config()
+    subjects = ["Invoice export times out ZX0001", *["Invoice export times out"] * 3]
+    stored = [await ingest_issue(database, config, report(n, s)) for n, s in enumerate(subjects)]
+    search = ProblemSearch(database)
+    found = await search.search("invoice expo", prefix=True, open_only=True)
+    assert sorted(m.issue_id for m in found) == [stored[2].issue_id, stored[3].issue_id]
+    found = await search.search("ZX0001 expo", prefix=True, open_only=True)
+    assert [m.issue_id for m in found] == [stored[0].issue_id]
+
+
 async def test_spanish_reports_meet_by_their_stems(database: Database, make_config: Any) -> None:
     config = make_config()
     stored = await ingest_issue(

@@ -52,6 +52,10 @@ CANDIDATES = 150  # reports retrieved by their words per lookup, then scored
 EMBED_MISSING = 64  # candidates without a stored embedding yet, embedded at look time (the latest)
 RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding,
 RECENT_WINDOW = 5000  # found among this many latest (a primary-key range on both databases)
+# A query with only common terms retrieves the latest reports holding them, among this many latest:
+# a primary-key range the engine intersects with the term's postings, instead of walking back through
+# every report until enough open ones turn up (a tenth open at 1M: ~150,000 rows, the lookups' tail).
+COMMON_WINDOW = 50_000
 # A confidence is this much the embeddings' cosine and the rest BM25's (chosen on the -dev sets).
 SEMANTIC_WEIGHT = 0.9
 # Sentences this far apart in meaning are unrelated (all-MiniLM-L6-v2: unrelated pairs sit near 0).
@@ -162,7 +166,7 @@ FROM report_fts f
 JOIN report_terms r ON r.issue_id = f.rowid
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
-WHERE report_fts MATCH :query AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE report_fts MATCH :query{window} AND p.status IN :statuses AND i.problem_id <> :exclude
 ORDER BY {order}
 LIMIT :limit
 """
@@ -171,26 +175,26 @@ SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_terms r
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
-WHERE r.tsv @@ CAST(:query AS tsquery) AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE r.tsv @@ CAST(:query AS tsquery){window} AND p.status IN :statuses AND i.problem_id <> :exclude
 ORDER BY {order}
 LIMIT :limit
 """
 
 
-def _candidates(sql: str, order: str) -> Any:
-    return text(sql.format(order=order)).bindparams(bindparam("statuses", expanding=True))
+def _candidates(sql: str, order: str, window: str = "") -> Any:
+    return text(sql.format(order=order, window=window)).bindparams(bindparam("statuses", expanding=True))
 
 
-# Rare terms: the best by the engine's own ranking. Only common terms (what someone starts typing):
-# the latest reports holding them, which both engines find walking backwards and stop at the limit,
+# Rare terms: the best by the engine's own ranking, over all reports. Only common terms
+# (what someone starts typing): the latest reports holding them among the `COMMON_WINDOW` latest,
 # rather than ranking a third of the table.
 CANDIDATE_QUERIES = {
     ("sqlite", True): _candidates(_SQLITE_CANDIDATES, "f.rank"),
-    ("sqlite", False): _candidates(_SQLITE_CANDIDATES, "f.rowid DESC"),
+    ("sqlite", False): _candidates(_SQLITE_CANDIDATES, "f.rowid DESC", " AND f.rowid > :floor"),
     ("postgresql", True): _candidates(
         _POSTGRES_CANDIDATES, "ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC"
     ),
-    ("postgresql", False): _candidates(_POSTGRES_CANDIDATES, "r.issue_id DESC"),
+    ("postgresql", False): _candidates(_POSTGRES_CANDIDATES, "r.issue_id DESC", " AND r.issue_id > :floor"),
 }
 
 _RECENT_SQL = """
@@ -356,7 +360,8 @@ def gather(
             match = " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
             match = " OR ".join(_quote_fts(t) for t in retrieval)
-        rows = {int(row.issue_id): row for row in conn.execute(statement, {**parameters, "query": match})}
+        values = {**parameters, "query": match, "floor": reports - COMMON_WINDOW}
+        rows = {int(row.issue_id): row for row in conn.execute(statement, values)}
     if semantic:
         recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": reports - RECENT_WINDOW}
         for row in conn.execute(_RECENT[conn.dialect.name], recent):
