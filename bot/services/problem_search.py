@@ -301,6 +301,7 @@ class Gathered:
     texts: dict[int, str] = field(default_factory=dict)
     # Filled by `score`: those candidates' embeddings, for the caller to store (each is paid once).
     computed: dict[int, Vector] = field(default_factory=dict)
+    source: str = ""  # the database they are from (look-time embeddings are kept per database)
 
 
 @dataclass(frozen=True)
@@ -379,28 +380,29 @@ def gather(
                 )
             }
     average_length = (average or _AverageLength()).get(conn) if weights else 1.0
-    return Gathered(list(rows.values()), weights, frequencies, reports, average_length, texts)
+    source = conn.engine.url.render_as_string(hide_password=True)
+    return Gathered(list(rows.values()), weights, frequencies, reports, average_length, texts, source=source)
 
 
 # Embeddings computed at look time, by issue id: in a burst, every lookup meets the same few reports
 # not embedded yet, and each is embedded once per process rather than once per lookup.
-_FRESH: OrderedDict[int, Vector] = OrderedDict()
+_FRESH: OrderedDict[tuple[str, int], Vector] = OrderedDict()
 _FRESH_MAX = 4096
 _fresh_lock = threading.Lock()
 
 
-def _fresh_vectors(texts: dict[int, str]) -> dict[int, Vector]:
+def _fresh_vectors(source: str, texts: dict[int, str]) -> dict[int, Vector]:
     if not texts:
         return {}
     with _fresh_lock:
-        known = {i: _FRESH[i] for i in texts if i in _FRESH}
+        known = {i: _FRESH[(source, i)] for i in texts if (source, i) in _FRESH}
     todo = [i for i in texts if i not in known]
     encoder = embedding.load() if todo else None
     if encoder is not None:
         vectors = encoder.encode([texts[i] for i in todo])
         with _fresh_lock:
             for i, v in zip(todo, vectors, strict=True):
-                _FRESH[i] = known[i] = v
+                _FRESH[(source, i)] = known[i] = v
             while len(_FRESH) > _FRESH_MAX:
                 _FRESH.popitem(last=False)
     return known
@@ -429,7 +431,7 @@ def score(gathered: Gathered | None, vector: Vector | None, limit: int) -> list[
             stacked = embedding.from_bytes(b"".join(row.vector for row in with_vectors))
             found = stacked.reshape(len(with_vectors), -1) @ vector
             cosines = {int(row.issue_id): float(c) for row, c in zip(with_vectors, found, strict=True)}
-        fresh = _fresh_vectors(gathered.texts)
+        fresh = _fresh_vectors(gathered.source, gathered.texts)
         gathered.computed.update(fresh)
         cosines.update({i: float(v @ vector) for i, v in fresh.items()})
     best: dict[int, Match] = {}
@@ -511,6 +513,7 @@ class ProblemSearch:
         self.database = database
         self.analyzer = analyzer or analyzer_for()
         self._average = _AverageLength()
+        self._source = database.engine.url.render_as_string(hide_password=True)
 
     async def load_models(self) -> None:
         """Nothing of the index to load: it is the database's. The language detector and the embedding
@@ -531,7 +534,9 @@ class ProblemSearch:
         computed = None
         if vector is None and issue_id is not None:
             vector = computed = (
-                await asyncio.to_thread(_fresh_vectors, {issue_id: embedding_text(subject, body)})
+                await asyncio.to_thread(
+                    _fresh_vectors, self._source, {issue_id: embedding_text(subject, body)}
+                )
             ).get(issue_id)
         if vector is None:
             vector = computed = await asyncio.to_thread(embed_report, subject, body)
