@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import os
 import threading
 from functools import cache
 from pathlib import Path
@@ -154,15 +155,19 @@ class Encoder:
                 piece = encodings[i].ids
                 ids[row, : len(piece)] = piece
                 mask[row, : len(piece)] = 1.0
-            # No lock: the forward pass only reads the weights, and NumPy lets go of the GIL in its
-            # products, so encodes in several threads use the cores (one BLAS thread each, above).
-            out[chunk] = self._forward(ids, mask)
+            # The forward pass only reads the weights, so threads could run it side by side; at most
+            # one core less than the machine has do, so the event loop (the acknowledgements, the
+            # intake) always keeps one: measured, on two cores a burst of 50 concurrent intakes
+            # otherwise saw a few 503s (answers past 2.5 s) while cards were being matched.
+            with _FORWARD_SLOTS:
+                out[chunk] = self._forward(ids, mask)
         return out
 
     def encode_one(self, text: str) -> Vector:
         return self.encode([text])[0]
 
 
+_FORWARD_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
 _loading = threading.Lock()
 
 
