@@ -46,6 +46,7 @@ class RecordingChannel:
         self.failures: list[Exception] = []
         self.lost: set[str] = set()  # keys sent whose answer was "lost" (found again by find_sent)
         self.find_calls = 0
+        self.closed = False
 
     async def send(self, reply: OutboundReply) -> Delivered:
         if self.failures:
@@ -62,7 +63,7 @@ class RecordingChannel:
         return Delivered(f"hook-{reply.key}") if reply.key in self.lost else None
 
     async def close(self) -> None:
-        pass
+        self.closed = True
 
 
 @pytest.fixture
@@ -71,6 +72,7 @@ async def reply_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[tupl
         channel = RecordingChannel()
         stack.runtime.replies["webhook"] = channel  # type: ignore[index]
         yield stack, channel
+    assert channel.closed  # the server's shutdown closes its reply channels (their HTTP sessions)
 
 
 def submission(view: dict[str, Any], text: str, user: str = AGENT) -> dict[str, Any]:

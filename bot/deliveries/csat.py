@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 
 from bot.config import AppConfig
-from bot.deliveries.policy import post_once, slack_outcome
+from bot.deliveries.policy import thread_line
 from bot.domain.outbox import SendSurvey, SurveyNote
 from bot.services import csat, outbox
 from bot.services.cards import CARD
@@ -134,22 +134,14 @@ class SurveyDeliveries:
         if target is None:
             return None
         blocks, text = render_low_score_note(target.customer, target.score, target.comment)
-        if target.posted_channel and target.posted_ts:
-            with slack_outcome():
-                await self.slack.update_message(target.posted_channel, target.posted_ts, text, blocks)
+        posted = await thread_line(
+            self.slack,
+            text,
+            blocks,
+            mark=note_mark(survey_id),
+            posted=(target.posted_channel, target.posted_ts),
+            card=(target.card_channel, target.card_ts),
+        )
+        if posted is None:
             return None
-        if target.card_channel is None or target.card_ts is None:
-            raise outbox.RetryLater("card not posted yet")
-        with slack_outcome():
-            sent = await post_once(
-                self.slack,
-                target.card_channel,
-                text,
-                blocks,
-                thread_ts=target.card_ts,
-                mark=note_mark(survey_id),
-            )
-            if sent.adopted:
-                await self.slack.update_message(sent.message.channel, sent.message.ts, text, blocks)
-        posted = sent.message
         return lambda conn: csat.record_note(conn, survey_id, posted.channel, posted.ts)

@@ -107,6 +107,32 @@ async def post_once(
     )
 
 
+async def thread_line(
+    slack: SlackGateway,
+    text: str,
+    blocks: Blocks,
+    *,
+    mark: MessageMark,
+    posted: tuple[str | None, str | None],
+    card: tuple[str | None, str | None],
+) -> PostedMessage | None:
+    """A line kept in a card's thread: edited in place where it already is (`posted`), else posted
+    once under `mark` in the card's thread (adopted, and brought up to date, when an earlier attempt
+    posted it). Returns the message when it was posted now, for the caller to record."""
+    channel, ts = posted
+    with slack_outcome():
+        if channel and ts:
+            await slack.update_message(channel, ts, text, blocks)
+            return None
+        card_channel, card_ts = card
+        if card_channel is None or card_ts is None:
+            raise RetryLater("card not posted yet")
+        sent = await post_once(slack, card_channel, text, blocks, thread_ts=card_ts, mark=mark)
+        if sent.adopted:
+            await slack.update_message(sent.message.channel, sent.message.ts, text, blocks)
+    return sent.message
+
+
 def card_mark(issue_id: int) -> MessageMark:
     return MessageMark("supportbridge_card", (("issue_id", issue_id),))
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
-from bot.deliveries.policy import post_once, slack_outcome
+from bot.deliveries.policy import thread_line
 from bot.domain.outbox import ReplyThreadNote, SendReply
 from bot.domain.replies import ReplyChannelName, ReplyState
 from bot.services import csat, outbox, replies
@@ -144,22 +144,14 @@ class ReplyDeliveries:
         if target is None:
             return None
         blocks, text = render_reply_note(target.note)
-        if target.posted_channel and target.posted_ts:
-            with slack_outcome():
-                await self.slack.update_message(target.posted_channel, target.posted_ts, text, blocks)
+        posted = await thread_line(
+            self.slack,
+            text,
+            blocks,
+            mark=reply_mark(reply_id),
+            posted=(target.posted_channel, target.posted_ts),
+            card=(target.card_channel, target.card_ts),
+        )
+        if posted is None:
             return None
-        if target.card_channel is None or target.card_ts is None:
-            raise outbox.RetryLater("card not posted yet")
-        with slack_outcome():
-            sent = await post_once(
-                self.slack,
-                target.card_channel,
-                text,
-                blocks,
-                thread_ts=target.card_ts,
-                mark=reply_mark(reply_id),
-            )
-            if sent.adopted:
-                await self.slack.update_message(sent.message.channel, sent.message.ts, text, blocks)
-        posted = sent.message
         return lambda conn: replies.record_note(conn, reply_id, posted.channel, posted.ts)
