@@ -26,8 +26,8 @@ supportbridge.yml:
 run: $(STAMP) supportbridge.yml
 	$(BIN)/supportbridge serve
 
-## test: install and run the whole test suite (SQLite and PostgreSQL), on two workers (pytest-xdist)
-PYTEST_ARGS ?= -n 2
+## test: install and run the whole test suite (SQLite and PostgreSQL), on three workers (pytest-xdist: the tests mostly wait, so three share two cores well)
+PYTEST_ARGS ?= -n 3
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
