@@ -261,6 +261,22 @@ def shown(stack: Stack, card: dict[str, Any]) -> str:
     return json.dumps(stack.slack.message(card["channel"], card["ts"])["blocks"], ensure_ascii=False)
 
 
+async def settled(stack: Stack, timeout: float = 15.0) -> None:
+    """Until every queued delivery is sent or given up: after this, nothing more will be posted."""
+    from sqlalchemy import func, select
+
+    from db.models import OutboxItem
+
+    async def drained() -> bool:
+        async with stack.runtime.database.session() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
+            )
+        return pending == 0
+
+    await stack.slack.wait_for(drained, timeout, message="outbox drained")
+
+
 def notes(stack: Stack, card: dict[str, Any]) -> list[str]:
     return [
         json.dumps(m["blocks"], ensure_ascii=False)

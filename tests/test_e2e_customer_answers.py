@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.services.customer_answers import CUSTOMER_ANSWER
-from db.models import IssueEvent, OutboxItem
+from db.models import IssueEvent
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
-from tests.harness import Stack
+from tests.harness import Stack, settled
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -60,19 +60,6 @@ def zendesk_comment(
     comment.update(body=body, is_public=is_public)
     comment["author"]["is_staff"] = is_staff
     return json.dumps(payload).encode()
-
-
-async def settled(stack: Stack) -> None:
-    """Every queued delivery sent: after this, nothing more will be posted."""
-
-    async def drained() -> bool:
-        async with stack.runtime.database.session() as session:
-            pending = await session.scalar(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
-            )
-        return pending == 0
-
-    await stack.slack.wait_for(drained, 10.0, message="outbox drained")
 
 
 async def answers_stored(stack: Stack) -> int:

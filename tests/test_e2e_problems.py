@@ -13,7 +13,7 @@ from sqlalchemy import select
 from db.models import Issue, Problem
 from sandbox.fakes.contracts import contracts_dir, contracts_missing_reason
 from sandbox.fakes.slack_api import FakeSlack
-from tests.harness import Stack, click, has_control, make_issue_payload, new_card, notes, shown
+from tests.harness import Stack, click, has_control, make_issue_payload, new_card, notes, settled, shown
 
 pytestmark = pytest.mark.skipif(contracts_dir() is None, reason=contracts_missing_reason())
 
@@ -187,24 +187,6 @@ async def merging(database_url: str, slack: FakeSlack) -> Any:
     config = {"matching": {"auto_merge": 0.8, "batch_seconds": 1.0}}
     async with running_app(database_url, slack, add_channels(slack), config_overrides=config) as running:
         yield running
-
-
-async def settled(stack: Stack) -> None:
-    """Until the outbox has nothing left to do."""
-    from db.models import OutboxItem
-
-    async def idle() -> bool:
-        async with stack.runtime.database.session() as session:
-            pending = await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
-            return not pending.all()
-
-    for _ in range(200):
-        if await idle():
-            return
-        import asyncio
-
-        await asyncio.sleep(0.05)
-    raise AssertionError("the outbox did not settle")
 
 
 async def test_a_near_duplicate_joins_its_problem_at_intake_with_a_line_and_no_card(
