@@ -3,6 +3,7 @@ can reach from a card, without Slack or Jira in the way."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -147,3 +148,30 @@ async def test_jira_updates_partial_events_and_marking_customers(
         await run(database, lambda conn: escalation.mark_notified(conn, pid, 999_999, AGENT))
     assert await run(database, lambda conn: escalation.unlink_deleted(conn, "PROJ-1")) == pid
     assert await run(database, lambda conn: escalation.unlink_deleted(conn, "PROJ-1")) is None
+
+
+# PostgreSQL only: on SQLite one writer runs at a time, so the matched report cannot move mid-merge.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_an_auto_merge_follows_its_match_into_the_problem_it_is_joining_that_moment(
+    database: Database, make_config: Any
+) -> None:
+    """A storm: report c matched report b, whose own card is merging b into a's problem right now.
+    c waits for that merge's lock and then joins a's problem with b, instead of giving up (a card)."""
+    config = make_config()
+    a, b, c = [await report(database, config, n, customer=f"c-{n}") for n in "abc"]
+    joining = await database.engine.connect()
+    try:
+        await joining.begin()
+        assert await joining.run_sync(lambda conn: triage.auto_merge(conn, b, a, 0.95, 0.0))
+        meanwhile = asyncio.create_task(
+            database.transaction(lambda conn: triage.auto_merge(conn, c, b, 0.95, 0.0))
+        )
+        await asyncio.sleep(0.3)
+        assert not meanwhile.done()  # waiting for b's problem, which the first merge holds
+        await joining.commit()
+        assert await asyncio.wait_for(meanwhile, 5)
+    finally:
+        await joining.close()
+    assert {await problem(database, n) for n in (a, b, c)} == {await problem(database, a)}

@@ -325,20 +325,24 @@ def auto_merge(
     joined a problem itself a moment ago, and this one follows it there."""
     issue = load_issue(conn, issue_id)
     source = _load_problem(conn, issue.problem_id)
-    target_problem_id = conn.execute(
-        select(issues.c.problem_id).where(issues.c.id == matched_issue_id)
-    ).scalar()
-    if (
-        target_problem_id is None
-        or source.primary_issue_id != issue_id
-        or source.status != "open"
-        or target_problem_id == source.id
-    ):
+    if source.primary_issue_id != issue_id or source.status != "open":
         return False
-    target_query = select(problems).where(problems.c.id == target_problem_id)
-    if conn.dialect.name == "postgresql":
-        target_query = target_query.with_for_update()
-    target = conn.execute(target_query).first()
+    target = None
+    # The matched report's problem may be joining another one this moment (a storm, on PostgreSQL's
+    # concurrent transactions): once its row lock is had, a merged problem sends this report on to
+    # where the matched report went (each statement reads what has committed), a few hops at most.
+    for _ in range(3):
+        target_problem_id = conn.execute(
+            select(issues.c.problem_id).where(issues.c.id == matched_issue_id)
+        ).scalar()
+        if target_problem_id is None or target_problem_id == source.id:
+            return False
+        target_query = select(problems).where(problems.c.id == target_problem_id)
+        if conn.dialect.name == "postgresql":
+            target_query = target_query.with_for_update()
+        target = conn.execute(target_query).first()
+        if target is None or target.status != "merged":
+            break
     if target is None or target.status != "open" or active_escalation(conn, source.id) is not None:
         return False
     now = utcnow()
