@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import pytest
 
 from benchmarks import similarity as evaluation
 from bot.domain.intake import IntakeRequest
-from bot.services import embedding, triage
+from bot.services import embedding, problem_search, triage
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import ProblemSearch, analyzer_for
 from bot.services.text_analysis import Analyzer, detect_language
@@ -334,3 +338,34 @@ def test_the_evaluation_command_names_a_bad_line(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode != 0 and "bad.jsonl:1" in done.stderr
+
+
+def test_lookups_side_by_side_embed_each_missing_candidate_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries looking up at the same moment meet the same reports not embedded yet: one thread
+    embeds each, the others wait for its vector rather than computing it again."""
+    real = embedding.load()
+    assert real is not None
+    embedded: list[str] = []
+    started = threading.Barrier(4)
+
+    class Counting:
+        def encode(self, texts: list[str]) -> Any:
+            embedded.extend(texts)
+            time.sleep(0.2)  # long enough that the other lookups arrive while this one works
+            return real.encode(texts)
+
+    monkeypatch.setattr(embedding, "load", lambda: Counting())
+    source = f"sqlite:///side-by-side-{uuid.uuid4().hex}"
+    texts = {n: f"Report {n}: export times out" for n in range(1, 9)}
+
+    def lookup() -> dict[int, Any]:
+        started.wait()
+        return problem_search._fresh_vectors(source, texts)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: lookup(), range(4)))
+    assert sorted(embedded) == sorted(texts.values())  # each once, across the four lookups
+    for result in results:
+        assert set(result) == set(texts)
+        for n, vector in result.items():
+            assert float(vector @ results[0][n]) > 0.9999
