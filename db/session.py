@@ -232,6 +232,32 @@ class Database:
                 raise DatabaseUnavailable(type(exc).__name__) from exc
             raise
 
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)`, which only reads, in one transaction (rolled back after it).
+
+        On SQLite it runs in a thread on a connection of its own, beside the writer thread rather
+        than in its queue: under WAL a deferred transaction reads a snapshot of what has committed
+        without waiting for or holding the write lock, so lookups (a card's candidates, search,
+        typeahead) never queue behind the intakes' writes, nor they behind lookups. On PostgreSQL
+        it runs on the event loop through the async driver, like `transaction`."""
+        try:
+            if self._sqlite_engine is None:
+                async with self.engine.connect() as conn:
+                    return await conn.run_sync(work)  # closed without a commit: rolled back
+            return await asyncio.to_thread(self._sqlite_read, work)
+        except Exception as exc:
+            if is_unavailable_error(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
+
+    def _sqlite_read(self, work: Callable[[Connection], T]) -> T:
+        assert self._sqlite_engine is not None
+        with self._sqlite_engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with conn.begin() as transaction:
+                result = work(conn)
+                transaction.rollback()
+            return result
+
     async def autocommit(self, work: Callable[[Connection], T]) -> T:
         """Run `work` whose single statement commits on its own (PostgreSQL: no BEGIN/COMMIT round
         trips). On SQLite, the same as `transaction`."""

@@ -292,7 +292,7 @@ class CardDeliveries:
         """Post the issue's card, or re-render the one already posted, from stored state."""
         issue_id = payload.issue_id
         with metrics.stage("load"):
-            loaded = await self.database.transaction(lambda conn: self._load(conn, issue_id))
+            loaded = await self.database.read(lambda conn: self._load(conn, issue_id))
         if loaded is None:
             log.info("card skipped: issue is gone", extra={"issue_id": issue_id})
             return None

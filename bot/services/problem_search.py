@@ -567,16 +567,8 @@ class ProblemSearch:
         if vector is None:
             vector = computed = await asyncio.to_thread(embed_report, subject, body)
 
-        def work(conn: Connection) -> Gathered | None:
-            if computed is not None and issue_id is not None:
-                # A report stored without its embedding (intake leaves it to this first look): keep it,
-                # so it is found by meaning from now on, in every process.
-                conn.execute(
-                    update(report_terms)
-                    .where(report_terms.c.issue_id == issue_id, report_terms.c.vector.is_(None))
-                    .values(vector=embedding.to_bytes(computed))
-                )
-            return gather(
+        found = await self.database.read(
+            lambda conn: gather(
                 conn,
                 query,
                 statuses=OPEN,
@@ -584,13 +576,17 @@ class ProblemSearch:
                 semantic=vector is not None,
                 average=self._average,
             )
-
-        found = await self.database.transaction(work)
-        # Scoring a few hundred candidates is CPU work: on PostgreSQL the transaction runs on the event
-        # loop, so the scoring is done after it, in a thread.
+        )
+        # Scoring a few hundred candidates is CPU work: on PostgreSQL the read runs on the event loop,
+        # so the scoring is done after it, in a thread.
         matches = await asyncio.to_thread(score, found, vector, limit)
-        if found is not None and found.computed:
-            await self.database.transaction(lambda conn: store_vectors(conn, found.computed))
+        keep = dict(found.computed) if found is not None else {}
+        if computed is not None and issue_id is not None:
+            # A report stored without its embedding (intake leaves it to this first look): keep it,
+            # so it is found by meaning from now on, in every process.
+            keep[issue_id] = computed
+        if keep:
+            await self.database.transaction(lambda conn: store_vectors(conn, keep))
         return matches
 
     def gather_stored(self, conn: Connection, issue_id: int, *, exclude_problem: int) -> Prepared | None:
@@ -621,7 +617,7 @@ class ProblemSearch:
         return matches
 
     async def _stored_vector(self, issue_id: int) -> Vector | None:
-        stored = await self.database.transaction(
+        stored = await self.database.read(
             lambda conn: conn.execute(
                 select(report_terms.c.vector).where(report_terms.c.issue_id == issue_id)
             ).scalar()
@@ -653,7 +649,7 @@ class ProblemSearch:
         statuses = OPEN if open_only else LIVE
         # A finished query is also judged by its meaning; typeahead's half-words are not.
         vector = None if partial else await asyncio.to_thread(embed_report, query, "")
-        found = await self.database.transaction(
+        found = await self.database.read(
             lambda conn: gather(
                 conn,
                 analysed,
