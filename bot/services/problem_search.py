@@ -162,7 +162,7 @@ def index_report(
 # ----------------------------------------------------------------------------------------- reading
 
 _SQLITE_CANDIDATES = """
-SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
+SELECT r.issue_id, r.terms, r.length, {vector} AS vector, i.problem_id
 FROM report_fts f
 JOIN report_terms r ON r.issue_id = f.rowid
 JOIN issues i ON i.id = r.issue_id
@@ -172,7 +172,7 @@ ORDER BY {order}
 LIMIT :limit
 """
 _POSTGRES_CANDIDATES = """
-SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
+SELECT r.issue_id, r.terms, r.length, {vector} AS vector, i.problem_id
 FROM report_terms r
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
@@ -182,20 +182,31 @@ LIMIT :limit
 """
 
 
-def _candidates(sql: str, order: str, window: str = "") -> Any:
-    return text(sql.format(order=order, window=window)).bindparams(bindparam("statuses", expanding=True))
+def _candidates(sql: str, order: str, window: str = "", vector: str = "r.vector") -> Any:
+    statement = text(sql.format(order=order, window=window, vector=vector))
+    return statement.bindparams(bindparam("statuses", expanding=True))
 
 
 # Rare terms: the best by the engine's own ranking, over all reports. Only common terms
 # (what someone starts typing): the latest reports holding them among the `COMMON_WINDOW` latest,
-# rather than ranking a third of the table.
+# rather than ranking a third of the table. Keyed by (dialect, rare terms, by meaning too): a lookup
+# not judged by meaning (typeahead) does not read the candidates' embeddings.
 CANDIDATE_QUERIES = {
-    ("sqlite", True): _candidates(_SQLITE_CANDIDATES, "f.rank"),
-    ("sqlite", False): _candidates(_SQLITE_CANDIDATES, "f.rowid DESC", " AND f.rowid > :floor"),
-    ("postgresql", True): _candidates(
-        _POSTGRES_CANDIDATES, "ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC"
-    ),
-    ("postgresql", False): _candidates(_POSTGRES_CANDIDATES, "r.issue_id DESC", " AND r.issue_id > :floor"),
+    (dialect, rare, semantic): _candidates(
+        sql, order if rare else recent, "" if rare else window, "r.vector" if semantic else "NULL"
+    )
+    for dialect, sql, order, recent, window in (
+        ("sqlite", _SQLITE_CANDIDATES, "f.rank", "f.rowid DESC", " AND f.rowid > :floor"),
+        (
+            "postgresql",
+            _POSTGRES_CANDIDATES,
+            "ts_rank(r.tsv, CAST(:query AS tsquery)) DESC, r.issue_id DESC",
+            "r.issue_id DESC",
+            " AND r.issue_id > :floor",
+        ),
+    )
+    for rare in (True, False)
+    for semantic in (True, False)
 }
 
 _RECENT_SQL = """
@@ -357,7 +368,7 @@ def gather(
         by_rarity = sorted(weights, key=lambda t: frequencies[t])
         rare = [t for t in by_rarity if frequencies[t] <= cap][:RETRIEVAL_TERMS]
         retrieval = rare or by_rarity[:2]
-        statement = CANDIDATE_QUERIES[(conn.dialect.name, bool(rare))]
+        statement = CANDIDATE_QUERIES[(conn.dialect.name, bool(rare), semantic)]
         if conn.dialect.name == "postgresql":
             match = " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
