@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import text as sql
 
 from benchmarks import similarity as evaluation
 from bot.domain.intake import IntakeRequest
@@ -369,3 +370,57 @@ def test_lookups_side_by_side_embed_each_missing_candidate_once(monkeypatch: pyt
         assert set(result) == set(texts)
         for n, vector in result.items():
             assert float(vector @ results[0][n]) > 0.9999
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_the_open_reports_index_follows_every_status_change(
+    database: Database, make_config: Any
+) -> None:
+    """PostgreSQL's partial index of open reports (migration 0015) is kept by triggers: resolving,
+    reopening, merging and unmerging move a report's flag with its problem, and lookups of open
+    problems find exactly the open ones."""
+    config = make_config()
+    search = ProblemSearch(database)
+
+    async def report(name: str) -> int:
+        request = IntakeRequest.model_validate(
+            {
+                "external_id": name,
+                "source": "webform",
+                "subject": f"Ledger reconciliation fails with code QX{name}",
+                "body": "The nightly ledger reconciliation stops halfway.",
+                "customer": {"id": name, "email": f"{name}@example.test"},
+            }
+        )
+        return (await ingest_issue(database, config, request)).issue_id
+
+    async def flags() -> dict[int, bool]:
+        rows = await database.read(
+            lambda conn: conn.execute(sql("SELECT issue_id, open FROM report_terms")).all()
+        )
+        return {int(i): bool(o) for i, o in rows}
+
+    async def found() -> set[int]:
+        matches = await search.search("ledger reconciliation", open_only=True, limit=10)
+        return {m.issue_id for m in matches}
+
+    a, b, c = [await report(n) for n in ("a1", "b2", "c3")]
+    assert await flags() == {a: True, b: True, c: True}
+    await triage.run(database, triage.resolve, a, "U0AGENT0001")
+    assert (await flags())[a] is False and a not in await found()
+    await triage.run(database, triage.reopen, a, "U0AGENT0001")
+    assert (await flags())[a] is True and a in await found()
+    target = await database.read(
+        lambda conn: conn.execute(sql("SELECT problem_id FROM issues WHERE id = :i"), {"i": c}).scalar_one()
+    )
+    await triage.run(database, triage.merge, b, "U0AGENT0001", target)
+    await triage.run(database, triage.resolve, c, "U0AGENT0001")  # the problem b joined: both closed
+    assert {k: v for k, v in (await flags()).items() if k in (b, c)} == {b: False, c: False}
+    await triage.run(database, triage.reopen, c, "U0AGENT0001")
+    assert {k: v for k, v in (await flags()).items() if k in (b, c)} == {b: True, c: True}
+    await triage.run(database, triage.unmerge, b, "U0AGENT0001")  # back to an open problem of its own
+    await triage.run(database, triage.resolve, c, "U0AGENT0001")
+    assert {k: v for k, v in (await flags()).items() if k in (b, c)} == {b: True, c: False}
+    assert b in await found() and c not in await found()

@@ -14,12 +14,20 @@ from db.session import Database
 
 # Each backend's own full-text index over report_terms is made by migration 0010 and is not in the
 # models: SQLite's FTS5 table (and its shadow tables), PostgreSQL's tsvector column and its GIN index.
-FULL_TEXT_INDEX = {"report_fts", "tsv", "ix_report_terms_tsv"}
+# Each database's own full-text index, made by the migrations and not in the models: SQLite's FTS5
+# tables; PostgreSQL's tsvector, its GIN indexes and the open flag behind the partial one (0015).
+FULL_TEXT_INDEX = {"report_fts", "tsv", "ix_report_terms_tsv", "ix_report_terms_open_tsv"}
 
 
 def _not_full_text_index(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
+    if (
+        type_ == "column"
+        and name == "open"
+        and getattr(getattr(obj, "table", None), "name", "") == "report_terms"
+    ):
+        return False
     return not (name and (name in FULL_TEXT_INDEX or name.startswith("report_fts_")))
 
 

@@ -176,24 +176,32 @@ SELECT r.issue_id, r.terms, r.length, {vector} AS vector, i.problem_id
 FROM report_terms r
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
-WHERE r.tsv @@ CAST(:query AS tsquery){window} AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE r.tsv @@ CAST(:query AS tsquery){open}{window} AND p.status IN :statuses AND i.problem_id <> :exclude
 ORDER BY {order}
 LIMIT :limit
 """
 
 
-def _candidates(sql: str, order: str, window: str = "", vector: str = "r.vector") -> Any:
-    statement = text(sql.format(order=order, window=window, vector=vector))
+def _candidates(sql: str, order: str, window: str, vector: str, open_only: bool) -> Any:
+    # PostgreSQL keeps `report_terms.open` and a GIN index over the open reports alone (migration
+    # 0015): a lookup of open problems reads only their entries. The problem's status is still checked.
+    statement = text(
+        sql.format(order=order, window=window, vector=vector, open=" AND r.open" if open_only else "")
+    )
     return statement.bindparams(bindparam("statuses", expanding=True))
 
 
 # Rare terms: the best by the engine's own ranking, over all reports. Only common terms
 # (what someone starts typing): the latest reports holding them among the `COMMON_WINDOW` latest,
-# rather than ranking a third of the table. Keyed by (dialect, rare terms, by meaning too): a lookup
-# not judged by meaning (typeahead) does not read the candidates' embeddings.
+# rather than ranking a third of the table. Keyed by (dialect, rare terms, by meaning too, open
+# problems only): a lookup not judged by meaning (typeahead) does not read the candidates' embeddings.
 CANDIDATE_QUERIES = {
-    (dialect, rare, semantic): _candidates(
-        sql, order if rare else recent, "" if rare else window, "r.vector" if semantic else "NULL"
+    (dialect, rare, semantic, open_only): _candidates(
+        sql,
+        order if rare else recent,
+        "" if rare else window,
+        "r.vector" if semantic else "NULL",
+        open_only and dialect == "postgresql",
     )
     for dialect, sql, order, recent, window in (
         ("sqlite", _SQLITE_CANDIDATES, "f.rank", "f.rowid DESC", " AND f.rowid > :floor"),
@@ -207,6 +215,7 @@ CANDIDATE_QUERIES = {
     )
     for rare in (True, False)
     for semantic in (True, False)
+    for open_only in (True, False)
 }
 
 _RECENT_SQL = """
@@ -368,7 +377,7 @@ def gather(
         by_rarity = sorted(weights, key=lambda t: frequencies[t])
         rare = [t for t in by_rarity if frequencies[t] <= cap][:RETRIEVAL_TERMS]
         retrieval = rare or by_rarity[:2]
-        statement = CANDIDATE_QUERIES[(conn.dialect.name, bool(rare), semantic)]
+        statement = CANDIDATE_QUERIES[(conn.dialect.name, bool(rare), semantic, tuple(statuses) == OPEN)]
         if conn.dialect.name == "postgresql":
             match = " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
