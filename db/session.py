@@ -112,8 +112,7 @@ def create_engine(database_url: str, *, command_timeout: float | None = 30, **kw
     kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         _private_sqlite_file(url.database)
-        connect_args = {"timeout": 30}
-        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 20)
@@ -126,8 +125,7 @@ def create_engine(database_url: str, *, command_timeout: float | None = 30, **kw
     # "unavailable" (503, retried by the sender) after 2 s, not after a queue of 5 s waits. Statements
     # get 30 s (the digest's aggregates); what answers a request bounds its own wait (`asyncio.timeout`).
     kwargs.setdefault("pool_timeout", 2)
-    connect_args: dict[str, float | None] = {"timeout": 2, "command_timeout": command_timeout}
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    return create_async_engine(url, connect_args={"timeout": 2, "command_timeout": command_timeout}, **kwargs)
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
