@@ -166,7 +166,7 @@ _loading = threading.Lock()
 
 
 def load() -> Encoder | None:
-    """The process's encoder (loaded once: about 3 s to build, quantise and load), or None without the model."""
+    """The process's encoder, or None without the model (loaded once: about 3 s to build and quantise)."""
     with _loading:
         return _load()
 

@@ -49,7 +49,7 @@ from db.session import Database
 K1 = 1.2
 B = 0.75
 CANDIDATES = 150  # reports retrieved by their words per lookup, then scored
-FRESH_WAIT_SECONDS = 2.0  # for a candidate's embedding that another lookup is computing
+FRESH_WAIT_SECONDS = 30.0  # for a candidate's embedding that another lookup is computing (set when it ends)
 EMBED_MISSING = 64  # candidates without a stored embedding yet, embedded at look time (the latest)
 RECENT_CANDIDATES = 100  # and the latest reports, judged by their embedding,
 RECENT_WINDOW = 5000  # found among this many latest (a primary-key range on both databases)
