@@ -78,11 +78,13 @@ class Encoder:
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
         length = ids.shape[1]
-        # Padding never attends: a large negative added to its attention scores.
-        blocked = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :].astype(np.float32)
         (hidden,) = self.session.run(
             ["hidden"],
-            {"input_ids": ids, "position_ids": np.arange(length, dtype=np.int64), "mask_bias": blocked},
+            {
+                "input_ids": ids,
+                "position_ids": np.arange(length, dtype=np.int64),
+                "mask": mask.astype(np.int32),
+            },
         )
         summed = (hidden * mask[..., None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
@@ -132,20 +134,23 @@ def _session(folder: Path, *, quantized: bool) -> Any:
         return onnxruntime.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="supportbridge-model-") as folder_out:
         target = Path(folder_out) / "model.int8.onnx"
-        # Weights of the matrix products to 8 bits, one scale per output channel (per tensor moved
+        # Weights of the matrix products and of the attention's projections to 8 bits, one scale per
+        # output channel (per tensor moved
         # some vectors' cosine with the float ones down to 0.91; per channel keeps them above 0.98).
         with _quiet_root_warnings():  # its advice to pre-process (for convolutions) is logged at each load
             quantize_dynamic(
                 model,
                 target,
-                op_types_to_quantize=["MatMul"],
+                op_types_to_quantize=["MatMul", "Attention"],
                 per_channel=True,
                 weight_type=QuantType.QInt8,
-                extra_options={"MatMulConstBOnly": True},
+                # The contrib operators' outputs have no inferred type: they are float.
+                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
             )
         return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
