@@ -37,7 +37,14 @@ from bot.domain.outbox import (
 )
 from bot.metrics import count_refused, count_taken
 from bot.services import escalation, outbox, triage
-from bot.services.cards import CARD, CUSTOMER_LIST, CardState, load_card_state, load_customer_list
+from bot.services.cards import (
+    CARD,
+    CUSTOMER_LIST,
+    CardState,
+    load_card_state,
+    load_customer_list,
+    with_suggestions,
+)
 from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
 from bot.services.problem_search import Prepared, ProblemSearch
@@ -211,8 +218,8 @@ class CardDeliveries:
                 conn, issue_id, best.issue_id, best.score, batch_seconds
             ):
                 return True
-            # The card shows its suggestions with their current counts: read back in the same go.
-            return load_card_state(conn, issue_id) if found else False
+            # The card shows its suggestions with their current counts: read in the same go.
+            return with_suggestions(conn, state, found) if found else False
 
         with metrics.stage("suggest"):
             stored = await self.database.transaction(store)

@@ -134,6 +134,14 @@ def _suggestions(conn: Connection, stored: list[dict[str, Any]], own_problem: in
     )
 
 
+def with_suggestions(conn: Connection, state: CardState, stored: list[dict[str, Any]]) -> CardState:
+    """`state` with the suggestions just stored for it (their current counts), as `load_card_state`
+    would read them back: one statement instead of the card's whole state again."""
+    problem_id = state.card.problem_id
+    suggestions = _suggestions(conn, stored, problem_id) if problem_id is not None else ()
+    return replace(state, card=replace(state.card, suggestions=suggestions), needs_suggestions=False)
+
+
 def load_card_state(conn: Connection, issue_id: int) -> CardState | None:
     row = conn.execute(CARD_ROW.where(issues.c.id == issue_id)).one_or_none()
     if row is None:
