@@ -279,7 +279,7 @@ def figures() -> dict[str, dict[str, Any]]:
 # the threshold was chosen on).
 FLOORS = {
     "banking77": {"ranked_recall@3": 0.89, "recall@3": 0.71, "false_alarm_rate_max": 0.25, "vs_bm25": 1.12},
-    "clinc150": {"ranked_recall@3": 0.94, "recall@3": 0.58, "false_alarm_rate_max": 0.06, "vs_bm25": 1.13},
+    "clinc150": {"ranked_recall@3": 0.94, "recall@3": 0.56, "false_alarm_rate_max": 0.06, "vs_bm25": 1.13},
     "labelled_reports": {
         "ranked_recall@3": 0.94,
         "recall@3": 0.63,
