@@ -424,3 +424,41 @@ async def test_the_open_reports_index_follows_every_status_change(
     await triage.run(database, triage.resolve, c, "U0AGENT0001")
     assert {k: v for k, v in (await flags()).items() if k in (b, c)} == {b: True, c: False}
     assert b in await found() and c not in await found()
+
+
+def test_the_quantised_model_is_kept_on_disk_and_rebuilt_when_it_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = embedding.model_directory()
+    assert folder is not None
+    cache = tmp_path / "cache"
+    first = embedding.Encoder(folder, cache=cache)
+    kept = list(cache.glob("*.onnx"))
+    assert len(kept) == 1 and not list(cache.glob("*.partial"))
+    stale = cache / f"{embedding.KEPT_PREFIX}0000000000000000.onnx"  # from an older build
+    stale.write_bytes(b"old")
+
+    built: list[Path] = []
+    real_quantise = embedding._quantise
+    monkeypatch.setattr(embedding, "_quantise", lambda model, target: built.append(target))
+    again = embedding.Encoder(folder, cache=cache)  # loaded from disk: nothing built
+    assert built == []
+    text = "Invoice export times out for large accounts"
+    assert float(first.encode_one(text) @ again.encode_one(text)) > 0.99999
+
+    kept[0].write_bytes(b"not a model")  # a damaged file: built again, with a warning
+    monkeypatch.setattr(embedding, "_quantise", real_quantise)
+    with caplog.at_level("WARNING"):
+        rebuilt = embedding.Encoder(folder, cache=cache)
+    assert "could not be loaded" in caplog.text
+    assert float(rebuilt.encode_one(text) @ first.encode_one(text)) > 0.99999
+    assert sorted(cache.glob("*.onnx")) == kept  # the stale one is gone, the damaged one replaced
+
+
+def test_without_a_writable_cache_the_model_is_built_and_not_kept(tmp_path: Path) -> None:
+    folder = embedding.model_directory()
+    assert folder is not None
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    encoder = embedding.Encoder(folder, cache=blocked / "supportbridge")
+    assert encoder.encode_one("Invoice export times out").shape == (embedding.DIMENSIONS,)

@@ -22,9 +22,12 @@ Without the package, `load()` returns None and matching is lexical only (a warni
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -53,6 +56,8 @@ LAYERS = 6
 HEADS = 12
 EPSILON = 1e-12
 BATCH = 32
+KEPT_PREFIX = "all-minilm-l6-v2.int8."
+GRAPH_VERSION = 2  # bump when embedding_graph or the quantisation changes: the kept model is rebuilt
 
 Vector = NDArray[np.float32]
 
@@ -68,14 +73,14 @@ def model_directory() -> Path | None:
 class Encoder:
     """The tokenizer, and the model's forward pass as an ONNX Runtime session."""
 
-    def __init__(self, folder: Path, *, quantized: bool = True) -> None:
+    def __init__(self, folder: Path, *, quantized: bool = True, cache: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
         self.quantized = quantized
-        self.session = _session(folder, quantized=quantized)
+        self.session = _session(folder, quantized=quantized, cache=cache)
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
         length = ids.shape[1]
@@ -118,10 +123,8 @@ class Encoder:
         return self.encode([text])[0]
 
 
-def _session(folder: Path, *, quantized: bool) -> Any:
+def _session(folder: Path, *, quantized: bool, cache: Path | None = None) -> Any:
     import onnxruntime
-
-    from bot.services.embedding_graph import bert_graph
 
     options = onnxruntime.SessionOptions()
     # One core per run: parallelism comes from the callers' threads (as for BLAS above), and a run
@@ -130,30 +133,74 @@ def _session(folder: Path, *, quantized: bool) -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    model = bert_graph(folder / "model.safetensors", layers=LAYERS, heads=HEADS, epsilon=EPSILON)
+
+    def session(model: bytes | str) -> Any:
+        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
     if not quantized:
-        return onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        return session(_graph(folder).SerializeToString())
+    # Building and quantising take about 2.5 s; the result is kept on disk, so a process started
+    # again (a deploy, a CLI command) loads it in a few hundred milliseconds.
+    kept = (cache or cache_directory()) / f"{KEPT_PREFIX}{_build_key(folder)}.onnx"
+    if kept.is_file():
+        try:
+            return session(str(kept))
+        except Exception:  # unreadable (a disk fault, say): built again below
+            log.warning("the kept embedding model could not be loaded; building it again")
+    with tempfile.TemporaryDirectory(prefix="supportbridge-model-") as folder_out:
+        target = Path(folder_out) / "model.int8.onnx"
+        _quantise(_graph(folder), target)
+        with contextlib.suppress(OSError):  # no writable cache (a read-only home): not kept
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
+            shutil.copyfile(target, partial)
+            os.replace(partial, kept)  # whole or not at all, also with two processes at once
+            for older in kept.parent.glob(f"{KEPT_PREFIX}*.onnx"):
+                if older != kept:  # made from another version of the weights, graph or libraries
+                    older.unlink(missing_ok=True)
+        return session(str(target))
+
+
+def cache_directory() -> Path:
+    """Where the quantised model is kept: $XDG_CACHE_HOME/supportbridge, else ~/.cache/supportbridge."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "supportbridge"
+
+
+def _build_key(folder: Path) -> str:
+    """Changes whenever what the kept model was made from could: the weights, the graph, the libraries."""
+    import onnx
+    import onnxruntime
+
+    weights = (folder / "model.safetensors").stat()
+    versions = f"{onnx.__version__}|{onnxruntime.__version__}"
+    made_of = f"{GRAPH_VERSION}|{weights.st_size}|{weights.st_mtime_ns}|{versions}"
+    return hashlib.sha256(made_of.encode()).hexdigest()[:16]
+
+
+def _graph(folder: Path) -> Any:
+    from bot.services.embedding_graph import bert_graph
+
+    return bert_graph(folder / "model.safetensors", layers=LAYERS, heads=HEADS, epsilon=EPSILON)
+
+
+def _quantise(model: Any, target: Path) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="supportbridge-model-") as folder_out:
-        target = Path(folder_out) / "model.int8.onnx"
-        # Weights of the matrix products and of the attention's projections to 8 bits, one scale per
-        # output channel (per tensor moved
-        # some vectors' cosine with the float ones down to 0.91; per channel keeps them above 0.98).
-        with _quiet_root_warnings():  # its advice to pre-process (for convolutions) is logged at each load
-            quantize_dynamic(
-                model,
-                target,
-                op_types_to_quantize=["MatMul", "Attention"],
-                per_channel=True,
-                weight_type=QuantType.QInt8,
-                # The contrib operators' outputs have no inferred type: they are float.
-                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
-            )
-        return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    # Weights of the matrix products and of the attention's projections to 8 bits, one scale per
+    # output channel (per tensor moved some vectors' cosine with the float ones down to 0.91; per
+    # channel keeps them above 0.98).
+    with _quiet_root_warnings():  # its advice to pre-process (for convolutions) is logged at each load
+        quantize_dynamic(
+            model,
+            target,
+            op_types_to_quantize=["MatMul", "Attention"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            # The contrib operators' outputs have no inferred type: they are float.
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
+        )
 
 
 @contextmanager
@@ -172,7 +219,7 @@ _loading = threading.Lock()
 
 
 def load() -> Encoder | None:
-    """The process's encoder, or None without the model (loaded once: about 3 s to build and quantise)."""
+    """The process's encoder, or None without the model (loaded once: 0.8 s kept, 2.3 s built)."""
     with _loading:
         return _load()
 
