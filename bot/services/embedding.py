@@ -163,7 +163,12 @@ def _session(folder: Path, *, quantized: bool, cache: Path | None = None) -> Any
 
 def cache_directory() -> Path:
     """Where the quantised model is kept: $XDG_CACHE_HOME/supportbridge, else ~/.cache/supportbridge."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home at all (a container user without one): the temporary folder
+            base = os.path.join(tempfile.gettempdir(), f"supportbridge-cache-{os.getuid()}")
     return Path(base) / "supportbridge"
 
 
