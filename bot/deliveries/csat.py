@@ -15,25 +15,18 @@ import secrets
 from collections.abc import Mapping
 
 from bot.config import AppConfig
+from bot.deliveries.customer_send import NotSent, send_through
 from bot.deliveries.policy import thread_line
 from bot.domain.outbox import SendSurvey, SurveyNote
 from bot.services import csat, outbox
 from bot.services.cards import CARD
 from bot.views.csat import render_low_score_note, render_survey_text, survey_links
 from db.session import Database
-from integrations.replies import (
-    OutboundReply,
-    ReplyChannel,
-    ReplyError,
-    ReplyOutcomeUnknown,
-    ReplyRejected,
-    ReplyUnavailable,
-)
+from integrations.replies import OutboundReply, ReplyChannel
 from integrations.slack import MessageMark, SlackGateway
 
 log = logging.getLogger(__name__)
 
-GIVE_UP_AFTER = 6  # attempts before a survey is recorded as failed (it is not worth more)
 NO_PUBLIC_URL = "PUBLIC_URL is not set, so a survey has no link to answer at"
 
 
@@ -107,23 +100,12 @@ class SurveyDeliveries:
             self.config.csat.question, item.subject, item.to_name, survey_links(self.public_url, token)
         )
         try:
-            delivered = await channel.send(outbound(text))
-        except ReplyRejected as exc:
-            log.info(
-                "survey refused",
-                extra={"survey_id": survey_id, "channel": channel.name, "reason": exc.reason},
+            delivered = await send_through(
+                channel, lambda: channel.send(outbound(text)), "survey", survey_id=survey_id
             )
+        except NotSent as exc:
             reason = exc.reason
             return lambda conn: csat.record_failed(conn, survey_id, reason)
-        except ReplyOutcomeUnknown as exc:
-            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", outcome_unknown=True) from exc
-        except (ReplyUnavailable, ReplyError) as exc:
-            attempts = outbox.attempts_before() + 1
-            if attempts >= GIVE_UP_AFTER:
-                reason = f"{exc.reason} (tried {attempts} times)"
-                return lambda conn: csat.record_failed(conn, survey_id, reason)
-            retry_after = exc.retry_after if isinstance(exc, ReplyUnavailable) else None
-            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", retry_after) from exc
         sent = delivered
         log.info("survey sent", extra={"survey_id": survey_id, "channel": channel.name})
         return lambda conn: csat.record_sent(conn, survey_id, sent.external_id)

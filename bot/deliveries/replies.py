@@ -3,8 +3,9 @@
 A send is made once as the customer sees it. Its key (`reply:{id}`) goes with it: as the e-mail's
 Message-ID, as the webhook's `webhook-id`, and the helpdesk channels look for the comment they may have
 posted before posting again when an earlier attempt's outcome is unknown. A refusal that cannot pass
-(a bad address, a closed conversation) and a channel still down after `GIVE_UP_AFTER` attempts mark the
-reply failed, with the reason and a Retry button in the thread; nothing is dropped silently.
+(a bad address, a closed conversation) and a channel still down after a few attempts
+(`customer_send`) mark the reply failed, with the reason and a Retry button in the thread; nothing is
+dropped silently.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from sqlalchemy.engine import Connection
 
 from bot.config import AppConfig
+from bot.deliveries.customer_send import NotSent, send_through
 from bot.deliveries.policy import thread_line
 from bot.domain.outbox import ReplyThreadNote, SendReply
 from bot.domain.replies import ReplyChannelName, ReplyState
@@ -28,16 +30,10 @@ from integrations.replies import (
     Delivered,
     OutboundReply,
     ReplyChannel,
-    ReplyError,
-    ReplyOutcomeUnknown,
-    ReplyRejected,
-    ReplyUnavailable,
 )
 from integrations.slack import MessageMark, SlackError, SlackGateway
 
 log = logging.getLogger(__name__)
-
-GIVE_UP_AFTER = 6  # attempts (about two minutes of backoff) before a reply is shown as failed
 
 
 def reply_mark(reply_id: int) -> MessageMark:
@@ -99,29 +95,20 @@ class ReplyDeliveries:
             sender_name=await self._display_name(item.sent_by),
             source=item.source,
         )
-        delivered: Delivered | None = None
-        try:
+
+        async def send() -> Delivered:
             if outbox.earlier_attempt_may_have_succeeded():
-                delivered = await channel.find_sent(outbound)
-                if delivered is not None:
+                found = await channel.find_sent(outbound)
+                if found is not None:
                     log.info("reply already delivered; adopting it", extra={"reply_id": reply_id})
-            if delivered is None:
-                delivered = await channel.send(outbound)
-        except ReplyRejected as exc:
-            log.info(
-                "reply refused", extra={"reply_id": reply_id, "channel": channel.name, "reason": exc.reason}
-            )
+                    return found
+            return await channel.send(outbound)
+
+        try:
+            delivered = await send_through(channel, send, "reply", reply_id=reply_id)
+        except NotSent as exc:
             reason = exc.reason
             return lambda conn: replies.record_failed(conn, reply_id, reason)
-        except ReplyOutcomeUnknown as exc:
-            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", outcome_unknown=True) from exc
-        except (ReplyUnavailable, ReplyError) as exc:
-            attempts = outbox.attempts_before() + 1
-            if attempts >= GIVE_UP_AFTER:
-                reason = f"{exc.reason} (tried {attempts} times)"
-                return lambda conn: replies.record_failed(conn, reply_id, reason)
-            retry_after = exc.retry_after if isinstance(exc, ReplyUnavailable) else None
-            raise outbox.RetryLater(f"{channel.name}: {exc.reason}", retry_after) from exc
         sent = delivered
         log.info(
             "reply sent", extra={"reply_id": reply_id, "channel": channel.name, "issue_id": item.issue_id}
