@@ -6,14 +6,18 @@ detail; a bad score or comment a 400 page saying what is wrong. Plain HTML, no e
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bot.runtime import Runtime
 from bot.services import csat
 from bot.views import csat as pages
-from db.session import DatabaseUnavailable, answer_within
+from db.session import DatabaseUnavailable, Work, answer_within
 from handlers.common import runtime_of_request
+
+T = TypeVar("T")
 
 DEADLINE_SECONDS = 2.5
 # A comment of 1,000 characters, form-encoded, is at most about 9 KB (three bytes per escaped byte).
@@ -48,17 +52,9 @@ async def answer(request: web.Request) -> web.Response:
     runtime = runtime_of_request(request)
     token = request.match_info["token"]
     raw_score = request.query.get("score")
-    try:
-        result = await answer_within(
-            runtime.database.transaction(lambda conn: csat.answer(conn, runtime.config, token, raw_score)),
-            DEADLINE_SECONDS,
-        )
-    except csat.SurveyGone:
-        return not_found()
-    except csat.SurveyRefused as exc:
-        return page(400, pages.render_bad_request_page(str(exc)))
-    except (DatabaseUnavailable, TimeoutError):
-        return unavailable()
+    result = await _survey(runtime, lambda conn: csat.answer(conn, runtime.config, token, raw_score))
+    if isinstance(result, web.Response):
+        return result
     action = f"/csat/{token}" if result.can_comment else None
     return page(200, pages.render_thanks_page(result.score, action, csat.COMMENT_MAX_CHARS))
 
@@ -79,18 +75,23 @@ async def comment(request: web.Request) -> web.Response:
     except (UnicodeDecodeError, ValueError):
         return page(400, pages.render_bad_request_page("The form could not be read."))
     text = (form.get("comment") or [""])[0]
+    done = await _survey(runtime, lambda conn: csat.add_comment(conn, runtime.config, token, text))
+    if isinstance(done, web.Response):
+        return done
+    return page(200, pages.render_comment_thanks_page())
+
+
+async def _survey(runtime: Runtime, work: Work[T]) -> T | web.Response:
+    """`work` on the survey in one transaction, or the page that says why not: 404 for a token that
+    is not (or no longer) a survey's, 400 for an answer refused, 503 when the database is down."""
     try:
-        await answer_within(
-            runtime.database.transaction(lambda conn: csat.add_comment(conn, runtime.config, token, text)),
-            DEADLINE_SECONDS,
-        )
+        return await answer_within(runtime.database.transaction(work), DEADLINE_SECONDS)
     except csat.SurveyGone:
         return not_found()
     except csat.SurveyRefused as exc:
         return page(400, pages.render_bad_request_page(str(exc)))
     except (DatabaseUnavailable, TimeoutError):
         return unavailable()
-    return page(200, pages.render_comment_thanks_page())
 
 
 def register(app: web.Application) -> None:
