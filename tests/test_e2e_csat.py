@@ -45,9 +45,8 @@ async def csat_stack(database_url: str, slack: FakeSlack) -> AsyncIterator[tuple
         yield stack, channel
 
 
-async def ask(stack: Stack, channel: RecordingChannel, issue_id: int) -> str:
-    """Schedule the survey for the report's customer (as telling them does) and wait for its send;
-    the token of its links."""
+async def schedule_survey(stack: Stack, issue_id: int) -> int | None:
+    """Schedule a survey for the report's customer, as telling them does; its id, None if not asked."""
 
     def schedule(conn: Any) -> int | None:
         row = conn.execute(
@@ -62,8 +61,15 @@ async def ask(stack: Stack, channel: RecordingChannel, issue_id: int) -> str:
             channel=csat.ReplyChannelName.WEBHOOK,
         )
 
+    return await stack.runtime.database.transaction(schedule)
+
+
+async def ask(stack: Stack, channel: RecordingChannel, issue_id: int) -> str:
+    """Schedule the survey for the report's customer (as telling them does) and wait for its send;
+    the token of its links."""
+
     before = len(channel.sent)
-    assert await stack.runtime.database.transaction(schedule) is not None
+    assert await schedule_survey(stack, issue_id) is not None
     stack.runtime.deliverer.wake()
     await stack.slack.wait_for(lambda: len(channel.sent) > before, message="the survey is sent")
     tokens = {m.group(1) for m in LINK.finditer(channel.sent[-1].text)}
@@ -194,20 +200,7 @@ async def test_nothing_is_asked_when_csat_is_off(database_url: str, slack: FakeS
     ) as stack:
         issue_id, _card = await new_card(stack)
 
-        def schedule(conn: Any) -> int | None:
-            row = conn.execute(
-                select(issues.c.problem_id, issues.c.customer_id).where(issues.c.id == issue_id)
-            ).one()
-            return csat.schedule(
-                conn,
-                stack.runtime.config,
-                problem_id=row.problem_id,
-                customer_id=row.customer_id,
-                issue_id=issue_id,
-                channel=csat.ReplyChannelName.WEBHOOK,
-            )
-
-        assert await stack.runtime.database.transaction(schedule) is None
+        assert await schedule_survey(stack, issue_id) is None
         assert await survey_row(stack) is None
 
 
@@ -310,21 +303,7 @@ async def test_without_public_url_no_survey_is_sent(database_url: str, slack: Fa
         channel = RecordingChannel()
         stack.runtime.replies["webhook"] = channel  # type: ignore[index]
         issue_id, _card = await new_card(stack)
-
-        def schedule(conn: Any) -> int | None:
-            row = conn.execute(
-                select(issues.c.problem_id, issues.c.customer_id).where(issues.c.id == issue_id)
-            ).one()
-            return csat.schedule(
-                conn,
-                stack.runtime.config,
-                problem_id=row.problem_id,
-                customer_id=row.customer_id,
-                issue_id=issue_id,
-                channel=csat.ReplyChannelName.WEBHOOK,
-            )
-
-        await stack.runtime.database.transaction(schedule)
+        assert await schedule_survey(stack, issue_id) is not None
         stack.runtime.deliverer.wake()
         row = await wait_state(stack, "failed")
         assert "PUBLIC_URL" in row.reason
