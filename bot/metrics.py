@@ -112,11 +112,12 @@ DELIVERIES = Counter(
 )
 # Where a delivery's time goes (`make bench --only intake` prints the table): wall seconds per stage,
 # summed over deliveries that run concurrently, so shares compare stages rather than add up to a clock.
-DELIVERY_STAGES = ("claim", "load", "match", "suggest", "render", "pacing", "slack", "record")
+DELIVERY_STAGES = ("claim", "load", "embed", "match", "suggest", "render", "pacing", "slack", "record")
 DELIVERY_STAGE_SECONDS = Histogram(
     "delivery_stage_seconds",
-    "Outbox delivery time by stage: claim, load (state and candidates read), match (scoring, in a "
-    "thread), suggest (suggestions stored), render, pacing (waiting for a channel's turn), slack "
+    "Outbox delivery time by stage: claim, load (state and candidates read), embed (a new report's "
+    "embedding, in a thread), match (scoring, in a thread), suggest (suggestions "
+    "stored), render, pacing (waiting for a channel's turn), slack "
     "(the call), record (the outcome settled)",
     ["stage"],
     namespace=PREFIX,

@@ -462,3 +462,67 @@ def test_without_a_writable_cache_the_model_is_built_and_not_kept(tmp_path: Path
     blocked.write_text("a file where the cache folder would be")
     encoder = embedding.Encoder(folder, cache=blocked / "supportbridge")
     assert encoder.encode_one("Invoice export times out").shape == (embedding.DIMENSIONS,)
+
+
+async def test_a_stored_report_is_matched_against_those_before_it_and_its_embedding_kept(
+    database: Database, make_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card looked up after a burst sees what a card looked up at once would: the reports taken in
+    before its own (not later ones, whose own cards will find it), its embedding is computed once and
+    stored in the transaction that reads the candidates, and a candidate embedded while scoring is
+    not embedded again through the other engine (the SQLite writer's) nor by its own card."""
+    real = embedding.load()
+    assert real is not None
+    embedded: list[str] = []
+
+    class Counting:
+        def encode(self, texts: list[str]) -> Any:
+            embedded.extend(texts)
+            return real.encode(texts)
+
+    monkeypatch.setattr(embedding, "load", lambda: Counting())
+    config = make_config()
+    search = ProblemSearch(database)
+    subjects = (
+        f"Invoice export times out {uuid.uuid4().hex[:6]}",
+        "Invoices export times out for big accounts",
+        "Invoice export timing out for large accounts again",
+    )
+    first, second, third = [
+        (await ingest_issue(database, config, report(n, s))).issue_id for n, s in enumerate(subjects, 1)
+    ]
+
+    async def stored_vector(issue_id: int) -> bytes | None:
+        return await database.read(
+            lambda conn: conn.execute(
+                sql("SELECT vector FROM report_terms WHERE issue_id = :i"), {"i": issue_id}
+            ).scalar()
+        )
+
+    assert await stored_vector(second) is None  # intake leaves it to the card
+    vector = await search.embed_stored(second, subjects[1], "")
+    assert vector is not None
+    exclude = await problem_of(database, second)
+    prepared = await database.transaction(
+        lambda conn: search.gather_stored(conn, second, exclude_problem=exclude, vector=vector)
+    )
+    assert prepared is not None and prepared.gathered is not None
+    assert {int(row.issue_id) for row in prepared.gathered.rows} == {first}  # not the later report
+    assert await stored_vector(second) is not None
+    matches = await search.score_prepared(prepared, 5)
+    assert [m.issue_id for m in matches] == [first]
+    assert set(prepared.computed) == {first}  # the earlier report, embedded while scoring
+    # Its own card then finds it computed (another engine's source names the same database).
+    assert await search.embed_stored(first, subjects[0], "") is not None
+    assert sorted(embedded) == sorted(f"{s}\n" for s in subjects[:2])
+    # The third report's card: both earlier ones are candidates, neither embedded again.
+    third_vector = await search.embed_stored(third, subjects[2], "")
+    assert third_vector is not None
+    exclude = await problem_of(database, third)
+    later = await database.transaction(
+        lambda conn: search.gather_stored(conn, third, exclude_problem=exclude, vector=third_vector)
+    )
+    assert later is not None and later.gathered is not None
+    assert {int(row.issue_id) for row in later.gathered.rows} == {first, second}
+    await search.score_prepared(later, 5)
+    assert len(embedded) == 3

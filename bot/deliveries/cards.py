@@ -47,7 +47,7 @@ from bot.services.cards import (
 )
 from bot.services.customer_answers import CUSTOMER_ANSWER
 from bot.services.intake import ingest_issue
-from bot.services.problem_search import Prepared, ProblemSearch
+from bot.services.problem_search import Prepared, ProblemSearch, store_vectors
 from bot.services.triage import AUTO_MERGED, customers_of
 from bot.sla import due_at
 from bot.slack_text import slack_text_to_plain, subject_from_text, ts_to_datetime
@@ -173,21 +173,36 @@ class CardDeliveries:
         render (reloaded when suggestions were stored). None: the best match was at
         `matching.auto_merge` or above and the report joined that problem instead (no card), or the
         issue is gone."""
-        card = state.card
-        if self.search is None or card.problem_id is None:
+        card, search = state.card, self.search
+        if search is None or card.problem_id is None:
             return state
+        problem_id = card.problem_id
+        if prepared is None:
+            # Stored without its embedding (intake leaves it to the card): embedded now, then stored
+            # with the candidates' read, in the writer's queue like the card's load (nothing of a
+            # card's lookup reads beside the writer: see `sync_card`).
+            with metrics.stage("embed"):
+                vector = await search.embed_stored(issue_id, card.subject, card.body)
+            if vector is not None:
+                with metrics.stage("load"):
+                    prepared = await self.database.transaction(
+                        lambda conn: search.gather_stored(
+                            conn, issue_id, exclude_problem=problem_id, vector=vector
+                        )
+                    )
         # More than the card shows: auto-merge looks for the oldest problem above its threshold.
         with metrics.stage("match"):
             if prepared is not None:
-                matches = await self.search.score_prepared(prepared, AUTO_MERGE_LOOK)
-            else:
-                matches = await self.search.similar(
+                matches = await search.score_prepared(prepared, AUTO_MERGE_LOOK)
+            else:  # no terms stored, or no model: analysed afresh
+                matches = await search.similar(
                     card.subject,
                     card.body,
-                    exclude_problem=card.problem_id,
+                    exclude_problem=problem_id,
                     issue_id=issue_id,
                     limit=AUTO_MERGE_LOOK,
                 )
+        computed = prepared.computed if prepared is not None else {}
         # Ranked without a threshold; the card shows only what is likely right (matching.suggest).
         threshold = self.config.matching.suggest
         found = [
@@ -209,6 +224,8 @@ class CardDeliveries:
         batch_seconds = self.config.matching.batch_seconds
 
         def store(conn: Connection) -> CardState | bool | None:
+            if computed:  # candidates embedded while scoring: each is paid for once
+                store_vectors(conn, computed)
             conn.execute(
                 update(issues)
                 .where(issues.c.id == issue_id, issues.c.suggestions.is_(None))

@@ -38,7 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 
 from bot.services import embedding
 from bot.services.embedding import Vector
@@ -167,7 +167,8 @@ FROM report_fts f
 JOIN report_terms r ON r.issue_id = f.rowid
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
-WHERE report_fts MATCH :query{window} AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE report_fts MATCH :query{window} AND f.rowid < :before AND p.status IN :statuses
+  AND i.problem_id <> :exclude
 ORDER BY {order}
 LIMIT :limit
 """
@@ -176,7 +177,8 @@ SELECT r.issue_id, r.terms, r.length, {vector} AS vector, i.problem_id
 FROM report_terms r
 JOIN issues i ON i.id = r.issue_id
 JOIN problems p ON p.id = i.problem_id
-WHERE r.tsv @@ CAST(:query AS tsquery){open}{window} AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE r.tsv @@ CAST(:query AS tsquery){open}{window} AND r.issue_id < :before AND p.status IN :statuses
+  AND i.problem_id <> :exclude
 ORDER BY {order}
 LIMIT :limit
 """
@@ -223,7 +225,7 @@ SELECT r.issue_id, r.terms, r.length, r.vector, i.problem_id
 FROM report_terms r
 {join} issues i ON i.id = r.issue_id
 {join} problems p ON p.id = i.problem_id
-WHERE r.issue_id > :floor AND p.status IN :statuses AND i.problem_id <> :exclude
+WHERE r.issue_id > :floor AND r.issue_id < :before AND p.status IN :statuses AND i.problem_id <> :exclude
 ORDER BY r.issue_id DESC
 LIMIT :limit
 """
@@ -253,6 +255,9 @@ _COMPLETIONS = (
     .limit(PREFIX_EXPANSIONS)
 )
 _REPORTS = select(func.max(report_terms.c.issue_id))
+_STORED_QUERY = select(report_terms.c.language, report_terms.c.terms, report_terms.c.vector).where(
+    report_terms.c.issue_id == bindparam("issue_id")
+)
 _RECENT_LENGTHS = select(report_terms.c.length).order_by(report_terms.c.issue_id.desc()).limit(5000)
 
 
@@ -332,6 +337,11 @@ class Prepared:
     gathered: Gathered | None
     vector: Vector
 
+    @property
+    def computed(self) -> dict[int, Vector]:
+        """Candidates' embeddings computed while scoring, to be stored (`store_vectors`)."""
+        return self.gathered.computed if self.gathered is not None else {}
+
 
 def gather(
     conn: Connection,
@@ -342,8 +352,14 @@ def gather(
     semantic: bool,
     prefix: str | None = None,
     average: _AverageLength | None = None,
+    before: int | None = None,
 ) -> Gathered | None:
-    """The candidates for `query` and the statistics to score them: only database reads."""
+    """The candidates for `query` and the statistics to score them: only database reads.
+
+    `before`: only reports taken in before this one (a stored report's own id). A report is matched
+    against what came before it, as the evaluation replays it, whether its card is looked up the
+    moment it arrives or after a burst of later ones — and those earlier reports' embeddings were
+    stored by their own cards, so a backlog's lookups do not embed each other's candidates."""
     weights: Counter[str] = Counter(t for t in query.terms if len(t) <= MAX_TERM_LENGTH)
     if not weights and not prefix:
         return None  # nothing to go on (no words at all): no match, rather than the nearest noise
@@ -369,9 +385,15 @@ def gather(
                 weights[row.term] = 1
             frequencies[row.term] = int(row.reports)
     weights = Counter({t: n for t, n in weights.items() if frequencies.get(t)})
-    parameters = {"statuses": list(statuses), "exclude": exclude_problem or 0, "limit": CANDIDATES}
     rows: dict[int, Any] = {}
     reports = int(conn.execute(_REPORTS).scalar() or 0)
+    ceiling = min(before, reports + 1) if before is not None else reports + 1
+    parameters = {
+        "statuses": list(statuses),
+        "exclude": exclude_problem or 0,
+        "limit": CANDIDATES,
+        "before": ceiling,
+    }
     if weights:
         cap = max(RETRIEVAL_MIN_REPORTS, reports * RETRIEVAL_MAX_SHARE)
         by_rarity = sorted(weights, key=lambda t: frequencies[t])
@@ -382,10 +404,10 @@ def gather(
             match = " | ".join(_quote_tsquery(t) for t in retrieval)
         else:
             match = " OR ".join(_quote_fts(t) for t in retrieval)
-        values = {**parameters, "query": match, "floor": reports - COMMON_WINDOW}
+        values = {**parameters, "query": match, "floor": ceiling - 1 - COMMON_WINDOW}
         rows = {int(row.issue_id): row for row in conn.execute(statement, values)}
     if semantic:
-        recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": reports - RECENT_WINDOW}
+        recent = {**parameters, "limit": RECENT_CANDIDATES, "floor": ceiling - 1 - RECENT_WINDOW}
         for row in conn.execute(_RECENT[conn.dialect.name], recent):
             rows.setdefault(int(row.issue_id), row)
     if not rows:
@@ -401,8 +423,15 @@ def gather(
                 )
             }
     average_length = (average or _AverageLength()).get(conn) if weights else 1.0
-    source = conn.engine.url.render_as_string(hide_password=True)
+    source = _source(conn.engine.url)
     return Gathered(list(rows.values()), weights, frequencies, reports, average_length, texts, source=source)
+
+
+def _source(url: URL) -> str:
+    """The database a look-time embedding is kept for, whichever driver reached it: the SQLite
+    writer's and readers' engines (sqlite://) and the async one (sqlite+aiosqlite://) are one
+    database, and a report embedded through one is not embedded again through the other."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 # Embeddings computed at look time, by issue id: in a burst, every lookup meets the same few reports
@@ -559,7 +588,7 @@ class ProblemSearch:
         self.database = database
         self.analyzer = analyzer or analyzer_for()
         self._average = _AverageLength()
-        self._source = database.engine.url.render_as_string(hide_password=True)
+        self._source = _source(database.engine.url)
 
     async def load_models(self) -> None:
         """Nothing of the index to load: it is the database's. The language detector and the embedding
@@ -595,6 +624,7 @@ class ProblemSearch:
                 exclude_problem=exclude_problem,
                 semantic=vector is not None,
                 average=self._average,
+                before=issue_id,
             )
         )
         # Scoring a few hundred candidates is CPU work: on PostgreSQL the read runs on the event loop,
@@ -609,32 +639,47 @@ class ProblemSearch:
             await self.database.transaction(lambda conn: store_vectors(conn, keep))
         return matches
 
-    def gather_stored(self, conn: Connection, issue_id: int, *, exclude_problem: int) -> Prepared | None:
+    def gather_stored(
+        self, conn: Connection, issue_id: int, *, exclude_problem: int, vector: Vector | None = None
+    ) -> Prepared | None:
         """`similar()`'s database half for a stored report, in the caller's transaction (the card's
         delivery reads its state and its candidates in one): the report's stored terms and embedding
-        are the query, as analysed at intake. None: nothing stored with an embedding (a report taken
-        in without the model, say); `similar()` then analyses and embeds it afresh."""
-        stored = conn.execute(
-            select(report_terms.c.language, report_terms.c.terms, report_terms.c.vector).where(
-                report_terms.c.issue_id == issue_id
-            )
-        ).first()
-        if stored is None or not stored.vector:
+        are the query, as analysed at intake. A report stored without its embedding (intake leaves it
+        to the card) takes `vector` (`embed_stored`), which is stored with it in this transaction, so
+        the report is found by meaning from now on, in every process. None: nothing stored, or no
+        embedding either way; `similar()` then analyses and embeds it afresh."""
+        stored = conn.execute(_STORED_QUERY, {"issue_id": issue_id}).first()
+        if stored is None:
             return None
-        vector = embedding.from_bytes(stored.vector)
+        if stored.vector:
+            vector = embedding.from_bytes(stored.vector)
+        elif vector is None:
+            return None
+        else:
+            store_vectors(conn, {issue_id: vector})
         query = Analysed(stored.language, str(stored.terms or "").split())
         found = gather(
-            conn, query, statuses=OPEN, exclude_problem=exclude_problem, semantic=True, average=self._average
+            conn,
+            query,
+            statuses=OPEN,
+            exclude_problem=exclude_problem,
+            semantic=True,
+            average=self._average,
+            before=issue_id,
         )
         return Prepared(found, vector)
 
+    async def embed_stored(self, issue_id: int, subject: str, body: str) -> Vector | None:
+        """A stored report's embedding, computed once per process (also when another lookup is
+        computing it this moment: waited for), in a thread. None without the model."""
+        text = {issue_id: embedding_text(subject, body)}
+        return (await asyncio.to_thread(_fresh_vectors, self._source, text)).get(issue_id)
+
     async def score_prepared(self, prepared: Prepared, limit: int) -> list[Match]:
-        """Score what `gather_stored` read, in a thread (CPU work, off the event loop)."""
-        matches = await asyncio.to_thread(score, prepared.gathered, prepared.vector, limit)
-        if prepared.gathered is not None and prepared.gathered.computed:
-            computed = prepared.gathered.computed
-            await self.database.transaction(lambda conn: store_vectors(conn, computed))
-        return matches
+        """Score what `gather_stored` read, in a thread (CPU work, off the event loop). Candidates
+        embedded while scoring are left in `prepared.gathered.computed` for the caller to store in
+        its next transaction (`store_vectors`)."""
+        return await asyncio.to_thread(score, prepared.gathered, prepared.vector, limit)
 
     async def _stored_vector(self, issue_id: int) -> Vector | None:
         stored = await self.database.read(
