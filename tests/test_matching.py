@@ -500,14 +500,19 @@ async def test_a_stored_report_is_matched_against_those_before_it_and_its_embedd
             ).scalar()
         )
 
+    async def card_lookup(issue_id: int, subject: str) -> Any:
+        """What a new card's delivery does: embed the report, then read its candidates (storing it)."""
+        vector = await search.embed_stored(issue_id, subject, "")
+        assert vector is not None
+        exclude = await problem_of(database, issue_id)
+        prepared = await database.transaction(
+            lambda conn: search.gather_stored(conn, issue_id, exclude_problem=exclude, vector=vector)
+        )
+        assert prepared is not None and prepared.gathered is not None
+        return prepared
+
     assert await stored_vector(second) is None  # intake leaves it to the card
-    vector = await search.embed_stored(second, subjects[1], "")
-    assert vector is not None
-    exclude = await problem_of(database, second)
-    prepared = await database.transaction(
-        lambda conn: search.gather_stored(conn, second, exclude_problem=exclude, vector=vector)
-    )
-    assert prepared is not None and prepared.gathered is not None
+    prepared = await card_lookup(second, subjects[1])
     assert {int(row.issue_id) for row in prepared.gathered.rows} == {first}  # not the later report
     assert await stored_vector(second) is not None
     matches = await search.score_prepared(prepared, 5)
@@ -517,13 +522,7 @@ async def test_a_stored_report_is_matched_against_those_before_it_and_its_embedd
     assert await search.embed_stored(first, subjects[0], "") is not None
     assert sorted(embedded) == sorted(f"{s}\n" for s in subjects[:2])
     # The third report's card: both earlier ones are candidates, neither embedded again.
-    third_vector = await search.embed_stored(third, subjects[2], "")
-    assert third_vector is not None
-    exclude = await problem_of(database, third)
-    later = await database.transaction(
-        lambda conn: search.gather_stored(conn, third, exclude_problem=exclude, vector=third_vector)
-    )
-    assert later is not None and later.gathered is not None
+    later = await card_lookup(third, subjects[2])
     assert {int(row.issue_id) for row in later.gathered.rows} == {first, second}
     await search.score_prepared(later, 5)
     assert len(embedded) == 3
